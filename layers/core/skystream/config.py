@@ -1,0 +1,69 @@
+"""Settings read from the environment, once per container.
+
+Lambda functions get these from the template's Globals; the local stack sets the
+same variables from the same template, so code never asks "am I local?".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed; the message names the variable to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap_servers: str
+    kafka_auth: str  # none | scram | iam
+    kafka_scram_secret_arn: str | None
+    topic_alerts: str
+    topic_enriched: str
+    topic_dlq: str
+    topic_annotations: str
+    objects_table: str
+    filters_table: str
+    users_table: str
+    annotations_table: str
+    context_table: str
+    digest_table: str
+    quota_table: str
+    alerts_bucket: str
+    aws_region: str
+    aws_endpoint_url: str | None
+    digest_sender: str
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None or value == "":
+        raise ConfigurationError(f"environment variable {name} is not set; set it (the local stack and the template do)")
+    return value
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process's settings. Call ``settings.cache_clear()`` after changing the environment."""
+    return Settings(
+        kafka_bootstrap_servers=_env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        kafka_auth=_env("KAFKA_AUTH", "none").lower(),
+        kafka_scram_secret_arn=os.environ.get("KAFKA_SCRAM_SECRET_ARN") or None,
+        topic_alerts=_env("TOPIC_ALERTS", "alerts"),
+        topic_enriched=_env("TOPIC_ENRICHED", "alerts-enriched"),
+        topic_dlq=_env("TOPIC_DLQ", "alerts-dlq"),
+        topic_annotations=_env("TOPIC_ANNOTATIONS", "annotations"),
+        objects_table=_env("OBJECTS_TABLE", "skystream-objects"),
+        filters_table=_env("FILTERS_TABLE", "skystream-filters"),
+        users_table=_env("USERS_TABLE", "skystream-users"),
+        annotations_table=_env("ANNOTATIONS_TABLE", "skystream-annotations"),
+        context_table=_env("CONTEXT_TABLE", "skystream-context"),
+        digest_table=_env("DIGEST_TABLE", "skystream-digest"),
+        quota_table=_env("QUOTA_TABLE", "skystream-quota"),
+        alerts_bucket=_env("ALERTS_BUCKET", "skystream-alerts"),
+        aws_region=_env("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+        aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        digest_sender=_env("DIGEST_SENDER", "skystream@example.org"),
+    )

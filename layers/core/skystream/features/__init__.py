@@ -1,0 +1,1 @@
+"""The ``objects`` row: Lasair-compatible features computed from one alert."""

@@ -1,0 +1,98 @@
+"""The ``objects`` table's columns: Lasair-LSST names, SQL types and what each means.
+
+This is the one list. The feature code fills exactly these keys, the filter checker
+allows exactly these columns, and the API's schema endpoint and the docs print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "y")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str  # BIGINT | INTEGER | DOUBLE | TEXT
+    description: str
+    source: str  # diaObject | latest | counts | position | jump | colour | host
+
+
+def _per_band(template: str, sql_type: str, description: str, source: str) -> list[Column]:
+    return [Column(template.format(b=b), sql_type, description.format(b=b), source) for b in BANDS]
+
+
+OBJECT_COLUMNS: tuple[Column, ...] = tuple(
+    [
+        Column("diaObjectId", "BIGINT", "Rubin DIA object identifier", "diaObject"),
+        Column("ra", "DOUBLE", "Right ascension of the object, degrees (ICRS)", "diaObject"),
+        Column("decl", "DOUBLE", "Declination of the object, degrees (ICRS); Rubin calls it dec", "diaObject"),
+        Column("raErr", "DOUBLE", "Uncertainty of ra, degrees", "diaObject"),
+        Column("decErr", "DOUBLE", "Uncertainty of decl, degrees", "diaObject"),
+        Column("ra_dec_Cov", "DOUBLE", "Covariance of ra and decl", "diaObject"),
+        Column("validityStartMjdTai", "DOUBLE", "Start of validity of this diaObject version, MJD TAI", "diaObject"),
+        Column("nDiaSources", "INTEGER", "Number of DIA sources associated with the object", "diaObject"),
+    ]
+    + _per_band("{b}_psfFluxMean", "DOUBLE", "Weighted mean {b}-band PSF flux of the difference image, nJy", "diaObject")
+    + _per_band("{b}_psfFluxMeanErr", "DOUBLE", "Uncertainty of {b}_psfFluxMean, nJy", "diaObject")
+    + _per_band("{b}_psfFluxSigma", "DOUBLE", "Standard deviation of {b}-band PSF fluxes, nJy", "diaObject")
+    + _per_band("{b}_psfFluxNdata", "INTEGER", "Number of {b}-band points used for the PSF flux statistics", "diaObject")
+    + _per_band("{b}_fpFluxMean", "DOUBLE", "Weighted mean {b}-band forced-photometry flux, nJy", "diaObject")
+    + _per_band("{b}_fpFluxMeanErr", "DOUBLE", "Uncertainty of {b}_fpFluxMean, nJy", "diaObject")
+    + _per_band("{b}_scienceFluxMean", "DOUBLE", "Mean {b}-band flux on the direct (science) image, nJy", "diaObject")
+    + _per_band("{b}_scienceFluxMeanErr", "DOUBLE", "Uncertainty of {b}_scienceFluxMean, nJy", "diaObject")
+    + _per_band("{b}_psfFluxMin", "DOUBLE", "Minimum {b}-band PSF flux, nJy", "diaObject")
+    + _per_band("{b}_psfFluxMax", "DOUBLE", "Maximum {b}-band PSF flux, nJy", "diaObject")
+    + _per_band("{b}_psfFluxMaxSlope", "DOUBLE", "Largest {b}-band flux slope between consecutive points, nJy/day", "diaObject")
+    + _per_band("{b}_psfFluxErrMean", "DOUBLE", "Mean {b}-band PSF flux uncertainty, nJy", "diaObject")
+    + _per_band("{b}_psfFlux", "DOUBLE", "Latest {b}-band difference-image PSF flux, nJy", "latest")
+    + _per_band("{b}_latestMJD", "DOUBLE", "Time of the latest {b}-band detection, MJD TAI", "latest")
+    + [Column("latest_psfFlux", "DOUBLE", "PSF flux of the triggering detection, any band, nJy", "latest")]
+    + [
+        Column("medianR", "DOUBLE", "Median reliability of the detections", "counts"),
+        Column("latestR", "DOUBLE", "Reliability of the triggering detection", "counts"),
+        Column("nSourcesGood", "INTEGER", "Number of detections with reliability > 0.5", "counts"),
+        Column("nPosDiaSources", "INTEGER", "Number of detections with positive difference flux", "counts"),
+        Column("nPosDiaSourcesNights", "INTEGER", "Distinct nights, int(mjd + 0.5), with a positive detection", "counts"),
+    ]
+    + _per_band("n{b}Sources", "INTEGER", "Number of {b}-band detections", "counts")
+    + [
+        Column("firstDiaSourceMjdTai", "DOUBLE", "Time of the first detection, MJD TAI", "counts"),
+        Column("lastDiaSourceMjdTai", "DOUBLE", "Time of the latest detection, MJD TAI", "counts"),
+        Column("glat", "DOUBLE", "Galactic latitude, degrees", "position"),
+        Column("ebv", "DOUBLE", "Galactic extinction E(B-V); NULL until a dust map is configured", "position"),
+        Column("htm16", "BIGINT", "Hierarchical Triangular Mesh index at level 16", "position"),
+        Column("jump1", "DOUBLE", "Largest per-band jump score: |f - mean| / sd of the last 10 days "
+               "against days 10-70 before the last detection", "jump"),
+        Column("jump2", "DOUBLE", "Second largest per-band jump score", "jump"),
+    ]
+    + [
+        Column(f"{which}Pair{part}", sql_type, f"{which} colour pair (two detections < 40 min apart in "
+               f"different bands): {what}", "colour")
+        for which in ("latest", "penultimate")
+        for part, sql_type, what in (
+            ("MJD", "DOUBLE", "mean time of the pair, MJD TAI"),
+            ("ColourMag", "DOUBLE", "colour in magnitudes, bluer band minus redder band"),
+            ("ColourBands", "TEXT", "the two bands, bluer first, e.g. 'gr'"),
+            ("ColourTemp", "DOUBLE", "blackbody temperature implied by the colour, kK"),
+        )
+    ]
+    + [
+        Column("absMag", "DOUBLE", "Peak absolute magnitude; needs a host distance (sherlock), else NULL", "host"),
+        Column("absMagMJD", "DOUBLE", "Time of absMag, MJD TAI; NULL without a host distance", "host"),
+        Column("BBBRiseRate", "DOUBLE", "Blackbody-Bazin fit rise rate; NULL without a fit", "host"),
+        Column("BBBFallRate", "DOUBLE", "Blackbody-Bazin fit fall rate; NULL without a fit", "host"),
+        Column("BBBTemp", "DOUBLE", "Blackbody-Bazin fit temperature, kK; NULL without a fit", "host"),
+        Column("BBBPeakFlux", "DOUBLE", "Blackbody-Bazin fit peak flux, nJy; NULL without a fit", "host"),
+        Column("BBBPeakMJD", "DOUBLE", "Blackbody-Bazin fit peak time, MJD TAI; NULL without a fit", "host"),
+        Column("BBBPeakAbsMag", "DOUBLE", "Blackbody-Bazin fit peak absolute magnitude; NULL without a fit", "host"),
+    ]
+)
+
+OBJECT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in OBJECT_COLUMNS)
+
+# NULL by design until their inputs exist (a dust map, a host distance, a BBB fit).
+NULL_BY_DESIGN: frozenset[str] = frozenset(
+    {"ebv", "absMag", "absMagMJD", "BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD", "BBBPeakAbsMag"}
+)

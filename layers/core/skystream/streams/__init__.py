@@ -1,0 +1,1 @@
+"""Kafka at the edge: client configuration, the Lambda event contract, producing and topic admin."""

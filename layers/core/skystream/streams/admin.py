@@ -1,0 +1,53 @@
+"""Topic lifecycle: create with retention, delete, list. Waits for the broker's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from skystream.streams.config import client_config
+
+SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
+
+
+class TopicAdmin:
+    def __init__(self, client: AdminClient | None = None):
+        self._admin = client or AdminClient(client_config())
+
+    def list_topics(self, timeout: float = 10.0) -> set[str]:
+        return {t for t in self._admin.list_topics(timeout=timeout).topics if not t.startswith("__")}
+
+    def exists(self, topic: str) -> bool:
+        return topic in self.list_topics()
+
+    def create(
+        self,
+        topics: Iterable[str],
+        *,
+        partitions: int = 1,
+        retention_ms: int | None = SEVEN_DAYS_MS,
+        exist_ok: bool = True,
+    ) -> None:
+        config = {"retention.ms": str(retention_ms)} if retention_ms else {}
+        new = [NewTopic(t, num_partitions=partitions, replication_factor=1, config=config) for t in topics]
+        if not new:
+            return
+        for _topic, future in self._admin.create_topics(new, operation_timeout=15).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if not (exist_ok and exc.args[0].name() == "TOPIC_ALREADY_EXISTS"):
+                    raise
+
+    def delete(self, topics: Iterable[str], *, missing_ok: bool = True) -> None:
+        names = list(topics)
+        if not names:
+            return
+        for _topic, future in self._admin.delete_topics(names, operation_timeout=15).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if not (missing_ok and exc.args[0].name() == "UNKNOWN_TOPIC_OR_PART"):
+                    raise
