@@ -75,6 +75,8 @@ def build_kafka_event(
 
 def records_from_event(event: Mapping[str, Any]) -> list[KafkaRecord]:
     """Every record of a Kafka event, in partition order then offset order, decoded to bytes."""
+    if not event.get("records"):
+        return []
     parsed = KafkaEvent(dict(event))
     return [
         KafkaRecord(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import confluent_kafka
 
+from skystream.config import settings
 from skystream.streams.config import client_config
 
 DEFAULT_MAX_RECORD_BYTES = 1_000_000
@@ -92,3 +94,27 @@ class Producer:
             detail = "; ".join(log.failures[:5])
             raise ProduceError(f"{len(log.failures)} record(s) failed, {remaining} unacknowledged: {detail}")
         return log.delivered
+
+
+_CREATED: list[Producer] = []
+
+
+@lru_cache(maxsize=4)
+def _producer_for(bootstrap_servers: str, auth: str) -> Producer:
+    producer = Producer()
+    _CREATED.append(producer)
+    return producer
+
+
+def shared_producer() -> Producer:
+    """The container's producer (created on first use; a changed broker setting gets a new one)."""
+    cfg = settings()
+    return _producer_for(cfg.kafka_bootstrap_servers, cfg.kafka_auth)
+
+
+def close_shared_producers() -> None:
+    """Flush and drop the cached producers (before their broker goes away, or between tests)."""
+    for producer in list(_CREATED):
+        producer._producer.flush(5)
+    _CREATED.clear()
+    _producer_for.cache_clear()

@@ -1,0 +1,5 @@
+import sys
+
+from skystream.cli import main
+
+sys.exit(main())

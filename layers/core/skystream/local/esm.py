@@ -1,0 +1,222 @@
+"""The local event-source mapping: what Lambda's Kafka trigger does, on our own consumer.
+
+For one function and its Kafka event source it polls a batch (``BatchSize`` records or
+``MaximumBatchingWindowInSeconds`` after the first one), builds the exact event JSON
+Lambda sends, calls the handler in-process, and commits the batch's offsets only after
+the handler returns. If the handler raises, the same batch is retried with backoff:
+nothing is skipped. A runner stopped mid-retry commits nothing, so a restarted runner
+delivers the batch again (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
+
+from skystream.local.handlers import Handler, LocalLambdaContext
+from skystream.local.template import KafkaEventSource
+from skystream.streams.lambda_event import KafkaRecord, build_kafka_event
+
+log = logging.getLogger(__name__)
+
+_TIMESTAMP_TYPES = {1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
+
+
+@dataclass
+class RunnerStats:
+    batches: int = 0
+    records: int = 0
+    failed_calls: int = 0
+    sent_to_on_failure: int = 0
+    last_error: str | None = None
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+def to_record(message: Message) -> KafkaRecord:
+    ts_type, ts = message.timestamp()
+    return KafkaRecord(
+        topic=message.topic(),
+        partition=message.partition(),
+        offset=message.offset(),
+        value=message.value() or b"",
+        key=message.key(),
+        headers={k: (v or b"") for k, v in (message.headers() or [])},
+        timestamp_ms=int(ts),
+        timestamp_type=_TIMESTAMP_TYPES.get(ts_type, "CREATE_TIME"),
+    )
+
+
+class EventSourceRunner:
+    """One function's Kafka trigger. ``start()`` runs it in a thread; ``run_once()`` drives it by hand."""
+
+    def __init__(
+        self,
+        source: KafkaEventSource,
+        handler: Handler,
+        *,
+        bootstrap_servers: str,
+        function_name: str | None = None,
+        group_id: str | None = None,
+        batching_window_s: float | None = None,
+        max_retries: int | None = None,
+        backoff_initial_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        on_failure: Callable[[dict[str, Any], Exception], None] | None = None,
+    ):
+        self.source = source
+        self.handler = handler
+        self.bootstrap_servers = bootstrap_servers
+        self.function_name = function_name or source.function
+        self.group_id = group_id or source.consumer_group_id
+        self.batching_window_s = source.batching_window_s if batching_window_s is None else batching_window_s
+        self.max_retries = max_retries
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.on_failure = on_failure
+        self.stats = RunnerStats()
+        self._stopping = threading.Event()
+        self._assigned = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._consumer: Consumer | None = None
+
+    # -- consumer -----------------------------------------------------------------
+    def _starts_at_latest(self) -> bool:
+        return self.source.starting_position.upper() == "LATEST"
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Resolve where each partition starts now, so records produced after ``start()`` are never skipped."""
+        committed = consumer.committed(partitions, timeout=15)
+        for tp in committed:
+            if tp.offset == OFFSET_INVALID or tp.offset < 0:
+                low, high = consumer.get_watermark_offsets(tp, timeout=15)
+                tp.offset = high if self._starts_at_latest() else low
+        consumer.assign(committed)
+        self._assigned.set()
+
+    def _open(self) -> Consumer:
+        if self._consumer is None:
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": self.bootstrap_servers,
+                    "group.id": self.group_id,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "latest" if self._starts_at_latest() else "earliest",
+                    "session.timeout.ms": 6000,
+                    "heartbeat.interval.ms": 1000,
+                    "max.poll.interval.ms": 3_600_000,
+                    "client.id": f"esm-{self.function_name}",
+                }
+            )
+            consumer.subscribe(list(self.source.topics), on_assign=self._on_assign)
+            self._consumer = consumer
+        return self._consumer
+
+    def wait_assigned(self, timeout: float = 30.0) -> None:
+        """Block until the consumer group has assigned partitions (the thread started by ``start`` polls)."""
+        deadline = time.monotonic() + timeout
+        while not self._assigned.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.function_name}: no partitions assigned within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    # -- batches ------------------------------------------------------------------
+    def _poll_batch(self, idle_timeout: float) -> list[Message]:
+        consumer = self._open()
+        batch: list[Message] = []
+        deadline: float | None = None
+        wait = idle_timeout
+        while len(batch) < self.source.batch_size and not self._stopping.is_set():
+            messages = consumer.consume(num_messages=self.source.batch_size - len(batch), timeout=max(wait, 0.0))
+            for message in messages:
+                error = message.error()
+                if error is None:
+                    batch.append(message)
+                elif error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("%s: consumer error %s", self.function_name, error)
+            if not batch:
+                return batch
+            if deadline is None:
+                deadline = time.monotonic() + self.batching_window_s
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                break
+        return batch
+
+    def _invoke(self, event: dict[str, Any]) -> bool:
+        """Call the handler until it succeeds. False means stopped before success: commit nothing."""
+        attempt = 0
+        backoff = self.backoff_initial_s
+        while True:
+            try:
+                self.handler(event, LocalLambdaContext(self.function_name))
+                return True
+            except Exception as exc:
+                attempt += 1
+                self.stats.failed_calls += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("%s: handler failed (attempt %d): %s", self.function_name, attempt, exc)
+                if self.max_retries is not None and attempt > self.max_retries:
+                    if self.on_failure is None:
+                        raise
+                    self.on_failure(event, exc)
+                    self.stats.sent_to_on_failure += 1
+                    return True
+                if self._stopping.wait(backoff):
+                    return False
+                backoff = min(backoff * 2, self.backoff_max_s)
+
+    def run_once(self, idle_timeout: float = 1.0) -> int:
+        """Deliver at most one batch; returns how many records it held (0 when idle)."""
+        messages = self._poll_batch(idle_timeout)
+        if not messages:
+            return 0
+        records = [to_record(m) for m in messages]
+        event = build_kafka_event(
+            records, bootstrap_servers=self.bootstrap_servers, event_source=self.source.event_source  # type: ignore[arg-type]
+        )
+        if not self._invoke(event):
+            return 0
+        next_offsets: dict[tuple[str, int], int] = {}
+        for record in records:
+            key = (record.topic, record.partition)
+            next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
+        self._open().commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()], asynchronous=False
+        )
+        self.stats.batches += 1
+        self.stats.records += len(records)
+        self.stats.batch_sizes.append(len(records))
+        return len(records)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.run_once(idle_timeout=0.5)
+            except Exception as exc:  # a commit or consumer failure: log, back off, keep the runner alive
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: runner error", self.function_name)
+                self._stopping.wait(1.0)
+
+    def start(self, wait_assigned: bool = True, timeout: float = 30.0) -> EventSourceRunner:
+        self._open()
+        self._thread = threading.Thread(target=self._loop, name=f"esm-{self.function_name}", daemon=True)
+        self._thread.start()
+        if wait_assigned:
+            self.wait_assigned(timeout)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None

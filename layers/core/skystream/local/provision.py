@@ -1,0 +1,50 @@
+"""Create what the template declares (tables, buckets, topics) on the local endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from skystream.local.template import LocalTemplate
+from skystream.storage.aws import client
+from skystream.streams.admin import TopicAdmin
+
+
+@dataclass
+class Provisioned:
+    tables: list[str]
+    buckets: list[str]
+    topics: list[str]
+
+
+def provision(template: LocalTemplate, *, fresh_topics: bool = False) -> Provisioned:
+    """Idempotent: existing resources are kept. ``fresh_topics`` deletes and recreates the topics."""
+    dynamodb = client("dynamodb")
+    existing = set(dynamodb.list_tables().get("TableNames", []))
+    for name, kwargs in template.tables.items():
+        if name not in existing:
+            dynamodb.create_table(**kwargs)
+            dynamodb.get_waiter("table_exists").wait(TableName=name)
+        if name in template.time_to_live:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": template.time_to_live[name]},
+            )
+    s3 = client("s3")
+    for bucket in template.buckets:
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                raise
+    admin = TopicAdmin()
+    if fresh_topics:
+        admin.delete(admin.list_topics())
+    for topic in template.topics:
+        admin.create([topic.name], partitions=topic.partitions, retention_ms=topic.retention_ms)
+    return Provisioned(
+        tables=sorted(template.tables),
+        buckets=list(template.buckets),
+        topics=[t.name for t in template.topics],
+    )

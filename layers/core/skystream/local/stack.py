@@ -1,0 +1,237 @@
+"""The local stack as a whole: start, find, and stop the broker, the AWS endpoint and the functions.
+
+``skystream up`` starts tansu and moto's server as child processes (unless
+``KAFKA_BOOTSTRAP_SERVERS`` / ``AWS_ENDPOINT_URL`` name existing ones), creates what
+``infra/template.yaml`` declares, and hosts the functions: an event-source runner per
+Kafka trigger and the HTTP API. What it started is written to ``.skystream/stack.json``
+so ``skystream down`` stops exactly that, by pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skystream.local.aws_endpoint import LOCAL_CREDENTIALS, LOCALSTACK_PORT, start_moto
+from skystream.local.broker import start_broker
+from skystream.local.esm import EventSourceRunner
+from skystream.local.handlers import load_handler, repository_root, template_path
+from skystream.local.http_api import LocalHttpApi
+from skystream.local.processes import pid_alive, port_open, spawn, stop_pid
+from skystream.local.provision import provision
+from skystream.local.template import LocalTemplate, load_template
+from skystream.storage.aws import reset_clients
+
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_API_PORT = 8000
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SKYSTREAM_STATE_DIR") or repository_root() / ".skystream")
+
+
+def local_template(bootstrap: str) -> LocalTemplate:
+    return load_template(template_path(), parameters={"KafkaBootstrapServers": bootstrap, "KafkaAuth": "none"})
+
+
+def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
+    """What a function sees locally: the template's environment, loopback endpoints, dummy credentials."""
+    return {
+        **LOCAL_CREDENTIALS,
+        **template.environment,
+        "AWS_ENDPOINT_URL": endpoint,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def apply_environment(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    reset_clients()
+
+
+class FunctionHost:
+    """Hosts every function of the template in this process: Kafka triggers and the HTTP API."""
+
+    def __init__(
+        self,
+        template: LocalTemplate,
+        *,
+        bootstrap: str,
+        api_port: int | None = None,
+        group_suffix: str = "",
+        batching_window_s: float | None = None,
+        only: set[str] | None = None,
+    ):
+        self.template = template
+        self.runners: dict[str, EventSourceRunner] = {}
+        self.api: LocalHttpApi | None = None
+        for spec in template.functions.values():
+            name = Path(spec.code_dir).name
+            if only is not None and name not in only:
+                continue
+            for source in spec.kafka_sources:
+                self.runners[name] = EventSourceRunner(
+                    source,
+                    load_handler(spec.code_dir, spec.handler),
+                    bootstrap_servers=bootstrap,
+                    function_name=spec.logical_id,
+                    group_id=source.consumer_group_id + group_suffix,
+                    batching_window_s=batching_window_s,
+                )
+            if spec.http_api and api_port is not None:
+                self.api = LocalHttpApi(load_handler(spec.code_dir, spec.handler), api_port, spec.logical_id)
+
+    def start(self) -> FunctionHost:
+        for runner in self.runners.values():
+            runner.start(wait_assigned=False)
+        for runner in self.runners.values():
+            runner.wait_assigned(60)
+        if self.api is not None:
+            self.api.start()
+        return self
+
+    def stop(self) -> None:
+        for runner in self.runners.values():
+            runner.stop()
+        if self.api is not None:
+            self.api.stop()
+
+
+@dataclass
+class StackState:
+    bootstrap: str
+    endpoint: str
+    api_url: str | None
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def save(self) -> None:
+        state_dir().mkdir(parents=True, exist_ok=True)
+        (state_dir() / "stack.json").write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls) -> StackState | None:
+        path = state_dir() / "stack.json"
+        return cls(**json.loads(path.read_text())) if path.is_file() else None
+
+
+def _start_infrastructure(kafka_port: int, aws_port: int, log_dir: Path) -> StackState:
+    pids: dict[str, int] = {}
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        if port_open(kafka_port):
+            raise RuntimeError(f"port {kafka_port} is taken; run `skystream down`, or pass --kafka-port")
+        pids["kafka"] = start_broker(kafka_port, log_dir / "kafka.log").pid
+        bootstrap = f"127.0.0.1:{kafka_port}"
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        if port_open(aws_port):
+            raise RuntimeError(f"port {aws_port} is taken; run `skystream down`, or pass --aws-port")
+        pids["aws"] = start_moto(aws_port, log_dir / "aws.log").pid
+        endpoint = f"http://127.0.0.1:{aws_port}"
+    return StackState(bootstrap=bootstrap, endpoint=endpoint, api_url=None, pids=pids)
+
+
+def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT, api_port: int = DEFAULT_API_PORT,
+       detach: bool = True, echo: Any = print) -> StackState:
+    """Start the stack. Detached: returns once ready. Attached: serves until Ctrl-C, then stops it all."""
+    existing = StackState.load()
+    if existing and any(pid_alive(p) for p in existing.pids.values()):
+        raise RuntimeError("a local stack is already running (see `skystream status`); `skystream down` stops it")
+    log_dir = state_dir() / "logs"
+    state = _start_infrastructure(kafka_port, aws_port, log_dir)
+    state.save()
+    try:
+        echo(f"kafka    {state.bootstrap}")
+        echo(f"aws      {state.endpoint}")
+        template = local_template(state.bootstrap)
+        apply_environment(local_environment(template, state.endpoint))
+        made = provision(template)
+        echo(f"created  {len(made.tables)} tables, {len(made.buckets)} bucket, topics {', '.join(made.topics)}")
+        state.api_url = f"http://127.0.0.1:{api_port}"
+        if detach:
+            process = spawn(
+                [sys.executable, "-m", "skystream.local.serve", "--api-port", str(api_port)],
+                log_path=log_dir / "functions.log",
+                env={**local_environment(template, state.endpoint), "SKYSTREAM_STATE_DIR": str(state_dir())},
+            )
+            state.pids["functions"] = process.pid
+            state.save()
+            _wait_ready(process.pid, api_port)
+            echo(f"api      {state.api_url}")
+            echo("ready: `skystream status` to check, `skystream down` to stop")
+            return state
+        state.save()
+        serve(api_port=api_port, echo=echo)
+        return state
+    except BaseException:
+        down(echo=lambda *_: None)
+        raise
+
+
+def _wait_ready(pid: int, api_port: int) -> None:
+    ready = state_dir() / "functions.ready"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ready.is_file() and port_open(api_port):
+            return
+        if not pid_alive(pid):
+            raise RuntimeError(f"the function host exited; see {state_dir() / 'logs' / 'functions.log'}")
+        time.sleep(0.1)
+    raise TimeoutError("the function host did not become ready within 120 s")
+
+
+def serve(*, api_port: int, echo: Any = print) -> None:
+    """Host the functions in this process until SIGTERM or Ctrl-C (the environment is already set)."""
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    host = FunctionHost(local_template(bootstrap), bootstrap=bootstrap, api_port=api_port).start()
+    ready = state_dir() / "functions.ready"
+    ready.write_text(str(os.getpid()))
+    echo(f"functions: {', '.join(host.runners)} consuming; API on http://127.0.0.1:{api_port}")
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        host.stop()
+        ready.unlink(missing_ok=True)
+
+
+def down(echo: Any = print) -> list[str]:
+    """Stop what ``up`` started (functions first, then the endpoints). Returns what was stopped."""
+    state = StackState.load()
+    if state is None:
+        echo("no local stack recorded; nothing to stop")
+        return []
+    stopped = [name for name in ("functions", "kafka", "aws") if name in state.pids and stop_pid(state.pids[name])]
+    (state_dir() / "stack.json").unlink(missing_ok=True)
+    (state_dir() / "functions.ready").unlink(missing_ok=True)
+    echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    return stopped
+
+
+def status() -> dict[str, Any]:
+    state = StackState.load()
+    if state is None:
+        return {"running": False}
+    components = {name: pid_alive(pid) for name, pid in state.pids.items()}
+    return {"running": all(components.values()) and bool(components), **asdict(state), "alive": components}
+
+
+def use_running_stack() -> StackState:
+    """Point this process at the running local stack (for CLI commands); explains how to start one."""
+    state = StackState.load()
+    if state is None or not all(pid_alive(p) for p in state.pids.values()):
+        raise RuntimeError("no local stack is running: start one with `skystream up --detach`")
+    apply_environment(local_environment(local_template(state.bootstrap), state.endpoint))
+    return state
+

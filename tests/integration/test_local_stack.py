@@ -1,0 +1,103 @@
+"""The local stack as a user meets it: resources from the template, the pipeline end to end,
+the HTTP API, and `skystream up/down` leaving nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import localstack_client.session
+import pytest
+
+from skystream.local.handlers import template_path
+from skystream.local.processes import free_port, pid_alive
+from skystream.local.template import load_yaml
+from skystream.local.testing import EphemeralStack, produce, read_topic
+from skystream.storage.aws import client
+from skystream.streams.admin import TopicAdmin
+from skystream.walking_skeleton import HARD_WIRED_TOPIC
+
+
+def test_the_stack_holds_exactly_what_the_template_declares(stack: EphemeralStack) -> None:
+    raw = load_yaml(template_path())
+    declared_tables = [k for k, v in raw["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"]
+    declared_buckets = [k for k, v in raw["Resources"].items() if v["Type"] == "AWS::S3::Bucket"]
+    declared_topics = {t["Name"] for t in raw["Metadata"]["Skystream::KafkaTopics"]}
+    tables = client("dynamodb").list_tables()["TableNames"]
+    assert len(tables) == len(declared_tables) == len(set(tables))
+    assert sorted(tables) == sorted(stack.template.tables)
+    buckets = [b["Name"] for b in client("s3").list_buckets()["Buckets"]]
+    assert len(buckets) == len(declared_buckets)
+    assert TopicAdmin().list_topics() == declared_topics
+    # Keys and indexes come from the template, not from code.
+    objects = client("dynamodb").describe_table(TableName=os.environ["OBJECTS_TABLE"])["Table"]
+    assert {i["IndexName"] for i in objects.get("GlobalSecondaryIndexes", [])} == {"by-night"}
+    digest_ttl = client("dynamodb").describe_time_to_live(TableName=os.environ["DIGEST_TABLE"])
+    assert digest_ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+
+
+def test_localstack_client_reaches_the_local_endpoint(stack: EphemeralStack) -> None:
+    host = stack.endpoint.removeprefix("http://")
+    session = localstack_client.session.Session(localstack_host=host)
+    names = session.client("dynamodb").list_tables()["TableNames"]
+    assert os.environ["FILTERS_TABLE"] in names
+
+
+def test_a_json_alert_flows_through_ingest_and_matcher_to_the_output_topic(stack: EphemeralStack) -> None:
+    alerts = [
+        {"diaSourceId": i, "diaObject": {"diaObjectId": 1000 + i, "ra": 10.0 + i, "dec": -5.0}} for i in range(3)
+    ]
+    host = stack.host(only={"ingest_handler", "filter_matcher"}, batching_window_s=0.1).start()
+    try:
+        produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [json.dumps(a).encode() for a in alerts])
+        records = read_topic(stack.bootstrap, HARD_WIRED_TOPIC, expected=3, timeout=60)
+    finally:
+        host.stop()
+    assert sorted(json.loads(r.value)["diaObjectId"] for r in records) == [1000, 1001, 1002]
+    assert {r.key for r in records} == {b"1000", b"1001", b"1002"}
+    assert all(json.loads(r.value)["decl"] == -5.0 for r in records)
+
+
+def test_http_api_turns_requests_into_lambda_events(stack: EphemeralStack) -> None:
+    port = free_port()
+    host = stack.host(only={"filter_api"}, api_port=port).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
+            assert response.status == 200
+            assert json.load(response) == {"status": "ok"}
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-route", timeout=10)
+        assert missing.value.code == 404
+    finally:
+        host.stop()
+
+
+def test_skystream_up_and_down_leave_no_process_behind(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "AWS_ENDPOINT_URL"}}
+    env["SKYSTREAM_STATE_DIR"] = str(tmp_path)
+    ports = [str(free_port()) for _ in range(3)]
+    cli = [sys.executable, "-m", "skystream.cli"]
+    up = subprocess.run(
+        [*cli, "up", "--detach", "--kafka-port", ports[0], "--aws-port", ports[1], "--api-port", ports[2]],
+        env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert up.returncode == 0, up.stderr
+    state = json.loads((tmp_path / "stack.json").read_text())
+    pids = state["pids"]
+    assert set(pids) == {"kafka", "aws", "functions"} and all(pid_alive(p) for p in pids.values())
+    status = subprocess.run([*cli, "status", "--json"], env=env, capture_output=True, text=True, timeout=30)
+    assert json.loads(status.stdout)["running"] is True
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports[2]}/health", timeout=10) as response:
+        assert response.status == 200
+    down = subprocess.run([*cli, "down"], env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and "functions, kafka, aws" in down.stdout
+    deadline = time.monotonic() + 10
+    while any(pid_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(pid_alive(p) for p in pids.values())
+    assert not (tmp_path / "stack.json").exists()
