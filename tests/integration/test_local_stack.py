@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -101,3 +102,25 @@ def test_skystream_up_and_down_leave_no_process_behind(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert not any(pid_alive(p) for p in pids.values())
     assert not (tmp_path / "stack.json").exists()
+
+
+def test_ctrl_c_on_a_foreground_stack_stops_everything(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "AWS_ENDPOINT_URL"}}
+    env["SKYSTREAM_STATE_DIR"] = str(tmp_path)
+    ports = [str(free_port()) for _ in range(3)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skystream.cli", "up", "--kafka-port", ports[0], "--aws-port", ports[1],
+         "--api-port", ports[2]],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "functions.ready").exists() and time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        time.sleep(0.1)
+    pids = json.loads((tmp_path / "stack.json").read_text())["pids"]
+    assert set(pids) == {"kafka", "aws"}
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "stopped: kafka, aws" in output
+    assert not any(pid_alive(p) for p in pids.values())

@@ -168,7 +168,8 @@ def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT,
             echo("ready: `skystream status` to check, `skystream down` to stop")
             return state
         state.save()
-        serve(api_port=api_port, echo=echo)
+        serve(api_port=api_port, echo=echo)  # until Ctrl-C or SIGTERM
+        down(echo=echo)
         return state
     except BaseException:
         down(echo=lambda *_: None)
