@@ -1,0 +1,119 @@
+"""AnnotationStore and ContextStore against moto's in-process DynamoDB (no sockets)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from skystream.config import settings
+from skystream.storage import aws, bulk
+from skystream.storage.annotations import AnnotationRecord, AnnotationStore
+from skystream.storage.context import ContextStore, UnknownContextTable
+
+
+@pytest.fixture
+def dynamo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
+                        "ANNOTATIONS_TABLE": "t-annotations", "CONTEXT_TABLE": "t-context"}.items():
+        monkeypatch.setenv(name, value)
+    settings.cache_clear()
+    aws._client.cache_clear()
+    aws._resource.cache_clear()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        for table, range_key in (("t-annotations", "sk"), ("t-context", "table_name")):
+            ddb.create_table(
+                TableName=table, BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "diaObjectId", "AttributeType": "N"},
+                                      {"AttributeName": range_key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "diaObjectId", "KeyType": "HASH"},
+                           {"AttributeName": range_key, "KeyType": "RANGE"}],
+            )
+        yield
+    settings.cache_clear()
+    aws._client.cache_clear()
+    aws._resource.cache_clear()
+
+
+def _record(object_id: int, annotator: str = "myclassifier", classification: str = "SN", us: int = 1_700_000_000_000_000,
+            **extra: object) -> AnnotationRecord:
+    return AnnotationRecord(annotator=annotator, dia_object_id=object_id, classification=classification,
+                            uploaded_us=us, **extra)  # type: ignore[arg-type]
+
+
+def test_latest_is_the_newest_upload_and_history_keeps_all(dynamo: None) -> None:
+    store = AnnotationStore()
+    store.put(_record(7, classification="AGN", us=1_000_000, classdict={"prob": 0.25}))
+    store.put(_record(7, classification="SN", us=3_000_000, classdict={"prob": 0.9}))
+    store.put(_record(7, classification="VS", us=2_000_000))  # late arrival of an older upload
+    latest = store.latest([7], ["myclassifier"])
+    assert [row["classification"] for row in latest] == ["SN"]
+    assert json.loads(latest[0]["classdict"]) == {"prob": 0.9}
+    assert latest[0]["diaObjectId"] == 7 and isinstance(latest[0]["diaObjectId"], int)
+    assert latest[0]["timestamp"] == "1970-01-01 00:00:03"
+    assert [row["classification"] for row in store.history(7)] == ["SN", "VS", "AGN"]
+    shown = store.for_object(7)
+    assert [row["classification"] for row in shown["annotations"]] == ["SN"]
+    assert len(shown["history"]) == 3
+
+
+def test_latest_reads_only_the_named_annotators_and_more_than_one_chunk(dynamo: None) -> None:
+    store = AnnotationStore()
+    store.put_many([_record(i, us=1_000_000 + i) for i in range(1, 151)] + [_record(5, annotator="other", classification="AGN")])
+    rows = store.latest(range(1, 200), ["myclassifier"])
+    assert len(rows) == 150 and {r["annotator"] for r in rows} == {"myclassifier"}
+    both = store.latest([5, 6], ["myclassifier", "other"])
+    assert sorted((r["diaObjectId"], r["annotator"]) for r in both) == [(5, "myclassifier"), (5, "other"), (6, "myclassifier")]
+    assert store.latest([], ["myclassifier"]) == [] and store.latest([5], []) == []
+
+
+def test_batch_get_splits_into_chunks_of_100(dynamo: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = AnnotationStore()
+    store.put_many([_record(i) for i in range(250)])
+    sizes: list[int] = []
+    real = bulk.resource
+
+    def spying(service: str):  # type: ignore[no-untyped-def]
+        ddb = real(service)
+
+        class Spy:
+            def batch_get_item(self, RequestItems):  # type: ignore[no-untyped-def]
+                sizes.extend(len(r["Keys"]) for r in RequestItems.values())
+                return ddb.batch_get_item(RequestItems=RequestItems)
+
+        return Spy()
+
+    monkeypatch.setattr(bulk, "resource", spying)
+    assert len(store.latest([*range(250), 1, 2, 3], ["myclassifier"])) == 250
+    assert sizes == [100, 100, 50]
+
+
+def test_context_rows_replace_per_object_and_keep_floats(dynamo: None) -> None:
+    store = ContextStore()
+    written = store.put_rows("sherlock_classifications", [
+        {"diaObjectId": 1, "classification": "SN", "separationArcsec": 0.123456789, "z": float("nan")},
+        {"diaObjectId": 2, "classification": "AGN"},
+        {"diaObjectId": 1, "classification": "NT", "separationArcsec": 0.5},
+    ])
+    assert written == 2
+    store.put_rows("crossmatch_tns", [{"diaObjectId": 2, "tns_name": "2026abc", "type": "SN Ia"}])
+    rows = {r["diaObjectId"]: r for r in store.rows([1, 2, 3], "sherlock_classifications")}
+    assert rows[1] == {"diaObjectId": 1, "classification": "NT", "separationArcsec": 0.5}
+    both = store.rows_of([2], ["sherlock_classifications", "crossmatch_tns"])
+    assert both["crossmatch_tns"][0]["tns_name"] == "2026abc"
+    assert set(store.for_object(2)) == {"sherlock_classifications", "crossmatch_tns"}
+    store.put_rows("sherlock_classifications", [{"diaObjectId": 4, "z": float("inf")}])
+    assert store.rows([4], "sherlock_classifications") == [{"diaObjectId": 4, "z": None}]
+
+
+def test_context_refuses_unknown_tables_and_bad_ids(dynamo: None) -> None:
+    store = ContextStore()
+    with pytest.raises(UnknownContextTable, match="sherlock_classifications, crossmatch_tns"):
+        store.put_rows("objects", [{"diaObjectId": 1}])
+    with pytest.raises(ValueError, match="row 1: diaObjectId must be an integer"):
+        store.put_rows("crossmatch_tns", [{"diaObjectId": "12"}])
