@@ -1,0 +1,85 @@
+"""Domain errors: one exception type per meaning, each carrying its HTTP status.
+
+Core code raises these; the API maps them to ``{"error": ..., "detail": ...}`` in one
+place (``skystream.api.app``), by type, never by reading the message. The message is
+what the user reads, so it says what went wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SkystreamError(Exception):
+    """Base of the user-facing errors. ``code`` is the short, stable ``error`` field of the JSON body."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "detail": self.detail, **self.extra}
+
+
+class BadRequest(SkystreamError):
+    """The request is well formed but cannot be done as asked (e.g. a filter's SQL is refused)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class InvalidFilter(BadRequest):
+    """The filter's SQL was refused by the checker; ``position`` is the character offset when known."""
+
+    code = "invalid_filter"
+
+
+class Unauthorized(SkystreamError):
+    """No token, or a token no user holds."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(SkystreamError):
+    """The caller is known but may not do this to this resource (e.g. edit someone's public filter)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(SkystreamError):
+    """No such resource, or a private one of another user (which is not revealed to exist)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(SkystreamError):
+    """The change clashes with the current state: a taken topic name, or a stale version."""
+
+    status = 409
+    code = "conflict"
+
+
+class TopicClash(Conflict):
+    """Two filters of one user would write to the same Kafka topic."""
+
+    code = "topic_clash"
+
+
+class StaleVersion(Conflict):
+    """The filter changed since the caller read it (optimistic concurrency)."""
+
+    code = "stale_version"
+
+
+class NotBuilt(SkystreamError):
+    """A part of skystream that this request needs is not built yet (an honest 501)."""
+
+    status = 501
+    code = "not_implemented"

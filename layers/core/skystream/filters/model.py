@@ -1,0 +1,65 @@
+"""A user's stored filter: Lasair's three SQL parts plus triggers, output and bookkeeping.
+
+This is the record kept in the filters table and returned by the API. Its SQL is
+compiled once per process on first use (:meth:`StoredFilter.compiled`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from skystream.outputs.formats import KAFKA_OUTPUTS
+from skystream.storage.quota import DEFAULT_BYTE_QUOTA
+
+if TYPE_CHECKING:
+    from skystream.filters.compiler import CompiledFilter
+
+Output = Literal["none", "email", "kafka_plain", "kafka_lite", "kafka_full"]
+Trigger = Literal["alert", "annotation"]
+
+
+class StoredFilter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    filter_id: str
+    owner: int
+    name: str
+    description: str = ""
+    selected: str
+    tables: str
+    conditions: str = ""
+    on_alert: bool = False
+    on_annotation: bool = False
+    output: Output = "none"
+    public: bool = False
+    byte_quota: int = Field(default=DEFAULT_BYTE_QUOTA, ge=0)
+    topic: str | None = None
+    created: str
+    modified: str
+    version: int = 1
+
+    _compiled: Any = PrivateAttr(default=None)
+
+    @property
+    def is_kafka(self) -> bool:
+        return self.output in KAFKA_OUTPUTS
+
+    @property
+    def active(self) -> bool:
+        """Runs by itself (on alerts or annotations); inactive filters run only when asked."""
+        return self.on_alert or self.on_annotation
+
+    def triggered_by(self, trigger: Trigger) -> bool:
+        return self.on_alert if trigger == "alert" else self.on_annotation
+
+    def compiled(self) -> CompiledFilter:
+        """The checked, transpiled query (compiled once; raises ``FilterRejected`` if the SQL is refused)."""
+        if self._compiled is None:
+            from skystream.filters.compiler import FilterQuery, compile_filter
+
+            self._compiled = compile_filter(
+                FilterQuery(selected=self.selected, tables=self.tables, conditions=self.conditions or None)
+            )
+        return self._compiled

@@ -1,0 +1,241 @@
+"""Users' filters in the filters table, with optimistic versions and a "filters changed" counter.
+
+Item kinds, all keyed by ``filter_id``:
+- a filter: its :class:`StoredFilter` fields (``owner`` feeds the ``by-owner`` index);
+- ``topic#<name>`` with ``claimed_by``: the Kafka topic a filter writes to, so two
+  filters can never share one (checked atomically with the filter's write);
+- ``meta#filters_changed`` with ``version``: bumped by every write, so matchers can
+  keep the active list in memory and re-read it only when the counter moved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from skystream.config import settings
+from skystream.errors import NotFound, StaleVersion, TopicClash
+from skystream.filters.model import StoredFilter, Trigger
+from skystream.storage.aws import client
+
+TOPIC_PREFIX = "topic#"
+META_PREFIX = "meta#"
+CHANGED_KEY = f"{META_PREFIX}filters_changed"
+REFRESH_S = 2.0
+
+_ser = TypeSerializer()
+_deser = TypeDeserializer()
+
+
+def _to_item(f: StoredFilter) -> dict[str, Any]:
+    data = f.model_dump()
+    return {k: _ser.serialize(v) for k, v in data.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> StoredFilter:
+    return StoredFilter.model_validate({k: _deser.deserialize(v) for k, v in item.items()})
+
+
+def _is_filter(item: dict[str, Any]) -> bool:
+    key = item["filter_id"]["S"]
+    return not (key.startswith(TOPIC_PREFIX) or key.startswith(META_PREFIX))
+
+
+@dataclass
+class _ActiveCache:
+    version: int
+    checked_at: float
+    filters: list[StoredFilter]
+
+
+# One cache per table per process: a Lambda container keeps it between invocations.
+_ACTIVE: dict[tuple[str, str], _ActiveCache] = {}
+
+
+class FilterStore:
+    def __init__(self, table: str | None = None, refresh_s: float = REFRESH_S):
+        self.table = table or settings().filters_table
+        self.refresh_s = refresh_s
+        self._db = client("dynamodb")
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def put(
+        self,
+        f: StoredFilter,
+        *,
+        expected_version: int | None = None,
+        previous_topic: str | None = None,
+    ) -> StoredFilter:
+        """Create (``expected_version`` None) or replace a filter, claiming its topic, in one transaction.
+
+        Raises :class:`StaleVersion` when the stored version is not ``expected_version`` (or the
+        filter vanished), :class:`TopicClash` when another filter holds ``f.topic``.
+        """
+        fid = f.filter_id
+        if expected_version is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(filter_id)"}
+        else:
+            condition = {
+                "ConditionExpression": "#v = :expected",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        actions: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": _to_item(f), **condition}}]
+        names: list[str] = ["filter"]
+        if f.topic:
+            actions.append({"Put": {
+                "TableName": self.table,
+                "Item": {"filter_id": {"S": TOPIC_PREFIX + f.topic}, "claimed_by": {"S": fid}},
+                "ConditionExpression": "attribute_not_exists(filter_id) OR claimed_by = :fid",
+                "ExpressionAttributeValues": {":fid": {"S": fid}},
+            }})
+            names.append("topic")
+        if previous_topic and previous_topic != f.topic:
+            actions.append({"Delete": {
+                "TableName": self.table,
+                "Key": {"filter_id": {"S": TOPIC_PREFIX + previous_topic}},
+                "ConditionExpression": "attribute_not_exists(filter_id) OR claimed_by = :fid",
+                "ExpressionAttributeValues": {":fid": {"S": fid}},
+            }})
+            names.append("old_topic")
+        actions.append(self._bump())
+        names.append("changed")
+        self._transact(actions, names, f, expected_version)
+        return f
+
+    def delete(self, f: StoredFilter) -> None:
+        """Remove a filter and release its topic name."""
+        actions: list[dict[str, Any]] = [{"Delete": {
+            "TableName": self.table,
+            "Key": {"filter_id": {"S": f.filter_id}},
+            "ConditionExpression": "attribute_exists(filter_id)",
+        }}]
+        names = ["filter"]
+        if f.topic:
+            actions.append({"Delete": {
+                "TableName": self.table,
+                "Key": {"filter_id": {"S": TOPIC_PREFIX + f.topic}},
+                "ConditionExpression": "attribute_not_exists(filter_id) OR claimed_by = :fid",
+                "ExpressionAttributeValues": {":fid": {"S": f.filter_id}},
+            }})
+            names.append("topic")
+        actions.append(self._bump())
+        names.append("changed")
+        try:
+            self._transact(actions, names, f, f.version)
+        except StaleVersion as exc:
+            raise NotFound(f"filter {f.filter_id} does not exist (it may have just been deleted)") from exc
+
+    def _bump(self) -> dict[str, Any]:
+        return {"Update": {
+            "TableName": self.table,
+            "Key": {"filter_id": {"S": CHANGED_KEY}},
+            "UpdateExpression": "ADD #v :one",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }}
+
+    def _transact(
+        self, actions: list[dict[str, Any]], names: list[str], f: StoredFilter, expected_version: int | None
+    ) -> None:
+        try:
+            self._db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            failed = {names[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+            if "topic" in failed:
+                raise TopicClash(
+                    f"the Kafka topic {f.topic} is already used by another filter; "
+                    "choose a different name (the topic is derived from it)",
+                    topic=f.topic,
+                ) from exc
+            if "filter" in failed or not reasons:
+                current = self.get(f.filter_id)
+                if expected_version is None:  # a create whose id exists: vanishingly rare, never silent
+                    raise StaleVersion(f"filter id {f.filter_id} is already taken; send the request again") from exc
+                raise StaleVersion(
+                    f"filter {f.filter_id} was changed since version {expected_version}"
+                    + (f" (it is now at version {current.version})" if current else " (it no longer exists)")
+                    + "; read it again and re-apply your change",
+                    current_version=current.version if current else None,
+                ) from exc
+            raise
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, filter_id: str) -> StoredFilter | None:
+        if filter_id.startswith((TOPIC_PREFIX, META_PREFIX)) or not filter_id:
+            return None
+        item = self._db.get_item(
+            TableName=self.table, Key={"filter_id": {"S": filter_id}}, ConsistentRead=True
+        ).get("Item")
+        return _from_item(item) if item else None
+
+    def list_for(self, owner: int) -> list[StoredFilter]:
+        """A user's filters, by name."""
+        items = self._paginate(
+            "query",
+            TableName=self.table,
+            IndexName="by-owner",
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":o": {"N": str(int(owner))}},
+        )
+        return sorted((_from_item(i) for i in items if _is_filter(i)), key=lambda f: (f.name, f.filter_id))
+
+    def list_public(self) -> list[StoredFilter]:
+        items = self._paginate(
+            "scan",
+            TableName=self.table,
+            FilterExpression="#p = :t",
+            ExpressionAttributeNames={"#p": "public"},
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
+        return sorted((_from_item(i) for i in items if _is_filter(i)), key=lambda f: (f.name, f.filter_id))
+
+    def changed_version(self) -> int:
+        item = self._db.get_item(
+            TableName=self.table, Key={"filter_id": {"S": CHANGED_KEY}}, ConsistentRead=True
+        ).get("Item")
+        return int(item["version"]["N"]) if item else 0
+
+    def active(self, trigger: Trigger) -> list[StoredFilter]:
+        """Filters that run on ``trigger``. Cached per process; re-read within ``refresh_s`` of a change."""
+        key = (self.table, trigger)
+        cached = _ACTIVE.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached.checked_at < self.refresh_s:
+            return cached.filters
+        version = self.changed_version()
+        if cached is not None and cached.version == version:
+            cached.checked_at = now
+            return cached.filters
+        attribute = "on_alert" if trigger == "alert" else "on_annotation"
+        items = self._paginate(
+            "scan",
+            TableName=self.table,
+            FilterExpression="#a = :t",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+            ConsistentRead=True,
+        )
+        filters = [_from_item(i) for i in items if _is_filter(i)]
+        _ACTIVE[key] = _ActiveCache(version=version, checked_at=now, filters=filters)
+        return filters
+
+    def _paginate(self, operation: str, **kwargs: Any) -> Iterable[dict[str, Any]]:
+        for page in self._db.get_paginator(operation).paginate(**kwargs):
+            yield from page.get("Items", [])
+
+
+def forget_active_cache() -> None:
+    """Drop every process-level cache of active filters (tests, or after pointing at another table)."""
+    _ACTIVE.clear()

@@ -1,0 +1,74 @@
+"""Per-filter daily byte counters in the quota table (``pk="bytes#<filter_id>#<YYYY-MM-DD>"``).
+
+The matcher reads a filter's count once per batch, admits records one by one while
+they fit, then adds what it produced. Items expire two days after their day (TTL).
+Two matcher containers racing on one filter can overshoot a quota by at most one
+batch each; the counter itself never loses an addition (atomic ADD).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+from skystream.config import settings
+from skystream.storage.aws import client
+
+DEFAULT_BYTE_QUOTA = 100 * 1024 * 1024  # 100 MB per filter per UTC day
+
+
+class QuotaCounter(Protocol):
+    def used(self, filter_id: str, day: dt.date) -> int: ...
+    def add(self, filter_id: str, day: dt.date, nbytes: int) -> int: ...
+
+
+def _pk(filter_id: str, day: dt.date) -> str:
+    return f"bytes#{filter_id}#{day.isoformat()}"
+
+
+def _expiry(day: dt.date) -> int:
+    end = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
+    return int(end.timestamp())
+
+
+class QuotaStore:
+    def __init__(self, table: str | None = None):
+        self.table = table or settings().quota_table
+        self._db = client("dynamodb")
+
+    def used(self, filter_id: str, day: dt.date) -> int:
+        item = self._db.get_item(
+            TableName=self.table, Key={"pk": {"S": _pk(filter_id, day)}}, ConsistentRead=True
+        ).get("Item")
+        return int(item["bytes"]["N"]) if item else 0
+
+    def add(self, filter_id: str, day: dt.date, nbytes: int) -> int:
+        """Add ``nbytes`` to the day's count; returns the new total."""
+        if nbytes <= 0:
+            return self.used(filter_id, day)
+        out = self._db.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": _pk(filter_id, day)}},
+            UpdateExpression="ADD #b :n SET expires_at = :exp",
+            ExpressionAttributeNames={"#b": "bytes"},
+            ExpressionAttributeValues={":n": {"N": str(nbytes)}, ":exp": {"N": str(_expiry(day))}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["bytes"]["N"])
+
+
+@dataclass
+class MemoryQuota:
+    """In-memory :class:`QuotaCounter` for unit tests."""
+
+    counts: dict[tuple[str, dt.date], int] | None = None
+
+    def used(self, filter_id: str, day: dt.date) -> int:
+        return (self.counts or {}).get((filter_id, day), 0)
+
+    def add(self, filter_id: str, day: dt.date, nbytes: int) -> int:
+        if self.counts is None:
+            self.counts = {}
+        self.counts[(filter_id, day)] = self.used(filter_id, day) + nbytes
+        return self.counts[(filter_id, day)]
