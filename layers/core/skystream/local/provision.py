@@ -38,6 +38,8 @@ def provision(template: LocalTemplate, *, fresh_topics: bool = False) -> Provisi
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                 raise
+    if template.environment.get("DIGEST_SENDER"):  # in AWS the operator verifies it once; locally, every reset
+        client("ses").verify_email_identity(EmailAddress=template.environment["DIGEST_SENDER"])
     admin = TopicAdmin()
     if fresh_topics:
         admin.delete(admin.list_topics())
