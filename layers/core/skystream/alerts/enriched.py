@@ -1,0 +1,47 @@
+"""The record ingest produces to ``alerts-enriched``: what the matcher needs, computed once.
+
+JSON on the wire (what Lasair users read, and what any consumer can debug); NaN and
+infinities never appear (the features are NULL instead).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EnrichedRecord(BaseModel):
+    model_config = ConfigDict(frozen=False)
+
+    objects: dict[str, Any]  # the objects row: exactly OBJECT_COLUMNS
+    lite: dict[str, Any]  # lite_lightcurve(alert)
+    alert: dict[str, Any]  # full_alert(alert): diaObject, diaSourcesList, diaForcedSourcesList
+    schema_version: str
+
+    @property
+    def dia_object_id(self) -> int:
+        return int(self.objects["diaObjectId"])
+
+    def to_bytes(self) -> bytes:
+        # json.dumps is several times faster than model_dump_json on these nested plain dicts.
+        return json.dumps(
+            {"objects": self.objects, "lite": self.lite, "alert": self.alert, "schema_version": self.schema_version},
+            separators=(",", ":"),
+            allow_nan=False,
+            default=_bytes_as_none,
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, value: bytes) -> EnrichedRecord:
+        body = json.loads(value)
+        return cls.model_construct(
+            objects=body["objects"], lite=body["lite"], alert=body["alert"], schema_version=body["schema_version"]
+        )
+
+
+def _bytes_as_none(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return None  # cutouts never travel; anything else binary is not ours to forward
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

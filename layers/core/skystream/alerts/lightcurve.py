@@ -1,0 +1,42 @@
+"""The two lightcurve forms users receive: ``lite`` (a few fields per point) and ``full`` (no cutouts).
+
+These are exactly the ``alert`` payloads of ``kafka_lite`` and ``kafka_full`` records
+(DESIGN section 6, Lasair's record shapes): detections are the triggering diaSource
+followed by prvDiaSources, newest first; forced photometry likewise newest first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LITE_SOURCE_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band", "reliability")
+LITE_FORCED_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band")
+
+
+def _newest_first(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(points, key=lambda p: p["midpointMjdTai"], reverse=True)
+
+
+def detections(alert: dict[str, Any]) -> list[dict[str, Any]]:
+    """diaSource + prvDiaSources, newest first (the triggering detection is normally the newest)."""
+    return _newest_first([alert["diaSource"], *(alert.get("prvDiaSources") or ())])
+
+
+def forced_sources(alert: dict[str, Any]) -> list[dict[str, Any]]:
+    return _newest_first(list(alert.get("prvDiaForcedSources") or ()))
+
+
+def lite_lightcurve(alert: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "diaSourcesList": [{k: s.get(k) for k in LITE_SOURCE_FIELDS} for s in detections(alert)],
+        "diaForcedSourcesList": [{k: s.get(k) for k in LITE_FORCED_FIELDS} for s in forced_sources(alert)],
+    }
+
+
+def full_alert(alert: dict[str, Any]) -> dict[str, Any]:
+    """The whole alert as users get it: no cutouts, sources merged newest first."""
+    return {
+        "diaObject": alert.get("diaObject"),
+        "diaSourcesList": detections(alert),
+        "diaForcedSourcesList": forced_sources(alert),
+    }
