@@ -1,0 +1,144 @@
+"""Send the daily digest: each user with unsent matches gets them by email, each part exactly once.
+
+The procedure, per (day, user), holding a lease so overlapping runs cannot both send:
+read the matches not covered by a sent part, split them into emails that fit SES's
+limit, and for each email: send it, and only once SES has accepted it write the "sent"
+marker covering its matches. A failed send stops that user's remaining parts and is
+logged; nothing is marked, so the next run sends it. Each run also looks back
+``catch_up_days`` days, so a failure on Monday is delivered by Tuesday's run.
+
+The one gap left is inherent to email: if the process dies after SES accepted a part
+and before its marker is written, the next run sends that part again (at least once,
+never zero times).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from skystream.config import settings
+from skystream.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, Recipient, compose, split
+from skystream.storage.aws import client
+from skystream.storage.digest import DigestStore
+
+logger = logging.getLogger(__name__)
+
+CATCH_UP_DAYS = 3
+
+
+class Mailer(Protocol):
+    def send(self, raw: bytes, sender: str) -> str:
+        """Hand one raw MIME message to the mail service; return its message id or raise."""
+        ...
+
+
+class SesMailer:
+    """SES v1 ``SendRawEmail``: recipients come from the message's ``To`` header."""
+
+    def send(self, raw: bytes, sender: str) -> str:
+        response = client("ses").send_raw_email(Source=sender, RawMessage={"Data": raw})
+        return str(response["MessageId"])
+
+
+def user_store_recipient(user_id: int) -> Recipient | None:
+    """The user's name and address from the users table (None for a deleted user)."""
+    from skystream.storage.users import UserStore
+
+    user = UserStore().get(user_id)
+    return Recipient(user.user_id, user.name, user.email) if user else None
+
+
+@dataclass
+class DigestReport:
+    """What one run did, per day it looked at; counts are what a log line or the CLI shows."""
+
+    day: str
+    days: list[str] = field(default_factory=list)
+    emails_sent: int = 0
+    records_sent: int = 0
+    users_mailed: list[int] = field(default_factory=list)
+    users_up_to_date: int = 0
+    users_busy: list[int] = field(default_factory=list)  # another run holds the lease
+    users_without_address: list[int] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # "day/user" -> error
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures and not self.users_busy and not self.users_without_address
+
+
+def yesterday(now: dt.datetime | None = None) -> dt.date:
+    now = now or dt.datetime.now(dt.UTC)
+    return (now.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
+
+
+def send_digest(
+    day: dt.date,
+    *,
+    store: DigestStore | None = None,
+    recipients: Callable[[int], Recipient | None] = user_store_recipient,
+    mailer: Mailer | None = None,
+    sender: str | None = None,
+    catch_up_days: int = CATCH_UP_DAYS,
+    max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+    rows_per_filter: int = BODY_ROWS_PER_FILTER,
+) -> DigestReport:
+    """Send every unsent match of ``day`` and of the ``catch_up_days`` days before it."""
+    store = store or DigestStore()
+    mailer = mailer or SesMailer()
+    sender = sender or settings().digest_sender
+    owner = uuid.uuid4().hex
+    report = DigestReport(day=day.isoformat())
+    for back in range(catch_up_days, -1, -1):
+        current = day - dt.timedelta(days=back)
+        report.days.append(current.isoformat())
+        for user_id in store.users(current):
+            _send_user(current, user_id, store=store, recipients=recipients, mailer=mailer, sender=sender,
+                       owner=owner, report=report, max_attachment_bytes=max_attachment_bytes,
+                       rows_per_filter=rows_per_filter)
+    logger.info("digest %s: %d emails, %d records, failures %s", day, report.emails_sent, report.records_sent,
+                report.failures or "none")
+    return report
+
+
+def _send_user(day: dt.date, user_id: int, *, store: DigestStore, recipients: Callable[[int], Recipient | None],
+               mailer: Mailer, sender: str, owner: str, report: DigestReport, max_attachment_bytes: int,
+               rows_per_filter: int) -> None:
+    if not store.claim(day, user_id, owner):
+        report.users_busy.append(user_id)
+        return
+    try:
+        pending, sent = store.pending(day, user_id)
+        if not pending:
+            report.users_up_to_date += 1
+            return
+        recipient = recipients(user_id)
+        if recipient is None or not recipient.email:
+            logger.warning("digest %s: user %s has %d unsent matches but no email address", day, user_id,
+                           len(pending))
+            report.users_without_address.append(user_id)
+            return
+        chunks = split(pending, max_attachment_bytes)
+        done = len(sent)
+        total = done + len(chunks)
+        for offset, chunk in enumerate(chunks, start=1):
+            part = done + offset
+            raw = compose(day, recipient, sender, chunk, part=part, parts=total, rows_per_filter=rows_per_filter)
+            try:
+                message_id = mailer.send(raw, sender)
+            except Exception as exc:  # any refusal: leave it unmarked for the next run
+                logger.error("digest %s: sending part %d to user %s failed: %s", day, part, user_id, exc)
+                report.failures[f"{day.isoformat()}/{user_id}"] = f"part {part}: {exc}"
+                return
+            store.mark_sent(day, user_id, part, chunk, message_id)
+            report.emails_sent += 1
+            report.records_sent += len(chunk)
+            if user_id not in report.users_mailed:
+                report.users_mailed.append(user_id)
+    finally:
+        store.release(day, user_id, owner)

@@ -1,0 +1,258 @@
+"""The digest table: email-filter matches waiting for the daily email, and what was sent.
+
+One DynamoDB table (hash ``pk``, range ``sk``, TTL ``expires_at``) holds three kinds of item:
+
+``pk = d#<day>``              ``sk = u#<user_id>``             "this user has results on this day"
+``pk = d#<day>#u#<user_id>``  ``sk = m#<utc>#<filter>#<obj>``  one match: the record as JSON text
+``pk = d#<day>#u#<user_id>``  ``sk = sent#<part>``             SES accepted part N; covers keys <= ``last_sk``
+``pk = d#<day>#u#<user_id>``  ``sk = lock``                    a digest run is sending to this user now
+
+A match's key is a function of (day, filter, object, UTC time), so a retried batch
+overwrites instead of duplicating. Match keys sort by UTC time first: a match recorded
+after a part was sent sorts after everything that part covered, so the next run sends it
+in a new part instead of losing it (``pending`` = matches with ``sk`` above the highest
+sent ``last_sk``). Records are stored as JSON text, not DynamoDB maps, so their values
+come back exactly as the matcher formatted them (no float -> Decimal round trip).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from skystream.config import settings
+from skystream.storage.aws import client
+
+BATCH_WRITE_LIMIT = 25
+RETENTION_DAYS = 30  # matches and sent markers outlive their day by this long (retries, support questions)
+_MAX_ATTEMPTS = 10
+_MATCH = "m#"
+_SENT = "sent#"
+_LOCK = "lock"
+
+
+class DigestWriteError(RuntimeError):
+    """DynamoDB kept returning unprocessed items; the caller's batch should be retried (it is idempotent)."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One stored match: which filter produced it and the record (selected attributes + ``UTC``)."""
+
+    sk: str
+    filter_id: str
+    filter_name: str
+    utc: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SentPart:
+    """A part of a day's digest that SES accepted; it covers every match key up to ``last_sk``."""
+
+    part: int
+    first_sk: str
+    last_sk: str
+    count: int
+    message_id: str
+    sent_at: str
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in a digest record")
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become null, as everywhere else in skystream."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal) and not value.is_finite():
+        return None
+    return value
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """The record as strict JSON text (Decimals as numbers, NaN/inf as null), column order kept."""
+    return json.dumps({k: _finite(v) for k, v in record.items()}, default=_json_default,
+                      separators=(",", ":"), allow_nan=False)
+
+
+def _object_key(row: dict[str, Any]) -> str:
+    """The object a row is about: its diaObjectId when selected, else a hash of the row itself.
+
+    A filter need not select ``diaObjectId``; two rows with identical selected values at
+    the same second of the same filter are then indistinguishable in the email anyway.
+    """
+    for name in ("diaObjectId", "objectId", "objects.diaObjectId"):
+        if row.get(name) is not None:
+            return str(_json_default(row[name]) if isinstance(row[name], Decimal) else row[name])
+    return "h" + hashlib.sha256(record_json(row).encode()).hexdigest()[:24]
+
+
+def _day_pk(day: dt.date) -> str:
+    return f"d#{day.isoformat()}"
+
+
+def _user_pk(day: dt.date, user_id: int) -> str:
+    return f"d#{day.isoformat()}#u#{int(user_id)}"
+
+
+def _expiry(day: dt.date) -> str:
+    end = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1 + RETENTION_DAYS)
+    return str(int(end.timestamp()))
+
+
+class DigestStore:
+    """Matches of ``email`` filters per (day, user), and the record of what was mailed."""
+
+    def __init__(self, table_name: str | None = None):
+        self.table = table_name or settings().digest_table
+        self._dynamodb = client("dynamodb")
+
+    # -- written by the matcher ---------------------------------------------------------------
+    def add_matches(self, day: dt.date, user_id: int, filter_id: str, filter_name: str,
+                    rows: Sequence[dict[str, Any]], utc: str) -> int:
+        """Store ``rows`` (selected attributes) of one filter for ``user_id``'s digest of ``day``.
+
+        ``utc`` is the match time, ``YYYY-MM-DD HH:MM:SS``; it is added to each record as
+        ``UTC``. Idempotent per (day, filter, object, utc): a retried batch overwrites the
+        same items. Returns how many distinct records were written.
+        """
+        if not rows:
+            return 0
+        pk = _user_pk(day, user_id)
+        expires = _expiry(day)
+        items: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            record = {**{k: v for k, v in row.items() if k != "UTC"}, "UTC": utc}
+            sk = f"{_MATCH}{utc}#{filter_id}#{_object_key(row)}"
+            items[sk] = {
+                "pk": {"S": pk}, "sk": {"S": sk},
+                "filter_id": {"S": filter_id}, "filter_name": {"S": filter_name},
+                "utc": {"S": utc}, "record": {"S": record_json(record)},
+                "expires_at": {"N": expires},
+            }
+        self._dynamodb.put_item(
+            TableName=self.table,
+            Item={"pk": {"S": _day_pk(day)}, "sk": {"S": f"u#{int(user_id)}"}, "expires_at": {"N": expires}},
+        )
+        self._batch_put(list(items.values()))
+        return len(items)
+
+    def _batch_put(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                self.table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_LIMIT]]
+            }
+            for attempt in range(_MAX_ATTEMPTS):
+                response = self._dynamodb.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise DigestWriteError(
+                    f"{len(pending.get(self.table, []))} digest item(s) stayed unprocessed in {self.table} "
+                    f"after {_MAX_ATTEMPTS} attempts; retry the batch (writes are idempotent)"
+                )
+
+    # -- read by the digest -----------------------------------------------------------------
+    def _query(self, pk: str, prefix: str, *, after: str | None = None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"TableName": self.table}
+        if after is None:
+            kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
+            kwargs["ExpressionAttributeValues"] = {":pk": {"S": pk}, ":prefix": {"S": prefix}}
+        else:  # prefix then acts as the exclusive upper bound of the range
+            kwargs["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :low AND :high"
+            kwargs["ExpressionAttributeValues"] = {
+                ":pk": {"S": pk}, ":low": {"S": after + "\x00"}, ":high": {"S": prefix[:-1] + chr(ord(prefix[-1]) + 1)},
+            }
+        while True:
+            page = self._dynamodb.query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def users(self, day: dt.date) -> list[int]:
+        """Users with at least one match recorded for ``day``, ascending."""
+        return sorted(int(item["sk"]["S"][2:]) for item in self._query(_day_pk(day), "u#"))
+
+    def matches(self, day: dt.date, user_id: int, *, after: str | None = None) -> list[Match]:
+        """The user's matches of ``day`` in key order (UTC time first); only keys above ``after`` if given."""
+        return [
+            Match(sk=item["sk"]["S"], filter_id=item["filter_id"]["S"], filter_name=item["filter_name"]["S"],
+                  utc=item["utc"]["S"], record=json.loads(item["record"]["S"]))
+            for item in self._query(_user_pk(day, user_id), _MATCH, after=after)
+        ]
+
+    def sent_parts(self, day: dt.date, user_id: int) -> list[SentPart]:
+        """Parts of this day's digest SES accepted, in part order."""
+        return [
+            SentPart(part=int(item["part"]["N"]), first_sk=item["first_sk"]["S"], last_sk=item["last_sk"]["S"],
+                     count=int(item["count"]["N"]), message_id=item["message_id"]["S"], sent_at=item["sent_at"]["S"])
+            for item in self._query(_user_pk(day, user_id), _SENT)
+        ]
+
+    def pending(self, day: dt.date, user_id: int) -> tuple[list[Match], list[SentPart]]:
+        """Matches not covered by a sent part, and the sent parts (to number the next part)."""
+        sent = self.sent_parts(day, user_id)
+        watermark = max((p.last_sk for p in sent), default=None)
+        return self.matches(day, user_id, after=watermark), sent
+
+    def mark_sent(self, day: dt.date, user_id: int, part: int, matches: Sequence[Match], message_id: str) -> None:
+        """Record that SES accepted ``part`` holding ``matches``. Call only after SES said yes."""
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        self._dynamodb.put_item(TableName=self.table, Item={
+            "pk": {"S": _user_pk(day, user_id)}, "sk": {"S": f"{_SENT}{part:05d}"},
+            "part": {"N": str(part)}, "first_sk": {"S": matches[0].sk}, "last_sk": {"S": matches[-1].sk},
+            "count": {"N": str(len(matches))}, "message_id": {"S": message_id}, "sent_at": {"S": now},
+            "expires_at": {"N": _expiry(day)},
+        })
+
+    # -- one sender per (day, user) at a time -----------------------------------------------
+    def claim(self, day: dt.date, user_id: int, owner: str, lease_s: int = 900) -> bool:
+        """Take the (day, user) lease so two overlapping runs cannot both send; False if someone holds it."""
+        now = int(time.time())
+        try:
+            self._dynamodb.put_item(
+                TableName=self.table,
+                Item={"pk": {"S": _user_pk(day, user_id)}, "sk": {"S": _LOCK}, "owner": {"S": owner},
+                      "lease_until": {"N": str(now + lease_s)}, "expires_at": {"N": _expiry(day)}},
+                ConditionExpression="attribute_not_exists(sk) OR lease_until < :now OR #o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, day: dt.date, user_id: int, owner: str) -> None:
+        try:
+            self._dynamodb.delete_item(
+                TableName=self.table, Key={"pk": {"S": _user_pk(day, user_id)}, "sk": {"S": _LOCK}},
+                ConditionExpression="#o = :owner", ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise

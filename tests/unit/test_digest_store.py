@@ -1,0 +1,139 @@
+"""DigestStore and the send procedure over an in-process moto DynamoDB, with a fake mailer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from skystream.digest.compose import Recipient
+from skystream.digest.mailbox import parse
+from skystream.digest.send import send_digest
+from skystream.storage import aws
+from skystream.storage.digest import DigestStore
+
+DAY = dt.date(2026, 11, 30)
+TABLE = "unit-digest"
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DigestStore]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_REGION": "us-east-1",
+                        "DIGEST_TABLE": TABLE}.items():
+        monkeypatch.setenv(name, value)
+    aws.reset_clients()
+    aws._client.cache_clear()
+    with mock_aws():
+        aws.client("dynamodb").create_table(
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        yield DigestStore()
+    aws._client.cache_clear()
+    aws.reset_clients()
+
+
+class FakeMailer:
+    def __init__(self, fail_for: set[str] = frozenset()):
+        self.sent: list[bytes] = []
+        self.fail_for = set(fail_for)
+
+    def send(self, raw: bytes, sender: str) -> str:
+        to = parse(raw).to
+        if any(address in to for address in self.fail_for):
+            raise RuntimeError(f"refused {to}")
+        self.sent.append(raw)
+        return f"msg-{len(self.sent)}"
+
+
+PEOPLE = {1: Recipient(1, "Ada", "ada@example.org"), 2: Recipient(2, "Bob", "bob@example.org")}
+
+
+def test_add_matches_is_idempotent_and_keyed_by_filter_object_and_time(store: DigestStore) -> None:
+    rows = [{"diaObjectId": 5, "ra": 1.0}, {"diaObjectId": 6, "ra": 2.0}, {"diaObjectId": 5, "ra": 1.0}]
+    assert store.add_matches(DAY, 1, "f1", "SN", rows, "2026-11-30 10:00:00") == 2
+    assert store.add_matches(DAY, 1, "f1", "SN", rows, "2026-11-30 10:00:00") == 2
+    assert store.add_matches(DAY, 1, "f2", "other", rows[:1], "2026-11-30 10:00:00") == 1
+    assert store.add_matches(DAY, 1, "f1", "SN", rows[:1], "2026-11-30 11:00:00") == 1  # later match: kept
+    assert store.add_matches(DAY, 1, "f1", "SN", [], "2026-11-30 11:00:00") == 0
+    matches = store.matches(DAY, 1)
+    assert len(matches) == 4
+    assert [m.utc for m in matches] == sorted(m.utc for m in matches)
+    assert matches[0].record == {"diaObjectId": 5, "ra": 1.0, "UTC": "2026-11-30 10:00:00"}
+    assert store.users(DAY) == [1] and store.users(DAY + dt.timedelta(days=1)) == []
+
+
+def test_rows_without_an_object_id_are_told_apart_by_content(store: DigestStore) -> None:
+    rows = [{"ra": 1.0}, {"ra": 2.0}, {"ra": 1.0}]
+    assert store.add_matches(DAY, 1, "f1", "SN", rows, "2026-11-30 10:00:00") == 2
+
+
+def test_pending_is_what_no_sent_part_covers(store: DigestStore) -> None:
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": i} for i in range(3)], "2026-11-30 10:00:00")
+    first = store.matches(DAY, 1)
+    store.mark_sent(DAY, 1, 1, first[:2], "m1")
+    pending, sent = store.pending(DAY, 1)
+    assert [m.sk for m in pending] == [first[2].sk]
+    assert sent[0].part == 1 and sent[0].count == 2 and sent[0].message_id == "m1"
+
+
+def test_lease_keeps_a_second_run_out_until_released(store: DigestStore) -> None:
+    assert store.claim(DAY, 1, "run-a")
+    assert not store.claim(DAY, 1, "run-b")
+    assert store.claim(DAY, 1, "run-a")  # the holder may re-enter
+    store.release(DAY, 1, "run-b")  # not the holder: no effect
+    assert not store.claim(DAY, 1, "run-b")
+    store.release(DAY, 1, "run-a")
+    assert store.claim(DAY, 1, "run-b")
+    assert store.claim(DAY, 2, "run-a", lease_s=-1) and store.claim(DAY, 2, "run-b")  # expired lease is taken over
+
+
+def test_send_mails_each_user_once_and_marks_only_accepted_parts(store: DigestStore) -> None:
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
+    store.add_matches(DAY, 2, "f2", "AGN", [{"diaObjectId": 2}], "2026-11-30 10:00:00")
+    store.add_matches(DAY, 3, "f3", "ghost", [{"diaObjectId": 3}], "2026-11-30 10:00:00")  # user 3 was deleted
+    mailer = FakeMailer(fail_for={"bob@"})
+    report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s@example.org")
+    assert report.emails_sent == 1 and report.users_mailed == [1]
+    assert list(report.failures) == ["2026-11-30/2"] and report.users_without_address == [3]
+    assert store.sent_parts(DAY, 2) == [] and len(store.sent_parts(DAY, 1)) == 1
+
+    mailer.fail_for.clear()
+    retry = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s@example.org")
+    assert retry.users_mailed == [2] and retry.users_up_to_date == 1 and len(mailer.sent) == 2
+
+
+def test_a_user_held_by_another_run_is_skipped(store: DigestStore) -> None:
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
+    assert store.claim(DAY, 1, "someone-else")
+    mailer = FakeMailer()
+    report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s@example.org")
+    assert report.users_busy == [1] and mailer.sent == [] and not report.complete
+
+
+def test_split_parts_are_numbered_and_a_failed_later_part_resumes_there(store: DigestStore) -> None:
+    rows = [{"diaObjectId": i, "payload": "x" * 200} for i in range(30)]
+    store.add_matches(DAY, 1, "f1", "SN", rows, "2026-11-30 10:00:00")
+
+    class FailThird(FakeMailer):
+        def send(self, raw: bytes, sender: str) -> str:
+            if len(self.sent) == 2:
+                raise RuntimeError("throttled")
+            return super().send(raw, sender)
+
+    first = FailThird()
+    report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=first, sender="s@example.org",
+                         max_attachment_bytes=2500)
+    assert report.emails_sent == 2 and report.failures
+    second = FakeMailer()
+    report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=second, sender="s@example.org",
+                         max_attachment_bytes=2500)
+    mails = [parse(raw) for raw in first.sent + second.sent]
+    ids = [r["diaObjectId"] for m in mails for r in m.records]
+    assert sorted(ids) == list(range(30)) and len(ids) == 30
+    assert mails[2].attachment["part"] == 3
