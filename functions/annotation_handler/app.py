@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
+from skystream.annotations.trigger import on_annotations
+from skystream.streams.lambda_event import records_from_event
+
+logger = Logger()
+metrics = Metrics()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError("annotation_handler is built in the annotations issue (#6)")
+    report = on_annotations(record.value for record in records_from_event(event))
+    metrics.add_metric(name="AnnotationEvents", unit=MetricUnit.Count, value=report.events)
+    metrics.add_metric(name="RecordsProduced", unit=MetricUnit.Count, value=report.produced)
+    if report.unknown_objects:
+        logger.info("annotated objects with no stored features skipped", extra={"ids": report.unknown_ids[:20]})
+    return asdict(report)

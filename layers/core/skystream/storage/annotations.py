@@ -34,7 +34,7 @@ HISTORY = "history#"
 
 # The columns a filter sees for each annotator alias (the ``annotations`` table of the filter schema).
 ANNOTATION_COLUMNS: tuple[str, ...] = (
-    "diaObjectId", "annotator", "classification", "version", "explanation", "classdict", "url", "timestamp",
+    "diaObjectId", "annotator", "topic", "classification", "version", "explanation", "classdict", "url", "timestamp",
 )
 
 
@@ -62,6 +62,7 @@ class AnnotationRecord:
         return {
             "diaObjectId": self.dia_object_id,
             "annotator": self.annotator,
+            "topic": self.annotator,  # Lasair's name for the annotator column
             "classification": self.classification,
             "version": self.version,
             "explanation": self.explanation,

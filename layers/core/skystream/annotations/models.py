@@ -1,0 +1,67 @@
+"""Pydantic models at the annotation boundaries: the upload body and the event on topic ``annotations``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_CLASSDICT_BYTES = 64_000
+MAX_UPLOADS_PER_REQUEST = 1000
+
+
+class AnnotationUpload(BaseModel):
+    """One annotation as a client sends it (Lasair's annotate API fields)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    annotator: str = Field(min_length=1, max_length=64, description="registered annotator name, owned by the caller")
+    diaObjectId: int = Field(gt=0, description="Rubin diaObjectId (a JSON integer, or a string of digits)")
+    classification: str = Field(min_length=1, max_length=80, description="short class label, e.g. SN")
+    version: str = Field(default="", max_length=80, description="classifier version")
+    explanation: str = Field(default="", max_length=4000, description="free text")
+    classdict: dict[str, Any] = Field(default_factory=dict, description="a JSON object; filters use JSON_EXTRACT")
+    url: str = Field(default="", max_length=2000, description="link to more detail")
+
+    @field_validator("diaObjectId", mode="before")
+    @classmethod
+    def _integer_id(cls, value: Any) -> Any:
+        """JSON true is not an id; a digit string is (JavaScript clients lose precision above 2**53)."""
+        if isinstance(value, (bool, float)):
+            raise ValueError("diaObjectId must be an integer, like 170032882292375568")
+        return value
+
+    @field_validator("classdict")
+    @classmethod
+    def _classdict_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            size = len(json.dumps(value, allow_nan=False).encode())
+        except ValueError as exc:
+            raise ValueError("classdict must be plain JSON (no NaN or Infinity)") from exc
+        if size > MAX_CLASSDICT_BYTES:
+            raise ValueError(f"classdict is {size} bytes as JSON; the limit is {MAX_CLASSDICT_BYTES}")
+        return value
+
+
+class AnnotationEvent(BaseModel):
+    """What goes on topic ``annotations`` for each accepted upload (keyed by diaObjectId).
+
+    The event names what changed; the annotation handler reads the stored latest value,
+    so an event retried or seen late never resurrects an older classification.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    diaObjectId: int
+    annotator: str
+    classification: str
+    uploaded_us: int
+    user_id: int | None = None
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, value: bytes) -> AnnotationEvent:
+        return cls.model_validate_json(value)

@@ -1,0 +1,144 @@
+"""Accepting annotation uploads: validate everything, store latest + history, announce each one.
+
+An upload (one annotation or a list) is all or nothing: every item is checked (fields,
+annotator registered, owned by the caller, active) before anything is stored, so a
+client that gets a 4xx knows nothing of its request was kept. Accepted annotations are
+stored first and published to topic ``annotations`` after, so the annotation handler
+always finds what it was told about.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST, AnnotationEvent, AnnotationUpload
+from skystream.errors import BadRequest, Forbidden, NotFound
+from skystream.storage.annotations import AnnotationRecord
+from skystream.storage.annotators import Annotator
+
+
+class AnnotationWriter(Protocol):
+    def put_many(self, annotations: Sequence[AnnotationRecord]) -> None: ...
+
+
+class AnnotatorLookup(Protocol):
+    def get(self, name: str) -> Annotator | None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[AnnotationEvent]) -> None: ...
+
+
+class KafkaEventPublisher:
+    """Produces each event to topic ``annotations`` keyed by diaObjectId, so per-object order holds."""
+
+    def __init__(self, producer: Any = None, topic: str | None = None):
+        self._producer = producer
+        self._topic = topic
+
+    def publish(self, events: Sequence[AnnotationEvent]) -> None:
+        from skystream.config import settings
+        from skystream.streams.producer import shared_producer
+
+        producer = self._producer or shared_producer()
+        topic = self._topic or settings().topic_annotations
+        for event in events:
+            if not producer.produce(topic, event.to_bytes(), key=str(event.diaObjectId)):
+                raise RuntimeError(f"annotation event for {event.diaObjectId} is over the producer's size limit")
+        producer.flush()
+
+
+class Caller(Protocol):
+    """Who is uploading (``skystream.storage.users.User`` fits)."""
+
+    @property
+    def user_id(self) -> int: ...
+
+
+def parse_uploads(body: Any) -> list[AnnotationUpload]:
+    """The request body (one JSON object or a list of them) as uploads; every problem in one 400."""
+    items = body if isinstance(body, list) else [body]
+    if isinstance(body, list) and not body:
+        raise BadRequest("the list of annotations is empty; send one annotation object or a non-empty list")
+    if len(items) > MAX_UPLOADS_PER_REQUEST:
+        raise BadRequest(f"{len(items)} annotations in one request; send at most {MAX_UPLOADS_PER_REQUEST} at a time")
+    uploads: list[AnnotationUpload] = []
+    problems: list[str] = []
+    for n, item in enumerate(items):
+        where = f"annotation {n}: " if isinstance(body, list) else ""
+        if not isinstance(item, dict):
+            problems.append(f"{where}expected a JSON object with annotator, diaObjectId, classification, ...")
+            continue
+        try:
+            uploads.append(AnnotationUpload.model_validate(item))
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(p) for p in error["loc"]) or "body"
+                message = error["msg"].removeprefix("Value error, ")
+                if error["type"] == "extra_forbidden":
+                    message = "is not an annotation field (use annotator, diaObjectId, classification, version, " \
+                              "explanation, classdict, url)"
+                elif error["type"] == "missing":
+                    message = "is required"
+                problems.append(f"{where}{field}: {message}")
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise BadRequest("; ".join(shown), problems=shown)
+    return uploads
+
+
+def check_annotators(uploads: Sequence[AnnotationUpload], caller: Caller, registry: AnnotatorLookup) -> None:
+    """Each named annotator exists, belongs to the caller and is active; else 404 / 403 naming it."""
+    for name in dict.fromkeys(u.annotator for u in uploads):
+        annotator = registry.get(name)
+        if annotator is None:
+            raise NotFound(f"no annotator named {name!r}; an administrator registers one with "
+                           f"`skystream annotators add {name} --owner USER_ID`")
+        if annotator.owner != caller.user_id:
+            raise Forbidden(f"annotator {name!r} belongs to another user; only its owner may upload with it")
+        if not annotator.active:
+            raise Forbidden(f"annotator {name!r} is inactive; ask an administrator to reactivate it")
+
+
+class AnnotationService:
+    """Upload path used by the API (and by anything else that annotates on a user's behalf)."""
+
+    def __init__(self, store: AnnotationWriter | None = None, registry: AnnotatorLookup | None = None,
+                 publisher: EventPublisher | None = None):
+        if store is None:
+            from skystream.storage.annotations import AnnotationStore
+
+            store = AnnotationStore()
+        if registry is None:
+            from skystream.storage.annotators import AnnotatorRegistry
+
+            registry = AnnotatorRegistry()
+        self.store = store
+        self.registry = registry
+        self.publisher = publisher or KafkaEventPublisher()
+
+    def upload(self, caller: Caller, body: Any) -> list[AnnotationRecord]:
+        """Validate, store and announce; returns the stored records in request order."""
+        uploads = parse_uploads(body)
+        check_annotators(uploads, caller, self.registry)
+        start = time.time_ns() // 1000
+        # One microsecond apart in request order: a later item for the same (object, annotator) is the newer.
+        records = [
+            AnnotationRecord(
+                annotator=u.annotator, dia_object_id=u.diaObjectId, classification=u.classification,
+                version=u.version, explanation=u.explanation, classdict=u.classdict, url=u.url,
+                user_id=caller.user_id, uploaded_us=start + n,
+            )
+            for n, u in enumerate(uploads)
+        ]
+        self.store.put_many(records)
+        self.publisher.publish([
+            AnnotationEvent(diaObjectId=r.dia_object_id, annotator=r.annotator, classification=r.classification,
+                            uploaded_us=r.uploaded_us, user_id=r.user_id)
+            for r in records
+        ])
+        return records

@@ -1,0 +1,150 @@
+"""The on-annotation trigger: re-run the filters that use an annotator for the objects it just annotated.
+
+For a batch of events from topic ``annotations`` each active on-annotation filter runs
+once, restricted to the objects annotated (in this batch) by an annotator the filter names,
+with the objects' stored features and lightcurve; the batch itself (including the latest
+annotations, read from the table, not from the event) is built by ``skystream.joins``
+and delivered by ``skystream.matching.run_and_deliver`` exactly as the matcher does.
+Objects never seen by the ingest have no features to filter on: they are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from skystream.annotations.models import AnnotationEvent
+from skystream.filters.model import StoredFilter
+from skystream.matching import MatchReport, ObjectContext
+
+log = logging.getLogger(__name__)
+
+
+class ActiveFilters(Protocol):
+    def active(self, trigger: Any) -> list[StoredFilter]: ...
+
+
+class ObjectReader(Protocol):
+    def get_many(self, ids: Iterable[int]) -> Mapping[int, Any]: ...
+
+
+@dataclass
+class TriggerReport:
+    """What one batch of annotation events did."""
+
+    events: int = 0
+    bad_events: int = 0
+    objects: int = 0
+    unknown_objects: int = 0
+    filters_run: int = 0
+    matched: int = 0
+    produced: int = 0
+    dropped_oversize: int = 0
+    dropped_quota: int = 0
+    failed_filters: int = 0
+    emailed: int = 0
+    unknown_ids: list[int] = field(default_factory=list)
+
+    def add(self, report: MatchReport) -> None:
+        self.filters_run += report.filters
+        self.matched += report.matched
+        self.produced += report.produced
+        self.dropped_oversize += report.dropped_oversize
+        self.dropped_quota += report.dropped_quota
+        self.failed_filters += report.failed_filters
+        self.emailed += report.emailed
+
+
+def parse_events(values: Iterable[bytes]) -> tuple[list[AnnotationEvent], int]:
+    """The events that parse, and how many did not (logged, never blocking the partition)."""
+    events: list[AnnotationEvent] = []
+    bad = 0
+    for value in values:
+        try:
+            events.append(AnnotationEvent.from_bytes(value))
+        except ValidationError as exc:
+            bad += 1
+            log.warning("skipping an unreadable annotation event: %s", exc.errors()[:1])
+    return events, bad
+
+
+def annotated_objects(events: Sequence[AnnotationEvent]) -> dict[str, list[int]]:
+    """For each annotator, the objects it annotated in this batch (first-seen order, no repeats)."""
+    by_annotator: dict[str, dict[int, None]] = {}
+    for event in events:
+        by_annotator.setdefault(event.annotator, {})[event.diaObjectId] = None
+    return {name: list(ids) for name, ids in by_annotator.items()}
+
+
+def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> list[tuple[list[int], list[StoredFilter]]]:
+    """Which filters run on which objects: groups of filters that share the same object set.
+
+    A filter runs on the union of the objects annotated by the annotators it names, so an
+    object annotated by two of them still gives one record. A filter whose SQL no longer
+    compiles is left out (the matcher reports those).
+    """
+    by_annotator = annotated_objects(events)
+    groups: dict[tuple[int, ...], list[StoredFilter]] = {}
+    for stored in filters:
+        if not stored.on_annotation:
+            continue
+        try:
+            names = stored.compiled().annotators
+        except ValueError as exc:
+            log.warning("filter %s does not compile, not run on annotations: %s", stored.filter_id, exc)
+            continue
+        ids: dict[int, None] = {}
+        for name in sorted(names):
+            ids.update(dict.fromkeys(by_annotator.get(name, ())))
+        if ids:
+            groups.setdefault(tuple(ids), []).append(stored)
+    return [(list(ids), group) for ids, group in groups.items()]
+
+
+def _context(stored: Any) -> ObjectContext:
+    """``ObjectStore``'s ``StoredObject`` (row, lite) as the matcher's context; the full alert comes lazily."""
+    return ObjectContext(row=dict(stored.row), lite=dict(stored.lite or {}),
+                         schema_version=str(getattr(stored, "schema_version", "") or ""))
+
+
+def on_annotations(
+    values: Iterable[bytes],
+    *,
+    filters: ActiveFilters | None = None,
+    objects: ObjectReader | None = None,
+    run: Callable[..., MatchReport] | None = None,
+    producer: Any = None,
+) -> TriggerReport:
+    """Handle one batch of raw ``annotations`` records; collaborators default to the real stores."""
+    report = TriggerReport()
+    events, report.bad_events = parse_events(values)
+    report.events = len(events)
+    if not events:
+        return report
+    if filters is None:
+        from skystream.storage.filters import FilterStore
+
+        filters = FilterStore()
+    work = plan(events, filters.active("annotation"))
+    if not work:
+        return report
+    if objects is None:
+        from skystream.storage.objects import ObjectStore
+
+        objects = ObjectStore()
+    if run is None:
+        from skystream.matching import run_and_deliver as run
+    wanted = list(dict.fromkeys(i for ids, _ in work for i in ids))
+    stored = objects.get_many(wanted)
+    report.objects = sum(1 for i in wanted if i in stored)
+    report.unknown_ids = [i for i in wanted if i not in stored]
+    report.unknown_objects = len(report.unknown_ids)
+    for ids, group in work:
+        contexts = [_context(stored[i]) for i in ids if i in stored]
+        if contexts:
+            report.add(run(contexts, group, trigger="annotation", producer=producer))
+    return report

@@ -1,0 +1,133 @@
+"""Reading context rows from a file or request body (JSON lines, a JSON array, or CSV) and checking them.
+
+Columns are checked against the filter schema (``skystream.filters.schema.TABLES``), the
+same list filters are checked against, so every loaded column is joinable and a typo is
+refused with the allowed names rather than silently dropped. CSV cells are typed by that
+schema (empty cell = NULL); JSON values are kept as given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from skystream.storage.context import CONTEXT_TABLES, check_table
+
+INTEGER_TYPES = ("INT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT")
+REAL_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
+
+
+class ContextFileError(ValueError):
+    """The rows cannot be loaded; the message names the line or row and the column."""
+
+
+def column_types(table: str) -> dict[str, str]:
+    """Column name -> SQL type of a context table, from the filter schema."""
+    from skystream.filters.schema import TABLES
+
+    check_table(table)
+    return {name: column.sql_type.upper() for name, column in TABLES[table].columns.items()}
+
+
+def table_for(path: Path, table: str | None) -> str:
+    """The table named explicitly, or the one the file name starts with (``sherlock_classifications.csv``)."""
+    if table:
+        return check_table(table)
+    for name in CONTEXT_TABLES:
+        if path.name.startswith(name):
+            return name
+    raise ContextFileError(f"cannot tell the table from the file name {path.name!r}; "
+                           f"give --table {' or '.join(CONTEXT_TABLES)}")
+
+
+def _typed(value: str, sql_type: str, where: str) -> Any:
+    if value.strip() == "" or value.strip().upper() == "NULL":
+        return None
+    base = sql_type.split("(")[0]
+    try:
+        if base in INTEGER_TYPES:
+            return int(value)
+        if base in REAL_TYPES:
+            return float(value)
+    except ValueError as exc:
+        raise ContextFileError(f"{where}: {value!r} is not a {base} value") from exc
+    return value
+
+
+def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
+    """``fmt`` is ``csv`` or ``json`` (JSON lines, or one JSON array of objects)."""
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        rows = []
+        for n, row in enumerate(reader, start=2):
+            if None in row:
+                raise ContextFileError(f"CSV line {n}: more cells than header columns")
+            rows.append({k.strip(): v for k, v in row.items()})
+        return rows
+    if fmt != "json":
+        raise ContextFileError(f"unknown format {fmt!r}; use csv or json")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise ContextFileError(f"not valid JSON: {exc}") from exc
+        if not all(isinstance(r, dict) for r in data):
+            raise ContextFileError("a JSON array of context rows must hold only objects")
+        return data
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ContextFileError(f"line {n}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise ContextFileError(f"line {n}: expected a JSON object per line")
+        rows.append(row)
+    return rows
+
+
+def check_rows(table: str, rows: Iterable[dict[str, Any]], *, from_text: bool) -> list[dict[str, Any]]:
+    """Rows with known columns only and an integer diaObjectId; CSV text typed by the schema."""
+    types = column_types(table)
+    checked: list[dict[str, Any]] = []
+    for n, row in enumerate(rows, start=1):
+        unknown = sorted(set(row) - set(types))
+        if unknown:
+            raise ContextFileError(f"row {n}: {table} has no column {', '.join(unknown)}; "
+                                   f"its columns are {', '.join(types)}")
+        if from_text:
+            row = {k: _typed(v, types[k], f"row {n}, column {k}") if isinstance(v, str) else v for k, v in row.items()}
+        object_id = row.get("diaObjectId")
+        if isinstance(object_id, str) and object_id.isdigit():
+            object_id = int(object_id)
+        if isinstance(object_id, bool) or not isinstance(object_id, int):
+            raise ContextFileError(f"row {n}: diaObjectId must be an integer, got {object_id!r}")
+        checked.append({**row, "diaObjectId": object_id})
+    return checked
+
+
+def format_of(path: Path) -> str:
+    return "csv" if path.suffix.lower() == ".csv" else "json"
+
+
+def load_text(table: str, text: str, fmt: str, store: Any = None) -> int:
+    """Parse, check and store rows; returns how many objects got a row. Nothing is stored if any row is bad."""
+    rows = check_rows(check_table(table), parse_rows(text, fmt), from_text=fmt == "csv")
+    if store is None:
+        from skystream.storage.context import ContextStore
+
+        store = ContextStore()
+    return store.put_rows(table, rows)
+
+
+def load_file(path: Path, table: str | None = None, store: Any = None) -> tuple[str, int]:
+    """``skystream context load FILE``: (table, rows stored)."""
+    name = table_for(path, table)
+    return name, load_text(name, path.read_text(encoding="utf-8"), format_of(path), store)
