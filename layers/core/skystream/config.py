@@ -35,6 +35,7 @@ class Settings:
     aws_region: str
     aws_endpoint_url: str | None
     digest_sender: str
+    kafka_replication_factor: int = -1  # topics skystream creates; -1 = the broker's default (3 on MSK)
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -66,4 +67,5 @@ def settings() -> Settings:
         aws_region=_env("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         digest_sender=_env("DIGEST_SENDER", "skystream@example.org"),
+        kafka_replication_factor=int(_env("KAFKA_REPLICATION_FACTOR", "-1")),
     )

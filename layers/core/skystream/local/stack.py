@@ -38,7 +38,10 @@ def state_dir() -> Path:
 
 
 def local_template(bootstrap: str) -> LocalTemplate:
-    return load_template(template_path(), parameters={"KafkaBootstrapServers": bootstrap, "KafkaAuth": "none"})
+    return load_template(
+        template_path(),
+        parameters={"KafkaBootstrapServers": bootstrap, "KafkaAuth": "none", "KafkaReplicationFactor": "-1"},
+    )
 
 
 def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:

@@ -103,14 +103,30 @@ class LocalTemplate:
         raise TemplateError(f"no function in the template has CodeUri functions/{name}/")
 
 
+class _NoValue:
+    """``AWS::NoValue``: the property or list item it stands for is dropped."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+
+
 class _Resolver:
+    """Evaluates intrinsics the way CloudFormation would, with parameter defaults (or overrides)."""
+
     def __init__(self, template: dict[str, Any], overrides: dict[str, str], stack_name: str):
         self.template = template
         self.resources: dict[str, Any] = template.get("Resources", {})
-        self.params = {
-            name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
-        }
+        self.param_specs: dict[str, Any] = template.get("Parameters", {})
+        self.params = {name: str(spec.get("Default", "")) for name, spec in self.param_specs.items()}
+        unknown = set(overrides) - set(self.params)
+        if unknown:
+            raise TemplateError(f"parameters {sorted(unknown)} are not declared in the template's Parameters")
         self.params.update(overrides)
+        self.conditions_raw: dict[str, Any] = template.get("Conditions", {}) or {}
+        self._conditions: dict[str, bool] = {}
         self.pseudo = {
             "AWS::StackName": stack_name,
             "AWS::AccountId": LOCAL_ACCOUNT,
@@ -119,50 +135,132 @@ class _Resolver:
             "AWS::URLSuffix": "amazonaws.com",
         }
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.params:
-            return self.params[name]
+            value = self.params[name]
+            if self.param_specs.get(name, {}).get("Type") == "CommaDelimitedList":
+                return [] if value == "" else [v.strip() for v in value.split(",")]
+            return value
         resource = self.resources.get(name)
         if resource is None:
             raise TemplateError(f"!Ref {name}: no such parameter or resource")
         props = resource.get("Properties", {})
-        for key in ("TableName", "BucketName", "LayerName", "FunctionName"):
+        for key in ("TableName", "BucketName", "LayerName", "FunctionName", "QueueName"):
             if key in props:
                 return str(self.resolve(props[key]))
         return f"{self.pseudo['AWS::StackName']}-{name}"
 
+    def condition(self, name: str) -> bool:
+        """The value of a named condition (evaluated once, on the resolved parameters)."""
+        if name not in self._conditions:
+            if name not in self.conditions_raw:
+                raise TemplateError(f"condition {name} is not declared in the template's Conditions")
+            self._conditions[name] = bool(self._evaluate(self.conditions_raw[name]))
+        return self._conditions[name]
+
+    def _evaluate(self, value: Any) -> bool:
+        tag = _as_tag(value)
+        if tag is None:
+            raise TemplateError(f"a condition must be an intrinsic (Fn::Equals, Fn::And...), not {value!r}")
+        if tag.name == "Equals":
+            left, right = (self.resolve(v) for v in tag.value)
+            return str(left) == str(right)
+        if tag.name == "Not":
+            return not self._evaluate(tag.value[0])
+        if tag.name == "And":
+            return all(self._evaluate(v) for v in tag.value)
+        if tag.name == "Or":
+            return any(self._evaluate(v) for v in tag.value)
+        if tag.name == "Condition":
+            return self.condition(tag.value)
+        raise TemplateError(f"intrinsic !{tag.name} cannot be used in a condition")
+
+    def _sub(self, value: Any) -> str:
+        text = value if isinstance(value, str) else value[0]
+        extra = {} if isinstance(value, str) else self.resolve(value[1])
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in extra:
+                return str(extra[name])
+            if "." in name and name.split(".")[0] in self.resources:
+                return self._get_att(name.split(".", 1))
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def _get_att(self, target: list[str]) -> str:
+        logical_id, attribute = target
+        if logical_id not in self.resources:
+            raise TemplateError(f"!GetAtt {logical_id}.{attribute}: no such resource")
+        name = self.ref(logical_id)
+        kind = self.resources[logical_id].get("Type", "")
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{name}"
+        if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
+            return f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}"
+        return f"arn:aws:local:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{logical_id}/{attribute}"
+
+    def _intrinsic(self, tag: _Tag) -> Any:
+        name, value = tag.name, tag.value
+        if name == "Ref":
+            return self.ref(value)
+        if name == "Sub":
+            return self._sub(value)
+        if name == "GetAtt":
+            return self._get_att(value.split(".", 1) if isinstance(value, str) else list(value))
+        if name == "Join":
+            sep, parts = value
+            parts = self.resolve(parts)
+            return sep.join(str(p) for p in parts if p is not NO_VALUE)
+        if name == "Split":
+            sep, text = value
+            return str(self.resolve(text)).split(sep)
+        if name == "Select":
+            index, items = value
+            items = self.resolve(items)
+            position = int(self.resolve(index))
+            if not 0 <= position < len(items):
+                raise TemplateError(f"!Select {position} is out of range for {items!r}")
+            return items[position]
+        if name == "If":
+            condition, when_true, when_false = value
+            return self.resolve(when_true if self.condition(condition) else when_false)
+        if name in {"Equals", "Not", "And", "Or", "Condition"}:
+            return self._evaluate(tag)
+        if name == "GetAZs":
+            return [f"{LOCAL_REGION}{zone}" for zone in "abc"]
+        raise TemplateError(f"intrinsic !{name} is not understood by the local stack (skystream.local.template)")
+
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, _Tag):
-            if value.name == "Ref":
-                return self.ref(value.value)
-            if value.name == "Sub":
-                text = value.value if isinstance(value.value, str) else value.value[0]
-                extra = {} if isinstance(value.value, str) else self.resolve(value.value[1])
-                return re.sub(
-                    r"\$\{([^}!]+)\}",
-                    lambda m: str(extra[m.group(1)]) if m.group(1) in extra else self.ref(m.group(1).split(".")[0]),
-                    text,
-                )
-            if value.name == "GetAtt":
-                target = value.value if isinstance(value.value, str) else ".".join(value.value)
-                return f"arn:aws:local:::{target}"
-            if value.name == "Join":
-                sep, parts = value.value
-                return sep.join(str(self.resolve(p)) for p in parts)
-            raise TemplateError(f"intrinsic !{value.name} is not understood by the local stack")
+        tag = _as_tag(value)
+        if tag is not None:
+            return self._intrinsic(tag)
         if isinstance(value, dict):
-            if len(value) == 1:
-                (key, inner), = value.items()
-                if key == "Ref":
-                    return self.ref(inner)
-                if key.startswith("Fn::"):
-                    return self.resolve(_Tag(key[4:], inner))
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         return value
+
+
+def _as_tag(value: Any) -> _Tag | None:
+    """``!Name x`` and the long form ``{"Fn::Name": x}`` / ``{"Ref": x}`` as one shape."""
+    if isinstance(value, _Tag):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "Ref":
+            return _Tag("Ref", inner)
+        if key == "Condition" and isinstance(inner, str):
+            return _Tag("Condition", inner)
+        if key.startswith("Fn::"):
+            return _Tag(key[4:], inner)
+    return None
 
 
 def _table_kwargs(name: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +310,36 @@ def _function_spec(logical_id: str, props: dict[str, Any], resolver: _Resolver) 
     )
 
 
+def _mapping_source(logical_id: str, props: dict[str, Any]) -> tuple[str, KafkaEventSource] | None:
+    """An ``AWS::Lambda::EventSourceMapping`` on Kafka (MSK or self-managed), as the local runner needs it.
+
+    Returns (function logical id, source), or None for a mapping on something else (SQS, streams).
+    ``props`` are already resolved, so ``Fn::If`` on ``EventSourceArn`` picked MSK or self-managed.
+    """
+    msk = "AmazonManagedKafkaEventSourceConfig" in props or ":kafka:" in str(props.get("EventSourceArn", ""))
+    self_managed = "SelfManagedEventSource" in props
+    if not (msk or self_managed):
+        return None
+    function = props.get("FunctionName")
+    if not isinstance(function, _FunctionRef):
+        raise TemplateError(f"{logical_id}: FunctionName must be !Ref of a function in this template")
+    config = props.get("AmazonManagedKafkaEventSourceConfig") or props.get("SelfManagedKafkaEventSourceConfig") or {}
+    return function.logical_id, KafkaEventSource(
+        function=function.logical_id,
+        topics=list(props["Topics"]),
+        batch_size=int(props.get("BatchSize", 100)),
+        batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        starting_position=str(props.get("StartingPosition", "LATEST")),
+        consumer_group_id=str(config.get("ConsumerGroupId") or f"skystream-{function.logical_id}"),
+        event_source="aws:kafka" if msk else "SelfManagedKafka",
+    )
+
+
+@dataclass(frozen=True)
+class _FunctionRef:
+    logical_id: str
+
+
 def load_template(
     path: Path, *, parameters: dict[str, str] | None = None, stack_name: str = "skystream"
 ) -> LocalTemplate:
@@ -222,9 +350,12 @@ def load_template(
     ttl: dict[str, str] = {}
     buckets: list[str] = []
     functions: dict[str, FunctionSpec] = {}
+    mappings: list[tuple[str, KafkaEventSource]] = []
     for logical_id, resource in resolver.resources.items():
         kind = resource.get("Type")
         props = resource.get("Properties", {}) or {}
+        if "Condition" in resource and not resolver.condition(resource["Condition"]):
+            continue  # CloudFormation would not create it with these parameters
         if kind == "AWS::DynamoDB::Table":
             name = resolver.ref(logical_id)
             tables[name] = _table_kwargs(name, resolver.resolve(props))
@@ -236,6 +367,19 @@ def load_template(
         elif kind == "AWS::Serverless::Function":
             merged = {**(raw.get("Globals", {}).get("Function", {})), **props}
             functions[logical_id] = _function_spec(logical_id, merged, resolver)
+        elif kind == "AWS::Lambda::EventSourceMapping":
+            function = props.get("FunctionName")
+            function_tag = _as_tag(function)
+            resolved = resolver.resolve({k: v for k, v in props.items() if k != "FunctionName"})
+            if function_tag is not None and function_tag.name == "Ref":
+                resolved["FunctionName"] = _FunctionRef(str(function_tag.value))
+            mapping = _mapping_source(logical_id, resolved)
+            if mapping is not None:
+                mappings.append(mapping)
+    for function_id, source in mappings:
+        if function_id not in functions:
+            raise TemplateError(f"an event source mapping names {function_id}, which is not a function here")
+        functions[function_id].kafka_sources.append(source)
     prefix = resolver.params.get("TopicPrefix", "")
     topics = [
         TopicSpec(

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from skystream.config import settings
 from skystream.streams.config import client_config
 
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
@@ -29,9 +30,12 @@ class TopicAdmin:
         partitions: int = 1,
         retention_ms: int | None = SEVEN_DAYS_MS,
         exist_ok: bool = True,
+        replication_factor: int | None = None,
     ) -> None:
+        """Create topics; ``replication_factor`` defaults to ``KAFKA_REPLICATION_FACTOR`` (-1: the broker's default)."""
         config = {"retention.ms": str(retention_ms)} if retention_ms else {}
-        new = [NewTopic(t, num_partitions=partitions, replication_factor=1, config=config) for t in topics]
+        factor = settings().kafka_replication_factor if replication_factor is None else replication_factor
+        new = [NewTopic(t, num_partitions=partitions, replication_factor=factor, config=config) for t in topics]
         if not new:
             return
         for _topic, future in self._admin.create_topics(new, operation_timeout=15).items():
