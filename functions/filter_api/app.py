@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools import Logger
 
-app = APIGatewayHttpResolver()
+from skystream.api.app import app
 
-
-@app.get("/health")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+logger = Logger()
 
 
+@logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -20,6 +20,24 @@ Output = Literal["none", "email", "kafka_plain", "kafka_lite", "kafka_full"]
 Trigger = Literal["alert", "annotation"]
 
 
+class FilterSpec(BaseModel):
+    """What a user writes: the filter's SQL (three Lasair parts, or one SELECT) and its settings."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200, description="Also names the Kafka topic: lasair_<user id><name>")
+    description: str = Field(default="", max_length=4000)
+    selected: str | None = Field(default=None, max_length=20_000, description="The SELECT list, e.g. objects.diaObjectId, objects.ra")
+    tables: str | None = Field(default=None, max_length=2_000, description="The FROM list, e.g. objects, sherlock_classifications")
+    conditions: str | None = Field(default=None, max_length=20_000, description="The WHERE clause, without the word WHERE")
+    sql: str | None = Field(default=None, max_length=40_000, description="Alternatively a whole SELECT ... FROM ... WHERE ...")
+    on_alert: bool = Field(default=False, description="Run on every new alert")
+    on_annotation: bool = Field(default=False, description="Run when an annotation the filter joins arrives")
+    output: Output = Field(default="none", description="Where matches go")
+    public: bool = Field(default=False, description="Visible to (and runnable by) every user")
+    byte_quota: int = Field(default=DEFAULT_BYTE_QUOTA, ge=0, le=10 * 1024**3, description="Bytes per UTC day on the topic")
+
+
 class StoredFilter(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

@@ -1,0 +1,94 @@
+"""The API's powertools resolver: routers listed in :data:`ROUTERS`, errors mapped once, /openapi.json.
+
+Every error a user can meet leaves here as ``{"error": <code>, "detail": <what and how to fix>}``:
+domain errors (``skystream.errors``) by their type's status, a refused filter as 400 with
+the checker's message, a body of the wrong shape as 422 naming where.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+from skystream.api import filter_routes, object_routes
+from skystream.errors import SkystreamError
+
+TITLE = "skystream filter API"
+VERSION = "1"
+
+ROUTERS: list[Router] = [filter_routes.router, object_routes.router]
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps(body, default=str))
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "request"
+
+
+def build_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.configure_openapi(
+        title=TITLE,
+        version=VERSION,
+        description="Lasair-compatible SQL filters over Rubin alerts; matches go to Kafka topics or a daily email. "
+        "Authenticate with the header 'Authorization: Token <key>'.",
+        security_schemes={"token": APIKey(name="Authorization", in_=APIKeyIn.header,
+                                          description="'Token <key>'; `skystream users add` prints a key")},
+        security=[{"token": []}],
+    )
+
+    @app.exception_handler(SkystreamError)
+    def _domain(exc: SkystreamError) -> Response:
+        return _json(exc.status, exc.body())
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        problems = [{"where": _where(e.get("loc", ())), "problem": e.get("msg") or e.get("type")}
+                    for e in exc.errors()]
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
+        return _json(422, {"error": "invalid_request", "detail": summary or "the request is malformed",
+                           "problems": problems})
+
+    @app.exception_handler(NotFoundError)
+    def _no_route(exc: NotFoundError) -> Response:
+        path = app.current_event.path if app.current_event else ""
+        return _json(404, {"error": "no_such_route",
+                           "detail": f"no route {path}; see /openapi.json for the routes this API has"})
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi():  # unannotated: powertools would try to model a raw Response
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
+                        body=app.get_openapi_json_schema(title=TITLE, version=VERSION))
+
+    return app
+
+
+def _rejected_handler(app: APIGatewayHttpResolver) -> None:
+    """A refused filter that escapes the service still reaches the user as 400 with the checker's words."""
+    try:
+        from skystream.filters.check import FilterRejected
+    except ImportError:  # the filter engine is not built yet; the service reports that itself
+        return
+
+    @app.exception_handler(FilterRejected)
+    def _rejected(exc: Exception) -> Response:
+        return _json(400, {"error": "invalid_filter", "detail": str(exc), "position": getattr(exc, "position", None)})
+
+
+app = build_app()
+_rejected_handler(app)

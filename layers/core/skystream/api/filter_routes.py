@@ -1,0 +1,108 @@
+"""/filters: create, list, read, replace, patch, delete, run now (saved or ad hoc)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from skystream.api.auth import require_user
+from skystream.api.models import (
+    AdhocRun,
+    FilterCreate,
+    FilterList,
+    FilterOut,
+    FilterPatch,
+    FilterReplace,
+    RunResponse,
+    SaveResponse,
+    error_responses,
+)
+from skystream.config import settings
+from skystream.filters.lifecycle import FilterService, RunOutcome, SaveOutcome
+from skystream.filters.model import FilterSpec
+
+router = Router()
+
+FilterId = Annotated[str, Path(min_length=1, max_length=64, description="The filter's id")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most rows to return")]
+
+
+@cache
+def _topic_admin(bootstrap: str):  # one admin client per container and broker
+    from skystream.streams.admin import TopicAdmin
+
+    return TopicAdmin()
+
+
+def service() -> FilterService:
+    return FilterService(topics=_topic_admin(settings().kafka_bootstrap_servers))
+
+
+def _saved(outcome: SaveOutcome) -> SaveResponse:
+    return SaveResponse(filter=FilterOut.of(outcome.filter), topic=outcome.topic, reseeded=outcome.reseeded,
+                        message=outcome.message)
+
+
+def _ran(outcome: RunOutcome) -> RunResponse:
+    return RunResponse(rows=outcome.rows, count=len(outcome.rows), truncated=outcome.truncated,
+                       objects_scanned=outcome.objects_scanned, elapsed_s=round(outcome.elapsed_s, 4))
+
+
+@router.get("/filters", summary="Your filters, and (unless public=false) everyone's public ones", tags=["filters"], responses=error_responses(401))
+def list_filters(
+    public: Annotated[bool, Query(description="Include other users' public filters")] = True,
+) -> FilterList:
+    user = require_user(router)
+    return FilterList(filters=[FilterOut.of(f) for f in service().listing(user, include_public=public)])
+
+
+@router.post("/filters", status_code=201, summary="Save a new filter (a Kafka filter gets its topic, reseeded)",
+             tags=["filters"], responses=error_responses(400, 401, 409))
+def create_filter(body: Annotated[FilterCreate, Body()]) -> SaveResponse:
+    user = require_user(router)
+    return _saved(service().create(user, FilterSpec.model_validate(body.model_dump())))
+
+
+@router.post("/filters/run", summary="Run an unsaved query now over the most recent objects", tags=["filters"], responses=error_responses(400, 401))
+def run_adhoc(body: Annotated[AdhocRun, Body()]) -> RunResponse:
+    require_user(router)
+    spec = FilterSpec.model_validate(body.model_dump(exclude={"limit"}))
+    return _ran(service().run(spec, limit=body.limit))
+
+
+@router.get("/filters/<filter_id>", summary="One filter (yours, or a public one)", tags=["filters"], responses=error_responses(401, 404))
+def get_filter(filter_id: FilterId) -> FilterOut:
+    user = require_user(router)
+    return FilterOut.of(service().visible(user, filter_id))
+
+
+@router.put("/filters/<filter_id>", summary="Replace a filter of yours (its topic is emptied and reseeded)",
+            tags=["filters"], responses=error_responses(400, 401, 403, 404, 409))
+def replace_filter(filter_id: FilterId, body: Annotated[FilterReplace, Body()]) -> SaveResponse:
+    user = require_user(router)
+    changes = body.model_dump(exclude={"version"})
+    return _saved(service().update(user, filter_id, changes, body.version))
+
+
+@router.patch("/filters/<filter_id>", summary="Change some fields of a filter of yours", tags=["filters"], responses=error_responses(400, 401, 403, 404, 409))
+def patch_filter(filter_id: FilterId, body: Annotated[FilterPatch, Body()]) -> SaveResponse:
+    user = require_user(router)
+    changes = body.model_dump(exclude={"version"}, exclude_unset=True)
+    return _saved(service().update(user, filter_id, changes, body.version))
+
+
+@router.delete("/filters/<filter_id>", summary="Delete a filter of yours and its topic", tags=["filters"], responses=error_responses(401, 403, 404))
+def delete_filter(filter_id: FilterId) -> dict[str, str | None]:
+    user = require_user(router)
+    f = service().delete(user, filter_id)
+    return {"deleted": f.filter_id, "topic_deleted": f.topic}
+
+
+@router.post("/filters/<filter_id>/run", summary="Run a filter now over the most recent objects", tags=["filters"], responses=error_responses(400, 401, 404))
+def run_filter(filter_id: FilterId, limit: Limit = 100) -> RunResponse:
+    user = require_user(router)
+    svc = service()
+    return _ran(svc.run(svc.visible(user, filter_id), limit=limit))

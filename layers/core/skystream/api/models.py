@@ -1,0 +1,155 @@
+"""Request and response bodies of the HTTP API (they also generate /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from skystream.filters.model import FilterSpec, Output, StoredFilter
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="A short, stable code: bad_request, invalid_filter, unauthorized, ...")
+    detail: Any = Field(description="What went wrong and how to fix it")
+
+
+class FilterCreate(FilterSpec):
+    """A new filter. Give ``selected``, ``tables`` and ``conditions`` (Lasair's three parts) or one ``sql``."""
+
+
+class FilterReplace(FilterSpec):
+    """The whole filter, as it should be after the change, with the version it was read at."""
+
+    version: int = Field(ge=1, le=2**31, description="The version you read; a newer stored version gives 409")
+
+
+class FilterPatch(BaseModel):
+    """Only the fields to change, with the version they were read at."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: int = Field(ge=1, le=2**31, description="The version you read; a newer stored version gives 409")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    selected: str | None = Field(default=None, max_length=20_000)
+    tables: str | None = Field(default=None, max_length=2_000)
+    conditions: str | None = Field(default=None, max_length=20_000)
+    sql: str | None = Field(default=None, max_length=40_000)
+    on_alert: bool | None = None
+    on_annotation: bool | None = None
+    output: Output | None = None
+    public: bool | None = None
+    byte_quota: int | None = Field(default=None, ge=0, le=10 * 1024**3)
+
+
+class FilterOut(BaseModel):
+    filter_id: str
+    owner: int
+    name: str
+    description: str
+    selected: str
+    tables: str
+    conditions: str
+    on_alert: bool
+    on_annotation: bool
+    active: bool = Field(description="Runs by itself on alerts or annotations")
+    output: Output
+    public: bool
+    byte_quota: int
+    topic: str | None = Field(description="The Kafka topic its records go to (Kafka outputs only)")
+    created: str
+    modified: str
+    version: int
+
+    @classmethod
+    def of(cls, f: StoredFilter) -> FilterOut:
+        return cls(**f.model_dump(), active=f.active)
+
+
+class SaveResponse(BaseModel):
+    filter: FilterOut
+    topic: str | None = Field(description="The Kafka topic to consume (None when the output is not Kafka)")
+    reseeded: int = Field(description="Records put in the topic now from the most recent objects (at most 10)")
+    message: str
+
+
+class FilterList(BaseModel):
+    filters: list[FilterOut]
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=100, ge=1, le=1000, description="Most rows to return")
+
+
+class AdhocRun(FilterSpec):
+    """An unsaved query to run now (``name`` may be omitted)."""
+
+    name: str = Field(default="adhoc", min_length=1, max_length=200)
+    limit: int = Field(default=100, ge=1, le=1000, description="Most rows to return")
+
+
+class RunResponse(BaseModel):
+    rows: list[dict[str, Any]]
+    count: int
+    truncated: bool = Field(description="More rows matched than were returned")
+    objects_scanned: int = Field(description="How many of the most recent objects the filter ran over")
+    elapsed_s: float
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str
+    description: str
+
+
+class TableOut(BaseModel):
+    name: str
+    columns: list[ColumnOut]
+
+
+class SchemaResponse(BaseModel):
+    tables: list[TableOut]
+
+
+class ObjectOut(BaseModel):
+    diaObjectId: int
+    objects: dict[str, Any] = Field(description="The object's features (the objects row)")
+    lite: dict[str, Any] = Field(description="Lite lightcurve: diaSourcesList and diaForcedSourcesList")
+    annotations: list[dict[str, Any]]
+
+
+class Me(BaseModel):
+    user_id: int
+    name: str
+    email: str
+    is_admin: bool
+
+
+class ValidationProblem(BaseModel):
+    where: str = Field(description="Where in the request: e.g. body.name, query.limit")
+    problem: str
+
+
+class ValidationErrorBody(ErrorBody):
+    problems: list[ValidationProblem]
+
+
+def error_responses(*codes: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI ``responses`` for the errors a route can answer with (422 is always possible)."""
+    meaning = {
+        400: "The request cannot be done as asked (e.g. the filter's SQL was refused; the checker says where)",
+        401: "No valid 'Authorization: Token <key>' header",
+        403: "Not yours to change",
+        404: "No such resource (or another user's private filter)",
+        409: "Clash: the topic name is taken, or the filter changed since you read it",
+    }
+    out: dict[int, dict[str, Any]] = {
+        code: {"description": meaning[code], "content": {"application/json": {"model": ErrorBody}}}
+        for code in codes
+    }
+    out[422] = {"description": "The body or a parameter has the wrong shape; 'problems' says where",
+                "content": {"application/json": {"model": ValidationErrorBody}}}
+    return out

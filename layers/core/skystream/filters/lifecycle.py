@@ -1,0 +1,265 @@
+"""What happens when a user saves, edits, runs or deletes a filter.
+
+Who may do what: the owner does everything; any user may read and run a public filter;
+another user's private filter does not exist for them (404); a public one they try to
+change is refused (403).
+
+Saving a Kafka filter: check the SQL, store it (optimistic version, topic claimed
+atomically), delete its topic (and the old one after a rename), recreate it with 7-day
+retention, then run the filter over the most recent stored objects and put up to
+:data:`RESEED_LIMIT` records in it, so the user sees something at once. Old records never
+survive an edit: the topic always reflects the filter as saved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from skystream.errors import Forbidden, InvalidFilter, NotFound, StaleVersion
+from skystream.filters.model import FilterSpec, StoredFilter
+from skystream.matching import KEY_COLUMN, ObjectContext, run_and_deliver
+from skystream.outputs.formats import clean
+from skystream.outputs.topics import topic_name
+from skystream.storage.filters import FilterStore
+from skystream.storage.users import User
+
+RESEED_LIMIT = 10
+RESEED_SCAN = 500  # most recent objects the reseed looks at
+RUN_SCAN = 1000  # most recent objects "run now" looks at
+RUN_ROW_CAP = 1000
+RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+class Topics(Protocol):
+    def create(self, topics: Sequence[str], *, partitions: int = 1, retention_ms: int | None = ...) -> None: ...
+    def delete(self, topics: Sequence[str], *, missing_ok: bool = True) -> None: ...
+
+
+class RecentObjects(Protocol):
+    def recent(self, limit: int) -> list[Any]: ...
+
+
+@dataclass
+class SaveOutcome:
+    filter: StoredFilter
+    topic: str | None
+    reseeded: int
+    message: str
+
+
+@dataclass
+class RunOutcome:
+    rows: list[dict[str, Any]]
+    objects_scanned: int
+    truncated: bool
+    elapsed_s: float
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def split_sql(sql: str) -> tuple[str, str, str | None]:
+    """A whole ``SELECT ... FROM ... WHERE ...`` as Lasair's three parts (the compiler checks them)."""
+    from skystream.filters.check import FilterRejected
+
+    try:
+        from skystream.filters.compiler import split_select
+    except ImportError:
+        split_select = None
+    if split_select is not None:
+        return split_select(sql)
+    raise FilterRejected("a whole SELECT is not accepted yet: give selected, tables and conditions", None)
+
+
+class FilterService:
+    def __init__(
+        self,
+        store: FilterStore | None = None,
+        *,
+        topics: Topics | None = None,
+        objects: RecentObjects | None = None,
+        producer: Any = None,
+        quota: Any = None,
+    ):
+        self.store = store or FilterStore()
+        self._topics = topics
+        self._objects = objects
+        self._producer = producer
+        self._quota = quota
+
+    # -- collaborators, made on first use (a read-only request never connects to Kafka) ---------
+
+    @property
+    def topics(self) -> Topics:
+        if self._topics is None:
+            from skystream.streams.admin import TopicAdmin
+
+            self._topics = TopicAdmin()
+        return self._topics
+
+    @property
+    def objects(self) -> RecentObjects:
+        if self._objects is None:
+            from skystream.storage.objects import ObjectStore
+
+            self._objects = ObjectStore()
+        return self._objects
+
+    # -- access ---------------------------------------------------------------------------------
+
+    def visible(self, user: User, filter_id: str) -> StoredFilter:
+        """A filter the user may read and run: their own, or a public one."""
+        f = self.store.get(filter_id)
+        if f is None or (f.owner != user.user_id and not f.public):
+            raise NotFound(f"no filter {filter_id} (or it is another user's private filter)")
+        return f
+
+    def editable(self, user: User, filter_id: str) -> StoredFilter:
+        f = self.visible(user, filter_id)
+        if f.owner != user.user_id:
+            raise Forbidden(f"filter {filter_id} belongs to another user; you may read and run it, not change it. "
+                            "Copy its SQL into a filter of your own to modify it")
+        return f
+
+    def listing(self, user: User, *, include_public: bool = True) -> list[StoredFilter]:
+        own = self.store.list_for(user.user_id)
+        if not include_public:
+            return own
+        seen = {f.filter_id for f in own}
+        return own + [f for f in self.store.list_public() if f.filter_id not in seen]
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def _checked(self, spec: FilterSpec) -> FilterSpec:
+        """Resolve a whole SELECT into parts and compile; refusals become 400 with the checker's message."""
+        from skystream.filters.check import FilterRejected
+
+        try:
+            if spec.sql:
+                if spec.selected or spec.tables or spec.conditions:
+                    raise InvalidFilter("give either sql, or selected/tables/conditions, not both")
+                selected, tables, conditions = split_sql(spec.sql)
+                spec = spec.model_copy(update={"sql": None, "selected": selected, "tables": tables,
+                                               "conditions": conditions})
+            if not spec.selected or not spec.tables:
+                raise InvalidFilter("a filter needs selected (the SELECT list) and tables (the FROM list), "
+                                    "or one whole sql SELECT statement")
+            probe = _probe(spec)
+            compiled = probe.compiled()
+        except FilterRejected as exc:
+            raise InvalidFilter(str(exc), position=getattr(exc, "position", None)) from exc
+        if spec.output != "none" and KEY_COLUMN not in compiled.output_columns:
+            raise InvalidFilter(f"filters with output {spec.output} must select objects.{KEY_COLUMN}: "
+                                "records are keyed by it and lightcurves are attached by it")
+        if spec.on_annotation and not compiled.annotators:
+            raise InvalidFilter("on_annotation needs a filter that joins an annotator "
+                                "(add annotator:NAME to tables); otherwise use on_alert")
+        return spec
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def create(self, user: User, spec: FilterSpec) -> SaveOutcome:
+        spec = self._checked(spec)
+        now = _now()
+        f = StoredFilter(
+            filter_id=uuid.uuid4().hex[:16],
+            owner=user.user_id,
+            **_stored_fields(spec),
+            topic=topic_name(user.user_id, spec.name) if spec.output.startswith("kafka") else None,
+            created=now,
+            modified=now,
+            version=1,
+        )
+        self.store.put(f)
+        return self._after_save(f, previous_topic=None)
+
+    def update(self, user: User, filter_id: str, changes: dict[str, Any], version: int) -> SaveOutcome:
+        """Apply ``changes`` (fields of :class:`FilterSpec`) to version ``version`` of the filter."""
+        current = self.editable(user, filter_id)
+        if version != current.version:
+            raise StaleVersion(f"filter {filter_id} is at version {current.version}, not {version}; "
+                               "read it again and re-apply your change", current_version=current.version)
+        merged = {**_spec_fields(current), **changes}
+        if changes.get("sql"):
+            merged = {**merged, "selected": None, "tables": None, "conditions": None}
+        spec = self._checked(FilterSpec.model_validate(merged))
+        f = current.model_copy(update={
+            **_stored_fields(spec),
+            "topic": topic_name(user.user_id, spec.name) if spec.output.startswith("kafka") else None,
+            "modified": _now(),
+            "version": current.version + 1,
+        })
+        f._compiled = None
+        self.store.put(f, expected_version=current.version, previous_topic=current.topic)
+        return self._after_save(f, previous_topic=current.topic)
+
+    def delete(self, user: User, filter_id: str) -> StoredFilter:
+        f = self.editable(user, filter_id)
+        self.store.delete(f)
+        if f.topic:
+            self.topics.delete([f.topic])
+        return f
+
+    def _after_save(self, f: StoredFilter, previous_topic: str | None) -> SaveOutcome:
+        stale = [t for t in {previous_topic, f.topic} if t]
+        if stale:
+            self.topics.delete(stale)
+        if not f.topic:
+            return SaveOutcome(f, None, 0, "saved; this filter has no Kafka topic")
+        self.topics.create([f.topic], partitions=1, retention_ms=RETENTION_MS)
+        reseeded = self.reseed(f)
+        note = (f"saved; {reseeded} recent match(es) put in topic {f.topic}" if reseeded else
+                f"saved; topic {f.topic} is empty until the filter's first match "
+                "(consumers see UNKNOWN_TOPIC_OR_PART until then)")
+        return SaveOutcome(f, f.topic, reseeded, note)
+
+    def reseed(self, f: StoredFilter) -> int:
+        contexts = self._recent_contexts(RESEED_SCAN)
+        report = run_and_deliver(contexts, [f], trigger="save", producer=self._producer, quota=self._quota,
+                                 max_records_per_filter=RESEED_LIMIT)
+        return report.produced
+
+    def _recent_contexts(self, limit: int) -> list[ObjectContext]:
+        return [ObjectContext(row=o.row, lite=o.lite, full_alert=None,
+                              schema_version=str(o.row.get("schema_version") or getattr(o, "schema_version", "") or ""))
+                for o in self.objects.recent(limit)]
+
+    # -- run now --------------------------------------------------------------------------------
+
+    def run(self, f: StoredFilter | FilterSpec, *, limit: int = RUN_ROW_CAP) -> RunOutcome:
+        """Evaluate now over the most recent stored objects; returns the rows, capped at ``limit``."""
+        from skystream.filters.engine import SqliteEngine
+        from skystream.joins import build_batch
+
+        started = time.perf_counter()
+        if isinstance(f, FilterSpec):
+            f = _probe(self._checked(f))
+        compiled = f.compiled()
+        rows = [o.row for o in self.objects.recent(RUN_SCAN)]
+        batch = build_batch(rows, [compiled])
+        outcome = SqliteEngine(row_cap=limit).run(batch, [(f.filter_id, compiled)])[f.filter_id]
+        if outcome.error is not None or outcome.timed_out:
+            raise InvalidFilter(f"the filter failed while running: {outcome.error or 'it took too long'}")
+        return RunOutcome(rows=[clean(r) for r in outcome.rows], objects_scanned=len(rows),
+                          truncated=bool(outcome.truncated), elapsed_s=time.perf_counter() - started)
+
+
+def _spec_fields(f: StoredFilter) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in FilterSpec.model_fields if name != "sql"}
+
+
+def _stored_fields(spec: FilterSpec) -> dict[str, Any]:
+    data = spec.model_dump(exclude={"sql"})
+    data["conditions"] = data.get("conditions") or ""
+    return data
+
+
+def _probe(spec: FilterSpec) -> StoredFilter:
+    """An unsaved StoredFilter for checking and ad-hoc runs."""
+    return StoredFilter(filter_id="adhoc", owner=0, **_stored_fields(spec), created="", modified="")

@@ -1,0 +1,247 @@
+"""Run users' filters over a batch of objects and deliver what matches.
+
+The same path serves every trigger: new alerts (the matcher), new annotations, and the
+reseed of a freshly saved Kafka filter. One batch of objects becomes one in-memory SQLite
+database; every filter runs on it (a failing filter never stops the others); each
+matching row becomes a record in the filter's output format and goes to its topic within
+the size limit and the daily byte quota, or to the email digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from skystream.errors import NotBuilt
+from skystream.filters.model import StoredFilter
+from skystream.outputs.delivery import DeliveryCounts, Outgoing, RecordProducer, deliver
+from skystream.outputs.formats import build_record, encode_record, utc_stamp
+from skystream.storage.quota import QuotaCounter
+
+if TYPE_CHECKING:
+    from skystream.filters.compiler import CompiledFilter
+
+log = logging.getLogger(__name__)
+
+KEY_COLUMN = "diaObjectId"
+
+
+@dataclass
+class ObjectContext:
+    """One object as a filter batch sees it: its features row, lite lightcurve and (if at hand) full alert."""
+
+    row: dict[str, Any]
+    lite: dict[str, Any]
+    full_alert: dict[str, Any] | None = None
+    schema_version: str = ""
+
+    @property
+    def dia_object_id(self) -> int:
+        return int(self.row[KEY_COLUMN])
+
+
+@dataclass
+class FilterResult:
+    """What one filter did with one batch."""
+
+    matched: int = 0
+    produced: int = 0
+    dropped_oversize: int = 0
+    dropped_quota: int = 0
+    emailed: int = 0
+    error: str | None = None
+
+
+@dataclass
+class MatchReport:
+    objects: int = 0
+    filters: int = 0
+    matched: int = 0
+    produced: int = 0
+    dropped_oversize: int = 0
+    dropped_quota: int = 0
+    failed_filters: int = 0
+    emailed: int = 0
+    per_filter: dict[str, FilterResult] = field(default_factory=dict)
+
+    def add(self, filter_id: str, result: FilterResult) -> None:
+        self.per_filter[filter_id] = result
+        self.matched += result.matched
+        self.produced += result.produced
+        self.dropped_oversize += result.dropped_oversize
+        self.dropped_quota += result.dropped_quota
+        self.emailed += result.emailed
+        self.failed_filters += result.error is not None
+
+
+class FullAlertSource(Protocol):
+    def get(self, dia_object_id: int) -> tuple[dict, str] | None: ...
+
+
+class DigestSink(Protocol):
+    def add_matches(
+        self, day: dt.date, user_id: int, filter_id: str, filter_name: str, rows: list[dict], utc: str
+    ) -> int: ...
+
+
+class Engine(Protocol):
+    def run(self, batch: Any, filters: Sequence[tuple[Hashable, CompiledFilter]]) -> dict[Hashable, Any]: ...
+
+
+def newest_per_object(objects: Sequence[ObjectContext]) -> list[ObjectContext]:
+    """One context per diaObjectId: the one with the latest detection (the last seen on a tie).
+
+    A batch can hold two alerts of one object; the newer one carries the other's history,
+    so evaluating it alone keeps one record per object per batch, in order.
+    """
+    best: dict[int, ObjectContext] = {}
+    for ctx in objects:
+        current = best.get(ctx.dia_object_id)
+        if current is None or (ctx.row.get("lastDiaSourceMjdTai") or 0) >= (
+            current.row.get("lastDiaSourceMjdTai") or 0
+        ):
+            best[ctx.dia_object_id] = ctx
+    return list(best.values())
+
+
+def run_and_deliver(
+    objects: Sequence[ObjectContext],
+    filters: Sequence[StoredFilter],
+    *,
+    trigger: Literal["alert", "annotation", "save"],
+    producer: RecordProducer | None = None,
+    quota: QuotaCounter | None = None,
+    engine: Engine | None = None,
+    archive: FullAlertSource | None = None,
+    digest: DigestSink | None = None,
+    batch_builder: Any = None,
+    max_records_per_filter: int | None = None,
+    now: dt.datetime | None = None,
+) -> MatchReport:
+    """Evaluate ``filters`` on ``objects`` and deliver each filter's matches to its output.
+
+    Collaborators default to the real ones (shared producer, DynamoDB quota, SQLite engine,
+    S3 archive, digest table); tests pass fakes. Produced records are flushed before
+    returning: a broker failure raises, so the event source retries the batch.
+    """
+    report = MatchReport()
+    contexts = newest_per_object(objects)
+    report.objects = len(contexts)
+    report.filters = len(filters)
+    if not contexts or not filters:
+        return report
+    moment = now or dt.datetime.now(dt.UTC)
+    utc = utc_stamp(moment)
+    day = moment.astimezone(dt.UTC).date()
+
+    runnable: list[tuple[Hashable, CompiledFilter]] = []
+    by_id: dict[str, StoredFilter] = {}
+    for f in filters:
+        by_id[f.filter_id] = f
+        try:
+            runnable.append((f.filter_id, f.compiled()))
+        except ValueError as exc:  # FilterRejected: stored before a checker change; never stop the others
+            report.add(f.filter_id, FilterResult(error=f"refused: {exc}"))
+    if not runnable:
+        return report
+
+    if batch_builder is None:
+        from skystream.joins import build_batch as batch_builder
+    if engine is None:
+        engine = _default_engine()
+    batch = batch_builder([ctx.row for ctx in contexts], [compiled for _, compiled in runnable])
+    outcomes = engine.run(batch, runnable)
+    by_object = {ctx.dia_object_id: ctx for ctx in contexts}
+
+    produced_any = False
+    for filter_id, _compiled in runnable:
+        f = by_id[str(filter_id)]
+        outcome = outcomes[filter_id]
+        result = FilterResult()
+        if outcome.error is not None or outcome.timed_out:
+            result.error = outcome.error or "timed out"
+            log.warning("filter %s failed on a batch of %d objects: %s", f.filter_id, len(contexts), result.error)
+            report.add(f.filter_id, result)
+            continue
+        rows = list(outcome.rows)
+        if max_records_per_filter is not None:
+            rows = rows[:max_records_per_filter]
+        result.matched = len(rows)
+        if rows and f.output == "email":
+            if digest is None:
+                digest = _default_digest()
+            result.emailed = digest.add_matches(day, f.owner, f.filter_id, f.name, [dict(r) for r in rows], utc)
+        elif rows and f.is_kafka:
+            outgoing = _records(f, rows, by_object, utc, archive, result)
+            if producer is None:
+                from skystream.streams.producer import shared_producer
+
+                producer = shared_producer()
+            if quota is None:
+                from skystream.storage.quota import QuotaStore
+
+                quota = QuotaStore()
+            counts: DeliveryCounts = deliver(f, outgoing, producer=producer, quota=quota, day=day)
+            result.produced = counts.produced
+            result.dropped_oversize = counts.dropped_oversize
+            result.dropped_quota = counts.dropped_quota
+            produced_any = produced_any or counts.produced > 0
+        report.add(f.filter_id, result)
+    if produced_any and producer is not None and hasattr(producer, "flush"):
+        producer.flush()
+    return report
+
+
+def _records(
+    f: StoredFilter,
+    rows: list[dict[str, Any]],
+    by_object: dict[int, ObjectContext],
+    utc: str,
+    archive: FullAlertSource | None,
+    result: FilterResult,
+) -> list[Outgoing]:
+    out: list[Outgoing] = []
+    for row in rows:
+        raw_id = row.get(KEY_COLUMN)
+        ctx = by_object.get(int(raw_id)) if raw_id is not None else None
+        if ctx is None:
+            result.error = f"a matching row has no {KEY_COLUMN}; select objects.{KEY_COLUMN} in the filter"
+            continue
+        full = None
+        schema_version = ctx.schema_version
+        if f.output == "kafka_full":
+            full = ctx.full_alert
+            if full is None:
+                if archive is None:
+                    from skystream.storage.archive import AlertArchive
+
+                    archive = AlertArchive()
+                stored = archive.get(ctx.dia_object_id)
+                if stored is None:
+                    result.error = f"no stored alert for object {ctx.dia_object_id}; its full record was not sent"
+                    continue
+                full, schema_version = stored
+        record = build_record(f.output, row, utc=utc, lite=ctx.lite, full_alert=full)
+        out.append(Outgoing(dia_object_id=ctx.dia_object_id, value=encode_record(record),
+                            schema_version=schema_version))
+    return out
+
+
+def _default_engine() -> Engine:
+    from skystream.filters.engine import SqliteEngine
+
+    return SqliteEngine()
+
+
+def _default_digest() -> DigestSink:
+    try:
+        from skystream.storage.digest import DigestStore
+    except ImportError as exc:
+        raise NotBuilt(
+            "email output needs skystream.storage.digest.DigestStore (the email digest issue, #7), "
+            "which is not built yet; choose a Kafka output for now"
+        ) from exc
+    return DigestStore()
