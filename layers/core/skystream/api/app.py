@@ -16,13 +16,13 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
-from skystream.api import filter_routes, object_routes
+from skystream.api import annotation_routes, filter_routes, object_routes
 from skystream.errors import SkystreamError
 
 TITLE = "skystream filter API"
 VERSION = "1"
 
-ROUTERS: list[Router] = [filter_routes.router, object_routes.router]
+ROUTERS: list[Router] = [filter_routes.router, object_routes.router, annotation_routes.router]
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:

@@ -59,7 +59,7 @@ def _typed(value: str, sql_type: str, where: str) -> Any:
 
 
 def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
-    """``fmt`` is ``csv`` or ``json`` (JSON lines, or one JSON array of objects)."""
+    """``fmt`` is ``csv`` or ``json`` (JSON lines, one JSON array of objects, or ``{"rows": [...]}``)."""
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
         rows = []
@@ -71,6 +71,13 @@ def parse_rows(text: str, fmt: str) -> list[dict[str, Any]]:
     if fmt != "json":
         raise ContextFileError(f"unknown format {fmt!r}; use csv or json")
     stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:  # one envelope object {"rows": [...]}; anything else starting with "{" is JSON lines
+            whole = json.loads(stripped)
+        except json.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and isinstance(whole.get("rows"), list):
+            stripped = json.dumps(whole["rows"])
     if stripped.startswith("["):
         try:
             data = json.loads(stripped)

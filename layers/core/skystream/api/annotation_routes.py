@@ -1,0 +1,105 @@
+"""/annotations (upload one or a list), /objects/{id}/annotations (latest + history), /context/{table} (admin).
+
+Upload bodies are read by :func:`skystream.annotations.service.parse_uploads` rather than by
+powertools' validation: a body may be one object or a list, and a problem in item 7 of
+500 should say "annotation 7: classification: ..." (400), not a union-type error dump.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, Field
+
+from skystream.api.auth import require_user
+from skystream.errors import BadRequest, Forbidden, NotFound
+
+router = Router()
+
+ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
+TableName = Annotated[str, Path(description="sherlock_classifications or crossmatch_tns")]
+
+
+class AcceptedAnnotation(BaseModel):
+    diaObjectId: int
+    annotator: str
+    classification: str
+    timestamp: str = Field(description="When it was stored, 'YYYY-MM-DD HH:MM:SS' UTC")
+
+
+class UploadResponse(BaseModel):
+    accepted: int = Field(description="How many annotations were stored (all of them, or the request failed)")
+    annotations: list[AcceptedAnnotation]
+
+
+class ObjectAnnotations(BaseModel):
+    diaObjectId: int
+    annotations: list[dict[str, Any]] = Field(description="The latest annotation of each annotator: what filters see")
+    history: list[dict[str, Any]] = Field(description="Every upload for the object, newest first")
+
+
+class ContextLoaded(BaseModel):
+    table: str
+    stored: int = Field(description="Objects whose row of this table was stored (replacing any earlier row)")
+
+
+def _json_body() -> Any:
+    text = router.current_event.decoded_body
+    if not text:
+        raise BadRequest("the request has no body; send one annotation as a JSON object, or a JSON list of them")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
+
+
+@router.post("/annotations", status_code=201, tags=["annotations"],
+             summary="Upload one annotation or a list (annotator, diaObjectId, classification, version, "
+             "explanation, classdict, url); the caller must own each annotator, which must be active")
+def upload_annotations() -> UploadResponse:
+    user = require_user(router)
+    from skystream.annotations.service import AnnotationService
+
+    records = AnnotationService().upload(user, _json_body())
+    return UploadResponse(accepted=len(records), annotations=[
+        AcceptedAnnotation(diaObjectId=r.dia_object_id, annotator=r.annotator, classification=r.classification,
+                           timestamp=r.timestamp)
+        for r in records
+    ])
+
+
+@router.get("/objects/<dia_object_id>/annotations", tags=["objects"],
+            summary="An object's annotations: the latest per annotator and every upload, newest first")
+def object_annotations(dia_object_id: ObjectId) -> ObjectAnnotations:
+    require_user(router)
+    from skystream.storage.annotations import AnnotationStore
+
+    shown = AnnotationStore().for_object(dia_object_id)
+    return ObjectAnnotations(diaObjectId=dia_object_id, **shown)
+
+
+@router.post("/context/<table>", tags=["context"],
+             summary="Administrators: load context rows (a JSON list, {\"rows\": [...]}, JSON lines, "
+             "or CSV with Content-Type text/csv)")
+def load_context(table: TableName) -> ContextLoaded:
+    user = require_user(router)
+    if not user.is_admin:
+        raise Forbidden("loading context tables is for administrators")
+    from skystream.context.loader import ContextFileError, load_text
+    from skystream.storage.context import CONTEXT_TABLES
+
+    if table not in CONTEXT_TABLES:
+        raise NotFound(f"no context table {table!r}; use {' or '.join(CONTEXT_TABLES)}")
+    content_type = (router.current_event.headers or {}).get("content-type", "")
+    fmt = "csv" if "csv" in content_type.lower() else "json"
+    text = router.current_event.decoded_body or ""
+    if not text.strip():
+        raise BadRequest("the request has no rows; send a JSON list of rows, JSON lines, or CSV with a header")
+    try:
+        stored = load_text(table, text, fmt)
+    except ContextFileError as exc:
+        raise BadRequest(str(exc)) from exc
+    return ContextLoaded(table=table, stored=stored)
