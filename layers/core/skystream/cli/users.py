@@ -1,0 +1,77 @@
+"""``skystream users add | show``: accounts and API tokens (administrators, straight to the users table)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict
+
+
+def connect() -> None:
+    """Use the tables the environment names; with none named, the running local stack."""
+    if not os.environ.get("USERS_TABLE"):
+        from skystream.local.stack import use_running_stack
+
+        use_running_stack()
+
+
+def _add(args: argparse.Namespace) -> int:
+    connect()
+    from skystream.storage.users import UserStore
+
+    user, token = UserStore().add(args.name, args.email, is_admin=args.admin)
+    if args.json:
+        print(json.dumps({**asdict(user), "token": token}))
+        return 0
+    print(f"user {user.user_id} ({user.name} <{user.email}>){' administrator' if user.is_admin else ''}")
+    print(f"token {token}")
+    print("keep the token: it is shown once. Use it as the header 'Authorization: Token <token>', "
+          "or export SKYSTREAM_TOKEN for `skystream filter ...`")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    connect()
+    from skystream.storage.users import UserStore
+
+    store = UserStore()
+    if store.get(args.user_id) is None:
+        raise RuntimeError(f"no user {args.user_id} (`skystream users add NAME EMAIL` creates one)")
+    print(store.new_token(args.user_id))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    connect()
+    from skystream.storage.users import UserStore
+
+    user = UserStore().get(args.user_id)
+    if user is None:
+        raise RuntimeError(f"no user {args.user_id}")
+    print(json.dumps(asdict(user), indent=2))
+    return 0
+
+
+def _user_id(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a user id is a number, not {text!r}")
+    return int(text)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("users", help="create users and API tokens (administrators)",
+                                   description="Users own filters; their numeric id is part of their topic names.")
+    commands = parser.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+    add = commands.add_parser("add", help="create a user and print its API token (shown once)")
+    add.add_argument("name")
+    add.add_argument("email", help="where the daily digest of email filters goes")
+    add.add_argument("--admin", action="store_true", help="make the user an administrator")
+    add.add_argument("--json", action="store_true", help="print {user_id, name, email, is_admin, token}")
+    add.set_defaults(func=_add)
+    token = commands.add_parser("token", help="issue another API token for a user")
+    token.add_argument("user_id", type=_user_id)
+    token.set_defaults(func=_token)
+    show = commands.add_parser("show", help="show one user")
+    show.add_argument("user_id", type=_user_id)
+    show.set_defaults(func=_show)
