@@ -1,0 +1,489 @@
+"""The filter checker: parse once with sqlglot (MySQL dialect), then named passes over the tree.
+
+Each pass knows one thing (statements, node kinds, tables, columns, functions, limits) and
+refuses with a message that says what is wrong, where, and how to fix it. It is an allow
+list: a node kind, table, column or function not listed here is refused, whatever it is.
+Strings are never matched against blacklists; the parse tree is the only truth.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.mysql import MySQL
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+from skystream.filters.functions import FUNCTIONS
+from skystream.filters.schema import TABLES, TableSchema
+
+MAX_SQL_CHARS = 20_000
+MAX_DEPTH = 150
+
+
+class FilterRejected(ValueError):
+    """A filter the checker refuses. ``str(exc)`` is the user-facing message (what and where);
+    ``position`` is the 0-based character offset in the text the user wrote, if known."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+class FilterSQL(MySQL):
+    """MySQL, except every ordinary function call parses to ``Anonymous(name, args)``, so the
+    function pass sees the name the user wrote and ``functions.py`` decides what it means."""
+
+    class Parser(MySQL.Parser):
+        FUNCTIONS: dict = {}  # type: ignore[type-arg]
+
+
+@dataclass(frozen=True)
+class SourcePart:
+    label: str  # "selected", "tables", "conditions", or "" for a full SELECT
+    start: int  # offset of the part's first character in the checked text
+    text: str
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where each user-written part sits in the assembled SQL, so a refusal can point at the
+    user's own text: ``at line 1, col 12 of conditions``."""
+
+    parts: tuple[SourcePart, ...]
+
+    @classmethod
+    def whole(cls, sql: str) -> SourceMap:
+        return cls((SourcePart("", 0, sql),))
+
+    def locate(self, offset: int | None) -> tuple[str, int | None]:
+        if offset is None:
+            return "", None
+        for part in self.parts:
+            if part.start <= offset <= part.start + len(part.text):
+                rel = offset - part.start
+                before = part.text[:rel]
+                line = before.count("\n") + 1
+                col = rel - (before.rfind("\n") + 1) + 1
+                where = f" at line {line}, col {col}" + (f" of {part.label}" if part.label else "")
+                return where, rel
+        return "", None
+
+
+@dataclass(frozen=True)
+class TableRef:
+    table: str  # schema name, e.g. "annotations"
+    alias: str  # how the query names it, e.g. "fastfinder"; the table name when not aliased
+
+    @property
+    def schema(self) -> TableSchema:
+        return TABLES[self.table]
+
+
+@dataclass
+class CheckedQuery:
+    tree: exp.Select
+    refs: dict[str, TableRef]  # lower-cased alias -> ref, in FROM order
+    output_columns: tuple[str, ...] = ()
+    annotators: frozenset[str] = field(default_factory=frozenset)
+
+
+# Node kinds a filter may contain. Everything else is refused by name.
+_ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
+    exp.Select, exp.From, exp.Join, exp.Where, exp.Order, exp.Ordered, exp.Limit, exp.Distinct,
+    exp.Table, exp.TableAlias, exp.Identifier, exp.Column, exp.Star, exp.Alias,
+    exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.Is, exp.In, exp.Between,
+    exp.Like, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv, exp.Case, exp.If,
+    exp.Cast, exp.DataType, exp.Anonymous, exp.Substring, exp.Trim,
+)
+_SUBQUERY_NODES = (exp.Subquery, exp.Union, exp.Intersect, exp.Except, exp.Exists, exp.With, exp.CTE, exp.Values)
+_VARIABLE_NODES = (exp.Parameter, exp.SessionParameter, exp.Placeholder)
+_SELECT_ARGS = frozenset({"expressions", "from", "from_", "joins", "where", "order", "limit", "distinct"})
+_CAST_TYPES = {
+    exp.DataType.Type.INT: "INTEGER", exp.DataType.Type.BIGINT: "INTEGER", exp.DataType.Type.UBIGINT: "INTEGER",
+    exp.DataType.Type.UINT: "INTEGER", exp.DataType.Type.DECIMAL: "REAL", exp.DataType.Type.DOUBLE: "REAL",
+    exp.DataType.Type.FLOAT: "REAL", exp.DataType.Type.CHAR: "TEXT", exp.DataType.Type.VARCHAR: "TEXT",
+    exp.DataType.Type.TEXT: "TEXT",
+}
+CAST_TYPES = _CAST_TYPES
+
+# Names from Lasair-ZTF and from Rubin's own schema that users will type, with their
+# Lasair-LSST column: difflib alone cannot guess that gmag means g_psfFlux.
+_HINTS = {
+    "gmag": "g_psfFlux", "rmag": "r_psfFlux", "imag": "i_psfFlux", "zmag": "z_psfFlux", "umag": "u_psfFlux",
+    "ymag": "y_psfFlux", "magg": "g_psfFlux", "magr": "r_psfFlux", "ramean": "ra", "decmean": "decl",
+    "dec": "decl", "objectid": "diaObjectId", "ncand": "nDiaSources", "ncandgp": "nDiaSources",
+    "jdmax": "lastDiaSourceMjdTai", "jdmin": "firstDiaSourceMjdTai", "mjdmax": "lastDiaSourceMjdTai",
+    "mjdmin": "firstDiaSourceMjdTai", "latestmjd": "lastDiaSourceMjdTai", "rb": "latestR", "drb": "latestR",
+    "reliability": "latestR", "gal_lat": "glat",
+}
+
+
+class _Checker:
+    def __init__(self, sql: str, source: SourceMap) -> None:
+        self.sql = sql
+        self.source = source
+        self.token_list: list[Token] = []
+
+    def select_list_texts(self) -> list[str]:
+        """The text of each selected expression as written: the select list split at top-level commas."""
+        texts: list[str] = []
+        depth, current = 0, []
+        for token in self.token_list[1:]:
+            if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+                depth += 1
+            elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+                depth -= 1
+            if depth == 0 and token.token_type == TokenType.FROM:
+                break
+            if depth == 0 and token.token_type == TokenType.COMMA:
+                texts.append(self._span(current))
+                current = []
+                continue
+            if not current and token.token_type == TokenType.DISTINCT:
+                continue
+            current.append(token)
+        texts.append(self._span(current))
+        return texts
+
+    def _span(self, tokens: list[Token]) -> str:
+        return self.sql[tokens[0].start : tokens[-1].end + 1] if tokens else ""
+
+    # -- helpers -------------------------------------------------------------
+    def refuse(self, message: str, offset: int | None = None, hint: str = "") -> FilterRejected:
+        where, rel = self.source.locate(offset)
+        text = f"{message}{where}" + (f" ({hint})" if hint else "")
+        return FilterRejected(text, rel)
+
+    @staticmethod
+    def offset_of(node: exp.Expression) -> int | None:
+        for sub in _walk(node):
+            meta = sub.meta if sub._meta else None
+            if meta and "start" in meta:
+                return int(meta["start"])
+        return None
+
+    # -- passes --------------------------------------------------------------
+    def tokens(self) -> list[Token]:
+        if not self.sql.strip():
+            raise FilterRejected("the filter is empty: write at least the selected columns", None)
+        if len(self.sql) > MAX_SQL_CHARS:
+            raise FilterRejected(f"the filter is {len(self.sql)} characters long; the limit is {MAX_SQL_CHARS}", None)
+        try:
+            tokens = FilterSQL().tokenize(self.sql)
+        except TokenError as exc:
+            raise FilterRejected(f"could not read the SQL: {_first_line(str(exc))}", None) from None
+        self.token_list = tokens
+        for token in tokens:
+            if token.comments:
+                raise self.refuse("comments are not allowed in filters: remove them", token.start)
+            if token.token_type == TokenType.INTO:
+                raise self.refuse("INTO is not allowed: a filter only returns rows", token.start)
+            if token.token_type == TokenType.SEMICOLON:
+                raise self.refuse("';' is not allowed: a filter is exactly one SELECT statement", token.start)
+        return tokens
+
+    def parse(self) -> exp.Select:
+        try:
+            statements = sqlglot.parse(self.sql, read=FilterSQL)
+        except ParseError as exc:
+            err = exc.errors[0] if exc.errors else {}
+            desc = str(err.get("description") or _first_line(str(exc)))
+            offset = _offset_of_line_col(self.sql, err.get("line"), err.get("col"))
+            token = err.get("highlight")
+            near = f" near '{token}'" if token else ""
+            raise self.refuse(f"SQL syntax error{near}: {desc}", offset) from None
+        except RecursionError:
+            raise FilterRejected("the filter is nested too deeply to check", None) from None
+        statements = [s for s in statements if s is not None]
+        if len(statements) != 1:
+            raise FilterRejected("a filter is exactly one SELECT statement", None)
+        tree = statements[0]
+        if isinstance(tree, exp.Union | exp.Intersect | exp.Except):
+            raise self.refuse("UNION, INTERSECT and EXCEPT are not allowed: a filter is one SELECT", self.offset_of(tree))
+        if not isinstance(tree, exp.Select):
+            kind = tree.key.upper()
+            raise self.refuse(f"only SELECT is allowed, not {kind}", self.offset_of(tree))
+        return tree
+
+    def statement(self, tree: exp.Select) -> None:
+        for key, value in tree.args.items():
+            if value in (None, [], False) or key in _SELECT_ARGS:
+                continue
+            name = {"into": "INTO", "group": "GROUP BY", "having": "HAVING", "with": "WITH", "offset": "OFFSET",
+                    "locks": "FOR UPDATE / LOCK", "windows": "WINDOW"}.get(key, key.upper())
+            node = value if isinstance(value, exp.Expression) else None
+            raise self.refuse(f"{name} is not allowed in a filter", self.offset_of(node) if node else None)
+        if not (tree.args.get("from") or tree.args.get("from_")):
+            raise self.refuse("the filter needs FROM: name the tables (objects, ...)", None)
+
+    def depth(self, tree: exp.Select) -> None:
+        stack: list[tuple[exp.Expression, int]] = [(tree, 0)]
+        while stack:
+            node, d = stack.pop()
+            if d > MAX_DEPTH:
+                raise self.refuse(f"the filter is nested more than {MAX_DEPTH} levels deep", self.offset_of(node))
+            stack.extend((child, d + 1) for child in _children(node))
+
+    def node_kinds(self, tree: exp.Select) -> None:
+        for node in _walk(tree):
+            if (node is not tree and isinstance(node, exp.Select)) or isinstance(node, _SUBQUERY_NODES):
+                raise self.refuse("subqueries are not allowed in filters", self.offset_of(node))
+            if isinstance(node, _VARIABLE_NODES):
+                raise self.refuse("variables are not allowed in filters", self.offset_of(node))
+            if isinstance(node, _ALLOWED_NODES):
+                continue
+            if isinstance(node, exp.Func):
+                name = _func_name(node)
+                raise self.refuse(f"function {name} is not allowed", self.offset_of(node), _function_hint(name))
+            raise self.refuse(f"{_describe(node)} is not allowed in a filter", self.offset_of(node))
+
+    def tables(self, tree: exp.Select) -> dict[str, TableRef]:
+        from_ = tree.args.get("from") or tree.args.get("from_")
+        items: list[exp.Expression] = [from_.this]
+        for join in tree.args.get("joins") or []:
+            if join.args.get("using"):
+                raise self.refuse("JOIN ... USING is not allowed: write JOIN ... ON a.diaObjectId = b.diaObjectId",
+                                  self.offset_of(join))
+            side, kind = (join.args.get("side") or "").upper(), (join.args.get("kind") or "").upper()
+            if side in ("RIGHT", "FULL") or kind in ("NATURAL", "SEMI", "ANTI", "OUTER", "STRAIGHT_JOIN"):
+                raise self.refuse(f"{(side + ' ' + kind).strip()} JOIN is not allowed: use JOIN or LEFT JOIN",
+                                  self.offset_of(join))
+            items.append(join.this)
+        refs: dict[str, TableRef] = {}
+        for item in items:
+            if not isinstance(item, exp.Table):
+                raise self.refuse("only table names may follow FROM", self.offset_of(item))
+            if item.args.get("db") or item.args.get("catalog"):
+                qualifier = item.args.get("db") or item.args.get("catalog")
+                raise self.refuse(f"database {qualifier.name} is not available to filters", self.offset_of(item),
+                                  f"tables: {', '.join(TABLES)}")
+            name = item.name
+            schema_name = next((t for t in TABLES if t.lower() == name.lower()), None)
+            if schema_name is None:
+                raise self.refuse(f"unknown table {name}", self.offset_of(item), _suggest(name, list(TABLES), "did you mean"))
+            alias = item.alias or schema_name
+            if schema_name == "annotations" and not item.alias:
+                raise self.refuse("annotations needs an annotator name: write annotator:NAME in tables, "
+                                  "or annotations AS NAME in FROM", self.offset_of(item))
+            if item.alias and alias.lower() in {t.lower() for t in TABLES} and alias.lower() != schema_name.lower():
+                raise self.refuse(f"alias {alias} is the name of another table", self.offset_of(item))
+            if alias.lower() in refs:
+                raise self.refuse(f"table {alias} appears twice: give each use a different alias", self.offset_of(item))
+            refs[alias.lower()] = TableRef(schema_name, alias)
+        return refs
+
+    def columns(self, tree: exp.Select, refs: dict[str, TableRef]) -> None:
+        aliases = {e.alias.lower() for e in tree.expressions if isinstance(e, exp.Alias)}
+        order = tree.args.get("order")
+        in_order = {id(n) for n in _walk(order)} if order is not None else set()
+        for node in _walk(tree):
+            if isinstance(node, exp.Star) and not isinstance(node.parent, exp.Column):
+                if node.parent is not tree:
+                    raise self.refuse("'*' is only allowed as a selected column", self.offset_of(node))
+                continue
+            if not isinstance(node, exp.Column):
+                continue
+            if node.args.get("db") or node.args.get("catalog"):
+                raise self.refuse(f"{node.sql(dialect=FilterSQL)}: write table.column", self.offset_of(node))
+            qualifier = node.table
+            if isinstance(node.this, exp.Star):
+                if node.parent is not tree:
+                    raise self.refuse(f"'{qualifier}.*' is only allowed as a selected column", self.offset_of(node))
+                if qualifier.lower() not in refs:
+                    raise self.refuse(f"table {qualifier} is not in tables", self.offset_of(node),
+                                      f"add it to tables: {', '.join(r.alias for r in refs.values())}, {qualifier}")
+                continue
+            name = node.name
+            if qualifier:
+                ref = refs.get(qualifier.lower())
+                if ref is None:
+                    known = next((t for t in TABLES if t.lower() == qualifier.lower()), None)
+                    if known:
+                        raise self.refuse(f"column {qualifier}.{name} is of table {known}, which is not in tables",
+                                          self.offset_of(node), f"add {known} to tables")
+                    raise self.refuse(f"unknown table {qualifier} in {qualifier}.{name}", self.offset_of(node),
+                                      _suggest(qualifier, [r.alias for r in refs.values()], "did you mean"))
+                column = ref.schema.column(name)
+                if column is None:
+                    raise self.refuse(f"unknown column {qualifier}.{name}", self.offset_of(node),
+                                      _column_hint(name, ref))
+                node.set("this", exp.to_identifier(column.name))
+                continue
+            if id(node) in in_order and name.lower() in aliases:
+                continue
+            owners = [r for r in refs.values() if r.schema.column(name) is not None]
+            if not owners:
+                primary = next(iter(refs.values()))
+                raise self.refuse(f"unknown column {name}", self.offset_of(node), _column_hint(name, primary, refs))
+            if len(owners) > 1:
+                choices = " or ".join(f"{r.alias}.{r.schema.column(name).name}" for r in owners)  # type: ignore[union-attr]
+                raise self.refuse(f"column {name} is ambiguous", self.offset_of(node), f"write {choices}")
+            column = owners[0].schema.column(name)
+            node.set("this", exp.to_identifier(column.name))  # type: ignore[union-attr]
+            node.set("table", exp.to_identifier(owners[0].alias))
+
+    def functions(self, tree: exp.Select) -> None:
+        for node in _walk(tree):
+            if isinstance(node, exp.Anonymous):
+                name = node.name.upper()
+                spec = FUNCTIONS.get(name)
+                if spec is None:
+                    raise self.refuse(f"function {node.name} is not allowed", self.offset_of(node), _function_hint(name))
+                n = len(node.expressions)
+                if any(isinstance(a, exp.Star) for a in node.expressions):
+                    raise self.refuse(f"{name}(*) is not allowed", self.offset_of(node))
+                if n < spec.min_args or (spec.max_args >= 0 and n > spec.max_args):
+                    want = (str(spec.min_args) if spec.min_args == spec.max_args else
+                            f"at least {spec.min_args}" if spec.max_args < 0 else f"{spec.min_args} to {spec.max_args}")
+                    raise self.refuse(f"{name} takes {want} argument(s), not {n}", self.offset_of(node))
+            elif isinstance(node, exp.Trim):
+                if node.args.get("position") or node.args.get("expression") or node.args.get("collation"):
+                    raise self.refuse("TRIM takes one argument here: TRIM(text)", self.offset_of(node))
+            elif isinstance(node, exp.Cast):
+                to = node.args.get("to")
+                if not isinstance(to, exp.DataType) or to.this not in _CAST_TYPES:
+                    target = to.sql(dialect=FilterSQL) if isinstance(to, exp.Expression) else "?"
+                    raise self.refuse(f"CAST to {target} is not allowed", self.offset_of(node),
+                                      "use SIGNED, UNSIGNED, DECIMAL, DOUBLE or CHAR")
+            elif isinstance(node, exp.Literal) and not node.is_string:
+                try:
+                    float(node.this)
+                except ValueError:
+                    raise self.refuse(f"unreadable number {node.this}", self.offset_of(node)) from None
+
+    def limits(self, tree: exp.Select) -> None:
+        limit = tree.args.get("limit")
+        if limit is None:
+            return
+        value = limit.expression
+        if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+            raise self.refuse("LIMIT takes a whole number, e.g. LIMIT 100", self.offset_of(limit))
+
+    def output_columns(self, tree: exp.Select, refs: dict[str, TableRef]) -> tuple[str, ...]:
+        """Result names as MySQL gives them: the alias, else the column name (objects.ra -> ra),
+        else the expression as written."""
+        names: list[str] = []
+        texts = self.select_list_texts()
+        if len(texts) != len(tree.expressions):
+            texts = [""] * len(tree.expressions)
+        for e, written in zip(tree.expressions, texts, strict=True):
+            if isinstance(e, exp.Alias):
+                names.append(e.alias)
+            elif isinstance(e, exp.Star):
+                names.extend(c for r in refs.values() for c in r.schema.columns)
+            elif isinstance(e, exp.Column) and isinstance(e.this, exp.Star):
+                names.extend(refs[e.table.lower()].schema.columns)
+            elif isinstance(e, exp.Column):
+                names.append(e.name)
+            else:
+                names.append(written or e.sql(dialect=FilterSQL))
+        return tuple(names)
+
+
+def check(sql: str, source: SourceMap | None = None) -> CheckedQuery:
+    """Parse ``sql`` once and run every pass; raise FilterRejected naming what and where."""
+    checker = _Checker(sql, source or SourceMap.whole(sql))
+    try:
+        checker.tokens()
+        tree = checker.parse()
+        checker.depth(tree)
+        checker.statement(tree)
+        checker.node_kinds(tree)
+        refs = checker.tables(tree)
+        checker.functions(tree)
+        outputs = checker.output_columns(tree, refs)
+        checker.columns(tree, refs)
+        checker.limits(tree)
+    except RecursionError:
+        raise FilterRejected("the filter is nested too deeply to check", None) from None
+    annotators = frozenset(r.alias for r in refs.values() if r.table == "annotations")
+    return CheckedQuery(tree=tree, refs=refs, output_columns=outputs, annotators=annotators)
+
+
+# -- small helpers -----------------------------------------------------------
+
+def _children(node: exp.Expression) -> Iterator[exp.Expression]:
+    for value in node.args.values():
+        if isinstance(value, exp.Expression):
+            yield value
+        elif isinstance(value, list):
+            yield from (v for v in value if isinstance(v, exp.Expression))
+
+
+def _walk(node: exp.Expression | None) -> Iterator[exp.Expression]:
+    """Iterative pre-order walk (no recursion: hostile nesting must not blow the stack)."""
+    if node is None:
+        return
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(_children(current))))
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _offset_of_line_col(sql: str, line: object, col: object) -> int | None:
+    if not isinstance(line, int) or not isinstance(col, int):
+        return None
+    lines = sql.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    return sum(len(x) + 1 for x in lines[: line - 1]) + max(0, min(col - 1, len(lines[line - 1])))
+
+
+def _func_name(node: exp.Expression) -> str:
+    try:
+        return node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
+    except Exception:
+        return node.key.upper()
+
+
+def _describe(node: exp.Expression) -> str:
+    special = {exp.Into: "INTO", exp.Xor: "XOR", exp.Interval: "INTERVAL", exp.Collate: "COLLATE",
+               exp.Escape: "LIKE ... ESCAPE", exp.HexString: "hex literal", exp.BitString: "bit literal",
+               exp.Introducer: "character set introducer", exp.Var: f"'{node.name}'", exp.RegexpLike: "REGEXP"}
+    for kind, text in special.items():
+        if isinstance(node, kind):
+            return text
+    if isinstance(node, exp.Binary):
+        return f"operator {node.key.upper()}"
+    return node.key.upper()
+
+
+def _suggest(word: str, choices: list[str], lead: str) -> str:
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not found:
+        found = difflib.get_close_matches(word.lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
+        found = [next(c for c in choices if c.lower() == found[0])] if found else []
+    return f"{lead} {found[0]}?" if found else ""
+
+
+def _column_hint(name: str, ref: TableRef, refs: dict[str, TableRef] | None = None) -> str:
+    hinted = _HINTS.get(name.lower())
+    if hinted and ref.schema.column(hinted):
+        return f"did you mean {ref.alias}.{hinted}?"
+    for other in (refs or {}).values():
+        if other.schema.column(name):
+            return f"did you mean {other.alias}.{other.schema.column(name).name}?"  # type: ignore[union-attr]
+    close = _suggest(name, list(ref.schema.columns), "")
+    if close:
+        return f"did you mean {ref.alias}.{close.strip().rstrip('?')}?"
+    elsewhere = [t for t, s in TABLES.items() if s.column(name) and t != ref.table]
+    if elsewhere:
+        return f"{name} is a column of {elsewhere[0]}: add it to tables"
+    return "see the schema for the columns"
+
+
+def _function_hint(name: str) -> str:
+    close = _suggest(name.upper(), list(FUNCTIONS), "did you mean")
+    return close or "see docs/filters.md for the functions a filter may call"

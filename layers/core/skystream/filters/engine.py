@@ -1,0 +1,134 @@
+"""Run many compiled filters over one batch: one fresh in-memory SQLite database per batch.
+
+Each filter runs with a time limit (SQLite's progress handler interrupts it) and a row cap.
+A filter that errors or runs out of time is reported in its outcome and logged with its id;
+the other filters still run. This is the engine's whole interface (compile once elsewhere,
+``run`` per batch), so a faster evaluator can sit beside it and be tested against it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from skystream.filters.batch import BatchRows
+from skystream.filters.compiler import ROW_CAP, CompiledFilter
+from skystream.filters.database import new_database, seal
+from skystream.filters.schema import TABLES
+
+logger = Logger(service="skystream")
+
+PROGRESS_EVERY = 1000  # SQLite VM instructions between time-limit checks
+
+
+@dataclass
+class FilterOutcome:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    timed_out: bool = False
+    truncated: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.timed_out
+
+
+def sql_value(value: Any) -> Any:
+    """A Python/DynamoDB value as SQLite stores it (Decimal -> float, JSON docs -> text, NaN -> NULL)."""
+    if value is None or isinstance(value, str | int):
+        return int(value) if isinstance(value, bool) else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    if isinstance(value, bytes):
+        return value
+    return str(value)
+
+
+def load(conn: sqlite3.Connection, batch: BatchRows) -> None:
+    """Insert the batch's rows; keys not in the schema are ignored, missing keys are NULL."""
+    for name, table in TABLES.items():
+        rows = batch.table(name)
+        if not rows:
+            continue
+        cols = list(table.columns)
+        if name == "annotations":
+            rows = [{**r, "topic": r.get("topic") or r.get("annotator")} for r in rows]
+        placeholders = ", ".join("?" for _ in cols)
+        col_sql = ", ".join(f'"{c}"' for c in cols)
+        conn.executemany(
+            f'INSERT INTO "{name}" ({col_sql}) VALUES ({placeholders})',
+            ([sql_value(r.get(c)) for c in cols] for r in rows),
+        )
+
+
+class SqliteEngine:
+    """Evaluate compiled filters on a batch; SQLite is the reference semantics."""
+
+    def __init__(self, time_limit_s: float = 2.0, row_cap: int = ROW_CAP,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.time_limit_s = time_limit_s
+        self.row_cap = row_cap
+        self.clock = clock
+
+    def run(self, batch: BatchRows, filters: Sequence[tuple[Hashable, CompiledFilter]]) -> dict[Hashable, FilterOutcome]:
+        outcomes: dict[Hashable, FilterOutcome] = {}
+        if not filters:
+            return outcomes
+        conn = new_database(self.clock)
+        try:
+            conn.execute("BEGIN")
+            load(conn, batch)
+            conn.execute("COMMIT")
+            seal(conn)
+            for key, compiled in filters:
+                outcomes[key] = self._run_one(conn, key, compiled)
+        finally:
+            conn.close()
+        failed = [k for k, o in outcomes.items() if not o.ok]
+        if failed:
+            logger.warning("filters failed on a batch", extra={
+                "failed_filters": len(failed), "filters": len(filters), "objects": len(batch.objects),
+                "failed_filter_ids": [str(k) for k in failed[:50]]})
+        return outcomes
+
+    def _run_one(self, conn: sqlite3.Connection, key: Hashable, compiled: CompiledFilter) -> FilterOutcome:
+        start = time.perf_counter()
+        deadline = start + self.time_limit_s
+        conn.set_progress_handler(lambda: 1 if time.perf_counter() > deadline else 0, PROGRESS_EVERY)
+        outcome = FilterOutcome()
+        try:
+            cursor = conn.execute(compiled.sqlite_sql)
+            fetched = cursor.fetchmany(self.row_cap + 1)
+            outcome.truncated = len(fetched) > self.row_cap
+            names = compiled.output_columns
+            outcome.rows = [dict(zip(names, row, strict=False)) for row in fetched[: self.row_cap]]
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                outcome.timed_out = True
+                outcome.error = f"stopped after the time limit of {self.time_limit_s:g} s"
+            else:
+                outcome.error = str(exc)
+        except (sqlite3.Error, OverflowError, MemoryError, ValueError) as exc:
+            outcome.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            conn.set_progress_handler(None, 0)
+        outcome.elapsed_s = time.perf_counter() - start
+        if not outcome.ok:
+            logger.warning("filter failed", extra={"filter_id": str(key), "error": outcome.error,
+                                                   "timed_out": outcome.timed_out, "elapsed_s": outcome.elapsed_s})
+        return outcome

@@ -1,0 +1,119 @@
+"""Lasair's three parts (selected, tables, conditions) <-> one SELECT statement.
+
+Lasair's ``tables`` is a comma list of table names plus ``annotator:NAME`` entries; each
+``annotator:NAME`` joins ``annotations AS NAME`` restricted to that annotator. The three
+parts become ``SELECT {selected} FROM {tables} WHERE {conditions}``; the checker then adds
+Lasair's join conditions (every table's ``diaObjectId`` equals ``objects.diaObjectId``).
+A full SELECT is checked as written and can be split back into parts for storage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from skystream.filters.check import FilterRejected, SourceMap, SourcePart, check
+from skystream.filters.schema import TABLES
+
+_ANNOTATOR = re.compile(r"^annotator\s*:\s*([A-Za-z_][A-Za-z0-9_]*)$", re.IGNORECASE)
+_STARTS_WITH_CLAUSE = re.compile(r"^\s*(ORDER\s+BY|LIMIT)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FilterParts:
+    selected: str
+    tables: str
+    conditions: str
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    table: str  # schema name
+    alias: str  # annotator name for annotations, else the table name
+
+
+def parse_tables(tables: str | None) -> list[TableEntry]:
+    """``objects, sherlock_classifications, annotator:fastfinder`` -> entries; objects first.
+
+    ``objects`` is added when missing: every filter selects objects."""
+    entries: list[TableEntry] = []
+    offset = 0
+    for raw in (tables or "").split(","):
+        item = raw.strip()
+        where = f" at col {offset + raw.find(item) + 1} of tables" if item else ""
+        offset += len(raw) + 1
+        if not item:
+            continue
+        match = _ANNOTATOR.match(item)
+        if match:
+            name = match.group(1)
+            if name.lower() in {t.lower() for t in TABLES}:
+                raise FilterRejected(f"annotator name {name} clashes with a table name{where}", None)
+            entry = TableEntry("annotations", name)
+        else:
+            schema_name = next((t for t in TABLES if t.lower() == item.lower()), None)
+            if schema_name is None or schema_name == "annotations":
+                hint = ("write annotator:NAME to join one annotator's annotations" if schema_name == "annotations"
+                        else f"tables: {', '.join(t for t in TABLES if t != 'annotations')}, annotator:NAME")
+                raise FilterRejected(f"unknown table {item}{where} ({hint})", None)
+            entry = TableEntry(schema_name, schema_name)
+        if any(e.alias.lower() == entry.alias.lower() for e in entries):
+            raise FilterRejected(f"{item} is listed twice in tables{where}", None)
+        entries.append(entry)
+    if not any(e.table == "objects" for e in entries):
+        entries.insert(0, TableEntry("objects", "objects"))
+    entries.sort(key=lambda e: e.table != "objects")
+    return entries
+
+
+def from_clause(entries: list[TableEntry]) -> str:
+    return ", ".join(e.table if e.table != "annotations" else f"annotations AS {e.alias}" for e in entries)
+
+
+def assemble(selected: str | None, tables: str | None, conditions: str | None) -> tuple[str, SourceMap]:
+    """The three parts as one SELECT, and where each part sits in it (for error positions)."""
+    if not (selected or "").strip():
+        raise FilterRejected("selected is empty: name the columns to return, e.g. objects.diaObjectId", None)
+    sel = selected or ""
+    head = "SELECT "
+    sql = head + sel + "\nFROM " + from_clause(parse_tables(tables))
+    parts = [SourcePart("selected", len(head), sel)]
+    cond = conditions or ""
+    if cond.strip():
+        sql += "\n" if _STARTS_WITH_CLAUSE.match(cond) else "\nWHERE "
+        parts.append(SourcePart("conditions", len(sql), cond))
+        sql += cond
+    return sql, SourceMap(tuple(parts))
+
+
+def split_select(sql: str) -> FilterParts:
+    """A full SELECT as Lasair's three parts, for storing it in the three-part form.
+
+    Only what the three parts can say is accepted: plain table names and
+    ``annotations AS NAME``; JOIN ... ON conditions move into conditions."""
+    checked = check(sql)
+    tree = checked.tree.copy()
+    entries = []
+    for ref in checked.refs.values():
+        if ref.table == "annotations":
+            entries.append(f"annotator:{ref.alias}")
+        elif ref.alias.lower() != ref.table.lower():
+            raise FilterRejected(f"table alias {ref.alias} cannot be stored as Lasair's three parts: "
+                                 f"use the table name {ref.table}", None)
+        else:
+            entries.append(ref.table)
+    conditions = []
+    for join in tree.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is not None:
+            conditions.append(f"({on.sql(dialect='mysql')})")
+    where = tree.args.get("where")
+    if where is not None:
+        conditions.append(f"({where.this.sql(dialect='mysql')})" if conditions else where.this.sql(dialect="mysql"))
+    text = " AND ".join(conditions)
+    for key, keyword in (("order", ""), ("limit", "")):
+        clause = tree.args.get(key)
+        if clause is not None:
+            text += keyword + " " + clause.sql(dialect="mysql")
+    selected = ", ".join(e.sql(dialect="mysql") for e in tree.expressions)
+    return FilterParts(selected=selected, tables=", ".join(entries), conditions=text.strip())
