@@ -80,3 +80,29 @@ def test_needed_unions_over_filters_and_ignores_non_context_tables() -> None:
     filters = [Needs(frozenset({"objects", "crossmatch_tns", "annotations"}), frozenset({"b", "a"})),
                Needs(frozenset({"sherlock_classifications"}), frozenset({"a"}))]
     assert needed(filters) == (["crossmatch_tns", "sherlock_classifications"], ["a", "b"])
+
+
+def test_engine_sees_annotation_rows_as_stored_including_classdict_json() -> None:
+    from skystream.filters.compiler import FilterQuery, compile_filter
+    from skystream.filters.engine import SqliteEngine
+    from skystream.storage.annotations import AnnotationRecord
+
+    stored = [AnnotationRecord("myclassifier", 1, "SN", classdict={"prob": 0.9}).row(),
+              AnnotationRecord("myclassifier", 2, "AGN", classdict={"prob": 0.95}).row(),
+              AnnotationRecord("myclassifier", 3, "SN", classdict={"prob": 0.5}).row(),
+              AnnotationRecord("other", 3, "SN", classdict={"prob": 0.99}).row()]
+    sherlock = {"sherlock_classifications": [{"diaObjectId": 2, "classification": "SN"},
+                                             {"diaObjectId": 3, "classification": "AGN"}]}
+    queries = {
+        "sn": ("objects, annotator:myclassifier", "myclassifier.classification = 'SN'"),
+        "prob": ("objects, annotator:myclassifier", "JSON_EXTRACT(myclassifier.classdict, '$.prob') > 0.8"),
+        "sherlock": ("objects, sherlock_classifications", "sherlock_classifications.classification = 'SN'"),
+    }
+    compiled = [(key, compile_filter(FilterQuery(selected="objects.diaObjectId", tables=t, conditions=c)))
+                for key, (t, c) in queries.items()]
+    objects = [{"diaObjectId": i} for i in (1, 2, 3, 4)]
+    batch = build_batch(objects, [c for _, c in compiled], annotations=FakeAnnotations(stored),
+                        context=FakeContext(sherlock))
+    outcomes = SqliteEngine().run(batch, compiled)
+    matched = {key: sorted(row["diaObjectId"] for row in outcome.rows) for key, outcome in outcomes.items()}
+    assert matched == {"sn": [1, 3], "prob": [1, 2], "sherlock": [2]}

@@ -9,10 +9,10 @@ from dataclasses import asdict
 
 
 def connect() -> None:
-    """Point at the running local stack, or (with none running) at the tables the environment names."""
-    from skystream.local.stack import StackState, use_running_stack
+    """Use the tables the environment names (a deployed stack, or a test); otherwise the running local stack."""
+    if not os.environ.get("USERS_TABLE"):
+        from skystream.local.stack import use_running_stack
 
-    if StackState.load() is not None or not os.environ.get("USERS_TABLE"):
         use_running_stack()
 
 
