@@ -106,31 +106,50 @@ class FilterStore:
             names.append("old_topic")
         actions.append(self._bump())
         names.append("changed")
-        self._transact(actions, names, f, expected_version)
-        return f
+        failed = self._transact(actions)
+        if failed is None:
+            return f
+        reasons = {names[i] for i in failed}
+        if "topic" in reasons:
+            raise TopicClash(
+                f"the Kafka topic {f.topic} is already used by another filter; "
+                "choose a different name (the topic is derived from it)",
+                topic=f.topic,
+            )
+        if expected_version is None:  # a new id that exists already: vanishingly rare, never silent
+            raise StaleVersion(f"filter id {f.filter_id} is already taken; send the request again")
+        current = self.get(f.filter_id)
+        raise StaleVersion(
+            f"filter {f.filter_id} was changed since version {expected_version}"
+            + (f" (it is now at version {current.version})" if current else " (it no longer exists)")
+            + "; read it again and re-apply your change",
+            current_version=current.version if current else None,
+        )
 
     def delete(self, f: StoredFilter) -> None:
-        """Remove a filter and release its topic name."""
+        """Remove a filter and release its topic name (if it still holds it)."""
         actions: list[dict[str, Any]] = [{"Delete": {
             "TableName": self.table,
             "Key": {"filter_id": {"S": f.filter_id}},
             "ConditionExpression": "attribute_exists(filter_id)",
         }}]
-        names = ["filter"]
-        if f.topic:
+        if f.topic and self._claimant(f.topic) == f.filter_id:
             actions.append({"Delete": {
                 "TableName": self.table,
                 "Key": {"filter_id": {"S": TOPIC_PREFIX + f.topic}},
-                "ConditionExpression": "attribute_not_exists(filter_id) OR claimed_by = :fid",
+                "ConditionExpression": "claimed_by = :fid",
                 "ExpressionAttributeValues": {":fid": {"S": f.filter_id}},
             }})
-            names.append("topic")
         actions.append(self._bump())
-        names.append("changed")
-        try:
-            self._transact(actions, names, f, f.version)
-        except StaleVersion as exc:
-            raise NotFound(f"filter {f.filter_id} does not exist (it may have just been deleted)") from exc
+        failed = self._transact(actions)
+        if failed is not None:
+            raise NotFound(f"filter {f.filter_id} does not exist (it may have just been deleted)")
+
+    def _claimant(self, topic: str) -> str | None:
+        item = self._db.get_item(
+            TableName=self.table, Key={"filter_id": {"S": TOPIC_PREFIX + topic}}, ConsistentRead=True
+        ).get("Item")
+        return item["claimed_by"]["S"] if item else None
 
     def _bump(self) -> dict[str, Any]:
         return {"Update": {
@@ -141,33 +160,16 @@ class FilterStore:
             "ExpressionAttributeValues": {":one": {"N": "1"}},
         }}
 
-    def _transact(
-        self, actions: list[dict[str, Any]], names: list[str], f: StoredFilter, expected_version: int | None
-    ) -> None:
+    def _transact(self, actions: list[dict[str, Any]]) -> set[int] | None:
+        """Run the transaction; None when it committed, else the indexes of the failed conditions."""
         try:
             self._db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []
-            failed = {names[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
-            if "topic" in failed:
-                raise TopicClash(
-                    f"the Kafka topic {f.topic} is already used by another filter; "
-                    "choose a different name (the topic is derived from it)",
-                    topic=f.topic,
-                ) from exc
-            if "filter" in failed or not reasons:
-                current = self.get(f.filter_id)
-                if expected_version is None:  # a create whose id exists: vanishingly rare, never silent
-                    raise StaleVersion(f"filter id {f.filter_id} is already taken; send the request again") from exc
-                raise StaleVersion(
-                    f"filter {f.filter_id} was changed since version {expected_version}"
-                    + (f" (it is now at version {current.version})" if current else " (it no longer exists)")
-                    + "; read it again and re-apply your change",
-                    current_version=current.version if current else None,
-                ) from exc
-            raise
+            return {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+        return None
 
     # -- reads ----------------------------------------------------------------------------------
 
