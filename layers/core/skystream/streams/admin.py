@@ -15,7 +15,12 @@ SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 
 class TopicAdmin:
     def __init__(self, client: AdminClient | None = None):
-        self._admin = client or AdminClient(client_config())
+        if client is None:
+            config = client_config()
+            client = AdminClient(config)
+            if "oauth_cb" in config:
+                client.poll(0)  # librdkafka fetches the MSK IAM token from poll(): do it before the first request
+        self._admin = client
 
     def list_topics(self, timeout: float = 10.0) -> set[str]:
         return {t for t in self._admin.list_topics(timeout=timeout).topics if not t.startswith("__")}

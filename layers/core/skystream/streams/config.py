@@ -1,62 +1,162 @@
 """librdkafka configuration for the three ways skystream reaches a broker.
 
-``none``  plaintext (the local stack, or a VPC-private MSK listener);
-``scram`` SASL_SSL + SCRAM-SHA-512, credentials from Secrets Manager (MSK SCRAM, Rubin upstream);
-``iam``   SASL_SSL + OAUTHBEARER with an MSK IAM token signed by the function's role.
+``none``  plaintext (the local stack, or a VPC-private MSK listener on 9092);
+``scram`` SASL + SCRAM-SHA-512 (MSK SCRAM on 9096, or Rubin's upstream stream), credentials
+          either given (the relay's command line) or read from Secrets Manager (Lambda);
+``iam``   SASL_SSL + OAUTHBEARER with an MSK IAM token signed by the caller's AWS credentials
+          (``aws-msk-iam-sasl-signer-python``; MSK's IAM listener on 9098).
+
+Building a configuration needs no network: the secret is read through a callable that tests
+replace, and the IAM token is produced only when librdkafka calls ``oauth_cb``. librdkafka
+calls it from ``poll()``/``flush()``, so a client must be polled once before it can connect
+(the producer and the admin client here do).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
 
 from skystream.config import ConfigurationError, Settings, settings
 
+AuthMode = Literal["none", "scram", "iam"]
+AUTH_MODES: tuple[str, ...] = ("none", "scram", "iam")
+SCRAM_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
-def _scram_credentials(secret_arn: str, region: str) -> tuple[str, str]:
-    import boto3
-
-    secret = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=secret_arn)
-    body = json.loads(secret["SecretString"])
-    return body["username"], body["password"]
+SecretReader = Callable[[str, str], tuple[str, str]]
+TokenProvider = Callable[[str], tuple[str, int]]
 
 
-def _msk_iam_token(region: str) -> tuple[str, float]:
-    """OAUTHBEARER callback: an MSK IAM token and its expiry in seconds since the epoch."""
+@dataclass(frozen=True)
+class KafkaAuth:
+    """How to authenticate to one cluster. ``security_protocol`` None means the mode's usual one."""
+
+    mode: AuthMode = "none"
+    security_protocol: str | None = None
+    scram_mechanism: str = "SCRAM-SHA-512"
+    username: str | None = None
+    password: str | None = None
+    secret_arn: str | None = None
+    region: str = "us-east-1"
+
+    def protocol(self) -> str:
+        if self.security_protocol:
+            return self.security_protocol
+        return "PLAINTEXT" if self.mode == "none" else "SASL_SSL"
+
+    def __repr__(self) -> str:  # never print a password
+        return (
+            f"KafkaAuth(mode={self.mode!r}, protocol={self.protocol()!r}, mechanism={self.scram_mechanism!r}, "
+            f"username={self.username!r}, secret_arn={self.secret_arn!r})"
+        )
+
+
+@lru_cache(maxsize=8)
+def read_scram_secret(secret_arn: str, region: str) -> tuple[str, str]:
+    """``{"username": ..., "password": ...}`` from Secrets Manager (the shape MSK SCRAM secrets have)."""
+    from skystream.storage.aws import client
+
+    try:
+        secret = client("secretsmanager").get_secret_value(SecretId=secret_arn)
+        body = json.loads(secret["SecretString"])
+        return str(body["username"]), str(body["password"])
+    except (KeyError, ValueError) as exc:
+        raise ConfigurationError(
+            f"secret {secret_arn} must be a JSON object with 'username' and 'password' (as MSK SCRAM secrets are)"
+        ) from exc
+
+
+def msk_iam_token(region: str) -> tuple[str, int]:
+    """An MSK IAM auth token and its expiry (ms since the epoch), signed with the caller's AWS credentials."""
     try:
         from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
-    except ImportError as exc:  # pragma: no cover - exercised only on AWS with IAM auth
+    except ImportError as exc:
         raise ConfigurationError(
-            "KAFKA_AUTH=iam needs the package aws-msk-iam-sasl-signer-python in the layer"
+            "KAFKA_AUTH=iam needs the package aws-msk-iam-sasl-signer-python (pip install -e .; the layer has it)"
         ) from exc
-    token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
-    return token, expiry_ms / 1000
+    return MSKAuthTokenProvider.generate_auth_token(region)
+
+
+def oauth_callback(region: str, provider: TokenProvider | None = None) -> Callable[[str], tuple[str, float]]:
+    """librdkafka's ``oauth_cb``: called with the ``sasl.oauthbearer.config`` string, returns (token, expiry s)."""
+
+    def callback(_oauthbearer_config: str) -> tuple[str, float]:
+        token, expiry_ms = (provider or msk_iam_token)(region)
+        return token, expiry_ms / 1000
+
+    return callback
+
+
+def auth_config(
+    auth: KafkaAuth,
+    *,
+    secret_reader: SecretReader | None = None,
+    token_provider: TokenProvider | None = None,
+) -> dict[str, Any]:
+    """The librdkafka properties for ``auth`` (no bootstrap servers). Raises ConfigurationError naming the fix."""
+    if auth.mode not in AUTH_MODES:
+        raise ConfigurationError(f"Kafka auth {auth.mode!r} is not one of {', '.join(AUTH_MODES)} (KAFKA_AUTH)")
+    protocol = auth.protocol()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise ConfigurationError(f"security protocol {protocol!r} is not one of {', '.join(SECURITY_PROTOCOLS)}")
+    if auth.mode == "none":
+        if protocol.startswith("SASL"):
+            raise ConfigurationError(f"security protocol {protocol} needs an auth mode (scram or iam), not none")
+        return {} if protocol == "PLAINTEXT" else {"security.protocol": protocol}
+    if not protocol.startswith("SASL"):
+        raise ConfigurationError(f"auth {auth.mode} needs SASL_SSL or SASL_PLAINTEXT, not {protocol}")
+    if auth.mode == "scram":
+        if auth.scram_mechanism not in SCRAM_MECHANISMS:
+            raise ConfigurationError(f"SCRAM mechanism {auth.scram_mechanism!r} is not one of {SCRAM_MECHANISMS}")
+        if auth.username and auth.password is not None:
+            username, password = auth.username, auth.password
+        elif auth.secret_arn:
+            username, password = (secret_reader or read_scram_secret)(auth.secret_arn, auth.region)
+        else:
+            raise ConfigurationError(
+                "SASL/SCRAM needs credentials: a username and password, or a Secrets Manager secret "
+                "(KAFKA_SCRAM_SECRET_ARN) holding {\"username\", \"password\"}"
+            )
+        return {
+            "security.protocol": protocol,
+            "sasl.mechanism": auth.scram_mechanism,
+            "sasl.username": username,
+            "sasl.password": password,
+        }
+    return {
+        "security.protocol": protocol,
+        "sasl.mechanism": "OAUTHBEARER",
+        "oauth_cb": oauth_callback(auth.region, token_provider),
+    }
+
+
+def settings_auth(cfg: Settings) -> KafkaAuth:
+    """The functions' own cluster auth, from KAFKA_AUTH / KAFKA_SCRAM_SECRET_ARN / AWS_REGION."""
+    if cfg.kafka_auth not in AUTH_MODES:
+        raise ConfigurationError(f"KAFKA_AUTH={cfg.kafka_auth!r} is not one of none, scram, iam")
+    if cfg.kafka_auth == "scram" and not cfg.kafka_scram_secret_arn:
+        raise ConfigurationError("KAFKA_AUTH=scram needs KAFKA_SCRAM_SECRET_ARN (a Secrets Manager secret)")
+    return KafkaAuth(mode=cfg.kafka_auth, secret_arn=cfg.kafka_scram_secret_arn, region=cfg.aws_region)  # type: ignore[arg-type]
 
 
 def client_config(cfg: Settings | None = None, **overrides: Any) -> dict[str, Any]:
-    """Base configuration shared by producers, consumers and the admin client."""
+    """Base configuration shared by producers, consumers and the admin client of the functions."""
     cfg = cfg or settings()
     conf: dict[str, Any] = {"bootstrap.servers": cfg.kafka_bootstrap_servers}
-    if cfg.kafka_auth == "none":
-        pass
-    elif cfg.kafka_auth == "scram":
-        if not cfg.kafka_scram_secret_arn:
-            raise ConfigurationError("KAFKA_AUTH=scram needs KAFKA_SCRAM_SECRET_ARN (a Secrets Manager secret)")
-        user, password = _scram_credentials(cfg.kafka_scram_secret_arn, cfg.aws_region)
-        conf |= {
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanism": "SCRAM-SHA-512",
-            "sasl.username": user,
-            "sasl.password": password,
-        }
-    elif cfg.kafka_auth == "iam":
-        region = cfg.aws_region
-        conf |= {
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanism": "OAUTHBEARER",
-            "oauth_cb": lambda _config_str: _msk_iam_token(region),
-        }
-    else:
-        raise ConfigurationError(f"KAFKA_AUTH={cfg.kafka_auth!r} is not one of none, scram, iam")
+    conf |= auth_config(settings_auth(cfg))
+    conf.update(overrides)
+    return conf
+
+
+def cluster_config(bootstrap_servers: str, auth: KafkaAuth, **overrides: Any) -> dict[str, Any]:
+    """Configuration for any cluster (the relay's upstream and downstream)."""
+    if not bootstrap_servers:
+        raise ConfigurationError("no bootstrap servers given (host:port[,host:port...])")
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+    conf |= auth_config(auth)
     conf.update(overrides)
     return conf
