@@ -1,4 +1,8 @@
-"""Kafka trigger on ``alerts``: decode, compute features, store, forward to ``alerts-enriched``."""
+"""Kafka trigger on ``alerts``: decode, compute features, store, forward to ``alerts-enriched``.
+
+Bad records go to ``alerts-dlq`` (never an exception); a storage or produce failure
+raises so the event source retries the batch.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skystream.config import settings
+from skystream.ingest import ingest_records
 from skystream.streams.lambda_event import records_from_event
-from skystream.streams.producer import shared_producer
-from skystream.walking_skeleton import forward_alerts
 
 logger = Logger()
 metrics = Metrics()
@@ -19,6 +21,9 @@ metrics = Metrics()
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    forwarded = forward_alerts(records_from_event(event), shared_producer(), settings().topic_enriched)
-    metrics.add_metric(name="AlertsForwarded", unit=MetricUnit.Count, value=forwarded)
-    return {"forwarded": forwarded}
+    report = ingest_records(records_from_event(event))
+    for name, value in report.metrics().items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if report.reasons:
+        logger.warning("records sent to the dead-letter topic", extra={"reasons": report.reasons[:20]})
+    return {k: v for k, v in vars(report).items() if isinstance(v, int)}

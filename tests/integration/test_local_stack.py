@@ -15,6 +15,8 @@ from pathlib import Path
 import localstack_client.session
 import pytest
 
+from skystream.alerts.generator import generate_alerts
+from skystream.alerts.wire import encode_alert
 from skystream.local.handlers import template_path
 from skystream.local.processes import free_port, pid_alive
 from skystream.local.template import load_yaml
@@ -49,19 +51,19 @@ def test_localstack_client_reaches_the_local_endpoint(stack: EphemeralStack) -> 
     assert os.environ["FILTERS_TABLE"] in names
 
 
-def test_a_json_alert_flows_through_ingest_and_matcher_to_the_output_topic(stack: EphemeralStack) -> None:
-    alerts = [
-        {"diaSourceId": i, "diaObject": {"diaObjectId": 1000 + i, "ra": 10.0 + i, "dec": -5.0}} for i in range(3)
-    ]
+def test_a_generated_alert_flows_through_ingest_and_matcher_to_the_output_topic(stack: EphemeralStack) -> None:
+    alerts = generate_alerts(3, seed=11)
+    ids = sorted(a["diaObject"]["diaObjectId"] for a in alerts)
     host = stack.host(only={"ingest_handler", "filter_matcher"}, batching_window_s=0.1).start()
     try:
-        produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [json.dumps(a).encode() for a in alerts])
+        produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(a) for a in alerts])
         records = read_topic(stack.bootstrap, HARD_WIRED_TOPIC, expected=3, timeout=60)
     finally:
         host.stop()
-    assert sorted(json.loads(r.value)["diaObjectId"] for r in records) == [1000, 1001, 1002]
-    assert {r.key for r in records} == {b"1000", b"1001", b"1002"}
-    assert all(json.loads(r.value)["decl"] == -5.0 for r in records)
+    assert sorted(json.loads(r.value)["diaObjectId"] for r in records) == ids
+    assert {r.key for r in records} == {str(i).encode() for i in ids}
+    decl = {a["diaObject"]["diaObjectId"]: a["diaObject"]["dec"] for a in alerts}
+    assert all(json.loads(r.value)["decl"] == decl[json.loads(r.value)["diaObjectId"]] for r in records)
 
 
 def test_http_api_turns_requests_into_lambda_events(stack: EphemeralStack) -> None:

@@ -1,0 +1,191 @@
+"""The objects table: each object's latest features row and lite lightcurve, newest alert wins.
+
+Alerts of one object can arrive out of order (retries, replays), so every write is a
+conditional put: it lands only when the alert's last detection is newer than what is
+stored (ties broken by diaSourceId, so replaying the same alert rewrites the same state).
+Items: the row's non-NULL columns as native attributes (filters and the API read them),
+``night`` = int(lastDiaSourceMjdTai + 0.5) for the ``by-night`` index, the lite lightcurve
+as zlib-compressed JSON (``lite_z``: a fraction of the size of a DynamoDB list of maps),
+``schema_version`` and ``diaSourceId``. One item with ``diaObjectId = -1`` records the
+newest and oldest nights stored, so :meth:`ObjectStore.recent` knows where to start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from skystream.config import settings
+from skystream.features.columns import OBJECT_COLUMN_NAMES
+from skystream.storage.aws import client
+from skystream.storage.bulk import batch_get
+from skystream.storage.dynamo_values import from_dynamo, to_dynamo
+
+META_ID = -1  # the item holding maxNight/minNight; never an object
+NIGHT_INDEX = "by-night"
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+_NEWER = (
+    "attribute_not_exists(diaObjectId) OR lastDiaSourceMjdTai < :t "
+    "OR (lastDiaSourceMjdTai = :t AND (attribute_not_exists(diaSourceId) OR diaSourceId <= :s))"
+)
+
+
+def night_of(mjd: float) -> int:
+    """The observing night of a time: MJD rounded at noon UTC (Rubin observes around UTC midnight-ish)."""
+    return int(mjd + 0.5)
+
+
+@dataclass
+class StoredObject:
+    row: dict[str, Any]  # every OBJECT_COLUMNS key, None where NULL
+    lite: dict[str, Any]
+    schema_version: str = ""
+    dia_source_id: int | None = None
+    updated: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dia_object_id(self) -> int:
+        return int(self.row["diaObjectId"])
+
+
+def _pack_lite(lite: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(lite, separators=(",", ":")).encode(), 6)
+
+
+def _unpack_lite(blob: Any) -> dict[str, Any]:
+    if blob is None:
+        return {"diaSourcesList": [], "diaForcedSourcesList": []}
+    raw = blob.value if hasattr(blob, "value") else blob
+    return json.loads(zlib.decompress(raw))
+
+
+def _to_stored(item: dict[str, Any]) -> StoredObject:
+    values = {k: from_dynamo(v) for k, v in item.items() if k != "lite_z"}
+    row = {name: values.get(name) for name in OBJECT_COLUMN_NAMES}
+    return StoredObject(
+        row=row,
+        lite=_unpack_lite(item.get("lite_z")),
+        schema_version=str(values.get("schema_version") or ""),
+        dia_source_id=values.get("diaSourceId"),
+        updated=str(values.get("updated") or ""),
+    )
+
+
+class ObjectStore:
+    """Repository over the objects table (name from settings unless given)."""
+
+    def __init__(self, table_name: str | None = None):
+        self.table_name = table_name or settings().objects_table
+        self._client = client("dynamodb")
+        self._known_nights: tuple[int, int] | None = None  # (min, max) already recorded in the meta item
+
+    # writes -------------------------------------------------------------------------
+    def upsert_if_newer(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
+                        dia_source_id: int | None = None) -> bool:
+        """Store the row and lite lightcurve unless a newer alert of this object is already stored.
+
+        Returns True when written (also when the same alert is written again), False when
+        the stored state is newer and was kept.
+        """
+        last = row.get("lastDiaSourceMjdTai")
+        if last is None or row.get("diaObjectId") is None:
+            raise ValueError("an objects row needs diaObjectId and lastDiaSourceMjdTai to be stored")
+        item: dict[str, Any] = {k: v for k, v in to_dynamo(row).items() if v is not None}
+        night = night_of(last)
+        item |= {
+            "night": night,
+            "lite_z": _pack_lite(lite),
+            "schema_version": schema_version,
+            "diaSourceId": dia_source_id if dia_source_id is not None else 0,
+            "updated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item={k: _SERIALIZER.serialize(v) for k, v in item.items()},
+                ConditionExpression=_NEWER,
+                ExpressionAttributeValues={
+                    ":t": _SERIALIZER.serialize(to_dynamo(float(last))),
+                    ":s": _SERIALIZER.serialize(item["diaSourceId"]),
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        self._note_night(night)
+        return True
+
+    def _note_night(self, night: int) -> None:
+        known = self._known_nights
+        if known is not None and known[0] <= night <= known[1]:
+            return
+        for attribute, test in (("maxNight", "<"), ("minNight", ">")):
+            with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                self._client.update_item(
+                    TableName=self.table_name,
+                    Key={"diaObjectId": {"N": str(META_ID)}},
+                    UpdateExpression=f"SET {attribute} = :n",
+                    ConditionExpression=f"attribute_not_exists({attribute}) OR {attribute} {test} :n",
+                    ExpressionAttributeValues={":n": {"N": str(night)}},
+                )
+        lo, hi = self._night_range() or (night, night)
+        self._known_nights = (lo, hi)
+
+    def _night_range(self) -> tuple[int, int] | None:
+        item = self._client.get_item(
+            TableName=self.table_name, Key={"diaObjectId": {"N": str(META_ID)}}, ConsistentRead=True
+        ).get("Item")
+        if not item or "maxNight" not in item:
+            return None
+        return int(item["minNight"]["N"]), int(item["maxNight"]["N"])
+
+    # reads --------------------------------------------------------------------------
+    def get(self, dia_object_id: int) -> StoredObject | None:
+        item = self._client.get_item(
+            TableName=self.table_name, Key={"diaObjectId": {"N": str(int(dia_object_id))}}, ConsistentRead=True
+        ).get("Item")
+        if not item or int(dia_object_id) == META_ID:
+            return None
+        return _to_stored({k: _DESERIALIZER.deserialize(v) for k, v in item.items()})
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, StoredObject]:
+        keys = [{"diaObjectId": int(i)} for i in dict.fromkeys(ids) if int(i) != META_ID]
+        found = {}
+        for item in batch_get(self.table_name, keys):
+            stored = _to_stored(item)
+            found[stored.dia_object_id] = stored
+        return found
+
+    def recent(self, limit: int) -> list[StoredObject]:
+        """Up to ``limit`` objects, most recent ``lastDiaSourceMjdTai`` first (walks the by-night index)."""
+        if limit <= 0:
+            return []
+        nights = self._night_range()
+        if nights is None:
+            return []
+        lo, hi = nights
+        ids: list[int] = []
+        for night in range(hi, lo - 1, -1):
+            response = self._client.query(
+                TableName=self.table_name,
+                IndexName=NIGHT_INDEX,
+                KeyConditionExpression="night = :n",
+                ExpressionAttributeValues={":n": {"N": str(night)}},
+                ScanIndexForward=False,
+                Limit=limit - len(ids),
+            )
+            ids.extend(int(i["diaObjectId"]["N"]) for i in response.get("Items", []))
+            if len(ids) >= limit:
+                break
+        found = self.get_many(ids)
+        stored = [found[i] for i in dict.fromkeys(ids) if i in found]
+        stored.sort(key=lambda s: s.row.get("lastDiaSourceMjdTai") or 0.0, reverse=True)
+        return stored[:limit]
