@@ -65,16 +65,11 @@ def _now() -> str:
 
 
 def split_sql(sql: str) -> tuple[str, str, str | None]:
-    """A whole ``SELECT ... FROM ... WHERE ...`` as Lasair's three parts (the compiler checks them)."""
-    from skystream.filters.check import FilterRejected
+    """A whole ``SELECT ... FROM ... WHERE ...`` as Lasair's three parts, the form filters are stored in."""
+    from skystream.filters.parts import split_select
 
-    try:
-        from skystream.filters.compiler import split_select
-    except ImportError:
-        split_select = None
-    if split_select is not None:
-        return split_select(sql)
-    raise FilterRejected("a whole SELECT is not accepted yet: give selected, tables and conditions", None)
+    parts = split_select(sql)
+    return parts.selected, parts.tables, parts.conditions or None
 
 
 class FilterService:
@@ -227,7 +222,7 @@ class FilterService:
 
     def _recent_contexts(self, limit: int) -> list[ObjectContext]:
         return [ObjectContext(row=o.row, lite=o.lite, full_alert=None,
-                              schema_version=str(o.row.get("schema_version") or getattr(o, "schema_version", "") or ""))
+                              schema_version=str(getattr(o, "schema_version", "") or ""))
                 for o in self.objects.recent(limit)]
 
     # -- run now --------------------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""Output records in Lasair's shapes, delivery within the size limit and byte quota, and run_and_deliver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Mapping
+
+import pytest
+
+from skystream.filters.model import StoredFilter
+from skystream.matching import ObjectContext, run_and_deliver
+from skystream.outputs.delivery import Outgoing, deliver
+from skystream.outputs.formats import build_record, encode_record, utc_stamp
+from skystream.storage.quota import MemoryQuota
+
+LITE = {
+    "diaSourcesList": [{"psfFlux": 13677.0, "psfFluxErr": 1538.7, "midpointMjdTai": 61029.35, "band": "z",
+                        "reliability": 0.48}],
+    "diaForcedSourcesList": [{"psfFlux": float("nan"), "psfFluxErr": 12.0, "midpointMjdTai": 61020.1, "band": "r"}],
+}
+UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+class FakeProducer:
+    def __init__(self, max_record_bytes: int = 1_000_000):
+        self.max_record_bytes = max_record_bytes
+        self.sent: list[tuple[str, bytes, bytes, dict[str, bytes]]] = []
+        self.flushed = 0
+
+    def fits(self, value: bytes, key: bytes | None = None) -> bool:
+        return len(value) + len(key or b"") <= self.max_record_bytes
+
+    def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
+                headers: Mapping[str, bytes | str] | None = None) -> bool:
+        if not self.fits(value, key if isinstance(key, bytes) else None):
+            return False
+        hdrs = {k: v.encode() if isinstance(v, str) else v for k, v in (headers or {}).items()}
+        self.sent.append((topic, value, key if isinstance(key, bytes) else str(key).encode(), hdrs))
+        return True
+
+    def flush(self) -> int:
+        self.flushed += 1
+        return len(self.sent)
+
+
+class FakeDigest:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def add_matches(self, day, user_id, filter_id, filter_name, rows, utc) -> int:  # noqa: ANN001
+        self.calls.append((day, user_id, filter_id, filter_name, rows, utc))
+        return len(rows)
+
+
+def stored(fid: str, output: str = "kafka_plain", conditions: str = "", selected: str = "objects.diaObjectId, "
+           "objects.ra, objects.decl", **kw) -> StoredFilter:  # noqa: ANN003
+    return StoredFilter(filter_id=fid, owner=7, name=fid, selected=selected, tables="objects",
+                        conditions=conditions, output=output, on_alert=True,
+                        topic=f"lasair_7{fid}" if output.startswith("kafka") else None,
+                        created="t", modified="t", **kw)
+
+
+def ctx(oid: int, ra: float, n: int = 3, padding: int = 0) -> ObjectContext:
+    row = {"diaObjectId": oid, "ra": ra, "decl": -30.0, "nDiaSources": n, "lastDiaSourceMjdTai": 61000.0 + oid % 7}
+    full = {"diaObject": {"diaObjectId": oid, "ra": ra, "padding": "x" * padding},
+            "diaSourcesList": [{"diaSourceId": oid * 10, "psfFlux": 1.0}], "diaForcedSourcesList": []}
+    return ObjectContext(row=row, lite=LITE, full_alert=full, schema_version="11.1")
+
+
+def test_plain_record_is_the_selected_attributes_then_utc() -> None:
+    record = build_record("kafka_plain", {"diaObjectId": 169760235333878021, "decl": -38.16, "ra": 221.87},
+                          utc="2026-01-29 11:40:14")
+    assert list(record) == ["diaObjectId", "decl", "ra", "UTC"]
+    assert json.loads(encode_record(record)) == {"diaObjectId": 169760235333878021, "decl": -38.16, "ra": 221.87,
+                                                 "UTC": "2026-01-29 11:40:14"}
+
+
+def test_lite_record_carries_the_lightcurve_and_writes_nan_as_null() -> None:
+    record = json.loads(encode_record(build_record("kafka_lite", {"diaObjectId": 1}, utc="x", lite=LITE)))
+    assert list(record) == ["diaObjectId", "UTC", "alert"]
+    assert list(record["alert"]) == ["diaSourcesList", "diaForcedSourcesList"]
+    assert set(record["alert"]["diaSourcesList"][0]) == {"psfFlux", "psfFluxErr", "midpointMjdTai", "band",
+                                                         "reliability"}
+    assert "reliability" not in record["alert"]["diaForcedSourcesList"][0]
+    assert record["alert"]["diaForcedSourcesList"][0]["psfFlux"] is None
+
+
+def test_full_record_needs_the_alert_and_drops_cutouts() -> None:
+    full = {"diaObject": {"diaObjectId": 1}, "diaSourcesList": [], "diaForcedSourcesList": [], "cutout": b"\x00"}
+    record = build_record("kafka_full", {"diaObjectId": 1}, utc="x", full_alert=full)
+    assert record["alert"] == {"diaObject": {"diaObjectId": 1}, "diaSourcesList": [], "diaForcedSourcesList": []}
+    with pytest.raises(ValueError, match="full alert"):
+        build_record("kafka_full", {"diaObjectId": 1}, utc="x")
+
+
+def test_utc_stamp_format() -> None:
+    assert utc_stamp(dt.datetime(2026, 1, 29, 11, 40, 14, 999, tzinfo=dt.UTC)) == "2026-01-29 11:40:14"
+    assert UTC_RE.match(utc_stamp())
+
+
+def test_delivery_drops_oversize_and_over_quota_records_one_by_one() -> None:
+    f = stored("q", byte_quota=250)
+    producer = FakeProducer(max_record_bytes=120)
+    quota = MemoryQuota()
+    day = dt.date(2026, 12, 1)
+    records = [Outgoing(1, b"a" * 50, "11.1"), Outgoing(2, b"b" * 500, "11.1"), Outgoing(3, b"c" * 100, "11.1"),
+               Outgoing(4, b"d" * 100, "11.1"), Outgoing(5, b"e" * 40, "")]
+    counts = deliver(f, records, producer=producer, quota=quota, day=day)
+    # 51 + 101 fit (152); 101 more would be 253 > 250: dropped; the small last one (41) still fits.
+    assert (counts.produced, counts.dropped_oversize, counts.dropped_quota) == (3, 1, 1)
+    assert [key for _, _, key, _ in producer.sent] == [b"1", b"3", b"5"]
+    assert quota.used("q", day) == 51 + 101 + 41
+    assert producer.sent[0][3] == {"filter_id": b"q", "filter_version": b"1", "schema_version": b"11.1"}
+    assert "schema_version" not in producer.sent[2][3]
+    # the next batch of the same day starts from the stored count
+    again = deliver(f, [Outgoing(6, b"f" * 60, "11.1")], producer=producer, quota=quota, day=day)
+    assert again.dropped_quota == 1 and again.produced == 0
+
+
+def test_run_and_deliver_formats_per_output_and_isolates_failures() -> None:
+    objects = [ctx(101, 10.0), ctx(102, 200.0), ctx(103, 300.0, n=1)]
+    plain = stored("plain", conditions="objects.ra > 100")
+    lite = stored("lite", output="kafka_lite", conditions="objects.nDiaSources >= 3")
+    full = stored("full", output="kafka_full", conditions="objects.diaObjectId = 102")
+    mail = stored("mail", output="email", conditions="objects.ra < 100")
+    muted = stored("muted", output="none")
+    broken = stored("broken", conditions="objects.ra / 0 > 1 AND nosuchfunction(objects.ra) > 1")
+    producer, digest = FakeProducer(), FakeDigest()
+    now = dt.datetime(2026, 12, 1, 3, 4, 5, tzinfo=dt.UTC)
+    report = run_and_deliver(objects, [plain, lite, full, mail, muted, broken], trigger="alert", producer=producer,
+                             quota=MemoryQuota(), digest=digest, now=now)
+    by_topic: dict[str, list[dict]] = {}
+    for topic, value, key, headers in producer.sent:
+        record = json.loads(value)
+        assert key == str(record["diaObjectId"]).encode() and headers["filter_id"] == topic[len("lasair_7"):].encode()
+        by_topic.setdefault(topic, []).append(record)
+    assert sorted(r["diaObjectId"] for r in by_topic["lasair_7plain"]) == [102, 103]
+    assert all(list(r) == ["diaObjectId", "ra", "decl", "UTC"] and r["UTC"] == "2026-12-01 03:04:05"
+               for r in by_topic["lasair_7plain"])
+    assert sorted(r["diaObjectId"] for r in by_topic["lasair_7lite"]) == [101, 102]
+    assert by_topic["lasair_7lite"][0]["alert"]["diaSourcesList"] == LITE["diaSourcesList"]
+    assert [r["alert"]["diaObject"]["diaObjectId"] for r in by_topic["lasair_7full"]] == [102]
+    assert digest.calls == [(now.date(), 7, "mail", "mail", [{"diaObjectId": 101, "ra": 10.0, "decl": -30.0}],
+                             "2026-12-01 03:04:05")]
+    assert report.per_filter["muted"].matched == 3 and "lasair_7muted" not in by_topic
+    assert report.per_filter["broken"].error is not None and report.failed_filters == 1
+    assert (report.matched, report.produced, report.emailed) == (2 + 2 + 1 + 1 + 3, 5, 1)
+    assert producer.flushed == 1
+
+
+def test_an_oversize_full_record_is_dropped_and_counted_and_the_others_go() -> None:
+    objects = [ctx(201, 1.0), ctx(202, 2.0, padding=5000), ctx(203, 3.0)]
+    producer = FakeProducer(max_record_bytes=2000)
+    report = run_and_deliver(objects, [stored("big", output="kafka_full")], trigger="alert", producer=producer,
+                             quota=MemoryQuota())
+    assert sorted(int(key) for _, _, key, _ in producer.sent) == [201, 203]
+    assert (report.matched, report.produced, report.dropped_oversize) == (3, 2, 1)
+
+
+def test_two_alerts_of_one_object_in_a_batch_give_one_record_from_the_newer() -> None:
+    older, newer = ctx(301, 1.0), ctx(301, 2.0)
+    newer.row["lastDiaSourceMjdTai"] = older.row["lastDiaSourceMjdTai"] + 1
+    producer = FakeProducer()
+    run_and_deliver([newer, older], [stored("p")], trigger="alert", producer=producer, quota=MemoryQuota())
+    assert [json.loads(v)["ra"] for _, v, _, _ in producer.sent] == [2.0]
+
+
+def test_nan_features_reach_consumers_as_null() -> None:
+    weird = ctx(401, 1.0)
+    weird.row["decl"] = math.nan
+    producer = FakeProducer()
+    run_and_deliver([weird], [stored("p")], trigger="alert", producer=producer, quota=MemoryQuota())
+    assert json.loads(producer.sent[0][1])["decl"] is None
