@@ -1,0 +1,1 @@
+"""Real-style Lasair filters with expected results computed independently of the engine."""
