@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from skystream.matching import match_enriched
 from skystream.streams.lambda_event import records_from_event
-from skystream.streams.producer import shared_producer
-from skystream.walking_skeleton import match_hard_wired_rule
 
 logger = Logger()
 metrics = Metrics()
+
+_COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_filters", "emailed")
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    matched = match_hard_wired_rule(records_from_event(event), shared_producer())
-    metrics.add_metric(name="RecordsProduced", unit=MetricUnit.Count, value=matched)
-    return {"matched": matched}
+    report = match_enriched([record.value for record in records_from_event(event)])
+    counts = {name: value for name, value in asdict(report).items() if name in _COUNTS or name == "objects"}
+    for name in _COUNTS:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])
+    if report.failed_filters:
+        logger.warning("filters failed", extra={"failed": {k: v.error for k, v in report.per_filter.items() if v.error}})
+    return counts

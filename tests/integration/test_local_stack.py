@@ -17,13 +17,15 @@ import pytest
 
 from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
+from skystream.filters.lifecycle import FilterService
+from skystream.filters.model import FilterSpec
 from skystream.local.handlers import template_path
 from skystream.local.processes import free_port, pid_alive
 from skystream.local.template import load_yaml
 from skystream.local.testing import EphemeralStack, produce, read_topic
 from skystream.storage.aws import client
+from skystream.storage.users import UserStore
 from skystream.streams.admin import TopicAdmin
-from skystream.walking_skeleton import HARD_WIRED_TOPIC
 
 
 def test_the_stack_holds_exactly_what_the_template_declares(stack: EphemeralStack) -> None:
@@ -51,13 +53,18 @@ def test_localstack_client_reaches_the_local_endpoint(stack: EphemeralStack) -> 
     assert os.environ["FILTERS_TABLE"] in names
 
 
-def test_a_generated_alert_flows_through_ingest_and_matcher_to_the_output_topic(stack: EphemeralStack) -> None:
+def test_a_generated_alert_flows_through_ingest_and_matcher_to_a_users_filter_topic(stack: EphemeralStack) -> None:
     alerts = generate_alerts(3, seed=11)
     ids = sorted(a["diaObject"]["diaObjectId"] for a in alerts)
+    user, _token = UserStore().add("Ada", "ada@example.org")
+    saved = FilterService().create(user, FilterSpec(
+        name="everything", selected="objects.diaObjectId, objects.decl", tables="objects",
+        on_alert=True, output="kafka_plain"))
+    assert saved.topic == f"lasair_{user.user_id}everything" and saved.reseeded == 0
     host = stack.host(only={"ingest_handler", "filter_matcher"}, batching_window_s=0.1).start()
     try:
         produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(a) for a in alerts])
-        records = read_topic(stack.bootstrap, HARD_WIRED_TOPIC, expected=3, timeout=60)
+        records = read_topic(stack.bootstrap, saved.topic, expected=3, timeout=60)
     finally:
         host.stop()
     assert sorted(json.loads(r.value)["diaObjectId"] for r in records) == ids

@@ -11,14 +11,14 @@ from skystream.outputs.topics import topic_name
 from skystream.storage.filters import FilterStore
 
 
-def make(fid: str, owner: int = 1, name: str = "SN", **kw) -> StoredFilter:  # noqa: ANN003
+def make(fid: str, owner: int = 1, name: str = "SN", **kw) -> StoredFilter:
     base = dict(filter_id=fid, owner=owner, name=name, selected="objects.diaObjectId", tables="objects",
                 output="kafka_plain", on_alert=True, topic=topic_name(owner, name), created="t", modified="t")
     return StoredFilter(**{**base, **kw})
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def store(monkeypatch: pytest.MonkeyPatch):
     with template_tables(monkeypatch):
         yield FilterStore(refresh_s=0.0)
 

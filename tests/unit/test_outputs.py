@@ -50,13 +50,13 @@ class FakeDigest:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
 
-    def add_matches(self, day, user_id, filter_id, filter_name, rows, utc) -> int:  # noqa: ANN001
+    def add_matches(self, day, user_id, filter_id, filter_name, rows, utc) -> int:
         self.calls.append((day, user_id, filter_id, filter_name, rows, utc))
         return len(rows)
 
 
 def stored(fid: str, output: str = "kafka_plain", conditions: str = "", selected: str = "objects.diaObjectId, "
-           "objects.ra, objects.decl", **kw) -> StoredFilter:  # noqa: ANN003
+           "objects.ra, objects.decl", **kw) -> StoredFilter:
     return StoredFilter(filter_id=fid, owner=7, name=fid, selected=selected, tables="objects",
                         conditions=conditions, output=output, on_alert=True,
                         topic=f"lasair_7{fid}" if output.startswith("kafka") else None,

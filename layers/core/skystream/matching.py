@@ -245,3 +245,25 @@ def _default_digest() -> DigestSink:
             "which is not built yet; choose a Kafka output for now"
         ) from exc
     return DigestStore()
+
+
+def contexts_from_enriched(values: Sequence[bytes]) -> list[ObjectContext]:
+    """``alerts-enriched`` record values -> the contexts the filters run on."""
+    from skystream.alerts.enriched import EnrichedRecord
+
+    contexts = []
+    for value in values:
+        record = EnrichedRecord.from_bytes(value)
+        contexts.append(ObjectContext(row=record.objects, lite=record.lite, full_alert=record.alert,
+                                      schema_version=record.schema_version))
+    return contexts
+
+
+def match_enriched(values: Sequence[bytes], *, producer: RecordProducer | None = None) -> MatchReport:
+    """The matcher's work for one batch of ``alerts-enriched`` records: every active on-alert filter."""
+    from skystream.storage.filters import FilterStore
+
+    contexts = contexts_from_enriched(values)
+    if not contexts:
+        return MatchReport()
+    return run_and_deliver(contexts, FilterStore().active("alert"), trigger="alert", producer=producer)
