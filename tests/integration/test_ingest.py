@@ -1,0 +1,114 @@
+"""Ingest on the local stack: real broker, real DynamoDB/S3 endpoint, the handler run by the event-source runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+from skystream.alerts.enriched import EnrichedRecord
+from skystream.alerts.generator import generate_alerts
+from skystream.alerts.lightcurve import full_alert
+from skystream.alerts.wire import encode_alert
+from skystream.ingest import default_service, ingest_records
+from skystream.local.testing import EphemeralStack, produce, read_topic
+from skystream.storage.archive import AlertArchive
+from skystream.storage.objects import ObjectStore
+from skystream.streams.lambda_event import KafkaRecord
+
+
+def _malformed(good: bytes, alert: dict) -> list[tuple[str, bytes]]:
+    """Ten broken records of different kinds, each with a word its DLQ reason must contain."""
+    no_object = {k: v for k, v in alert.items() if k != "diaObject"}
+    v10 = encode_alert(generate_alerts(1, seed=99, schema_version="10.0")[0], "10.0")
+    return [
+        ("unknown alert schema id", b"\x00" + struct.pack(">I", 4242) + good[5:]),
+        ("truncated", good[: len(good) // 2]),
+        ("wrong magic byte", b"\x07" + good[1:]),
+        ("wrong magic byte", b"this is not an alert at all"),
+        ("missing diaObject", json.dumps(no_object).encode()),
+        ("empty record", b""),
+        ("not valid JSON", b"{not json"),
+        ("truncated wire-format header", b"\x00\x00\x04"),
+        ("schema 11.1", b"\x00" + struct.pack(">I", 1101) + v10[5:]),  # a 10.0 body labelled 11.1
+        ("diaObjectId", json.dumps({**alert, "diaObject": {"ra": 1.0, "dec": 2.0}}).encode()),
+    ]
+
+
+def test_a_mixed_batch_gives_enriched_records_and_reasoned_dead_letters(stack: EphemeralStack) -> None:
+    alerts = generate_alerts(100, seed=5)
+    good = [encode_alert(a) for a in alerts]
+    broken = _malformed(good[0], alerts[0])
+    solar = generate_alerts(3, seed=6, solar_system_fraction=1.0)
+    values = good[:50] + [b for _, b in broken] + [encode_alert(a) for a in solar] + good[50:]
+    host = stack.host(only={"ingest_handler"}, batching_window_s=0.2).start()
+    try:
+        produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], values)
+        enriched = read_topic(stack.bootstrap, os.environ["TOPIC_ENRICHED"], expected=100, timeout=60)
+        dlq = read_topic(stack.bootstrap, os.environ["TOPIC_DLQ"], expected=10, timeout=30)
+        runner = host.runners["ingest_handler"]
+    finally:
+        host.stop()
+    assert runner.stats.failed_calls == 0, runner.stats.last_error  # no exception out of the handler
+    assert len(enriched) == 100 and len(dlq) == 10
+    by_id = {a["diaObject"]["diaObjectId"]: a for a in alerts}
+    for record in enriched:
+        body = EnrichedRecord.from_bytes(record.value)
+        alert = by_id[body.objects["diaObjectId"]]
+        assert record.key == str(alert["diaObject"]["diaObjectId"]).encode()
+        assert body.alert == json.loads(json.dumps(full_alert(alert)))
+        assert body.objects["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
+        assert record.headers["schema_version"] == b"11.1"
+    # each broken record comes back byte for byte, with its own reason
+    assert sorted(r.value for r in dlq) == sorted(b for _, b in broken)
+    for record in dlq:
+        expected = next(word for word, value in broken if value == record.value)
+        assert expected in record.headers["error"].decode(), (expected, record.headers)
+        assert record.headers["source"].startswith(os.environ["TOPIC_ALERTS"].encode())
+    # stored: every good object, its lite lightcurve, and its full alert in S3
+    objects = ObjectStore().get_many(by_id)
+    assert set(objects) == set(by_id)
+    sample = objects[alerts[7]["diaObject"]["diaObjectId"]]
+    assert len(sample.lite["diaSourcesList"]) == 1 + len(alerts[7]["prvDiaSources"])
+    archived = AlertArchive().get(alerts[7]["diaObject"]["diaObjectId"])
+    assert archived is not None and archived[1] == "11.1"
+    assert archived[0]["diaSourcesList"][0]["diaSourceId"] == alerts[7]["diaSourceId"]
+
+
+def _records(values: list[bytes]) -> list[KafkaRecord]:
+    return [KafkaRecord(topic="alerts", partition=0, offset=i, value=v) for i, v in enumerate(values)]
+
+
+def test_replays_and_older_alerts_never_move_an_object_back(stack: EphemeralStack) -> None:
+    # four successive alerts of each of five objects, oldest first
+    stream = generate_alerts(20, seed=8, alerts_per_object=4, kinds=["supernova"])
+    service = default_service()
+    store = ObjectStore()
+    newest: dict[int, dict] = {}
+    for alert in stream:
+        newest[alert["diaObject"]["diaObjectId"]] = alert  # later in the stream = newer
+    first = ingest_records(_records([encode_alert(a) for a in stream]), service)
+    assert first.enriched == 20 and first.dead_lettered == 0
+    state = {i: store.get(i) for i in newest}
+    for object_id, alert in newest.items():
+        assert state[object_id].row["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
+        assert state[object_id].dia_source_id == alert["diaSourceId"]
+
+    again = ingest_records(_records([encode_alert(a) for a in stream]), service)  # the same batch replayed
+    assert again.enriched == 20
+    assert {i: store.get(i).row for i in newest} == {i: s.row for i, s in state.items()}
+    assert {i: store.get(i).lite for i in newest} == {i: s.lite for i, s in state.items()}
+
+    oldest_first_alert = stream[0]
+    late = ingest_records(_records([encode_alert(oldest_first_alert)]), service)  # an old alert, late
+    assert late.stale == 1 and late.stored == 0 and late.enriched == 1
+    object_id = oldest_first_alert["diaObject"]["diaObjectId"]
+    assert store.get(object_id).row == state[object_id].row
+    full, _ = AlertArchive().get(object_id)
+    assert full["diaSourcesList"][0]["diaSourceId"] == newest[object_id]["diaSourceId"]
+
+    recent = store.recent(3)
+    assert len(recent) == 3
+    mjds = [s.row["lastDiaSourceMjdTai"] for s in recent]
+    assert mjds == sorted(mjds, reverse=True)
+    assert mjds[0] == max(a["diaSource"]["midpointMjdTai"] for a in newest.values())
