@@ -155,6 +155,11 @@ def test_annotations_trigger_filters_and_alert_filters_see_them(
     assert [a["classification"] for a in shown["annotations"]] == ["SN"]
     assert [a["classification"] for a in shown["history"]] == ["SN", "AGN"]
     assert shown["annotations"][0]["explanation"] == "fast riser"
+    status, shown = api.call("GET", f"/objects/{x}", owner_token)
+    assert status == 200
+    assert [a["classification"] for a in shown["annotations"]] == ["SN"]
+    assert [a["classification"] for a in shown["annotation_history"]] == ["SN", "AGN"]
+    assert shown["context"]["sherlock_classifications"]["classification"] == "SN"
 
 
 def test_upload_and_context_errors_are_clear_4xx(stack: EphemeralStack) -> None:

@@ -118,7 +118,11 @@ class ObjectOut(BaseModel):
     diaObjectId: int
     objects: dict[str, Any] = Field(description="The object's features (the objects row)")
     lite: dict[str, Any] = Field(description="Lite lightcurve: diaSourcesList and diaForcedSourcesList")
-    annotations: list[dict[str, Any]]
+    annotations: list[dict[str, Any]] = Field(description="Latest annotation of each annotator (what filters see)")
+    annotation_history: list[dict[str, Any]] = Field(default_factory=list,
+                                                     description="Every annotation upload, newest first")
+    context: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                               description="Context rows by table (sherlock_classifications, crossmatch_tns)")
 
 
 class Me(BaseModel):

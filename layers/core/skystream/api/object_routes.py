@@ -35,8 +35,10 @@ def schema() -> SchemaResponse:
 def get_object(dia_object_id: ObjectId) -> ObjectOut:
     require_user(router)
     from skystream.storage.annotations import AnnotationStore
+    from skystream.storage.context import ContextStore
     from skystream.storage.objects import ObjectStore
 
+    annotations = AnnotationStore()
     stored = ObjectStore().get(dia_object_id)
     if stored is None:
         raise NotFound(f"no object {dia_object_id} has been seen (objects appear with their first alert)")
@@ -44,7 +46,9 @@ def get_object(dia_object_id: ObjectId) -> ObjectOut:
         diaObjectId=dia_object_id,
         objects=clean(stored.row),
         lite=clean(stored.lite),
-        annotations=clean(AnnotationStore().latest_for_object(dia_object_id)),
+        annotations=clean(annotations.latest_for_object(dia_object_id)),
+        annotation_history=clean(annotations.history(dia_object_id)),
+        context=clean(ContextStore().for_object(dia_object_id)),
     )
 
 
