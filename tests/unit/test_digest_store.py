@@ -74,12 +74,25 @@ def test_rows_without_an_object_id_are_told_apart_by_content(store: DigestStore)
 
 
 def test_pending_is_what_no_sent_part_covers(store: DigestStore) -> None:
-    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": i} for i in range(3)], "2026-11-30 10:00:00")
+    for second in range(3):
+        store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": second}], f"2026-11-30 10:00:0{second}")
     first = store.matches(DAY, 1)
     store.mark_sent(DAY, 1, 1, first[:2], "m1")
     pending, sent = store.pending(DAY, 1)
     assert [m.sk for m in pending] == [first[2].sk]
     assert sent[0].part == 1 and sent[0].count == 2 and sent[0].message_id == "m1"
+
+
+def test_matches_are_packed_into_items_and_repeats_across_retries_dropped(store: DigestStore) -> None:
+    rows = [{"diaObjectId": i, "ra": i / 3} for i in range(250)]
+    assert store.add_matches(DAY, 1, "f1", "SN", rows, "2026-11-30 10:00:00") == 250
+    items = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
+    assert len([i for i in items if i["sk"]["S"].startswith("m#")]) == 3  # 100 + 100 + 50
+    # a retry holding a different subset packs into other items; each match is still read once
+    assert store.add_matches(DAY, 1, "f1", "SN", rows[5:120], "2026-11-30 10:00:00") == 115
+    matches = store.matches(DAY, 1)
+    assert sorted(m.record["diaObjectId"] for m in matches) == list(range(250))
+    assert {m.object_key for m in matches} == {str(i) for i in range(250)}
 
 
 def test_lease_keeps_a_second_run_out_until_released(store: DigestStore) -> None:
@@ -117,8 +130,9 @@ def test_a_user_held_by_another_run_is_skipped(store: DigestStore) -> None:
 
 
 def test_split_parts_are_numbered_and_a_failed_later_part_resumes_there(store: DigestStore) -> None:
-    rows = [{"diaObjectId": i, "payload": "x" * 200} for i in range(30)]
-    store.add_matches(DAY, 1, "f1", "SN", rows, "2026-11-30 10:00:00")
+    for second in range(30):  # one stored item per second: parts are cut between items
+        rows = [{"diaObjectId": second, "payload": "x" * 200}]
+        store.add_matches(DAY, 1, "f1", "SN", rows, f"2026-11-30 10:00:{second:02d}")
 
     class FailThird(FakeMailer):
         def send(self, raw: bytes, sender: str) -> str:

@@ -65,17 +65,27 @@ def by_filter(matches: Sequence[Match]) -> list[FilterResults]:
 
 
 def split(matches: Sequence[Match], max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> list[list[Match]]:
-    """Consecutive chunks whose records fit one attachment; a lone record larger than that still gets its own."""
+    """Consecutive chunks whose records fit one attachment, cut only between stored items.
+
+    A part's "sent" marker covers whole stored items (``Match.sk``), so a cut never falls
+    inside one; an item (at most 300 KB) larger than the limit still gets a part of its own.
+    """
     chunks: list[list[Match]] = []
     current: list[Match] = []
     size = 0
-    for match in matches:
-        cost = len(record_json(match.record).encode()) + _RECORD_OVERHEAD
+    i = 0
+    while i < len(matches):
+        j = i
+        while j < len(matches) and matches[j].sk == matches[i].sk:
+            j += 1
+        item = matches[i:j]
+        cost = sum(len(record_json(m.record).encode()) + _RECORD_OVERHEAD for m in item)
         if current and size + cost > max_attachment_bytes:
             chunks.append(current)
             current, size = [], 0
-        current.append(match)
+        current.extend(item)
         size += cost
+        i = j
     if current:
         chunks.append(current)
     return chunks

@@ -1,17 +1,20 @@
 """The digest table: email-filter matches waiting for the daily email, and what was sent.
 
-One DynamoDB table (hash ``pk``, range ``sk``, TTL ``expires_at``) holds three kinds of item:
+One DynamoDB table (hash ``pk``, range ``sk``, TTL ``expires_at``) holds four kinds of item:
 
-``pk = d#<day>``              ``sk = u#<user_id>``             "this user has results on this day"
-``pk = d#<day>#u#<user_id>``  ``sk = m#<utc>#<filter>#<obj>``  one match: the record as JSON text
-``pk = d#<day>#u#<user_id>``  ``sk = sent#<part>``             SES accepted part N; covers keys <= ``last_sk``
-``pk = d#<day>#u#<user_id>``  ``sk = lock``                    a digest run is sending to this user now
+``pk = d#<day>``              ``sk = u#<user_id>``                 "this user has results on this day"
+``pk = d#<day>#u#<user_id>``  ``sk = m#<utc>#<filter>#<objects>``  up to 100 matches of one filter, as JSON text
+``pk = d#<day>#u#<user_id>``  ``sk = sent#<part>``                 SES accepted part N; covers keys <= ``last_sk``
+``pk = d#<day>#u#<user_id>``  ``sk = lock``                        a digest run is sending to this user now
 
-A match's key is a function of (day, filter, object, UTC time), so a retried batch
-overwrites instead of duplicating. Match keys sort by UTC time first: a match recorded
-after a part was sent sorts after everything that part covered, so the next run sends it
-in a new part instead of losing it (``pending`` = matches with ``sk`` above the highest
-sent ``last_sk``). Records are stored as JSON text, not DynamoDB maps, so their values
+Matches are packed, up to ``RECORDS_PER_ITEM`` per item: a busy day of 50,000 matches is
+500 items to write and a few 1 MB pages to read, not 50,000 of each. An item's key is a
+function of (day, utc, filter, the set of objects it holds), so a retried batch rewrites
+the same items; the reader also drops repeats of (filter, object, utc), so each such
+match is delivered once however its batches were retried. Keys sort by UTC time first:
+a match recorded after a part was sent sorts after everything that part covered, so the
+next run sends it in a new part instead of losing it (``pending`` = items with ``sk``
+above the highest sent ``last_sk``). Records are JSON text, not DynamoDB maps, so values
 come back exactly as the matcher formatted them (no float -> Decimal round trip).
 """
 
@@ -33,6 +36,8 @@ from skystream.config import settings
 from skystream.storage.aws import client
 
 BATCH_WRITE_LIMIT = 25
+RECORDS_PER_ITEM = 100
+MAX_ITEM_JSON_BYTES = 300_000  # DynamoDB's item limit is 400 KB
 RETENTION_DAYS = 30  # matches and sent markers outlive their day by this long (retries, support questions)
 _MAX_ATTEMPTS = 10
 _MATCH = "m#"
@@ -46,13 +51,17 @@ class DigestWriteError(RuntimeError):
 
 @dataclass(frozen=True)
 class Match:
-    """One stored match: which filter produced it and the record (selected attributes + ``UTC``)."""
+    """One stored match: which filter produced it and the record (selected attributes + ``UTC``).
+
+    ``sk`` is the key of the item holding it: a sent part always ends at an item boundary.
+    """
 
     sk: str
     filter_id: str
     filter_name: str
     utc: str
     record: dict[str, Any]
+    object_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,21 @@ def _object_key(row: dict[str, Any]) -> str:
     return "h" + hashlib.sha256(record_json(row).encode()).hexdigest()[:24]
 
 
+def _pack(keys: list[str], records: dict[str, str]) -> Iterator[list[str]]:
+    """Consecutive groups of object keys whose records fit one item."""
+    group: list[str] = []
+    size = 0
+    for key in keys:
+        cost = len(records[key]) + len(key) + 8
+        if group and (len(group) >= RECORDS_PER_ITEM or size + cost > MAX_ITEM_JSON_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(key)
+        size += cost
+    if group:
+        yield group
+
+
 def _day_pk(day: dt.date) -> str:
     return f"d#{day.isoformat()}"
 
@@ -139,22 +163,24 @@ class DigestStore:
             return 0
         pk = _user_pk(day, user_id)
         expires = _expiry(day)
-        items: dict[str, dict[str, Any]] = {}
+        records: dict[str, str] = {}  # object key -> record JSON; a repeated object in one call is one match
         for row in rows:
-            record = {**{k: v for k, v in row.items() if k != "UTC"}, "UTC": utc}
-            sk = f"{_MATCH}{utc}#{filter_id}#{_object_key(row)}"
-            items[sk] = {
-                "pk": {"S": pk}, "sk": {"S": sk},
-                "filter_id": {"S": filter_id}, "filter_name": {"S": filter_name},
-                "utc": {"S": utc}, "record": {"S": record_json(record)},
-                "expires_at": {"N": expires},
-            }
+            records[_object_key(row)] = record_json({**{k: v for k, v in row.items() if k != "UTC"}, "UTC": utc})
+        items: list[dict[str, Any]] = []
+        for keys in _pack(sorted(records), records):
+            digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:24]
+            items.append({
+                "pk": {"S": pk}, "sk": {"S": f"{_MATCH}{utc}#{filter_id}#{digest}"},
+                "filter_id": {"S": filter_id}, "filter_name": {"S": filter_name}, "utc": {"S": utc},
+                "objects": {"S": json.dumps(keys)}, "records": {"S": "[" + ",".join(records[k] for k in keys) + "]"},
+                "count": {"N": str(len(keys))}, "expires_at": {"N": expires},
+            })
         self._dynamodb.put_item(
             TableName=self.table,
             Item={"pk": {"S": _day_pk(day)}, "sk": {"S": f"u#{int(user_id)}"}, "expires_at": {"N": expires}},
         )
-        self._batch_put(list(items.values()))
-        return len(items)
+        self._batch_put(items)
+        return len(records)
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), BATCH_WRITE_LIMIT):
@@ -196,12 +222,21 @@ class DigestStore:
         return sorted(int(item["sk"]["S"][2:]) for item in self._query(_day_pk(day), "u#"))
 
     def matches(self, day: dt.date, user_id: int, *, after: str | None = None) -> list[Match]:
-        """The user's matches of ``day`` in key order (UTC time first); only keys above ``after`` if given."""
-        return [
-            Match(sk=item["sk"]["S"], filter_id=item["filter_id"]["S"], filter_name=item["filter_name"]["S"],
-                  utc=item["utc"]["S"], record=json.loads(item["record"]["S"]))
-            for item in self._query(_user_pk(day, user_id), _MATCH, after=after)
-        ]
+        """The user's matches of ``day`` in key order (UTC time first), each (filter, object, utc) once.
+
+        Only items with keys above ``after`` when given (the part already sent).
+        """
+        seen: set[tuple[str, str, str]] = set()
+        out: list[Match] = []
+        for item in self._query(_user_pk(day, user_id), _MATCH, after=after):
+            sk, filter_id, utc = item["sk"]["S"], item["filter_id"]["S"], item["utc"]["S"]
+            for key, record in zip(json.loads(item["objects"]["S"]), json.loads(item["records"]["S"]), strict=True):
+                if (filter_id, key, utc) in seen:
+                    continue
+                seen.add((filter_id, key, utc))
+                out.append(Match(sk=sk, filter_id=filter_id, filter_name=item["filter_name"]["S"], utc=utc,
+                                 record=record, object_key=key))
+        return out
 
     def sent_parts(self, day: dt.date, user_id: int) -> list[SentPart]:
         """Parts of this day's digest SES accepted, in part order."""

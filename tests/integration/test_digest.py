@@ -1,0 +1,108 @@
+"""The daily digest against the local stack: real DynamoDB (moto server) and moto's SES sent-mail record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from skystream.digest.mailbox import sent_emails
+from skystream.digest.send import send_digest
+from skystream.local.handlers import load_handler
+from skystream.storage.digest import DigestStore
+from skystream.storage.users import UserStore
+
+DAY = dt.date(2026, 11, 30)
+
+
+def _rows(start: int, count: int) -> list[dict]:
+    return [{"diaObjectId": start + i, "ra": 150.0 + i / 1000, "decl": -30.5, "gmag": None} for i in range(count)]
+
+
+def test_two_users_three_filters_one_email_each_and_never_twice(stack) -> None:
+    users = UserStore()
+    ada, _ = users.add("Ada", "ada@example.org")
+    bob, _ = users.add("Bob", "bob@example.org")
+    carol, _ = users.add("Carol", "carol@example.org")  # owns no email filter: gets nothing
+    store = DigestStore()
+    assert store.add_matches(DAY, ada.user_id, "f-sn", "SN candidates", _rows(100, 3), "2026-11-30 01:00:00") == 3
+    assert store.add_matches(DAY, ada.user_id, "f-agn", "AGN flares <&>", _rows(200, 2), "2026-11-30 02:00:00") == 2
+    # a retried batch (same filter, objects, time) does not duplicate
+    assert store.add_matches(DAY, ada.user_id, "f-sn", "SN candidates", _rows(100, 3), "2026-11-30 01:00:00") == 3
+    assert store.add_matches(DAY, bob.user_id, "f-bob", "Bright", _rows(300, 1), "2026-11-30 03:00:00") == 1
+    store.add_matches(DAY + dt.timedelta(days=1), bob.user_id, "f-bob", "Bright", _rows(400, 1), "2026-12-01 00:00:01")
+
+    handler = load_handler("functions/email_digest")
+    report = handler({"date": DAY.isoformat()}, None)
+    assert report["emails_sent"] == 2 and report["records_sent"] == 6
+    mails = {m.to: m for m in sent_emails(stack.endpoint)}
+    assert set(mails) == {"Ada <ada@example.org>", "Bob <bob@example.org>"}
+    assert carol.user_id not in report["users_mailed"]
+
+    ada_mail = mails["Ada <ada@example.org>"]
+    assert "5 results from 2 filters" in ada_mail.subject
+    assert {r["_filter"]: 0 for r in ada_mail.records} == {"SN candidates": 0, "AGN flares <&>": 0}
+    assert sorted(r["diaObjectId"] for r in ada_mail.records) == [100, 101, 102, 200, 201]
+    assert all(r["UTC"].startswith("2026-11-30 0") for r in ada_mail.records)
+    assert ada_mail.records[0]["gmag"] is None
+    for object_id in (100, 101, 102, 200, 201):
+        assert f"{object_id} |" in ada_mail.text and f"<td>{object_id}</td>" in ada_mail.html
+    assert "== SN candidates (3 records) ==" in ada_mail.text
+    assert "AGN flares &lt;&amp;&gt;" in ada_mail.html and ada_mail.html.count("<table") == 2
+    bob_mail = mails["Bob <bob@example.org>"]
+    assert [r["diaObjectId"] for r in bob_mail.records] == [300]  # not the next day's match
+    assert "<td>300</td>" in bob_mail.html and "400" not in bob_mail.text
+
+    again = handler({"date": DAY.isoformat()}, None)
+    assert again["emails_sent"] == 0 and again["users_up_to_date"] == 2
+    assert len(sent_emails(stack.endpoint)) == 2
+
+
+def test_failed_send_is_retried_by_the_next_run_and_nothing_marked(stack) -> None:
+    user, _ = UserStore().add("Ada", "ada@example.org")
+    store = DigestStore()
+    store.add_matches(DAY, user.user_id, "f1", "one", _rows(1, 4), "2026-11-30 10:00:00")
+
+    class Refusing:
+        def send(self, raw: bytes, sender: str) -> str:
+            raise RuntimeError("SES throttled")
+
+    failed = send_digest(DAY, mailer=Refusing())
+    assert failed.failures and failed.emails_sent == 0 and not failed.complete
+    assert store.sent_parts(DAY, user.user_id) == [] and sent_emails(stack.endpoint) == []
+
+    next_day = send_digest(DAY + dt.timedelta(days=1))  # the next daily run catches up
+    assert next_day.emails_sent == 1 and next_day.records_sent == 4
+    [mail] = sent_emails(stack.endpoint)
+    assert len(mail.records) == 4
+    # a match recorded after the day was sent goes out in a new part, not lost
+    store.add_matches(DAY, user.user_id, "f1", "one", _rows(9, 1), "2026-11-30 23:59:59")
+    late = send_digest(DAY, catch_up_days=0)
+    assert late.emails_sent == 1 and late.records_sent == 1
+    assert [r["diaObjectId"] for r in sent_emails(stack.endpoint)[-1].records] == [9]
+
+
+def test_fifty_thousand_matches_in_a_day_are_all_delivered(stack) -> None:
+    user, _ = UserStore().add("Busy", "busy@example.org")
+    store = DigestStore()
+    started = time.monotonic()
+    total = 50_000
+    for batch in range(total // 1000):  # as the matcher writes them: up to 1000 rows per filter per batch
+        filter_id = f"f{batch % 3}"
+        rows = [{"diaObjectId": batch * 1000 + i, "ra": 10.0 + i * 1e-4, "decl": -5.25, "latestR": 0.9,
+                 "nDiaSources": i % 40, "class": "SN"} for i in range(1000)]
+        second = f"2026-11-30 {batch // 60:02d}:{batch % 60:02d}:00"
+        store.add_matches(DAY, user.user_id, filter_id, f"filter {filter_id}", rows, second)
+    written = time.monotonic() - started
+
+    report = send_digest(DAY, catch_up_days=0, max_attachment_bytes=1_500_000)
+    mails = sent_emails(stack.endpoint)
+    elapsed = time.monotonic() - started
+    assert report.records_sent == total and report.emails_sent == len(mails) >= 3
+    ids = [r["diaObjectId"] for m in mails for r in m.records]
+    assert len(ids) == total and len(set(ids)) == total
+    assert sum(m.attachment["record_count"] for m in mails) == total
+    assert all(f"of {len(mails)})" in m.subject for m in mails)
+    assert all(len(m.html) < 200_000 for m in mails)  # bodies stay small; the attachments carry the rows
+    assert send_digest(DAY, catch_up_days=0).emails_sent == 0
+    print(f"50k matches: written in {written:.1f} s, all in {elapsed:.1f} s, {len(mails)} emails")
+    assert elapsed < 40
