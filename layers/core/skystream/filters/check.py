@@ -41,6 +41,7 @@ class FilterSQL(MySQL):
 
     class Parser(MySQL.Parser):
         FUNCTIONS: dict = {}  # type: ignore[type-arg]
+        FUNCTION_PARSERS = {k: v for k, v in MySQL.Parser.FUNCTION_PARSERS.items() if k not in ("FLOOR", "CEIL")}
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,9 @@ class _Checker:
 
     @staticmethod
     def offset_of(node: exp.Expression) -> int | None:
-        for sub in _walk(node):
-            meta = sub.meta if sub._meta else None
-            if meta and "start" in meta:
-                return int(meta["start"])
-        return None
+        """Where the node starts: the earliest position any of its tokens carries."""
+        starts = [int(sub.meta["start"]) for sub in _walk(node) if sub._meta and "start" in sub.meta]
+        return min(starts) if starts else None
 
     # -- passes --------------------------------------------------------------
     def tokens(self) -> list[Token]:
