@@ -72,11 +72,14 @@ def test_latest_reads_only_the_named_annotators_and_more_than_one_chunk(dynamo: 
     assert store.latest([], ["myclassifier"]) == [] and store.latest([5], []) == []
 
 
-def test_batch_get_splits_into_chunks_of_100(dynamo: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batch_get_splits_into_chunks_of_100_and_retries_unprocessed_keys(
+    dynamo: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     store = AnnotationStore()
     store.put_many([_record(i) for i in range(250)])
     sizes: list[int] = []
-    real = bulk.resource
+    real = bulk.client
+    throttled = [True]
 
     def spying(service: str):  # type: ignore[no-untyped-def]
         ddb = real(service)
@@ -84,13 +87,20 @@ def test_batch_get_splits_into_chunks_of_100(dynamo: None, monkeypatch: pytest.M
         class Spy:
             def batch_get_item(self, RequestItems):  # type: ignore[no-untyped-def]
                 sizes.extend(len(r["Keys"]) for r in RequestItems.values())
+                (table, request), = RequestItems.items()
+                if throttled[0] and len(request["Keys"]) == 50:  # hand half back, as DynamoDB does when throttled
+                    throttled[0] = False
+                    served = ddb.batch_get_item(RequestItems={table: {**request, "Keys": request["Keys"][:25]}})
+                    served["UnprocessedKeys"] = {table: {**request, "Keys": request["Keys"][25:]}}
+                    return served
                 return ddb.batch_get_item(RequestItems=RequestItems)
 
         return Spy()
 
-    monkeypatch.setattr(bulk, "resource", spying)
-    assert len(store.latest([*range(250), 1, 2, 3], ["myclassifier"])) == 250
-    assert sizes == [100, 100, 50]
+    monkeypatch.setattr(bulk, "client", spying)
+    rows = store.latest([*range(250), 1, 2, 3], ["myclassifier"])
+    assert sorted(r["diaObjectId"] for r in rows) == list(range(250))
+    assert sorted(sizes) == [25, 50, 100, 100]
 
 
 def test_context_rows_replace_per_object_and_keep_floats(dynamo: None) -> None:
