@@ -190,15 +190,22 @@ class Relay:
     ) -> RelayStats:
         """Copy until stopped, until ``max_records`` were copied, or after ``idle_exit_s`` with nothing new."""
         self.stats.started_at = time.time()
-        self._consumer.subscribe(list(self.config.source_topics))
-        last_record = time.monotonic()
+        assigned_at: list[float] = []  # idle time counts from the group assignment, not from start-up
+
+        def on_assign(_consumer: Any, partitions: list[TopicPartition]) -> None:
+            assigned_at.append(time.monotonic())
+            log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+        self._consumer.subscribe(list(self.config.source_topics), on_assign=on_assign)
+        last_record: float | None = None
         try:
             while not self._stop.is_set():
                 if max_records is not None and self.stats.produced >= max_records:
                     break
                 batch = self._poll()
                 if not batch:
-                    if idle_exit_s is not None and time.monotonic() - last_record >= idle_exit_s:
+                    since = last_record or (assigned_at[-1] if assigned_at else None)
+                    if idle_exit_s is not None and since is not None and time.monotonic() - since >= idle_exit_s:
                         break
                     continue
                 last_record = time.monotonic()
