@@ -3,15 +3,101 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import time
 
+import pytest
+
+from skystream.alerts.generator import generate_alerts
+from skystream.alerts.wire import encode_alert
+from skystream.cli import main as cli_main
 from skystream.digest.mailbox import sent_emails
 from skystream.digest.send import send_digest
+from skystream.features import objects_row
+from skystream.filters.lifecycle import FilterService
+from skystream.filters.model import FilterSpec
 from skystream.local.handlers import load_handler
+from skystream.local.testing import produce
 from skystream.storage.digest import DigestStore
 from skystream.storage.users import UserStore
 
 DAY = dt.date(2026, 11, 30)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_path, monkeypatch, capsys) -> None:
+    """Acceptance: generated alerts -> ingest -> matcher (email filters) -> digest -> moto's sent mail."""
+    alerts = generate_alerts(12, seed=5)
+    rows = {r["diaObjectId"]: r for r in (objects_row(a) for a in alerts)}
+    users = UserStore()
+    ada, _ = users.add("Ada", "ada@example.org")
+    bob, _ = users.add("Bob", "bob@example.org")
+    carol, _ = users.add("Carol", "carol@example.org")
+    service = FilterService()
+    specs = {
+        (ada, "southern"): ("objects.diaObjectId, objects.decl", "objects.decl < -20", lambda r: r["decl"] < -20),
+        (ada, "well sampled"): ("objects.diaObjectId, objects.nDiaSources, objects.ra", "objects.nDiaSources >= 20",
+                                lambda r: r["nDiaSources"] >= 20),
+        (bob, "east"): ("objects.diaObjectId, objects.ra", "objects.ra > 200", lambda r: r["ra"] > 200),
+        (carol, "impossible"): ("objects.diaObjectId", "objects.decl > 90", lambda r: False),
+    }
+    expected: dict[str, set[int]] = {}
+    for (user, name), (selected, conditions, predicate) in specs.items():
+        service.create(user, FilterSpec(name=name, selected=selected, tables="objects", conditions=conditions,
+                                        on_alert=True, output="email"))
+        expected[name] = {i for i, r in rows.items() if predicate(r)}
+    assert all(expected[n] for n in ("southern", "well sampled", "east")), "the seed should match every filter"
+    total = sum(len(v) for v in expected.values())
+
+    store = DigestStore()
+    host = stack.host(only={"ingest_handler", "filter_matcher"}, batching_window_s=0.1).start()
+    try:
+        produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(a) for a in alerts])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            stored = sum(len(store.matches(_today(), u.user_id)) for u in (ada, bob, carol))
+            if stored >= total:
+                break
+            time.sleep(0.3)
+    finally:
+        host.stop()
+    assert stored == total
+
+    handler = load_handler("functions/email_digest")
+    report = handler({"date": _today().isoformat()}, None)
+    assert report["emails_sent"] == 2 and sorted(report["users_mailed"]) == sorted([ada.user_id, bob.user_id])
+    mails = {m.to: m for m in sent_emails(stack.endpoint)}
+    assert set(mails) == {"Ada <ada@example.org>", "Bob <bob@example.org>"}  # Carol matched nothing
+    for address, names in (("Ada <ada@example.org>", ("southern", "well sampled")), ("Bob <bob@example.org>", ("east",))):
+        mail = mails[address]
+        got = {name: {r["diaObjectId"] for r in mail.records if r["_filter"] == name} for name in names}
+        assert got == {name: expected[name] for name in names}
+        assert {r["_filter"] for r in mail.records} == set(names)
+        for name in names:
+            assert f"== {name} ({len(expected[name])} record" in mail.text
+            assert f">{name} ({len(expected[name])} record" in mail.html
+            for object_id in expected[name]:
+                assert f"\n{object_id} | " in mail.text and f"<td>{object_id}</td>" in mail.html
+    southern = [r for r in mails["Ada <ada@example.org>"].records if r["_filter"] == "southern"]
+    assert all(set(r) == {"diaObjectId", "decl", "UTC", "_filter", "_filter_id"} for r in southern)
+    assert all(r["decl"] == pytest.approx(rows[r["diaObjectId"]]["decl"]) for r in southern)
+
+    assert handler({"date": _today().isoformat()}, None)["emails_sent"] == 0  # running again sends none
+    assert len(sent_emails(stack.endpoint)) == 2
+
+    # the command line reads the same mail back from the local stack
+    (tmp_path / "stack.json").write_text(json.dumps(
+        {"bootstrap": stack.bootstrap, "endpoint": stack.endpoint, "api_url": None, "pids": {}}))
+    monkeypatch.setenv("SKYSTREAM_STATE_DIR", str(tmp_path))
+    assert cli_main(["digest", "--date", _today().isoformat()]) == 0
+    assert "0 email(s)" in capsys.readouterr().out
+    assert cli_main(["digest", "--show"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count("Subject:    skystream digest") == 2 and "== east (" in shown
 
 
 def _rows(start: int, count: int) -> list[dict]:
