@@ -82,13 +82,14 @@ def copy_timestamp(message: Message) -> int:
 class Relay:
     """One consumer, one producer, batches committed only after the target acknowledged them."""
 
-    def __init__(self, config: RelaySettings):
+    def __init__(self, config: RelaySettings, *, consumer: Any = None, producer: Any = None):
+        """``consumer``/``producer`` replace the confluent-kafka clients (unit tests pass fakes)."""
         if config.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.config = config
         self.stats = RelayStats()
         self._stop = threading.Event()
-        self._consumer = confluent_kafka.Consumer(
+        self._consumer = consumer or confluent_kafka.Consumer(
             {
                 **config.source,
                 "group.id": config.group_id,
@@ -100,7 +101,7 @@ class Relay:
                 "client.id": "skystream-relay",
             }
         )
-        self._producer = confluent_kafka.Producer(
+        self._producer = producer or confluent_kafka.Producer(
             {
                 **config.target,
                 "enable.idempotence": True,  # librdkafka's own retries never duplicate
