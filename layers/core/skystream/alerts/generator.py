@@ -392,7 +392,8 @@ def generate_alerts(
 
     ``detections`` fixes the number of detections each alert carries (benchmarks);
     ``kinds`` restricts the lightcurve kinds; ``alerts_per_object`` > 1 gives each object
-    its successive alerts (oldest first), as a replay of the stream would;
+    its successive alerts (oldest first), as a replay of the stream would (objects with
+    fewer detections are passed over);
     ``solar_system_fraction`` of the alerts have no diaObject. Cutouts are 64 zero bytes
     when ``cutouts`` is true, else null.
     """
@@ -412,6 +413,8 @@ def generate_alerts(
         kind = rng.choice(list(kinds)) if kinds else None
         obj = _make_object(rng, object_id, end_mjd - rng.uniform(0, 2.0), kind, detections)
         detected = [i for i, v in enumerate(obj.visits) if v.detected]
+        if len(detected) < alerts_per_object:
+            continue  # each object yields exactly alerts_per_object alerts
         for upto in detected[-alerts_per_object:]:
             if len(alerts) < count:
                 alerts.append(_alert(schema_version, obj, upto, cutouts))

@@ -1,0 +1,50 @@
+"""Lite and full lightcurves, and the enriched record's wire form."""
+
+import math
+
+import pytest
+
+from skystream.alerts.enriched import EnrichedRecord
+from skystream.alerts.factory import make_alert
+from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.features import objects_row
+
+
+def _alert() -> dict:
+    return make_alert([(60000.0, "g", 10.0, 1.0, 0.8), (60002.0, "r", 30.0, 3.0, 0.9), (60001.0, "i", 20.0)],
+                      forced=[(59990.0, "g", 1.0, 2.0), (59995.0, "r", -1.0, 2.0)])
+
+
+def test_lite_has_the_lasair_fields_newest_first() -> None:
+    lite = lite_lightcurve(_alert())
+    assert lite["diaSourcesList"] == [
+        {"psfFlux": 30.0, "psfFluxErr": 3.0, "midpointMjdTai": 60002.0, "band": "r", "reliability": 0.9},
+        {"psfFlux": 20.0, "psfFluxErr": 100.0, "midpointMjdTai": 60001.0, "band": "i", "reliability": 0.9},
+        {"psfFlux": 10.0, "psfFluxErr": 1.0, "midpointMjdTai": 60000.0, "band": "g", "reliability": 0.8},
+    ]
+    assert lite["diaForcedSourcesList"] == [
+        {"psfFlux": -1.0, "psfFluxErr": 2.0, "midpointMjdTai": 59995.0, "band": "r"},
+        {"psfFlux": 1.0, "psfFluxErr": 2.0, "midpointMjdTai": 59990.0, "band": "g"},
+    ]
+
+
+def test_full_alert_merges_sources_and_drops_cutouts() -> None:
+    alert = _alert()
+    alert["cutoutDifference"] = b"\x00" * 10
+    full = full_alert(alert)
+    assert set(full) == {"diaObject", "diaSourcesList", "diaForcedSourcesList"}
+    assert [s["midpointMjdTai"] for s in full["diaSourcesList"]] == [60002.0, 60001.0, 60000.0]
+    assert full["diaSourcesList"][0] is alert["diaSource"]
+    assert full["diaObject"] is alert["diaObject"]
+
+
+def test_enriched_record_round_trips_and_refuses_nan() -> None:
+    alert = _alert()
+    record = EnrichedRecord(objects=objects_row(alert), lite=lite_lightcurve(alert), alert=full_alert(alert),
+                            schema_version="11.1")
+    back = EnrichedRecord.from_bytes(record.to_bytes())
+    assert back.objects == record.objects and back.lite == record.lite and back.alert == record.alert
+    assert back.schema_version == "11.1" and back.dia_object_id == 42
+    broken = EnrichedRecord(objects={"x": math.nan}, lite={}, alert={}, schema_version="11.1")
+    with pytest.raises(ValueError):
+        broken.to_bytes()
