@@ -19,8 +19,10 @@ metrics = Metrics()
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = on_annotations(record.value for record in records_from_event(event))
-    metrics.add_metric(name="AnnotationEvents", unit=MetricUnit.Count, value=report.events)
-    metrics.add_metric(name="RecordsProduced", unit=MetricUnit.Count, value=report.produced)
+    counts = asdict(report)
+    for name in ("events", "bad_events", "unknown_objects", "matched", "produced", "dropped_oversize",
+                 "dropped_quota", "failed_filters", "emailed"):
+        metrics.add_metric(name=f"annotation_{name}", unit=MetricUnit.Count, value=counts[name])
     if report.unknown_objects:
         logger.info("annotated objects with no stored features skipped", extra={"ids": report.unknown_ids[:20]})
-    return asdict(report)
+    return counts

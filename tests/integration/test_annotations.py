@@ -140,7 +140,9 @@ def test_annotations_trigger_filters_and_alert_filters_see_them(
     ])
     assert status == 201 and body["accepted"] == 2, body
     sn = _values(read_topic(stack.bootstrap, sn_topic, expected=1, timeout=30))
-    assert time.monotonic() - started < 15, "the annotation-time record took too long"
+    latency = time.monotonic() - started
+    print(f"upload -> annotation-time record: {latency:.2f} s")
+    assert latency < 10, f"the annotation-time record took {latency:.1f} s"
     prob = _values(read_topic(stack.bootstrap, prob_topic, expected=2, timeout=30))
     both = _values(read_topic(stack.bootstrap, both_topic, expected=3, timeout=30))
     # Let any stray late record arrive before counting exactly.
