@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("stack", "digest", "annotators", "context", "users", "filters", "consume", "relay")
+COMMAND_MODULES: tuple[str, ...] = ("stack", "digest", "annotators", "context", "users", "filters", "consume", "relay", "alerts", "objects")
 
 
 def build_parser() -> argparse.ArgumentParser:
