@@ -181,7 +181,8 @@ def _table_refs(role: dict[str, Any]) -> dict[str, set[str]]:
         ("AnnotationFunctionRole", {"DigestTable", "QuotaTable"},
          {"FiltersTable", "UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable"}),
         ("EmailDigestFunctionRole", {"DigestTable"}, {"UsersTable"}),
-        ("FilterApiFunctionRole", {"FiltersTable", "UsersTable", "AnnotationsTable", "ContextTable"}, {"ObjectsTable"}),
+        ("FilterApiFunctionRole", {"FiltersTable", "UsersTable", "AnnotationsTable", "ContextTable", "QuotaTable"},
+         {"ObjectsTable"}),
     ],
 )
 def test_each_function_reaches_only_its_own_tables(
