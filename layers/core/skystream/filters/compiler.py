@@ -71,7 +71,7 @@ def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int) -> Compil
     for ident in tree.find_all(exp.Identifier):
         ident.set("quoted", True)
     try:
-        sqlite_sql = tree.sql(dialect="sqlite", unsupported_level=ErrorLevel.RAISE)
+        sqlite_sql = tree.sql(dialect="sqlite", unsupported_level=ErrorLevel.RAISE, copy=False)
     except Exception as exc:
         raise FilterRejected(f"the filter cannot be translated for the engine: {exc}", None) from None
     _prepare(sqlite_sql)
