@@ -92,8 +92,11 @@ def test_bad_bodies_are_400_naming_field_and_item(body: object, message: str) ->
     assert store.stored == [] and publisher.events == []
 
 
-def test_digit_string_ids_are_accepted() -> None:
+def test_digit_string_ids_and_lasair_field_names_are_accepted() -> None:
     assert parse_uploads({**GOOD, "diaObjectId": "170032882292375568"})[0].diaObjectId == 170032882292375568
+    lasair = {k: v for k, v in GOOD.items() if k not in ("annotator", "diaObjectId")}
+    upload = parse_uploads({**lasair, "topic": "myclassifier", "objectId": 42})[0]
+    assert (upload.annotator, upload.diaObjectId) == ("myclassifier", 42)
 
 
 @pytest.mark.parametrize(("annotator", "error", "message"), [

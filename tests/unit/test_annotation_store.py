@@ -12,6 +12,7 @@ from moto import mock_aws
 from skystream.config import settings
 from skystream.storage import aws, bulk
 from skystream.storage.annotations import AnnotationRecord, AnnotationStore
+from skystream.storage.annotators import AnnotatorError, AnnotatorRegistry
 from skystream.storage.context import ContextStore, UnknownContextTable
 
 
@@ -19,7 +20,8 @@ from skystream.storage.context import ContextStore, UnknownContextTable
 def dynamo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
-                        "ANNOTATIONS_TABLE": "t-annotations", "CONTEXT_TABLE": "t-context"}.items():
+                        "ANNOTATIONS_TABLE": "t-annotations", "CONTEXT_TABLE": "t-context",
+                        "USERS_TABLE": "t-users"}.items():
         monkeypatch.setenv(name, value)
     settings.cache_clear()
     aws._client.cache_clear()
@@ -34,6 +36,9 @@ def dynamo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                 KeySchema=[{"AttributeName": "diaObjectId", "KeyType": "HASH"},
                            {"AttributeName": range_key, "KeyType": "RANGE"}],
             )
+        ddb.create_table(TableName="t-users", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
         yield
     settings.cache_clear()
     aws._client.cache_clear()
@@ -127,3 +132,26 @@ def test_context_refuses_unknown_tables_and_bad_ids(dynamo: None) -> None:
         store.put_rows("objects", [{"diaObjectId": 1}])
     with pytest.raises(ValueError, match="row 1: diaObjectId must be an integer"):
         store.put_rows("crossmatch_tns", [{"diaObjectId": "12"}])
+
+
+def test_annotator_registry_add_get_deactivate_list(dynamo: None) -> None:
+    registry = AnnotatorRegistry()
+    added = registry.add("myclassifier", 3, description="cnn")
+    assert registry.get("myclassifier") == added and added.active and added.owner == 3
+    with pytest.raises(AnnotatorError, match="already exists"):
+        registry.add("myclassifier", 4)
+    assert not registry.set_active("myclassifier", False).active
+    assert registry.get("myclassifier").active is False  # type: ignore[union-attr]
+    registry.add("another", 4)
+    assert [a.name for a in registry.all()] == ["another", "myclassifier"]
+    assert registry.get("nobody") is None and registry.get("bad name!") is None
+    with pytest.raises(AnnotatorError, match="no annotator 'ghost'"):
+        registry.set_active("ghost", True)
+
+
+def test_many_latest_puts_in_parallel_keep_the_newest(dynamo: None) -> None:
+    store = AnnotationStore()
+    store.put_many([_record(i % 40, classification=f"c{i}", us=1_000_000 + i) for i in range(120)])
+    latest = {r["diaObjectId"]: r["classification"] for r in store.latest(range(40), ["myclassifier"])}
+    assert latest == {i: f"c{80 + i}" for i in range(40)}
+    assert len(store.history(5)) == 3

@@ -5,19 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 MAX_CLASSDICT_BYTES = 64_000
 MAX_UPLOADS_PER_REQUEST = 1000
 
 
 class AnnotationUpload(BaseModel):
-    """One annotation as a client sends it (Lasair's annotate API fields)."""
+    """One annotation as a client sends it.
+
+    Lasair's annotate call names two fields differently (``topic``, ``objectId``); those
+    names are accepted too, so a Lasair client's payload needs no change.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    annotator: str = Field(min_length=1, max_length=64, description="registered annotator name, owned by the caller")
-    diaObjectId: int = Field(gt=0, description="Rubin diaObjectId (a JSON integer, or a string of digits)")
+    annotator: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("annotator", "topic"),
+                           description="registered annotator name, owned by the caller (Lasair: topic)")
+    diaObjectId: int = Field(gt=0, validation_alias=AliasChoices("diaObjectId", "objectId"),
+                             description="Rubin diaObjectId, a JSON integer or a string of digits (Lasair: objectId)")
     classification: str = Field(min_length=1, max_length=80, description="short class label, e.g. SN")
     version: str = Field(default="", max_length=80, description="classifier version")
     explanation: str = Field(default="", max_length=4000, description="free text")

@@ -17,19 +17,23 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from skystream.config import settings
-from skystream.storage.aws import resource
+from skystream.storage.aws import client, resource
 from skystream.storage.bulk import batch_get
 
 LATEST = "latest#"
+_MAX_PARALLEL = 8
+_SERIALIZE = TypeSerializer().serialize
 HISTORY = "history#"
 
 # The columns a filter sees for each annotator alias (the ``annotations`` table of the filter schema).
@@ -118,16 +122,25 @@ class AnnotationStore:
             key = (record.dia_object_id, record.annotator)
             if key not in newest or record.uploaded_us >= newest[key].uploaded_us:
                 newest[key] = record
-        for record in newest.values():
-            try:
-                table.put_item(
-                    Item=_item(record, LATEST + record.annotator),
-                    ConditionExpression="attribute_not_exists(sk) OR uploaded_us <= :us",
-                    ExpressionAttributeValues={":us": record.uploaded_us},
-                )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise  # a newer upload won the race: it stays latest, ours is history only
+        dynamodb = client("dynamodb")  # thread-safe, unlike the resource: conditional puts go out in parallel
+        if len(newest) == 1:
+            self._put_latest(dynamodb, next(iter(newest.values())))
+            return
+        with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(newest))) as pool:
+            list(pool.map(lambda record: self._put_latest(dynamodb, record), newest.values()))
+
+    def _put_latest(self, dynamodb: Any, record: AnnotationRecord) -> None:
+        """Make ``record`` the latest unless a newer upload already is (then it stays history only)."""
+        try:
+            dynamodb.put_item(
+                TableName=self.table_name,
+                Item={k: _SERIALIZE(v) for k, v in _item(record, LATEST + record.annotator).items()},
+                ConditionExpression="attribute_not_exists(sk) OR uploaded_us <= :us",
+                ExpressionAttributeValues={":us": {"N": str(record.uploaded_us)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]:
         """The latest annotation row of each (object, annotator) pair that has one: BatchGetItem."""
