@@ -88,3 +88,17 @@ def test_active_list_is_cached_and_refreshed_when_the_counter_moves(store: Filte
     assert store.changed_version() == before + 1
     assert slow.active("alert") is cached  # within refresh_s: no DynamoDB read at all
     assert sorted(f.filter_id for f in store.active("alert")) == ["a1", "a3"]
+
+
+def test_a_recreated_table_is_never_mistaken_for_the_cached_one(store: FilterStore) -> None:
+    from skystream.local.stack import local_template
+    from skystream.storage.aws import client
+
+    store.put(make("a1", name="old"))
+    assert [f.filter_id for f in store.active("alert")] == ["a1"]
+    dynamodb = client("dynamodb")
+    dynamodb.delete_table(TableName=store.table)
+    dynamodb.create_table(**local_template("127.0.0.1:1").tables[store.table])
+    store.put(make("b1", name="new"))  # the counter is back at 1, as it was when a1 was cached
+    assert store.changed_version() == 1
+    assert [f.filter_id for f in store.active("alert")] == ["b1"]

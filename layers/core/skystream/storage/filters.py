@@ -11,6 +11,7 @@ Item kinds, all keyed by ``filter_id``:
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,10 @@ from skystream.storage.aws import client
 TOPIC_PREFIX = "topic#"
 META_PREFIX = "meta#"
 CHANGED_KEY = f"{META_PREFIX}filters_changed"
-REFRESH_S = 2.0
+# How long a process trusts its cached active list before re-reading the "filters changed" counter
+# (one strongly consistent GetItem). 0: check on every batch, so a saved filter applies to the next
+# batch the matcher takes; the full list is only re-read when the counter moved.
+REFRESH_S = 0.0
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
@@ -48,7 +52,7 @@ def _is_filter(item: dict[str, Any]) -> bool:
 
 @dataclass
 class _ActiveCache:
-    version: int
+    version: str | None
     checked_at: float
     filters: list[StoredFilter]
 
@@ -155,9 +159,9 @@ class FilterStore:
         return {"Update": {
             "TableName": self.table,
             "Key": {"filter_id": {"S": CHANGED_KEY}},
-            "UpdateExpression": "ADD #v :one",
+            "UpdateExpression": "ADD #v :one SET stamp = :stamp",
             "ExpressionAttributeNames": {"#v": "version"},
-            "ExpressionAttributeValues": {":one": {"N": "1"}},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":stamp": {"S": uuid.uuid4().hex}},
         }}
 
     def _transact(self, actions: list[dict[str, Any]]) -> set[int] | None:
@@ -204,10 +208,19 @@ class FilterStore:
         return sorted((_from_item(i) for i in items if _is_filter(i)), key=lambda f: (f.name, f.filter_id))
 
     def changed_version(self) -> int:
-        item = self._db.get_item(
+        """How many writes the filters table has seen (for people; caches compare :meth:`_changed_stamp`)."""
+        item = self._changed_item()
+        return int(item["version"]["N"]) if item else 0
+
+    def _changed_item(self) -> dict[str, Any] | None:
+        return self._db.get_item(
             TableName=self.table, Key={"filter_id": {"S": CHANGED_KEY}}, ConsistentRead=True
         ).get("Item")
-        return int(item["version"]["N"]) if item else 0
+
+    def _changed_stamp(self) -> str | None:
+        """A random value every write replaces: unlike the counter, it never repeats after a table is recreated."""
+        item = self._changed_item()
+        return item["stamp"]["S"] if item and "stamp" in item else None
 
     def active(self, trigger: Trigger) -> list[StoredFilter]:
         """Filters that run on ``trigger``. Cached per process; re-read within ``refresh_s`` of a change."""
@@ -216,7 +229,7 @@ class FilterStore:
         now = time.monotonic()
         if cached is not None and now - cached.checked_at < self.refresh_s:
             return cached.filters
-        version = self.changed_version()
+        version = self._changed_stamp()
         if cached is not None and cached.version == version:
             cached.checked_at = now
             return cached.filters
