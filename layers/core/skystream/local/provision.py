@@ -43,10 +43,41 @@ def provision(template: LocalTemplate, *, fresh_topics: bool = False) -> Provisi
     admin = TopicAdmin()
     if fresh_topics:
         admin.delete(admin.list_topics())
-    for topic in template.topics:
-        admin.create([topic.name], partitions=topic.partitions, retention_ms=topic.retention_ms)
+    create_topics(template, admin)
     return Provisioned(
         tables=sorted(template.tables),
         buckets=list(template.buckets),
         topics=[t.name for t in template.topics],
     )
+
+
+def create_topics(template: LocalTemplate, admin: TopicAdmin | None = None) -> list[str]:
+    """Create the template's topics (``Skystream::KafkaTopics``, prefixed) where they are missing.
+
+    Also the deploy step for a real cluster: topics are not CloudFormation resources. Replication
+    follows ``KAFKA_REPLICATION_FACTOR`` (-1: the broker's default).
+    """
+    admin = admin or TopicAdmin()
+    for topic in template.topics:
+        admin.create([topic.name], partitions=topic.partitions, retention_ms=topic.retention_ms)
+    return [t.name for t in template.topics]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m skystream.local.provision topics [--prefix P]``: create the topics on KAFKA_BOOTSTRAP_SERVERS."""
+    import argparse
+
+    from skystream.local.handlers import template_path
+    from skystream.local.template import load_template
+
+    parser = argparse.ArgumentParser(prog="python -m skystream.local.provision")
+    parser.add_argument("what", choices=["topics"], help="what to create on the cluster the environment names")
+    parser.add_argument("--prefix", default="", help="the stack's TopicPrefix")
+    args = parser.parse_args(argv)
+    created = create_topics(load_template(template_path(), parameters={"TopicPrefix": args.prefix}))
+    print("topics present:", ", ".join(created))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
