@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from skystream.alerts.generator import generate_alerts
+from skystream.alerts.lightcurve import full_alert, lite_lightcurve
 from skystream.alerts.wire import encode_alert
 from skystream.cli import main as cli
 from skystream.local.processes import free_port
@@ -64,10 +65,10 @@ def _wait_for_object(api: Api, token: str, object_id: int, timeout: float = 30.0
 
 
 def _filter(api: Api, token: str, name: str, selected: str, tables: str, conditions: str, *,
-            on_alert: bool = False, on_annotation: bool = False) -> str:
+            on_alert: bool = False, on_annotation: bool = False, output: str = "kafka_plain") -> str:
     status, body = api.call("POST", "/filters", token, {
         "name": name, "selected": selected, "tables": tables, "conditions": conditions,
-        "on_alert": on_alert, "on_annotation": on_annotation, "output": "kafka_plain",
+        "on_alert": on_alert, "on_annotation": on_annotation, "output": output,
     })
     assert status == 201, body
     return body["filter"]["topic"]
@@ -104,6 +105,10 @@ def test_annotations_trigger_filters_and_alert_filters_see_them(
     both_topic = _filter(api, owner_token, "both", "objects.diaObjectId, myclassifier.classification",
                          "objects, annotator:myclassifier", "myclassifier.classification IN ('AGN', 'SN')",
                          on_alert=True, on_annotation=True)
+    lite_topic = _filter(api, owner_token, "lite", "objects.diaObjectId", "objects, annotator:myclassifier",
+                         "myclassifier.classification = 'SN'", on_annotation=True, output="kafka_lite")
+    full_topic = _filter(api, owner_token, "full", "objects.diaObjectId", "objects, annotator:myclassifier",
+                         "myclassifier.classification = 'SN'", on_annotation=True, output="kafka_full")
     sherlock_topic = _filter(api, owner_token, "hosted", "objects.diaObjectId, sherlock_classifications.classification",
                              "objects, sherlock_classifications", "sherlock_classifications.classification = 'SN'",
                              on_alert=True)
@@ -151,6 +156,12 @@ def test_annotations_trigger_filters_and_alert_filters_see_them(
     assert sorted((r["diaObjectId"], json.loads(r["classdict"])["prob"]) for r in prob) == [(x, 0.9), (y, 0.95)]
     assert [r["classification"] for r in both] == ["AGN", "AGN", "SN"]  # alert-time, then annotation-time
     assert all("UTC" in r for r in sn + prob + both)
+    # Lite and full records of the annotation trigger carry the stored lightcurve and the latest alert.
+    (lite,) = _values(read_topic(stack.bootstrap, lite_topic, expected=1, timeout=30))
+    (full,) = read_topic(stack.bootstrap, full_topic, expected=1, timeout=30)
+    assert lite["alert"] == json.loads(json.dumps(lite_lightcurve(x_second)))
+    assert json.loads(full.value)["alert"] == json.loads(json.dumps(full_alert(x_second)))
+    assert full.key == str(x).encode()
 
     status, shown = api.call("GET", f"/objects/{x}/annotations", owner_token)
     assert status == 200
