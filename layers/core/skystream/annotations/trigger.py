@@ -101,7 +101,7 @@ def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> 
         for name in sorted(names):
             ids.update(dict.fromkeys(by_annotator.get(name, ())))
         if ids:
-            groups.setdefault(tuple(ids), []).append(stored)
+            groups.setdefault(tuple(sorted(ids)), []).append(stored)
     return [(list(ids), group) for ids, group in groups.items()]
 
 
