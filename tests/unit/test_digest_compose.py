@@ -53,6 +53,7 @@ def test_split_keeps_order_and_every_record_within_the_limit() -> None:
     packed = [Match(sk=f"item{i // 10}", filter_id="f", filter_name="f", utc="", record=m.record)
               for i, m in enumerate(matches)]
     assert all(len({m.sk for m in c}) * 10 == len(c) for c in split(packed, size * 25))  # never cut inside an item
+    assert [len(c) for c in split(packed, 10**9, max_items=40)] == [400, 400, 200]
     assert split(matches[:1], max_attachment_bytes=1) == [matches[:1]]  # a lone big record still goes out
     assert split([], 10) == []
 

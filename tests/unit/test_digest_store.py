@@ -83,6 +83,20 @@ def test_pending_is_what_no_sent_part_covers(store: DigestStore) -> None:
     assert sent[0].part == 1 and sent[0].count == 2 and sent[0].message_id == "m1"
 
 
+def test_a_match_written_after_sending_is_sent_next_even_with_an_earlier_time(store: DigestStore) -> None:
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}, {"diaObjectId": 2}], "2026-11-30 10:00:00")
+    mailer = FakeMailer()
+    assert send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s").records_sent == 2
+    # written late (a slow retry of an earlier batch): an earlier UTC than what was sent, and a repeat of object 2
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 0}], "2026-11-30 09:00:00")
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 2}, {"diaObjectId": 3}], "2026-11-30 10:00:00")
+    pending, sent = store.pending(DAY, 1)
+    assert sorted(m.record["diaObjectId"] for m in pending) == [0, 3] and len(sent) == 1
+    report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s")
+    assert report.records_sent == 2 and parse(mailer.sent[-1]).attachment["part"] == 2
+    assert store.pending(DAY, 1)[0] == []
+
+
 def test_matches_are_packed_into_items_and_repeats_across_retries_dropped(store: DigestStore) -> None:
     rows = [{"diaObjectId": i, "ra": i / 3} for i in range(250)]
     assert store.add_matches(DAY, 1, "f1", "SN", rows, "2026-11-30 10:00:00") == 250

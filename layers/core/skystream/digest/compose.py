@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
 
-from skystream.storage.digest import Match, record_json
+from skystream.storage.digest import MAX_ITEMS_PER_PART, Match, record_json
 
 # SES v1 SendRawEmail accepts 10 MB after base64 (x 4/3): 4 MB of JSON leaves room for the bodies.
 MAX_ATTACHMENT_BYTES = 4_000_000
@@ -64,15 +64,18 @@ def by_filter(matches: Sequence[Match]) -> list[FilterResults]:
     return sorted(groups.values(), key=lambda g: (g.filter_name.lower(), g.filter_id))
 
 
-def split(matches: Sequence[Match], max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> list[list[Match]]:
+def split(matches: Sequence[Match], max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+          max_items: int = MAX_ITEMS_PER_PART) -> list[list[Match]]:
     """Consecutive chunks whose records fit one attachment, cut only between stored items.
 
-    A part's "sent" marker covers whole stored items (``Match.sk``), so a cut never falls
-    inside one; an item (at most 300 KB) larger than the limit still gets a part of its own.
+    A part's "sent" marker lists whole stored items (``Match.sk``), at most ``max_items``,
+    so a cut never falls inside one; an item (at most 300 KB) larger than the limit still
+    gets a part of its own.
     """
     chunks: list[list[Match]] = []
     current: list[Match] = []
     size = 0
+    items = 0
     i = 0
     while i < len(matches):
         j = i
@@ -80,11 +83,12 @@ def split(matches: Sequence[Match], max_attachment_bytes: int = MAX_ATTACHMENT_B
             j += 1
         item = matches[i:j]
         cost = sum(len(record_json(m.record).encode()) + _RECORD_OVERHEAD for m in item)
-        if current and size + cost > max_attachment_bytes:
+        if current and (size + cost > max_attachment_bytes or items >= max_items):
             chunks.append(current)
-            current, size = [], 0
+            current, size, items = [], 0, 0
         current.extend(item)
         size += cost
+        items += 1
         i = j
     if current:
         chunks.append(current)

@@ -4,18 +4,19 @@ One DynamoDB table (hash ``pk``, range ``sk``, TTL ``expires_at``) holds four ki
 
 ``pk = d#<day>``              ``sk = u#<user_id>``                 "this user has results on this day"
 ``pk = d#<day>#u#<user_id>``  ``sk = m#<utc>#<filter>#<objects>``  up to 100 matches of one filter, as JSON text
-``pk = d#<day>#u#<user_id>``  ``sk = sent#<part>``                 SES accepted part N; covers keys <= ``last_sk``
+``pk = d#<day>#u#<user_id>``  ``sk = sent#<part>``                 SES accepted part N, holding these match items
 ``pk = d#<day>#u#<user_id>``  ``sk = lock``                        a digest run is sending to this user now
 
 Matches are packed, up to ``RECORDS_PER_ITEM`` per item: a busy day of 50,000 matches is
 500 items to write and a few 1 MB pages to read, not 50,000 of each. An item's key is a
 function of (day, utc, filter, the set of objects it holds), so a retried batch rewrites
 the same items; the reader also drops repeats of (filter, object, utc), so each such
-match is delivered once however its batches were retried. Keys sort by UTC time first:
-a match recorded after a part was sent sorts after everything that part covered, so the
-next run sends it in a new part instead of losing it (``pending`` = items with ``sk``
-above the highest sent ``last_sk``). Records are JSON text, not DynamoDB maps, so values
-come back exactly as the matcher formatted them (no float -> Decimal round trip).
+match is delivered once however its batches were retried. A "sent" marker lists (as
+8-byte hashes of their keys) exactly the items its email held, so ``pending`` is every
+item no marker lists, minus matches an earlier part already delivered: a match written
+after (or while) a day was sent goes out in the next run, whatever its time stamp.
+Records are JSON text, not DynamoDB maps, so values come back exactly as the matcher
+formatted them (no float -> Decimal round trip).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,7 @@ from skystream.storage.aws import client
 
 BATCH_WRITE_LIMIT = 25
 RECORDS_PER_ITEM = 100
+MAX_ITEMS_PER_PART = 15_000  # a sent marker lists its items in 8 bytes each: 120 KB, under the 400 KB item limit
 MAX_ITEM_JSON_BYTES = 300_000  # DynamoDB's item limit is 400 KB
 RETENTION_DAYS = 30  # matches and sent markers outlive their day by this long (retries, support questions)
 _MAX_ATTEMPTS = 10
@@ -66,14 +68,18 @@ class Match:
 
 @dataclass(frozen=True)
 class SentPart:
-    """A part of a day's digest that SES accepted; it covers every match key up to ``last_sk``."""
+    """A part of a day's digest that SES accepted, and the stored items (key hashes) it held."""
 
     part: int
-    first_sk: str
-    last_sk: str
     count: int
     message_id: str
     sent_at: str
+    items: frozenset[bytes]
+
+
+def item_hash(sk: str) -> bytes:
+    """8 bytes naming a stored match item in a sent marker (collision odds ~1e-10 for 50,000 items)."""
+    return hashlib.sha256(sk.encode()).digest()[:8]
 
 
 def _json_default(value: Any) -> Any:
@@ -128,6 +134,10 @@ def _pack(keys: list[str], records: dict[str, str]) -> Iterator[list[str]]:
         size += cost
     if group:
         yield group
+
+
+def _unpack_hashes(blob: bytes) -> list[bytes]:
+    return [blob[i : i + 8] for i in range(0, len(blob), 8)]
 
 
 def _day_pk(day: dt.date) -> str:
@@ -200,16 +210,12 @@ class DigestStore:
                 )
 
     # -- read by the digest -----------------------------------------------------------------
-    def _query(self, pk: str, prefix: str, *, after: str | None = None) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {"TableName": self.table}
-        if after is None:
-            kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
-            kwargs["ExpressionAttributeValues"] = {":pk": {"S": pk}, ":prefix": {"S": prefix}}
-        else:  # prefix then acts as the exclusive upper bound of the range
-            kwargs["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :low AND :high"
-            kwargs["ExpressionAttributeValues"] = {
-                ":pk": {"S": pk}, ":low": {"S": after + "\x00"}, ":high": {"S": prefix[:-1] + chr(ord(prefix[-1]) + 1)},
-            }
+    def _query(self, pk: str, prefix: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+        }
         while True:
             page = self._dynamodb.query(**kwargs)
             yield from page.get("Items", [])
@@ -221,45 +227,59 @@ class DigestStore:
         """Users with at least one match recorded for ``day``, ascending."""
         return sorted(int(item["sk"]["S"][2:]) for item in self._query(_day_pk(day), "u#"))
 
-    def matches(self, day: dt.date, user_id: int, *, after: str | None = None) -> list[Match]:
-        """The user's matches of ``day`` in key order (UTC time first), each (filter, object, utc) once.
-
-        Only items with keys above ``after`` when given (the part already sent).
-        """
-        seen: set[tuple[str, str, str]] = set()
-        out: list[Match] = []
-        for item in self._query(_user_pk(day, user_id), _MATCH, after=after):
-            sk, filter_id, utc = item["sk"]["S"], item["filter_id"]["S"], item["utc"]["S"]
-            for key, record in zip(json.loads(item["objects"]["S"]), json.loads(item["records"]["S"]), strict=True):
-                if (filter_id, key, utc) in seen:
-                    continue
-                seen.add((filter_id, key, utc))
-                out.append(Match(sk=sk, filter_id=filter_id, filter_name=item["filter_name"]["S"], utc=utc,
-                                 record=record, object_key=key))
+    def _items(self, day: dt.date, user_id: int) -> list[tuple[dict[str, Any], list[Match]]]:
+        """Every stored match item of (day, user) in key order, with its matches (repeats kept)."""
+        out = []
+        for item in self._query(_user_pk(day, user_id), _MATCH):
+            sk, filter_id, utc, name = item["sk"]["S"], item["filter_id"]["S"], item["utc"]["S"], item["filter_name"]["S"]
+            pairs = zip(json.loads(item["objects"]["S"]), json.loads(item["records"]["S"]), strict=True)
+            out.append((item, [Match(sk=sk, filter_id=filter_id, filter_name=name, utc=utc, record=record,
+                                     object_key=key) for key, record in pairs]))
         return out
+
+    @staticmethod
+    def _once(matches: Iterable[Match], seen: set[tuple[str, str, str]]) -> list[Match]:
+        out = []
+        for match in matches:
+            identity = (match.filter_id, match.object_key, match.utc)
+            if identity not in seen:
+                seen.add(identity)
+                out.append(match)
+        return out
+
+    def matches(self, day: dt.date, user_id: int) -> list[Match]:
+        """The user's matches of ``day`` in key order (UTC time first), each (filter, object, utc) once."""
+        return self._once((m for _, ms in self._items(day, user_id) for m in ms), set())
 
     def sent_parts(self, day: dt.date, user_id: int) -> list[SentPart]:
         """Parts of this day's digest SES accepted, in part order."""
         return [
-            SentPart(part=int(item["part"]["N"]), first_sk=item["first_sk"]["S"], last_sk=item["last_sk"]["S"],
-                     count=int(item["count"]["N"]), message_id=item["message_id"]["S"], sent_at=item["sent_at"]["S"])
+            SentPart(part=int(item["part"]["N"]), count=int(item["count"]["N"]),
+                     message_id=item["message_id"]["S"], sent_at=item["sent_at"]["S"],
+                     items=frozenset(_unpack_hashes(item["items"]["B"])))
             for item in self._query(_user_pk(day, user_id), _SENT)
         ]
 
     def pending(self, day: dt.date, user_id: int) -> tuple[list[Match], list[SentPart]]:
-        """Matches not covered by a sent part, and the sent parts (to number the next part)."""
+        """Matches no sent part delivered (in key order), and the sent parts (to number the next part)."""
         sent = self.sent_parts(day, user_id)
-        watermark = max((p.last_sk for p in sent), default=None)
-        return self.matches(day, user_id, after=watermark), sent
+        covered = frozenset().union(*(p.items for p in sent))
+        items = self._items(day, user_id)
+        delivered = {(m.filter_id, m.object_key, m.utc)
+                     for item, ms in items if item_hash(item["sk"]["S"]) in covered for m in ms}
+        fresh = (m for item, ms in items if item_hash(item["sk"]["S"]) not in covered for m in ms)
+        return self._once(fresh, delivered), sent
 
     def mark_sent(self, day: dt.date, user_id: int, part: int, matches: Sequence[Match], message_id: str) -> None:
-        """Record that SES accepted ``part`` holding ``matches``. Call only after SES said yes."""
+        """Record that SES accepted ``part`` holding ``matches`` (whole items). Call only after SES said yes."""
+        hashes = sorted({item_hash(m.sk) for m in matches})
+        if len(hashes) > MAX_ITEMS_PER_PART:
+            raise ValueError(f"a part holds {len(hashes)} stored items; at most {MAX_ITEMS_PER_PART} fit its marker")
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         self._dynamodb.put_item(TableName=self.table, Item={
             "pk": {"S": _user_pk(day, user_id)}, "sk": {"S": f"{_SENT}{part:05d}"},
-            "part": {"N": str(part)}, "first_sk": {"S": matches[0].sk}, "last_sk": {"S": matches[-1].sk},
-            "count": {"N": str(len(matches))}, "message_id": {"S": message_id}, "sent_at": {"S": now},
-            "expires_at": {"N": _expiry(day)},
+            "part": {"N": str(part)}, "count": {"N": str(len(matches))}, "message_id": {"S": message_id},
+            "sent_at": {"S": now}, "items": {"B": b"".join(hashes)}, "expires_at": {"N": _expiry(day)},
         })
 
     # -- one sender per (day, user) at a time -----------------------------------------------
