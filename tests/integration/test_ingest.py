@@ -112,3 +112,22 @@ def test_replays_and_older_alerts_never_move_an_object_back(stack: EphemeralStac
     mjds = [s.row["lastDiaSourceMjdTai"] for s in recent]
     assert mjds == sorted(mjds, reverse=True)
     assert mjds[0] == max(a["diaSource"]["midpointMjdTai"] for a in newest.values())
+
+
+def test_cli_replay_feeds_the_stack_and_object_shows_the_stored_row(stack: EphemeralStack, capsys) -> None:
+    from skystream.cli import main
+
+    host = stack.host(only={"ingest_handler"}, batching_window_s=0.1).start()
+    try:
+        assert main(["alerts", "replay", "--count", "5", "--seed", "21"]) == 0
+        enriched = read_topic(stack.bootstrap, os.environ["TOPIC_ENRICHED"], expected=5, timeout=60)
+    finally:
+        host.stop()
+    assert len(enriched) == 5
+    alert = generate_alerts(5, seed=21)[2]
+    capsys.readouterr()
+    assert main(["object", str(alert["diaObject"]["diaObjectId"])]) == 0
+    text = capsys.readouterr().out
+    assert f"diaObjectId                  {alert['diaObject']['diaObjectId']}" in text
+    assert f"lite lightcurve: {1 + len(alert['prvDiaSources'])} detections" in text
+    assert main(["object", "12345"]) == 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Protocol
 
 from skystream.alerts.enriched import EnrichedRecord
@@ -170,9 +169,19 @@ class IngestService:
         report.stale += sum(r[1] for r in results)
 
 
-@lru_cache(maxsize=4)
 def _producer_for(bootstrap_servers: str, auth: str) -> Producer:
-    return Producer(max_record_bytes=ENRICHED_MAX_RECORD_BYTES)
+    """One enriched-size producer per broker, kept with the shared producers so that
+    ``close_shared_producers()`` flushes and drops it with them (no client outlives its broker)."""
+    from skystream.streams import producer as producers
+
+    key = ("ingest", bootstrap_servers, auth)
+    for existing in producers._CREATED:
+        if getattr(existing, "skystream_key", None) == key:
+            return existing
+    producer = Producer(max_record_bytes=ENRICHED_MAX_RECORD_BYTES)
+    producer.skystream_key = key  # type: ignore[attr-defined]
+    producers._CREATED.append(producer)
+    return producer
 
 
 def default_service() -> IngestService:
