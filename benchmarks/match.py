@@ -1,0 +1,128 @@
+"""Matching: alerts/s through the filter engine for 10, 100 and 1,000 active filters over
+batches of 1,000 and 10,000 alerts, with peak memory, against a plain baseline.
+
+What is measured: ``SqliteEngine.run`` on a batch (load the batch's rows into one fresh
+in-memory SQLite database, then run every filter with its time limit and row cap). The
+filters are the test corpus (tests/filter_corpus: bright/rising, colour pairs, reliability,
+sherlock, TNS, annotators, jumps, MJD windows) cycled up to the filter count; the rows are
+the corpus's generated objects + sherlock + TNS + annotation rows (random but plausible,
+with NULLs). Compilation happens once, before timing, as in the matcher.
+
+Baseline, measured in the same run: the plain approach of one SQLite database per filter
+(each filter gets its own freshly loaded database holding the batch, then runs its query).
+Loading 10,000 rows 1,000 times would take minutes, so the baseline runs a subsample of
+the filters (``--baseline-sample``, default 10, spread evenly over the mix) and is scaled linearly to the full count;
+the output says so. The ratio is baseline time / engine time for the same work.
+
+Peak memory: the process's peak RSS (``resource.getrusage``; includes SQLite's own
+allocations) and tracemalloc's peak of Python allocations during one engine run of the
+largest case.
+
+    .venv/bin/python benchmarks/match.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "layers" / "core"))
+
+from filter_corpus.corpus import CORPUS  # noqa: E402
+from filter_corpus.rows import clock_for, make_batch  # noqa: E402
+
+from skystream.filters.batch import BatchRows  # noqa: E402
+from skystream.filters.compiler import CompiledFilter, FilterQuery, compile_filter  # noqa: E402
+from skystream.filters.database import new_database, seal  # noqa: E402
+from skystream.filters.engine import SqliteEngine, load  # noqa: E402
+
+
+def compiled_mix(count: int) -> list[tuple[str, CompiledFilter]]:
+    """The corpus's filter mix, cycled up to ``count`` filters."""
+    base = [compile_filter(FilterQuery(**f.query)) for f in CORPUS]
+    return [(f"f{i}", base[i % len(base)]) for i in range(count)]
+
+
+def engine_seconds(engine: SqliteEngine, batch: BatchRows, filters: list[tuple[str, CompiledFilter]]) -> float:
+    start = time.perf_counter()
+    outcomes = engine.run(batch, filters)
+    elapsed = time.perf_counter() - start
+    failed = [k for k, o in outcomes.items() if not o.ok]
+    if failed:
+        raise SystemExit(f"benchmark filters failed: {failed[:5]}")
+    return elapsed
+
+
+def baseline_seconds(batch: BatchRows, filters: list[tuple[str, CompiledFilter]], sample: int) -> tuple[float, int]:
+    """One freshly loaded database per filter; returns the time scaled to all filters."""
+    step = max(1, len(filters) // max(1, sample))
+    subset = filters[::step][: max(1, sample)]  # spread over the mix, not just its first entries
+    start = time.perf_counter()
+    for _, compiled in subset:
+        conn = new_database(clock_for)
+        conn.execute("BEGIN")
+        load(conn, batch)
+        conn.execute("COMMIT")
+        seal(conn)
+        conn.execute(compiled.sqlite_sql).fetchmany(1001)
+        conn.close()
+    elapsed = time.perf_counter() - start
+    return elapsed * len(filters) / len(subset), len(subset)
+
+
+def peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024.0 if sys.platform != "darwin" else kb / 1024.0 / 1024.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000-alert batches only (a smoke run)")
+    parser.add_argument("--baseline-sample", type=int, default=10, help="filters run by the baseline per case")
+    args = parser.parse_args()
+
+    sizes = [1000] if args.quick else [1000, 10000]
+    counts = [10, 100, 1000]
+    engine = SqliteEngine(time_limit_s=10.0, clock=clock_for)
+    results = []
+    print(f"matching benchmark: {len(CORPUS)} corpus filters cycled; python {platform.python_version()}, "
+          f"{platform.machine()}, sqlite {__import__('sqlite3').sqlite_version}")
+    print(f"baseline: one freshly loaded SQLite database per filter, {args.baseline_sample} filters per case, "
+          "scaled linearly to the filter count")
+    print(f"{'alerts':>7} {'filters':>7} {'engine s':>9} {'alerts/s':>10} {'baseline s':>11} {'ratio':>7}")
+    for size in sizes:
+        batch = make_batch(size, seed=size)
+        for count in counts:
+            filters = compiled_mix(count)
+            seconds = engine_seconds(engine, batch, filters)
+            base, sampled = baseline_seconds(batch, filters, args.baseline_sample)
+            row = {"alerts": size, "filters": count, "engine_s": round(seconds, 4),
+                   "alerts_per_s": round(size / seconds, 1), "baseline_s": round(base, 4),
+                   "baseline_sampled_filters": sampled, "speedup_vs_baseline": round(base / seconds, 2)}
+            results.append(row)
+            print(f"{size:>7} {count:>7} {seconds:>9.3f} {size / seconds:>10.0f} {base:>11.3f} {base / seconds:>6.1f}x")
+
+    largest = make_batch(sizes[-1], seed=sizes[-1])
+    filters = compiled_mix(counts[-1])
+    tracemalloc.start()
+    engine_seconds(engine, largest, filters)
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    memory = {"peak_rss_mb": round(peak_rss_mb(), 1), "tracemalloc_peak_mb": round(traced_peak / 2**20, 1),
+              "tracemalloc_case": f"{sizes[-1]} alerts x {counts[-1]} filters"}
+    print(f"peak RSS of the whole run: {memory['peak_rss_mb']} MB; Python allocations peak during "
+          f"{memory['tracemalloc_case']}: {memory['tracemalloc_peak_mb']} MB (batch rows included)")
+    print(json.dumps({"benchmark": "match", "baseline": "one freshly loaded sqlite database per filter (subsampled)",
+                      "results": results, "memory": memory}))
+
+
+if __name__ == "__main__":
+    main()
