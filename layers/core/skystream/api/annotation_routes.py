@@ -14,13 +14,41 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
+from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST
 from skystream.api.auth import require_user
+from skystream.api.models import ErrorBody
 from skystream.errors import BadRequest, Forbidden, NotFound
 
 router = Router()
 
 ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
 TableName = Annotated[str, Path(description="sherlock_classifications or crossmatch_tns")]
+
+
+def _errors(meanings: dict[int, str]) -> dict[int, dict[str, Any]]:
+    return {code: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
+            for code, text in meanings.items()}
+
+
+def _ok(code: int, model: type[BaseModel], text: str) -> dict[int, dict[str, Any]]:
+    """Powertools drops the success response from the document once ``responses`` is given: name it."""
+    return {code: {"description": text, "content": {"application/json": {"model": model}}}}
+
+
+UPLOAD_ERRORS = _errors({
+    400: "A field is missing, unknown, too long or of the wrong type ('annotation <i>: <field>: <problem>'), "
+         "or the body is not JSON; nothing was stored",
+    401: "No valid 'Authorization: Token <key>' header",
+    403: "The annotator belongs to another user, or is inactive",
+    404: "No annotator of that name (an administrator registers it with `skystream annotators add`)",
+})
+UPLOAD_BODY = (
+    "One annotation as a JSON object, or a list of up to " + str(MAX_UPLOADS_PER_REQUEST) + " of them: "
+    '{"annotator": "myclassifier", "diaObjectId": 170032882292375568, "classification": "SN" (<= 80 chars), '
+    '"version": "1.2", "explanation": "...", "classdict": {"prob": 0.93} (a JSON object), "url": "https://..."}. '
+    "Lasair's names topic and objectId are accepted for annotator and diaObjectId. All or nothing: every item is "
+    "checked before any is stored. Each stored annotation re-runs the on-annotation filters naming its annotator."
+)
 
 
 class AcceptedAnnotation(BaseModel):
@@ -57,8 +85,9 @@ def _json_body() -> Any:
 
 
 @router.post("/annotations", status_code=201, tags=["annotations"],
-             summary="Upload one annotation or a list (annotator, diaObjectId, classification, version, "
-             "explanation, classdict, url); the caller must own each annotator, which must be active")
+             summary="Upload one annotation or a list; the caller must own each annotator, which must be active",
+             description=UPLOAD_BODY,
+             responses=_ok(201, UploadResponse, "All stored and announced") | UPLOAD_ERRORS)
 def upload_annotations() -> UploadResponse:
     user = require_user(router)
     from skystream.annotations.service import AnnotationService
@@ -72,6 +101,8 @@ def upload_annotations() -> UploadResponse:
 
 
 @router.get("/objects/<dia_object_id>/annotations", tags=["objects"],
+            responses=_ok(200, ObjectAnnotations, "Latest per annotator, and the history")
+            | _errors({401: "No valid 'Authorization: Token <key>' header"}),
             summary="An object's annotations: the latest per annotator and every upload, newest first")
 def object_annotations(dia_object_id: ObjectId) -> ObjectAnnotations:
     require_user(router)
@@ -83,7 +114,12 @@ def object_annotations(dia_object_id: ObjectId) -> ObjectAnnotations:
 
 @router.post("/context/<table>", tags=["context"],
              summary="Administrators: load context rows (a JSON list, {\"rows\": [...]}, JSON lines, "
-             "or CSV with Content-Type text/csv)")
+             "or CSV with Content-Type text/csv)",
+             responses=_ok(200, ContextLoaded, "All rows stored") | _errors({400: "A row has an unknown column, a bad value or no integer diaObjectId; "
+                                     "nothing was stored",
+                                401: "No valid 'Authorization: Token <key>' header",
+                                403: "Only administrators load context tables",
+                                404: "No such context table"}))
 def load_context(table: TableName) -> ContextLoaded:
     user = require_user(router)
     if not user.is_admin:
