@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from skystream.digest.compose import Recipient
 from skystream.digest.mailbox import parse
-from skystream.digest.send import send_digest
+from skystream.digest.send import DigestIncomplete, send_digest
 from skystream.storage import aws
 from skystream.storage.digest import DigestStore
 
@@ -165,3 +165,18 @@ def test_split_parts_are_numbered_and_a_failed_later_part_resumes_there(store: D
     ids = [r["diaObjectId"] for m in mails for r in m.records]
     assert sorted(ids) == list(range(30)) and len(ids) == 30
     assert mails[2].attachment["part"] == 3
+
+
+def test_out_of_time_defers_users_and_a_failure_raises_for_a_retry(store: DigestStore) -> None:
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
+    store.add_matches(DAY, 2, "f2", "AGN", [{"diaObjectId": 2}], "2026-11-30 10:00:00")
+    mailer = FakeMailer()
+    calls = iter([False, True])
+    report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s", catch_up_days=0,
+                         out_of_time=lambda: next(calls))
+    assert report.users_mailed == [1] and report.users_deferred == 1 and not report.complete
+    with pytest.raises(DigestIncomplete, match="1 user\\(s\\) deferred; 1 email\\(s\\) were sent"):
+        report.raise_for_failures()
+    rest = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s", catch_up_days=0)
+    assert rest.users_mailed == [2] and rest.complete
+    rest.raise_for_failures()

@@ -67,9 +67,28 @@ class DigestReport:
     users_without_address: list[int] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # "day/user" -> error
 
+    users_deferred: int = 0  # not reached before the time budget ran out; the next run sends them
+
     @property
     def complete(self) -> bool:
-        return not self.failures and not self.users_busy and not self.users_without_address
+        return not (self.failures or self.users_busy or self.users_without_address or self.users_deferred)
+
+    def raise_for_failures(self) -> None:
+        """Raise when a send failed or was cut short, so Lambda's asynchronous retries run it again soon.
+
+        A user without an address is not a failure worth retrying (their matches wait in the
+        table until the TTL); a retry resends nothing that was marked sent.
+        """
+        if self.failures or self.users_deferred:
+            raise DigestIncomplete(
+                f"digest {self.day}: {len(self.failures)} send(s) failed ({'; '.join(self.failures.values())}), "
+                f"{self.users_deferred} user(s) deferred; {self.emails_sent} email(s) were sent and marked. "
+                "Retrying sends only what is unsent."
+            )
+
+
+class DigestIncomplete(RuntimeError):
+    """Some of the day's digest is still unsent; running the digest again sends exactly that."""
 
 
 def yesterday(now: dt.datetime | None = None) -> dt.date:
@@ -87,8 +106,13 @@ def send_digest(
     catch_up_days: int = CATCH_UP_DAYS,
     max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
     rows_per_filter: int = BODY_ROWS_PER_FILTER,
+    out_of_time: Callable[[], bool] = lambda: False,
 ) -> DigestReport:
-    """Send every unsent match of ``day`` and of the ``catch_up_days`` days before it."""
+    """Send every unsent match of ``day`` and of the ``catch_up_days`` days before it.
+
+    ``out_of_time`` is asked before each user: once it says yes, the rest are counted as
+    deferred and left for the next run (a Lambda passes "under a minute left").
+    """
     store = store or DigestStore()
     mailer = mailer or SesMailer()
     sender = sender or settings().digest_sender
@@ -98,6 +122,9 @@ def send_digest(
         current = day - dt.timedelta(days=back)
         report.days.append(current.isoformat())
         for user_id in store.users(current):
+            if out_of_time():
+                report.users_deferred += 1
+                continue
             _send_user(current, user_id, store=store, recipients=recipients, mailer=mailer, sender=sender,
                        owner=owner, report=report, max_attachment_bytes=max_attachment_bytes,
                        rows_per_filter=rows_per_filter)
