@@ -42,6 +42,12 @@ UPLOAD_ERRORS = _errors({
     403: "The annotator belongs to another user, or is inactive",
     404: "No annotator of that name (an administrator registers it with `skystream annotators add`)",
 })
+CONTEXT_ERRORS = _errors({
+    400: "A row has an unknown column, a bad value or no integer diaObjectId; nothing was stored",
+    401: "No valid 'Authorization: Token <key>' header",
+    403: "Only administrators load context tables",
+    404: "No such context table",
+})
 UPLOAD_BODY = (
     "One annotation as a JSON object, or a list of up to " + str(MAX_UPLOADS_PER_REQUEST) + " of them: "
     '{"annotator": "myclassifier", "diaObjectId": 170032882292375568, "classification": "SN" (<= 80 chars), '
@@ -115,11 +121,7 @@ def object_annotations(dia_object_id: ObjectId) -> ObjectAnnotations:
 @router.post("/context/<table>", tags=["context"],
              summary="Administrators: load context rows (a JSON list, {\"rows\": [...]}, JSON lines, "
              "or CSV with Content-Type text/csv)",
-             responses=_ok(200, ContextLoaded, "All rows stored") | _errors({400: "A row has an unknown column, a bad value or no integer diaObjectId; "
-                                     "nothing was stored",
-                                401: "No valid 'Authorization: Token <key>' header",
-                                403: "Only administrators load context tables",
-                                404: "No such context table"}))
+             responses=_ok(200, ContextLoaded, "All rows stored") | CONTEXT_ERRORS)
 def load_context(table: TableName) -> ContextLoaded:
     user = require_user(router)
     if not user.is_admin:
