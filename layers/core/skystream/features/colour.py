@@ -53,7 +53,7 @@ def colour_temperature_kk(blue: str, red: str, colour: float) -> float | None:
 
 
 def colour_pairs(lc: Lightcurve) -> list[dict[str, Any]]:
-    """Every usable pair, oldest first."""
+    """Every usable pair, oldest first (without temperatures)."""
     pairs = []
     points = [s for s in lc.detections if s.get("band") in EFFECTIVE_WAVELENGTH_NM]
     for a, b in itertools.pairwise(points):
@@ -69,14 +69,16 @@ def colour_pairs(lc: Lightcurve) -> list[dict[str, Any]]:
                 "MJD": 0.5 * (a["midpointMjdTai"] + b["midpointMjdTai"]),
                 "ColourMag": colour,
                 "ColourBands": blue["band"] + red["band"],
-                "ColourTemp": colour_temperature_kk(blue["band"], red["band"], colour),
             }
         )
     return pairs
 
 
 def colour_features(lc: Lightcurve) -> dict[str, Any]:
-    pairs = colour_pairs(lc)
+    pairs = colour_pairs(lc)[-2:]
+    for pair in pairs:  # the temperature (a bisection) only for the two pairs reported
+        bands = pair["ColourBands"]
+        pair["ColourTemp"] = colour_temperature_kk(bands[0], bands[1], pair["ColourMag"])
     row: dict[str, Any] = {}
     for which, index in (("latest", -1), ("penultimate", -2)):
         pair = pairs[index] if len(pairs) >= -index else None

@@ -1,0 +1,134 @@
+"""Ingest throughput: alerts per second through decode + features + enriched record, then with real writes.
+
+Part 1 (no I/O): wire-format alerts carrying 10, 100 and 300 detections go through
+``decode_alert`` -> ``objects_row`` + lite/full lightcurves -> ``EnrichedRecord.to_bytes``.
+The baseline measured in the same run is decoding alone (fastavro), so the ratio says
+how much of the decode-only rate the whole pure pipeline keeps.
+
+Part 2 (with I/O): the same alerts through the real ingest service on a local stack this
+script starts itself (tansu broker + moto server on free loopback ports): conditional
+DynamoDB upsert, S3 put, idempotent produce to ``alerts-enriched`` and flush, per batch.
+Its ratio is against part 1's no-I/O rate for the same history length.
+
+    .venv/bin/python benchmarks/ingest.py [--quick]
+
+Human-readable figures, then one JSON line. Runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
+
+from skystream.alerts.generator import generate_alerts
+from skystream.alerts.wire import decode_alert, encode_alert
+from skystream.ingest import enrich
+from skystream.streams.lambda_event import KafkaRecord
+
+HISTORIES = (10, 100, 300)
+
+
+def _alerts(n: int, count: int) -> list[bytes]:
+    return [encode_alert(a) for a in generate_alerts(count, seed=n, detections=n)]
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def _time(fn, values: list[bytes], min_seconds: float) -> float:
+    """Alerts per second of ``fn`` over ``values``, repeating until ``min_seconds`` elapsed."""
+    done, start = 0, time.perf_counter()
+    while True:
+        for value in values:
+            fn(value)
+        done += len(values)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return _rate(done, elapsed)
+
+
+def _pure(value: bytes) -> bytes:
+    decoded = decode_alert(value)
+    return enrich(decoded.alert, decoded.schema_version).to_bytes()
+
+
+def bench_no_io(counts: dict[int, int], min_seconds: float) -> dict[str, dict[str, float]]:
+    print("== decode + features + enriched record (no I/O), one core")
+    print(f"{'detections':>10} {'decode only /s':>15} {'full pure /s':>13} {'ratio':>7} {'ms/alert':>9} {'record KB':>10}")
+    results = {}
+    for n in HISTORIES:
+        values = _alerts(n, counts[n])
+        decode_rate = _time(decode_alert, values, min_seconds)
+        pure_rate = _time(_pure, values, min_seconds)
+        size_kb = sum(len(_pure(v)) for v in values) / len(values) / 1024
+        results[str(n)] = {"decode_only_per_s": round(decode_rate, 1), "alerts_per_s": round(pure_rate, 1),
+                           "ratio_to_decode_only": round(pure_rate / decode_rate, 3),
+                           "enriched_record_kb": round(size_kb, 1), "avro_kb": round(
+                               sum(map(len, values)) / len(values) / 1024, 1)}
+        print(f"{n:>10} {decode_rate:>15.0f} {pure_rate:>13.0f} {pure_rate / decode_rate:>7.2f} "
+              f"{1000 / pure_rate:>9.2f} {size_kb:>10.1f}")
+    return results
+
+
+def bench_with_io(counts: dict[int, int], no_io: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    from skystream.ingest import default_service
+    from skystream.local.testing import EphemeralStack
+
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)  # always a private stack on free ports, never someone's running one
+    started = time.perf_counter()
+    stack = EphemeralStack().start()
+    try:
+        stack.reset()
+        print(f"\n== with DynamoDB + S3 + Kafka writes (local stack started in {time.perf_counter() - started:.1f} s: "
+              f"tansu {stack.bootstrap}, moto {stack.endpoint})")
+        print(f"{'detections':>10} {'batch':>6} {'alerts/s':>9} {'ratio to no-I/O':>16} {'ms/batch':>9}")
+        service = default_service()
+        results = {}
+        for n in HISTORIES:
+            values = _alerts(n, counts[n])
+            records = [KafkaRecord("alerts", 0, i, v) for i, v in enumerate(values)]
+            service.process(records[:5])  # warm the clients and the topic metadata
+            start = time.perf_counter()
+            report = service.process(records)
+            elapsed = time.perf_counter() - start
+            assert report.enriched == len(records) and report.dead_lettered == 0, report
+            rate = _rate(len(records), elapsed)
+            ratio = rate / no_io[str(n)]["alerts_per_s"]
+            results[str(n)] = {"alerts_per_s": round(rate, 1), "batch": len(records),
+                               "ratio_to_no_io": round(ratio, 3), "batch_seconds": round(elapsed, 3)}
+            print(f"{n:>10} {len(records):>6} {rate:>9.0f} {ratio:>16.2f} {elapsed * 1000:>9.0f}")
+        return results
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer alerts (a smoke run)")
+    parser.add_argument("--no-io", action="store_true", help="skip the local-stack part")
+    args = parser.parse_args()
+    scale = 0.25 if args.quick else 1.0
+    counts = {10: int(400 * scale), 100: int(100 * scale), 300: int(40 * scale)}
+    begin = time.perf_counter()
+    no_io = bench_no_io(counts, min_seconds=0.5 * scale + 0.25)
+    with_io = None if args.no_io else bench_with_io({10: int(300 * scale), 100: int(100 * scale),
+                                                     300: int(40 * scale)}, no_io)
+    machine = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+               "system": platform.platform(terse=True)}
+    print(f"\ntotal {time.perf_counter() - begin:.1f} s on {machine['cpus']} CPUs ({machine['system']})")
+    print(json.dumps({"benchmark": "ingest", "baseline": "decode_alert alone (no I/O); no-I/O pipeline (with I/O)",
+                      "no_io": no_io, "with_io": with_io, "machine": machine}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
