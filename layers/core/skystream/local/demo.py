@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
 
 from confluent_kafka import Consumer, Producer
 
+from skystream.alerts.generator import generate_alerts
+from skystream.alerts.wire import encode_alert
 from skystream.config import settings
 from skystream.local import stack
 from skystream.walking_skeleton import HARD_WIRED_TOPIC
-
-
-def _toy_alert(rng: random.Random, index: int) -> dict:
-    object_id = 170_000_000_000_000_000 + index
-    return {
-        "diaSourceId": object_id * 10,
-        "diaObject": {"diaObjectId": object_id, "ra": rng.uniform(0, 360), "dec": rng.uniform(-80, 10)},
-    }
 
 
 def run_demo(count: int = 5) -> int:
@@ -27,12 +20,10 @@ def run_demo(count: int = 5) -> int:
     state = stack.up(detach=True) if started else stack.use_running_stack()
     try:
         cfg = settings()
-        rng = random.Random(42)
         producer = Producer({"bootstrap.servers": state.bootstrap})
-        print(f"\n-> producing {count} alerts to topic '{cfg.topic_alerts}'")
-        for i in range(count):
-            alert = _toy_alert(rng, i)
-            producer.produce(cfg.topic_alerts, json.dumps(alert).encode(), key=str(alert["diaObject"]["diaObjectId"]))
+        print(f"\n-> producing {count} generated Rubin alerts (Avro, wire format) to topic '{cfg.topic_alerts}'")
+        for alert in generate_alerts(count, seed=42):
+            producer.produce(cfg.topic_alerts, encode_alert(alert), key=str(alert["diaObject"]["diaObjectId"]))
         producer.flush(10)
         del producer
         consumer = Consumer(
