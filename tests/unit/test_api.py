@@ -1,0 +1,165 @@
+"""The API as a user meets it, through the powertools resolver with the HTTP API's event shape.
+
+DynamoDB is moto in-process; Kafka topics, recent objects and the producer are fakes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto_tables import template_tables
+from test_outputs import FakeProducer
+
+from skystream.api import filter_routes
+from skystream.api.app import app
+from skystream.filters.lifecycle import FilterService
+from skystream.local.handlers import LocalLambdaContext
+from skystream.local.http_api import http_api_event
+from skystream.storage.quota import MemoryQuota
+from skystream.storage.users import UserStore
+
+
+class FakeTopics:
+    def __init__(self) -> None:
+        self.topics: set[str] = set()
+        self.log: list[tuple[str, str]] = []
+
+    def create(self, topics: list[str], *, partitions: int = 1, retention_ms: int | None = None) -> None:
+        assert retention_ms == 7 * 24 * 3600 * 1000
+        for t in topics:
+            self.topics.add(t)
+            self.log.append(("create", t))
+
+    def delete(self, topics: list[str], *, missing_ok: bool = True) -> None:
+        for t in topics:
+            self.topics.discard(t)
+            self.log.append(("delete", t))
+
+
+@dataclass
+class Obj:
+    row: dict[str, Any]
+    lite: dict[str, Any]
+    schema_version: str = "11.1"
+
+
+class FakeObjects:
+    def __init__(self, count: int) -> None:
+        self.objects = [Obj({"diaObjectId": 500 + i, "ra": float(i), "decl": -1.0, "nDiaSources": i,
+                             "lastDiaSourceMjdTai": 61000.0 - i}, {"diaSourcesList": [], "diaForcedSourcesList": []})
+                        for i in range(count)]
+
+    def recent(self, limit: int) -> list[Obj]:
+        return self.objects[:limit]
+
+
+@dataclass
+class World:
+    topics: FakeTopics
+    producer: FakeProducer
+    token: str
+    other_token: str
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = "mine") -> tuple[int, Any]:
+        headers = {"content-type": "application/json"}
+        chosen = {"mine": self.token, "other": self.other_token}.get(token or "", token)
+        if chosen:
+            headers["authorization"] = f"Token {chosen}"
+        raw = json.dumps(body).encode() if body is not None else b""
+        response = app.resolve(http_api_event(method, path, headers, raw, "127.0.0.1"), LocalLambdaContext("api"))
+        return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with template_tables(monkeypatch):
+        topics, producer, quota, objects = FakeTopics(), FakeProducer(), MemoryQuota(), FakeObjects(30)
+        monkeypatch.setattr(filter_routes, "service", lambda: FilterService(
+            topics=topics, objects=objects, producer=producer, quota=quota))
+        users = UserStore()
+        _me, token = users.add("Ada", "ada@example.org")
+        _other, other = users.add("Bob", "bob@example.org")
+        yield World(topics, producer, token, other)
+
+
+BODY = {"name": "Has abs mag", "selected": "objects.diaObjectId, objects.ra", "tables": "objects",
+        "conditions": "objects.nDiaSources >= 3", "output": "kafka_plain", "on_alert": True}
+
+
+def test_save_a_kafka_filter_names_its_topic_and_reseeds_ten(world: World) -> None:
+    status, body = world.call("POST", "/filters", BODY)
+    assert status == 201
+    assert body["topic"] == "lasair_1Hasabsmag" and body["reseeded"] == 10
+    assert body["filter"]["version"] == 1 and body["filter"]["active"] is True
+    assert world.topics.log == [("delete", "lasair_1Hasabsmag"), ("create", "lasair_1Hasabsmag")]
+    sent = [json.loads(value) for _, value, _, _ in world.producer.sent]
+    assert len(sent) == 10 and all(r["diaObjectId"] >= 503 and set(r) == {"diaObjectId", "ra", "UTC"} for r in sent)
+
+
+def test_a_whole_select_is_accepted_and_stored_as_three_parts(world: World) -> None:
+    body = {"name": "sql form", "output": "none",
+            "sql": "SELECT objects.diaObjectId FROM objects WHERE objects.nDiaSources > 20"}
+    status, saved = world.call("POST", "/filters", body)
+    assert status == 201, saved
+    assert saved["filter"]["selected"] == "objects.diaObjectId" and saved["filter"]["tables"] == "objects"
+    assert "20" in saved["filter"]["conditions"] and saved["topic"] is None
+    status, ran = world.call("POST", f"/filters/{saved['filter']['filter_id']}/run?limit=5")
+    assert status == 200 and ran["count"] == 5 and ran["truncated"] is True and ran["objects_scanned"] == 30
+
+
+def test_errors_are_json_with_the_right_status(world: World) -> None:
+    status, body = world.call("GET", "/filters", token=None)
+    assert status == 401 and body["error"] == "unauthorized" and "Authorization: Token" in body["detail"]
+    status, body = world.call("GET", "/filters", token="nope")
+    assert status == 401 and "not valid" in body["detail"]
+    status, body = world.call("POST", "/filters", {**BODY, "conditions": "objects.ra >> 'x' OR"})
+    assert status == 400 and body["error"] == "invalid_filter" and body["detail"]
+    status, body = world.call("POST", "/filters", {**BODY, "selected": "objects.ra"})
+    assert status == 400 and "diaObjectId" in body["detail"]
+    status, body = world.call("POST", "/filters", {**BODY, "on_annotation": True})
+    assert status == 400 and "annotator" in body["detail"]
+    status, body = world.call("POST", "/filters", {"name": "", "output": "fax", "extra": 1})
+    assert status == 422 and body["error"] == "invalid_request"
+    assert {"body.name", "body.output", "body.extra"} <= {p["where"] for p in body["problems"]}
+    status, body = world.call("GET", "/filters/0123456789abcdef")
+    assert status == 404 and body["error"] == "not_found"
+    status, body = world.call("GET", "/nowhere")
+    assert status == 404 and body["error"] == "no_such_route"
+    assert world.call("POST", "/filters", BODY)[0] == 201
+    topic_calls = len(world.topics.log)
+    status, body = world.call("POST", "/filters", {**BODY, "name": "Has abs mag!"})
+    assert status == 409 and body["error"] == "topic_clash" and body["topic"] == "lasair_1Hasabsmag"
+    assert len(world.topics.log) == topic_calls  # refused before the first filter's topic was touched
+
+
+def test_rename_moves_the_topic_and_a_stale_version_is_refused(world: World) -> None:
+    _, saved = world.call("POST", "/filters", BODY)
+    fid = saved["filter"]["filter_id"]
+    world.topics.log.clear()
+    status, renamed = world.call("PATCH", f"/filters/{fid}", {"version": 1, "name": "renamed"})
+    assert status == 200 and renamed["topic"] == "lasair_1renamed"
+    assert world.topics.topics == {"lasair_1renamed"}
+    status, body = world.call("PUT", f"/filters/{fid}", {**BODY, "version": 1})
+    assert status == 409 and body["error"] == "stale_version" and body["current_version"] == 2
+    status, body = world.call("DELETE", f"/filters/{fid}", token="other")
+    assert status == 404
+    status, body = world.call("DELETE", f"/filters/{fid}")
+    assert status == 200 and body == {"deleted": fid, "topic_deleted": "lasair_1renamed"}
+    assert world.topics.topics == set()
+
+
+def test_schema_lists_tables_with_described_columns_and_openapi_is_served(world: World) -> None:
+    status, body = world.call("GET", "/schema")
+    assert status == 200
+    tables = {t["name"]: t for t in body["tables"]}
+    assert {"objects", "sherlock_classifications", "crossmatch_tns", "annotations"} <= set(tables)
+    decl = next(c for c in tables["objects"]["columns"] if c["name"] == "decl")
+    assert decl["type"] and decl["description"]
+    status, doc = world.call("GET", "/openapi.json", token=None)
+    assert status == 200 and doc["openapi"].startswith("3.")
+    assert {"/filters", "/filters/{filter_id}", "/filters/{filter_id}/run", "/schema"} <= set(doc["paths"])
+    assert "token" in doc["components"]["securitySchemes"]
