@@ -26,6 +26,7 @@ class SentEmail:
     html: str
     attachment_name: str | None
     attachment: dict[str, Any] | None  # the parsed JSON attachment
+    size: int = 0  # bytes of the raw message, as SES counted them against its 10 MB limit
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -56,7 +57,7 @@ def parse(raw: str | bytes, message_id: str = "", source: str = "") -> SentEmail
             html = part.get_content()
     return SentEmail(message_id=message_id, source=source, to=str(message["To"] or ""),
                      subject=str(message["Subject"] or ""), text=text, html=html,
-                     attachment_name=attachment_name, attachment=attachment)
+                     attachment_name=attachment_name, attachment=attachment, size=len(raw))
 
 
 def sent_emails(endpoint: str) -> list[SentEmail]:
