@@ -101,3 +101,31 @@ def test_relay_killed_halfway_and_restarted_loses_nothing(stack: EphemeralStack)
         assert record.value == value
         assert record.headers == dict(headers)
         assert record.timestamp_ms == timestamp
+
+
+def test_sigterm_finishes_the_batch_commits_and_reports(stack: EphemeralStack) -> None:
+    """ECS stops a task with SIGTERM: the relay exits 0 with its counts, and a successor copies only the rest."""
+    source = f"upstream-{uuid.uuid4().hex[:6]}"
+    target = f"copy-{uuid.uuid4().hex[:6]}"
+    TopicAdmin().create([source, target], partitions=2)
+    sent = _produce_upstream(stack.bootstrap, source)
+    group = f"relay-{uuid.uuid4().hex[:6]}"
+    first = _relay(stack.bootstrap, source, target, group, "--progress-every", "0.000001")
+    assert first.stderr is not None
+    while True:
+        line = first.stderr.readline()
+        assert line, "the relay ended before reporting progress"
+        if line.startswith('{"progress"') and json.loads(line)["progress"]["produced"] >= 2000:
+            first.send_signal(signal.SIGTERM)
+            break
+    out, _ = first.communicate(timeout=30)
+    assert first.returncode == 0
+    stopped = json.loads(out.strip().splitlines()[-1])
+    assert stopped["produced"] == stopped["committed"] < TOTAL
+    second = _relay(stack.bootstrap, source, target, group, "--idle-exit", "3", "--progress-every", "0")
+    out, err = second.communicate(timeout=90)
+    assert second.returncode == 0, err
+    rest = json.loads(out.strip().splitlines()[-1])
+    assert stopped["produced"] + rest["produced"] == TOTAL  # a clean stop repeats nothing
+    copies = read_topic(stack.bootstrap, target, expected=TOTAL, timeout=60)
+    assert sorted(r.key for r in copies) == sorted(sent)
