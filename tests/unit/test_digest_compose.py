@@ -81,3 +81,13 @@ def test_event_picks_the_day() -> None:
     assert DigestEvent.model_validate({"time": "2026-03-01T00:30:00Z", "source": "x"}).day() == dt.date(2026, 2, 28)
     today = dt.datetime.now(dt.UTC).date()
     assert DigestEvent.model_validate({}).day() in {today - dt.timedelta(days=1), today}
+
+
+def test_non_ascii_names_and_a_display_name_sender_survive_the_round_trip() -> None:
+    zoe = Recipient(3, "Zoë Ångström", "zoe@example.org")
+    raw = compose(DAY, zoe, "skystream digest <skystream@example.org>", [_match(1, name="Étoiles ☄")])
+    raw.decode("ascii")  # 7-bit clean: headers encoded, bodies in quoted-printable or base64
+    mail = parse(raw)
+    assert mail.to == "Zoë Ångström <zoe@example.org>"
+    assert "Étoiles ☄" in mail.text and "Étoiles ☄" in mail.html and "Zoë" in mail.html
+    assert mail.attachment["filters"][0]["filter_name"] == "Étoiles ☄"
