@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -62,6 +63,13 @@ def parse(raw: str | bytes, message_id: str = "", source: str = "") -> SentEmail
 
 def sent_emails(endpoint: str) -> list[SentEmail]:
     """Every raw email the moto endpoint at ``endpoint`` has accepted, oldest first."""
-    with urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=60) as response:
-        data = json.load(response)
+    url = f"{endpoint.rstrip('/')}/moto-api/data.json"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            data = json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(
+            f"{url} answered {exc.code}: reading sent mail back needs moto's server as the AWS endpoint "
+            "(a LocalStack keeps its mail at /_aws/ses instead)"
+        ) from exc
     return [parse(m["raw_data"], m.get("id", ""), m.get("source", "")) for m in data.get("ses", {}).get("RawMessage", [])]
