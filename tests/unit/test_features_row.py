@@ -40,3 +40,15 @@ def test_generated_rows_have_the_declared_columns_and_no_nan() -> None:
         assert list(row) == list(OBJECT_COLUMN_NAMES)
         assert not any(isinstance(v, float) and not math.isfinite(v) for v in row.values())
         assert row["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
+
+
+def test_nan_in_points_is_treated_as_missing() -> None:
+    nan = math.nan
+    alert = make_alert([(T - 2, "g", 100.0, 10.0, 0.8), (T - 1, "r", nan, 10.0, nan), (T, "g", 300.0, 10.0, 0.6)])
+    alert["prvDiaSources"].append({**alert["prvDiaSources"][0], "midpointMjdTai": nan})  # cannot be placed
+    alert["diaObject"]["firstDiaSourceMjdTai"] = nan
+    row = objects_row(alert)
+    assert row["medianR"] == 0.7  # (0.8 + 0.6) / 2: the NaN reliability is not a value
+    assert row["nPosDiaSources"] == 2 and row["nrSources"] == 1 and row["ngSources"] == 2
+    assert row["r_psfFlux"] is None and row["r_latestMJD"] == T - 1
+    assert row["firstDiaSourceMjdTai"] == T - 2

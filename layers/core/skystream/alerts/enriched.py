@@ -1,14 +1,16 @@
 """The record ingest produces to ``alerts-enriched``: what the matcher needs, computed once.
 
-JSON on the wire (what Lasair users read, and what any consumer can debug); NaN and
-infinities never appear (the features are NULL instead).
+JSON on the wire (what Lasair users read, and what any consumer can debug). NaN and
+infinities, which real alerts do carry in float fields, are written as null: JSON has
+no NaN, and "unknown" is what they mean. Encoded with orjson (a 300 KB record in about
+a millisecond; the standard library takes ten).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 
@@ -25,17 +27,14 @@ class EnrichedRecord(BaseModel):
         return int(self.objects["diaObjectId"])
 
     def to_bytes(self) -> bytes:
-        # json.dumps is several times faster than model_dump_json on these nested plain dicts.
-        return json.dumps(
+        return orjson.dumps(
             {"objects": self.objects, "lite": self.lite, "alert": self.alert, "schema_version": self.schema_version},
-            separators=(",", ":"),
-            allow_nan=False,
             default=_bytes_as_none,
-        ).encode()
+        )
 
     @classmethod
     def from_bytes(cls, value: bytes) -> EnrichedRecord:
-        body = json.loads(value)
+        body = orjson.loads(value)
         return cls.model_construct(
             objects=body["objects"], lite=body["lite"], alert=body["alert"], schema_version=body["schema_version"]
         )

@@ -18,10 +18,15 @@ class Lightcurve:
 
     @classmethod
     def from_alert(cls, alert: dict[str, Any]) -> Lightcurve:
-        trigger = alert["diaSource"]
-        detections = sorted([trigger, *(alert.get("prvDiaSources") or ())], key=_mjd)
-        forced = sorted(alert.get("prvDiaForcedSources") or (), key=_mjd)
-        return cls(alert, alert.get("diaObject") or {}, trigger, detections, forced)
+        """Points reduced to the fields features read, NaN as None (real alerts carry NaN floats);
+        a point whose time is not a number cannot be placed and is left out."""
+        trigger = _clean(alert["diaSource"])
+        prv = [p for p in map(_clean, alert.get("prvDiaSources") or ()) if p["midpointMjdTai"] is not None]
+        detections = sorted([trigger, *prv], key=_mjd)
+        forced = sorted((p for p in map(_clean, alert.get("prvDiaForcedSources") or ())
+                         if p["midpointMjdTai"] is not None), key=_mjd)
+        obj = {k: (None if isinstance(v, float) and v != v else v) for k, v in (alert.get("diaObject") or {}).items()}
+        return cls(alert, obj, trigger, detections, forced)
 
     @property
     def last_mjd(self) -> float:
@@ -34,6 +39,17 @@ class Lightcurve:
             if band in grouped:
                 grouped[band].append(point)
         return grouped
+
+
+FEATURE_FIELDS: tuple[str, ...] = ("midpointMjdTai", "band", "psfFlux", "psfFluxErr", "reliability")
+
+
+def _clean(point: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name in FEATURE_FIELDS:
+        value = point.get(name)
+        out[name] = None if isinstance(value, float) and value != value else value  # NaN != NaN
+    return out
 
 
 def _mjd(point: dict[str, Any]) -> float:

@@ -9,8 +9,9 @@ writes it after the conditional objects upsert succeeded).
 from __future__ import annotations
 
 import gzip
-import json
 from typing import Any
+
+import orjson
 
 from skystream.config import settings
 from skystream.storage.aws import client
@@ -27,7 +28,7 @@ class AlertArchive:
 
     def put(self, dia_object_id: int, full_alert: dict[str, Any], schema_version: str) -> None:
         body = gzip.compress(
-            json.dumps({"schema_version": schema_version, "alert": full_alert}, separators=(",", ":")).encode(),
+            orjson.dumps({"schema_version": schema_version, "alert": full_alert}),
             compresslevel=5,
         )
         self._s3.put_object(
@@ -44,5 +45,5 @@ class AlertArchive:
             response = self._s3.get_object(Bucket=self.bucket, Key=archive_key(dia_object_id))
         except self._s3.exceptions.NoSuchKey:
             return None
-        body = json.loads(gzip.decompress(response["Body"].read()))
+        body = orjson.loads(gzip.decompress(response["Body"].read()))
         return body["alert"], body["schema_version"]

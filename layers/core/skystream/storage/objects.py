@@ -13,13 +13,13 @@ newest and oldest nights stored, so :meth:`ObjectStore.recent` knows where to st
 from __future__ import annotations
 
 import contextlib
-import json
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from skystream.config import settings
@@ -58,14 +58,14 @@ class StoredObject:
 
 
 def _pack_lite(lite: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(lite, separators=(",", ":")).encode(), 6)
+    return zlib.compress(orjson.dumps(lite), 6)
 
 
 def _unpack_lite(blob: Any) -> dict[str, Any]:
     if blob is None:
         return {"diaSourcesList": [], "diaForcedSourcesList": []}
     raw = blob.value if hasattr(blob, "value") else blob
-    return json.loads(zlib.decompress(raw))
+    return orjson.loads(zlib.decompress(raw))
 
 
 def _to_stored(item: dict[str, Any]) -> StoredObject:
