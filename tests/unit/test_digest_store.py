@@ -180,3 +180,13 @@ def test_out_of_time_defers_users_and_a_failure_raises_for_a_retry(store: Digest
     rest = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s", catch_up_days=0)
     assert rest.users_mailed == [2] and rest.complete
     rest.raise_for_failures()
+
+
+def test_handler_with_no_time_left_defers_everyone_and_raises_for_a_retry(store: DigestStore) -> None:
+    from skystream.local.handlers import LocalLambdaContext, load_handler
+
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
+    handler = load_handler("functions/email_digest")
+    with pytest.raises(DigestIncomplete, match="1 user\\(s\\) deferred"):
+        handler({"date": "2026-11-30"}, LocalLambdaContext("EmailDigestFunction", timeout_s=30))
+    assert store.sent_parts(DAY, 1) == []
