@@ -190,3 +190,18 @@ def test_handler_with_no_time_left_defers_everyone_and_raises_for_a_retry(store:
     with pytest.raises(DigestIncomplete, match="1 user\\(s\\) deferred"):
         handler({"date": "2026-11-30"}, LocalLambdaContext("EmailDigestFunction", timeout_s=30))
     assert store.sent_parts(DAY, 1) == []
+
+
+def test_one_users_broken_lookup_does_not_stop_the_others(store: DigestStore) -> None:
+    store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
+    store.add_matches(DAY, 2, "f2", "AGN", [{"diaObjectId": 2}], "2026-11-30 10:00:00")
+
+    def lookup(user_id: int) -> Recipient | None:
+        if user_id == 1:
+            raise ConnectionError("users table unreachable")
+        return PEOPLE[user_id]
+
+    mailer = FakeMailer()
+    report = send_digest(DAY, store=store, recipients=lookup, mailer=mailer, sender="s", catch_up_days=0)
+    assert report.users_mailed == [2] and "ConnectionError" in report.failures["2026-11-30/1"]
+    assert store.claim(DAY, 1, "next-run")  # the lease was released despite the error

@@ -125,9 +125,13 @@ def send_digest(
             if out_of_time():
                 report.users_deferred += 1
                 continue
-            _send_user(current, user_id, store=store, recipients=recipients, mailer=mailer, sender=sender,
-                       owner=owner, report=report, max_attachment_bytes=max_attachment_bytes,
-                       rows_per_filter=rows_per_filter)
+            try:
+                _send_user(current, user_id, store=store, recipients=recipients, mailer=mailer, sender=sender,
+                           owner=owner, report=report, max_attachment_bytes=max_attachment_bytes,
+                           rows_per_filter=rows_per_filter)
+            except Exception as exc:  # one user's trouble (a read, a marker write) never stops the others
+                logger.exception("digest %s: user %s failed", current, user_id)
+                report.failures.setdefault(f"{current.isoformat()}/{user_id}", f"{type(exc).__name__}: {exc}")
     logger.info("digest %s: %d emails, %d records, failures %s", day, report.emails_sent, report.records_sent,
                 report.failures or "none")
     return report
