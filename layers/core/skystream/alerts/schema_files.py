@@ -79,3 +79,50 @@ def record_field_types(version: str, record: str) -> dict[str, Any]:
     major, minor = version.split(".")
     path = schema_dir(version) / f"lsst.v{major}_{minor}.{record}.avsc"
     return {f["name"]: f["type"] for f in json.loads(path.read_text())["fields"]}
+
+
+# --- schemas this package does not ship, from a Confluent schema registry -------------------------
+REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
+_REGISTRY_CACHE: dict[tuple[str, int], tuple[Any, str] | None] = {}
+
+
+class RegistryUnavailable(RuntimeError):
+    """The schema registry could not be asked (network, 5xx): retry the batch, the record is not bad."""
+
+
+def registry_schema(identifier: int) -> tuple[Any, str] | None:
+    """(parsed schema, version label) for an id unknown here, from ``$SCHEMA_REGISTRY_URL``; None if
+    no registry is configured or it does not know the id. Answers are cached per process.
+
+    The label is ``"<major>.<minor>"`` when the schema's namespace is Rubin's (``lsst.v12_0``),
+    else ``"id:<identifier>"``.
+    """
+    import json
+    import os
+    import urllib.error
+    import urllib.request
+
+    base = os.environ.get(REGISTRY_ENV, "").rstrip("/")
+    if not base:
+        return None
+    key = (base, identifier)
+    if key in _REGISTRY_CACHE:
+        return _REGISTRY_CACHE[key]
+    try:
+        with urllib.request.urlopen(f"{base}/schemas/ids/{identifier}", timeout=10) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            _REGISTRY_CACHE[key] = None
+            return None
+        raise RegistryUnavailable(f"schema registry {base} answered {exc.code} for id {identifier}") from exc
+    except (OSError, ValueError) as exc:
+        raise RegistryUnavailable(f"schema registry {base} unreachable for id {identifier}: {exc}") from exc
+    raw = json.loads(body["schema"]) if isinstance(body.get("schema"), str) else body.get("schema")
+    schema = fastavro.parse_schema(raw)
+    name = str(raw.get("namespace") or raw.get("name") or "") if isinstance(raw, dict) else ""
+    label = f"id:{identifier}"
+    if name.startswith("lsst.v"):
+        label = name.removeprefix("lsst.v").split(".")[0].replace("_", ".")
+    _REGISTRY_CACHE[key] = (schema, label)
+    return schema, label

@@ -21,6 +21,7 @@ from skystream.alerts.schema_files import (
     SCHEMA_VERSIONS,
     UnknownSchema,
     parsed_schema,
+    registry_schema,
     schema_id,
     version_for_id,
 )
@@ -84,12 +85,16 @@ def _decode_wire(value: bytes) -> DecodedAlert:
     _, identifier = _HEADER.unpack_from(value)
     try:
         version = version_for_id(identifier)
+        schema = parsed_schema(version)
     except UnknownSchema as exc:
-        raise BadAlert(str(exc)) from None
+        fetched = registry_schema(identifier)  # RegistryUnavailable propagates: retry, not a bad record
+        if fetched is None:
+            raise BadAlert(str(exc)) from None
+        schema, version = fetched
     body = io.BytesIO(value)
     body.seek(_HEADER.size)
     try:
-        alert = fastavro.schemaless_reader(body, parsed_schema(version), None)
+        alert = fastavro.schemaless_reader(body, schema, None)
     except EOFError:
         raise BadAlert(f"truncated Avro body for schema {version} ({len(value)} bytes)") from None
     except Exception as exc:  # fastavro raises many types on corrupt input
