@@ -100,6 +100,51 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
     assert shown.count("Subject:    skystream digest") == 2 and "== east (" in shown
 
 
+def _wait_for(condition, what: str, timeout: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def test_both_triggers_feed_the_digest(stack) -> None:
+    """An on-alert + on-annotation email filter: the annotation-time and the alert-time match both arrive."""
+    from skystream.annotations.service import AnnotationService
+    from skystream.storage.annotators import AnnotatorRegistry
+    from skystream.storage.objects import ObjectStore
+
+    owner, _ = UserStore().add("Ada", "ada@example.org")
+    AnnotatorRegistry().add("mycls", owner.user_id)
+    FilterService().create(owner, FilterSpec(
+        name="classified SN", selected="objects.diaObjectId, mycls.classification",
+        tables="objects, annotator:mycls", conditions="mycls.classification = 'SN'",
+        on_alert=True, on_annotation=True, output="email"))
+    first, second = generate_alerts(2, seed=6, alerts_per_object=2, kinds=["supernova"])
+    x = first["diaObject"]["diaObjectId"]
+    assert second["diaObject"]["diaObjectId"] == x
+    store = DigestStore()
+    host = stack.host(only={"ingest_handler", "filter_matcher", "annotation_handler"}, batching_window_s=0.1).start()
+    try:
+        produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(first)])
+        _wait_for(lambda: ObjectStore().get(x) is not None, "the ingest of the first alert")
+        assert store.users(_today()) == []  # no annotation yet: the alert-time run matched nothing
+        AnnotationService().upload(owner, {"annotator": "mycls", "diaObjectId": x, "classification": "SN"})
+        _wait_for(lambda: len(store.matches(_today(), owner.user_id)) == 1, "the annotation-time match")
+        time.sleep(1.1)  # a match is identified by (filter, object, UTC second): make the next one distinct
+        produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(second)])
+        _wait_for(lambda: len(store.matches(_today(), owner.user_id)) == 2, "the alert-time match")
+    finally:
+        host.stop()
+
+    report = send_digest(_today())
+    assert report.emails_sent == 1 and report.records_sent == 2
+    [mail] = sent_emails(stack.endpoint)
+    assert [(r["diaObjectId"], r["classification"]) for r in mail.records] == [(x, "SN"), (x, "SN")]
+    assert len({r["UTC"] for r in mail.records}) == 2 and "== classified SN (2 records) ==" in mail.text
+
+
 def _rows(start: int, count: int) -> list[dict]:
     return [{"diaObjectId": start + i, "ra": 150.0 + i / 1000, "decl": -30.5, "gmag": None} for i in range(count)]
 
