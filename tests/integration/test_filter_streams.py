@@ -23,6 +23,7 @@ from skystream.api.client import ApiClient, ApiError
 from skystream.client import lasair_consumer
 from skystream.features import objects_row
 from skystream.local.handlers import LocalLambdaContext, load_handler
+from skystream.local.lag import wait_caught_up
 from skystream.local.processes import free_port
 from skystream.local.stack import FunctionHost
 from skystream.local.testing import EphemeralStack, produce, read_topic
@@ -109,7 +110,7 @@ def hosted(stack: EphemeralStack) -> Iterator[Callable[..., tuple[FunctionHost, 
 
 
 def test_kafka_lite_end_to_end_with_lasair_consumer(stack: EphemeralStack, hosted: Callable) -> None:
-    _host, url = hosted("ingest_handler", "filter_matcher")
+    host, url = hosted("ingest_handler", "filter_matcher")
     user, token = UserStore().add("Ada", "ada@example.org")
     api = ApiClient(url, token)
     earlier, later = generate_alerts(40, seed=21), generate_alerts(40, seed=22)
@@ -117,6 +118,8 @@ def test_kafka_lite_end_to_end_with_lasair_consumer(stack: EphemeralStack, hoste
     # Alerts already stored before the filter exists: the reseed draws on them.
     produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(a) for a in earlier])
     wait_stored([a["diaObject"]["diaObjectId"] for a in earlier])
+    # ... and the matcher is done with them (no filter existed then), so only the reseed brings them back.
+    wait_caught_up(stack.bootstrap, host.runners["filter_matcher"].group_id, os.environ["TOPIC_ENRICHED"])
     selected = ["diaObjectId", "ra", "decl", "nDiaSources"]
     saved = api.post("/filters", {
         "name": "bright south!", "description": "many detections, southern sky",

@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.set_defaults(func=_status)
 
     demo = subparsers.add_parser(
-        "demo", help="run the broker end to end on the local stack and show what a user receives"
+        "demo", help="one user's story on the local stack: save a kafka_lite filter, replay alerts, read matches"
     )
-    demo.add_argument("--count", type=int, default=5, help="alerts to push through (default 5)")
+    demo.add_argument("--count", type=int, default=120, help="tonight's alerts to replay (default 120)")
     demo.set_defaults(func=_demo)

@@ -1,53 +1,158 @@
-"""``make demo``: start the stack, push alerts through every stage, show what a user's consumer reads."""
+"""``make demo``: the story of one Lasair user on the local stack, told with real parts.
+
+1. last night's alerts are already in (replayed through ingest and matcher);
+2. a user is created and saves a ``kafka_lite`` filter through the HTTP API: the answer
+   names the topic and says how many recent matches were put in it at once;
+3. tonight's alerts are replayed, with a progress bar, through ingest -> matcher -> topic;
+4. the matches are read back with ``lasair_consumer`` (Lasair's sample program) and one
+   object's lightcurve is plotted to a PNG whose path is printed.
+"""
 
 from __future__ import annotations
 
 import json
+import tempfile
 import time
-import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
-from skystream.alerts.generator import generate_alerts
-from skystream.alerts.wire import encode_alert
-from skystream.config import settings
 from skystream.local import stack
-from skystream.walking_skeleton import HARD_WIRED_TOPIC
+from skystream.local.lag import wait_caught_up
+
+SELECTED = "objects.diaObjectId, objects.ra, objects.decl, objects.nDiaSources, objects.latestR"
+CONDITIONS = "objects.nDiaSources >= 5 AND objects.decl < 0"
 
 
-def run_demo(count: int = 5) -> int:
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _replay(bootstrap: str, topic: str, alerts: list[dict[str, Any]], label: str) -> None:
+    """Produce the alerts, then follow them through ingest with a progress bar until all are stored."""
+    from tqdm import tqdm
+
+    from skystream.alerts.wire import encode_alert
+    from skystream.storage.objects import ObjectStore
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for alert in alerts:
+        producer.produce(topic, encode_alert(alert), key=str(alert["diaObject"]["diaObjectId"]))
+    if producer.flush(30):
+        raise RuntimeError(f"the broker did not take every alert on {topic}")
+    ids = [a["diaObject"]["diaObjectId"] for a in alerts]
+    store = ObjectStore()
+    deadline = time.monotonic() + 180
+    with tqdm(total=len(ids), desc=label, unit="alert") as bar:
+        while bar.n < len(ids):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the ingest function did not store every alert within 3 minutes; "
+                                   f"see {stack.state_dir() / 'logs' / 'functions.log'}")
+            done = len(store.get_many(ids))
+            bar.update(done - bar.n)
+            if done < len(ids):
+                time.sleep(0.3)
+
+
+def _summary(record: dict[str, Any]) -> str:
+    detections = len(record.get("alert", {}).get("diaSourcesList") or [])
+    return (f"  diaObjectId {record['diaObjectId']}  ra {record['ra']:8.4f}  decl {record['decl']:8.4f}  "
+            f"nDiaSources {record['nDiaSources']:3d}  UTC {record['UTC']}  ({detections} detections in 'alert')")
+
+
+def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable[[dict[str, Any]], None]) -> int:
+    """Lasair's sample consumer loop: poll until ``want`` records or 20 s with nothing."""
+    from skystream.client import lasair_consumer
+
+    consumer = lasair_consumer(bootstrap, group, topic)
+    n = 0
+    try:
+        while n < want:
+            msg = consumer.poll(timeout=20)
+            if msg is None:
+                break
+            if msg.error():
+                continue  # UNKNOWN_TOPIC_OR_PART until the first record arrives
+            on_record(json.loads(msg.value()))
+            n += 1
+    finally:
+        consumer.close()
+    return n
+
+
+def _matcher_group(state: stack.StackState) -> str:
+    template = stack.local_template(state.bootstrap)
+    spec = next(f for f in template.functions.values() if Path(f.code_dir).name == "filter_matcher")
+    return spec.kafka_sources[0].consumer_group_id
+
+
+def run_demo(count: int = 120) -> int:
     started = stack.StackState.load() is None
     state = stack.up(detach=True) if started else stack.use_running_stack()
     try:
-        cfg = settings()
-        producer = Producer({"bootstrap.servers": state.bootstrap})
-        print(f"\n-> producing {count} generated Rubin alerts (Avro, wire format) to topic '{cfg.topic_alerts}'")
-        for alert in generate_alerts(count, seed=42):
-            producer.produce(cfg.topic_alerts, encode_alert(alert), key=str(alert["diaObject"]["diaObjectId"]))
-        producer.flush(10)
-        del producer
-        consumer = Consumer(
-            {
-                "bootstrap.servers": state.bootstrap,
-                "group.id": f"demo-{uuid.uuid4().hex[:8]}",
-                "auto.offset.reset": "earliest",
-                "session.timeout.ms": 6000,
-                "topic.metadata.refresh.interval.ms": 1000,  # the topic appears with its first record
-            }
-        )
-        consumer.subscribe([HARD_WIRED_TOPIC])
-        print(f"<- reading the output topic '{HARD_WIRED_TOPIC}' as a user's consumer would")
-        received = 0
-        deadline = time.monotonic() + 60
-        while received < count and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None or message.error():
-                continue
-            received += 1
-            print(json.dumps(json.loads(message.value()), indent=2))
-        consumer.close()
-        print(f"\n{received} of {count} records received")
-        return 0 if received == count else 1
+        return _story(state, count)
     finally:
         if started:
             stack.down()
+
+
+def _story(state: stack.StackState, count: int) -> int:
+    from skystream.alerts.generator import generate_alerts
+    from skystream.api.client import ApiClient
+    from skystream.config import settings
+    from skystream.plot import plot_lightcurve
+    from skystream.storage.users import UserStore
+
+    cfg = settings()
+    run = int(time.time()) % 100_000  # fresh objects on every run, even against a long-running stack
+    last_night = generate_alerts(max(count // 2, 20), seed=run * 2)
+    tonight = generate_alerts(count, seed=run * 2 + 1)
+
+    _say("\n== 1. last night's alerts arrive (Avro, Confluent wire format) and are stored")
+    _replay(state.bootstrap, cfg.topic_alerts, last_night, "last night")
+    wait_caught_up(state.bootstrap, _matcher_group(state), cfg.topic_enriched)  # no filter has seen them
+
+    _say("\n== 2. a user saves a kafka_lite filter through the HTTP API")
+    user, token = UserStore().add("Susan", "susan@example.org")
+    _say(f"user {user.user_id} created; API token {token[:8]}...")
+    api = ApiClient(str(state.api_url), token)
+    saved = api.post("/filters", {
+        "name": "Bright southern transients", "description": "five detections or more, south of the equator",
+        "selected": SELECTED, "tables": "objects", "conditions": CONDITIONS,
+        "on_alert": True, "output": "kafka_lite",
+    })
+    topic = saved["topic"]
+    _say(f"POST /filters -> filter {saved['filter']['filter_id']}, topic {topic}")
+    _say(f"  SELECT {SELECTED}\n  FROM objects\n  WHERE {CONDITIONS}")
+    _say(f"the API says: {saved['message']}")
+    group = f"Susan{run}"
+    reseeded: list[dict[str, Any]] = []
+    _read(state.bootstrap, group, topic, saved["reseeded"], reseeded.append)
+    _say(f"lasair_consumer(group '{group}') reads the {len(reseeded)} reseeded record(s) at once:")
+    for record in reseeded:
+        _say(_summary(record))
+
+    _say(f"\n== 3. tonight's {len(tonight)} alerts are replayed: ingest -> objects -> matcher -> {topic}")
+    _replay(state.bootstrap, cfg.topic_alerts, tonight, "tonight")
+    expected = sum(1 for a in tonight if a["diaObject"]["nDiaSources"] >= 5 and a["diaObject"]["dec"] < 0)
+
+    _say(f"\n== 4. the same consumer group resumes and reads tonight's matches ({expected} expected)")
+    received: list[dict[str, Any]] = []
+    _read(state.bootstrap, group, topic, expected, received.append)
+    for record in received[:10]:
+        _say(_summary(record))
+    if len(received) > 10:
+        _say(f"  ... and {len(received) - 10} more")
+    _say(f"{len(received)} of {expected} matching objects received")
+    if received:
+        example = max(received, key=lambda r: len(r["alert"]["diaSourcesList"]))
+        shown = {**example, "alert": {k: [*v[:2], "..."] for k, v in example["alert"].items()}}
+        _say("\none record, as Lasair's page shows them (lightcurve lists cut to two entries):")
+        _say(json.dumps(shown, indent=2))
+        out = Path(tempfile.gettempdir()) / "skystream-demo"
+        path = plot_lightcurve(example, out)
+        _say(f"\nlightcurve of diaObjectId {example['diaObjectId']} plotted to {path}")
+    _say(f"\ntry it yourself: skystream consume {topic} --group mygroup --max 3 --plot /tmp/plots")
+    return 0 if received and len(received) == expected else 1
