@@ -84,3 +84,11 @@ def test_encoding_an_invalid_alert_fails_loudly() -> None:
     alert["diaSource"] = {**alert["diaSource"], "midpointMjdTai": "yesterday"}
     with pytest.raises((ValueError, TypeError)):
         encode_alert(alert)
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+def test_the_shipped_json_samples_decode(version: str) -> None:
+    path = sample_alert_path(version).with_name("alert.json")
+    decoded = decode_alert(path.read_bytes())
+    assert decoded.alert["diaObject"]["diaObjectId"] == 281323062375219201
+    assert len(decoded.alert["prvDiaSources"]) == 2

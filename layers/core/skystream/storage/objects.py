@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +50,6 @@ class StoredObject:
     schema_version: str = ""
     dia_source_id: int | None = None
     updated: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dia_object_id(self) -> int:
