@@ -81,10 +81,20 @@ def object_row(rng: random.Random, dia_object_id: int) -> dict[str, Any]:
 
 def make_batch(count: int = 2000, seed: int = 7) -> BatchRows:
     rng = random.Random(seed)
-    batch = BatchRows()
+    objects = []
     for i in range(count):
         oid = 3_000_000_000_000 + i * 17 + rng.randint(0, 16)
-        batch.objects.append(object_row(rng, oid))
+        objects.append(object_row(rng, oid))
+    return with_context(objects, seed)
+
+
+def with_context(objects: list[dict[str, Any]], seed: int = 7) -> BatchRows:
+    """A batch of these objects plus random sherlock (60%), TNS (15%) and annotation rows
+    (35% per annotator) for them."""
+    rng = random.Random(seed + 1)
+    batch = BatchRows(objects=list(objects))
+    for o in objects:
+        oid = o["diaObjectId"]
         if rng.random() < 0.6:
             batch.sherlock_classifications.append({
                 "diaObjectId": oid,

@@ -137,6 +137,9 @@ def test_compiled_filter_reports_tables_and_annotators() -> None:
     assert compiled.annotators == frozenset({"ff"})
     assert "ff.annotator = 'ff'" in compiled.mysql_sql
     assert "crossmatch_tns.diaObjectId = objects.diaObjectId" in compiled.mysql_sql
+    assert compiled.columns == frozenset({
+        ("objects", "diaObjectId"), ("crossmatch_tns", "diaObjectId"), ("annotations", "diaObjectId"),
+        ("annotations", "classification"), ("annotations", "annotator")})
 
 
 def test_both_forms_together_are_refused() -> None:

@@ -43,6 +43,8 @@ class CompiledFilter:
     tables: frozenset[str]  # schema tables used, e.g. {"objects", "sherlock_classifications"}
     annotators: frozenset[str]  # annotator names joined via annotator:NAME / annotations AS NAME
     limit: int | None = None  # the (capped) LIMIT, if any
+    # (table, column) pairs the SQL reads; None: unknown, load every column
+    columns: frozenset[tuple[str, str]] | None = None
 
 
 def compile_filter(query: FilterQuery, *, row_cap: int = ROW_CAP) -> CompiledFilter:
@@ -66,6 +68,7 @@ def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int) -> Compil
     limit = _cap_limit(tree, row_cap)
     mysql_sql = tree.sql(dialect="mysql")
     _expand_stars(tree, checked)
+    columns = _columns_read(tree, checked)
     _alias_outputs(tree, checked.output_columns)
     _to_sqlite_functions(tree)
     for ident in tree.find_all(exp.Identifier):
@@ -82,6 +85,7 @@ def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int) -> Compil
         tables=frozenset(r.table for r in checked.refs.values()),
         annotators=checked.annotators,
         limit=limit,
+        columns=columns,
     )
 
 
@@ -125,6 +129,16 @@ def _expand_stars(tree: exp.Select, checked: CheckedQuery) -> None:
             continue
         expanded.extend(exp.column(c, r.alias) for r in refs for c in r.schema.columns)
     tree.set("expressions", expanded)
+
+
+def _columns_read(tree: exp.Select, checked: CheckedQuery) -> frozenset[tuple[str, str]]:
+    """Every (table, column) the statement reads; the checker has qualified each column."""
+    read = {(ref.table, JOIN_KEY) for ref in checked.refs.values()}
+    for column in tree.find_all(exp.Column):
+        ref = checked.refs.get(column.table.lower()) if column.table else None
+        if ref is not None:
+            read.add((ref.table, column.name))
+    return frozenset(read)
 
 
 def _alias_outputs(tree: exp.Select, names: tuple[str, ...]) -> None:

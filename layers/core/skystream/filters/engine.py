@@ -12,7 +12,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 
 from skystream.filters.batch import BatchRows
 from skystream.filters.compiler import ROW_CAP, CompiledFilter
-from skystream.filters.database import new_database, seal
+from skystream.filters.database import new_database, seal, table_columns
 from skystream.filters.schema import TABLES
 
 logger = Logger(service="skystream")
@@ -59,13 +59,25 @@ def sql_value(value: Any) -> Any:
     return str(value)
 
 
-def load(conn: sqlite3.Connection, batch: BatchRows) -> None:
+def columns_needed(filters: Sequence[CompiledFilter]) -> dict[str, set[str]] | None:
+    """Table -> columns any of the filters reads; None when one of them does not say."""
+    needed: dict[str, set[str]] = {name: set() for name in TABLES}
+    for compiled in filters:
+        if compiled.columns is None:
+            return None
+        for table, column in compiled.columns:
+            needed[table].add(column)
+    needed["annotations"] |= {"annotator", "topic"}
+    return needed
+
+
+def load(conn: sqlite3.Connection, batch: BatchRows, columns: Mapping[str, Collection[str]] | None = None) -> None:
     """Insert the batch's rows; keys not in the schema are ignored, missing keys are NULL."""
     for name, table in TABLES.items():
         rows = batch.table(name)
         if not rows:
             continue
-        cols = list(table.columns)
+        cols = table_columns(table, None if columns is None else columns.get(name, ()))
         if name == "annotations":
             rows = [{**r, "topic": r.get("topic") or r.get("annotator")} for r in rows]
         placeholders = ", ".join("?" for _ in cols)
@@ -89,10 +101,11 @@ class SqliteEngine:
         outcomes: dict[Hashable, FilterOutcome] = {}
         if not filters:
             return outcomes
-        conn = new_database(self.clock)
+        columns = columns_needed([compiled for _, compiled in filters])
+        conn = new_database(self.clock, columns)
         try:
             conn.execute("BEGIN")
-            load(conn, batch)
+            load(conn, batch, columns)
             conn.execute("COMMIT")
             seal(conn)
             for key, compiled in filters:

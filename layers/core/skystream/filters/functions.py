@@ -445,10 +445,14 @@ def udf_name(name: str) -> str:
 
 
 def register(conn: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
-    """Install every allowed function on a SQLite connection (deterministic where it is)."""
+    """Install every allowed function on a SQLite connection (deterministic where it is).
+
+    ``mjdnow()`` is read once, here: constant for the whole batch as MySQL's NOW() is within
+    a statement, so SQLite can evaluate it once instead of per row."""
     for name, spec in FUNCTIONS.items():
         if spec.impl is None:
             continue
         n_args = -1 if spec.max_args != spec.min_args else spec.min_args
         conn.create_function(udf_name(name), n_args, spec.impl, deterministic=True)
-    conn.create_function(udf_name("MJDNOW"), 0, make_mjdnow(clock))
+    now = make_mjdnow(clock)()
+    conn.create_function(udf_name("MJDNOW"), 0, lambda: now, deterministic=True)
