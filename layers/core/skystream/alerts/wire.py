@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -157,8 +158,8 @@ def _check_shape(alert: dict[str, Any]) -> None:
     source = alert.get("diaSource")
     if not isinstance(source, dict):
         raise BadAlert("missing diaSource: every alert has its triggering detection")
-    if not _number(source.get("midpointMjdTai")):
-        raise BadAlert("diaSource.midpointMjdTai is missing or not a number")
+    if not _number(source.get("midpointMjdTai")) or not math.isfinite(source["midpointMjdTai"]):
+        raise BadAlert("diaSource.midpointMjdTai is missing or not a finite number")
     obj = alert["diaObject"]
     if obj is None:
         return
