@@ -21,7 +21,8 @@ def q(**kw: str) -> CompiledFilter:
     return compile_filter(FilterQuery(**kw))
 
 
-def test_exploding_cross_join_is_stopped_by_the_time_limit_and_the_others_still_run() -> None:
+def test_exploding_cross_join_is_stopped_by_the_time_limit_and_the_others_still_run(
+        capsys: pytest.CaptureFixture[str]) -> None:
     batch = make_batch(1000, seed=3)
     bomb = q(sql="SELECT objects.diaObjectId FROM objects, sherlock_classifications, crossmatch_tns "
                  "WHERE objects.ra + sherlock_classifications.separationArcsec + crossmatch_tns.z < -1000")
@@ -36,6 +37,9 @@ def test_exploding_cross_join_is_stopped_by_the_time_limit_and_the_others_still_
     assert out["before"].ok and out["after"].ok
     assert {r["diaObjectId"] for r in out["before"].rows} == {o["diaObjectId"] for o in batch.objects if o["ra"] < 10}
     assert {r["diaObjectId"] for r in out["after"].rows} == {o["diaObjectId"] for o in batch.objects if o["ra"] > 350}
+    logged = capsys.readouterr().out
+    assert '"filter_id":"bomb"' in logged and '"timed_out":true' in logged  # the log names the filter
+    assert '"FilterTimeouts":[1.0]' in logged  # and a CloudWatch metric counts it
 
 
 def test_an_erroring_filter_is_reported_and_the_others_still_run() -> None:

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from skystream.filters.batch import BatchRows
 from skystream.filters.compiler import ROW_CAP, CompiledFilter
@@ -88,6 +89,22 @@ def load(conn: sqlite3.Connection, batch: BatchRows, columns: Mapping[str, Colle
         )
 
 
+class FilterEngine(Protocol):
+    """What the matcher needs of an engine: evaluate compiled filters on one batch. A faster
+    (e.g. vectorised) evaluator can implement this beside SqliteEngine and be tested against it."""
+
+    def run(self, batch: BatchRows, filters: Sequence[tuple[Hashable, CompiledFilter]]) -> dict[Hashable, FilterOutcome]:
+        ...
+
+
+def _count_metric(name: str, value: int) -> None:
+    """One CloudWatch metric (embedded metric format on stdout), emitted at once."""
+    if value <= 0:
+        return
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace="skystream") as metric:
+        metric.add_dimension(name="component", value="filter_engine")
+
+
 class SqliteEngine:
     """Evaluate compiled filters on a batch; SQLite is the reference semantics."""
 
@@ -114,9 +131,12 @@ class SqliteEngine:
             conn.close()
         failed = [k for k, o in outcomes.items() if not o.ok]
         if failed:
+            timed_out = sum(1 for k in failed if outcomes[k].timed_out)
             logger.warning("filters failed on a batch", extra={
-                "failed_filters": len(failed), "filters": len(filters), "objects": len(batch.objects),
-                "failed_filter_ids": [str(k) for k in failed[:50]]})
+                "failed_filters": len(failed), "timed_out_filters": timed_out, "filters": len(filters),
+                "objects": len(batch.objects), "failed_filter_ids": [str(k) for k in failed[:50]]})
+            _count_metric("FilterErrors", len(failed) - timed_out)
+            _count_metric("FilterTimeouts", timed_out)
         return outcomes
 
     def _run_one(self, conn: sqlite3.Connection, key: Hashable, compiled: CompiledFilter) -> FilterOutcome:
