@@ -28,6 +28,8 @@ from skystream.features.columns import BANDS
 KINDS: tuple[str, ...] = ("supernova", "periodic", "agn", "flat", "bogus")
 KIND_WEIGHTS: tuple[float, ...] = (0.3, 0.2, 0.2, 0.1, 0.2)
 BAND_WEIGHTS: tuple[float, ...] = (0.06, 0.12, 0.22, 0.22, 0.2, 0.18)
+_BAND_CUM = tuple(itertools.accumulate(BAND_WEIGHTS))
+_OTHER_BANDS = {b: [o for o in BANDS if o != b] for b in BANDS}
 # Single-visit 5-sigma depths (AB mag) -> flux sigma in nJy: 10**((31.4 - m5) / 2.5) / 5.
 DEPTH_MAG = {"u": 23.7, "g": 24.8, "r": 24.4, "i": 23.9, "z": 23.3, "y": 22.5}
 SIGMA_NJY = {b: 10 ** ((31.4 - m) / 2.5) / 5 for b, m in DEPTH_MAG.items()}
@@ -107,7 +109,7 @@ def _band_factor(band: str, temperature_kk: float) -> float:
 def _schedule(rng: random.Random, end_mjd: float, span_days: float, min_visits: int,
               night_probability: float = 0.35) -> list[tuple[float, str]]:
     """Visits (mjd, band) ending exactly at ``end_mjd``: some nights, 1-3 visits, pairs in two bands."""
-    visits: list[tuple[float, str]] = [(end_mjd, rng.choices(BANDS, BAND_WEIGHTS)[0])]
+    visits: list[tuple[float, str]] = [(end_mjd, rng.choices(BANDS, cum_weights=_BAND_CUM)[0])]
     night = math.floor(end_mjd) - 1
     start = end_mjd - span_days
     while night > start or len(visits) < min_visits:
@@ -116,10 +118,10 @@ def _schedule(rng: random.Random, end_mjd: float, span_days: float, min_visits: 
         season = math.cos(2 * math.pi * (night % 365.25) / 365.25)  # a seasonal gap a few weeks long
         if season < 0.93 and rng.random() < night_probability:
             t = night + 0.05 + rng.random() * 0.25  # local night, as a fraction of the MJD day
-            first = rng.choices(BANDS, BAND_WEIGHTS)[0]
+            first = rng.choices(BANDS, cum_weights=_BAND_CUM)[0]
             visits.append((t, first))
             if rng.random() < 0.6:  # a same-night pair in another band, 20-35 minutes later
-                second = rng.choice([b for b in BANDS if b != first])
+                second = rng.choice(_OTHER_BANDS[first])
                 visits.append((t + rng.uniform(20, 35) / 1440, second))
         night -= 1
     visits = [v for v in visits if v[0] <= end_mjd]
@@ -365,7 +367,7 @@ def _alert(version: str, obj: _Object, upto: int, cutouts: bool) -> dict[str, An
 
 def _solar_system_alert(version: str, rng: random.Random, object_id: int, end_mjd: float) -> dict[str, Any]:
     obj = _Object(object_id, "solar-system", rng.uniform(0, 360), rng.uniform(-30, 30))
-    visit = _Visit(end_mjd, rng.choices(BANDS, BAND_WEIGHTS)[0], 5000.0, 120.0, 0.0, 0.95, True)
+    visit = _Visit(end_mjd, rng.choices(BANDS, cum_weights=_BAND_CUM)[0], 5000.0, 120.0, 0.0, 0.95, True)
     source = _source(version, obj, visit, 0)
     source["diaObjectId"] = None
     source["ssObjectId"] = object_id
