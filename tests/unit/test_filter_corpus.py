@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from filter_corpus.corpus import CORPUS, CorpusFilter, expected_rows
-from filter_corpus.rows import clock_for, make_batch
+from filter_corpus.rows import clock_for, make_batch, with_context
 
 from skystream.filters.batch import BatchRows
 from skystream.filters.compiler import FilterQuery, compile_filter
@@ -55,3 +55,29 @@ def test_corpus_filter_gives_expected_rows(f: CorpusFilter, batch: BatchRows, ou
         actual = sorted(actual, key=lambda r: r["diaObjectId"])
         expected = sorted(expected, key=lambda r: r["diaObjectId"])
     _same(actual, expected)
+
+
+@pytest.fixture(scope="module")
+def generated_batch() -> BatchRows:
+    """Objects rows computed by the feature code from generated alerts (not random rows)."""
+    from skystream.alerts.generator import generate_alerts
+    from skystream.features import objects_row
+
+    return with_context([objects_row(a) for a in generate_alerts(300, seed=5)], seed=5)
+
+
+def test_corpus_on_rows_from_generated_alerts(generated_batch: BatchRows) -> None:
+    compiled = [(f.name, compile_filter(FilterQuery(**f.query))) for f in CORPUS]
+    outcomes = SqliteEngine(clock=lambda: clock_for()).run(generated_batch, compiled)
+    matching = 0
+    for f in CORPUS:
+        outcome = outcomes[f.name]
+        assert outcome.ok, (f.name, outcome.error)
+        expected = expected_rows(f, generated_batch)
+        actual = outcome.rows
+        if f.order is None:
+            actual = sorted(actual, key=lambda r: r["diaObjectId"])
+            expected = sorted(expected, key=lambda r: r["diaObjectId"])
+        _same(actual, expected)
+        matching += bool(expected)
+    assert matching >= 30, "most corpus filters should match something on generated alerts"
