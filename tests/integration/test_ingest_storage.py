@@ -1,0 +1,48 @@
+"""ObjectStore and AlertArchive against the local DynamoDB/S3 endpoint."""
+
+from __future__ import annotations
+
+from skystream.alerts.factory import make_alert
+from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.features import objects_row
+from skystream.local.testing import EphemeralStack
+from skystream.storage.archive import AlertArchive
+from skystream.storage.objects import META_ID, ObjectStore
+
+
+def _put(store: ObjectStore, object_id: int, mjd: float, source_id: int, flux: float = 100.0) -> bool:
+    alert = make_alert([(mjd - 1, "g", 50.0), (mjd, "r", flux)], object_id=object_id)
+    return store.upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
+                                 dia_source_id=source_id)
+
+
+def test_newest_wins_ties_go_by_source_id_and_rows_read_back_exactly(stack: EphemeralStack) -> None:
+    store = ObjectStore()
+    assert _put(store, 7, 60010.5, 100, flux=1.5)
+    assert not _put(store, 7, 60009.5, 99)  # older
+    assert _put(store, 7, 60010.5, 100, flux=1.5)  # the same alert again: same state
+    assert not _put(store, 7, 60010.5, 98)  # same time, lower source id
+    stored = store.get(7)
+    assert stored is not None and stored.dia_source_id == 100 and stored.schema_version == "11.1"
+    alert = make_alert([(60009.5, "g", 50.0), (60010.5, "r", 1.5)], object_id=7)
+    assert stored.row == objects_row(alert)  # floats, ints, NULLs all come back as they went in
+    assert stored.lite == lite_lightcurve(alert)
+    assert store.get(8) is None and store.get(META_ID) is None
+    assert set(store.get_many([7, 8, META_ID])) == {7}
+
+
+def test_recent_walks_nights_newest_first(stack: EphemeralStack) -> None:
+    store = ObjectStore()
+    for object_id, mjd in [(1, 60000.2), (2, 60003.1), (3, 60003.3), (4, 60001.9), (5, 59990.0)]:
+        assert _put(store, object_id, mjd, object_id)
+    assert [s.dia_object_id for s in store.recent(3)] == [3, 2, 4]
+    assert [s.dia_object_id for s in store.recent(10)] == [3, 2, 4, 1, 5]
+    assert store.recent(0) == []
+
+
+def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> None:
+    archive = AlertArchive()
+    alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=11)
+    archive.put(11, full_alert(alert), "10.0")
+    assert archive.get(11) == (full_alert(alert), "10.0")
+    assert archive.get(12) is None
