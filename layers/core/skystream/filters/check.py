@@ -22,7 +22,7 @@ from skystream.filters.functions import FUNCTIONS
 from skystream.filters.schema import TABLES, TableSchema
 
 MAX_SQL_CHARS = 20_000
-MAX_DEPTH = 150
+MAX_DEPTH = 300
 
 
 class FilterRejected(ValueError):
@@ -227,7 +227,8 @@ class _Checker:
         while stack:
             node, d = stack.pop()
             if d > MAX_DEPTH:
-                raise self.refuse(f"the filter is nested more than {MAX_DEPTH} levels deep", self.offset_of(node))
+                raise self.refuse(f"the filter is nested more than {MAX_DEPTH} levels deep (each AND, OR or operator "
+                                  "in a chain counts as a level)", self.offset_of(node))
             stack.extend((child, d + 1) for child in _children(node))
 
     def node_kinds(self, tree: exp.Select) -> None:
