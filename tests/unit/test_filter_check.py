@@ -153,3 +153,15 @@ def test_split_select_gives_lasair_parts() -> None:
     assert parts.selected == "objects.diaObjectId, ff.classification"
     assert parts.conditions == "(ff.diaObjectId = objects.diaObjectId) AND (objects.ra > 10) ORDER BY objects.ra LIMIT 5"
     compile_filter(FilterQuery(selected=parts.selected, tables=parts.tables, conditions=parts.conditions))
+
+
+@pytest.mark.parametrize("conditions", [
+    "(" * 5000 + "1" + ")" * 5000,
+    "NOT " * 4000 + "1",
+    "ABS(" * 3000 + "1" + ")" * 3000,
+    " + ".join(["ra"] * 2000) + " > 1",
+    "ra > 1 " * 4000,
+], ids=["parens", "nots", "functions", "operator_chain", "too_long"])
+def test_pathological_nesting_and_length_are_refused_not_crashed(conditions: str) -> None:
+    exc = refusal(selected="diaObjectId", tables="objects", conditions=conditions)
+    assert "nested" in str(exc) or "characters long" in str(exc) or "syntax error" in str(exc)
