@@ -115,8 +115,9 @@ def _schedule(rng: random.Random, end_mjd: float, span_days: float, min_visits: 
     while night > start or len(visits) < min_visits:
         if len(visits) >= min_visits and night < end_mjd - 365:
             break
-        season = math.cos(2 * math.pi * (night % 365.25) / 365.25)  # a seasonal gap a few weeks long
-        if season < 0.93 and rng.random() < night_probability:
+        # a seasonal gap about six weeks long, half a year before the default end (MJD 61000)
+        season = math.cos(2 * math.pi * ((night - 61000) % 365.25) / 365.25)
+        if season > -0.93 and rng.random() < night_probability:
             t = night + 0.05 + rng.random() * 0.25  # local night, as a fraction of the MJD day
             first = rng.choices(BANDS, cum_weights=_BAND_CUM)[0]
             visits.append((t, first))
