@@ -76,3 +76,15 @@ def test_fast_enough_for_benchmarks() -> None:
     start = time.perf_counter()
     generate_alerts(300, seed=0)
     assert time.perf_counter() - start < 3.0  # typically ~0.2 s; generous for shared machines
+
+
+def test_generated_alerts_exercise_every_computable_feature() -> None:
+    from skystream.features import objects_row
+    from skystream.features.columns import NULL_BY_DESIGN, OBJECT_COLUMN_NAMES
+
+    rows = [objects_row(a) for a in generate_alerts(200, seed=9)]
+    never = [c for c in OBJECT_COLUMN_NAMES if c not in NULL_BY_DESIGN and all(r[c] is None for r in rows)]
+    assert never == []
+    # recent activity in several bands: jumps and colour pairs are common, not freak events
+    assert sum(r["jump2"] is not None for r in rows) > 40
+    assert sum(r["latestPairColourMag"] is not None for r in rows) > 80
