@@ -122,3 +122,16 @@ def test_each_batch_sees_only_its_own_rows() -> None:
 
 def test_no_filters_no_work() -> None:
     assert SqliteEngine().run(BatchRows(objects=[{"diaObjectId": 1}]), []) == {}
+
+
+def test_left_join_keeps_objects_without_an_annotation() -> None:
+    batch = BatchRows(
+        objects=[{"diaObjectId": 1}, {"diaObjectId": 2}, {"diaObjectId": 3}],
+        annotations=[{"annotator": "a", "diaObjectId": 1, "classification": "SN"},
+                     {"annotator": "b", "diaObjectId": 2, "classification": "AGN"}],
+    )
+    compiled = q(sql="SELECT objects.diaObjectId, a.classification FROM objects LEFT OUTER JOIN annotations AS a "
+                     "ON a.diaObjectId = objects.diaObjectId ORDER BY objects.diaObjectId")
+    rows = SqliteEngine().run(batch, [("f", compiled)])["f"].rows
+    assert rows == [{"diaObjectId": 1, "classification": "SN"}, {"diaObjectId": 2, "classification": None},
+                    {"diaObjectId": 3, "classification": None}]

@@ -252,7 +252,8 @@ class _Checker:
                 raise self.refuse("JOIN ... USING is not allowed: write JOIN ... ON a.diaObjectId = b.diaObjectId",
                                   self.offset_of(join))
             side, kind = (join.args.get("side") or "").upper(), (join.args.get("kind") or "").upper()
-            if side in ("RIGHT", "FULL") or kind in ("NATURAL", "SEMI", "ANTI", "OUTER", "STRAIGHT_JOIN"):
+            if side in ("RIGHT", "FULL") or kind in ("NATURAL", "SEMI", "ANTI", "STRAIGHT_JOIN") or (
+                    kind == "OUTER" and side != "LEFT"):
                 raise self.refuse(f"{(side + ' ' + kind).strip()} JOIN is not allowed: use JOIN or LEFT JOIN",
                                   self.offset_of(join))
             items.append(join.this)

@@ -91,15 +91,27 @@ def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int) -> Compil
 
 def _add_join_conditions(tree: exp.Select, checked: CheckedQuery, *, from_parts: bool) -> None:
     """Lasair's joins for the three-part form (every table's diaObjectId = objects.diaObjectId),
-    and for both forms the restriction of ``annotations AS NAME`` to annotator NAME."""
+    and for both forms the restriction of ``annotations AS NAME`` to annotator NAME (in the
+    ON clause of a LEFT JOIN, so that the join stays a left join)."""
     conditions: list[exp.Expression] = []
     refs = list(checked.refs.values())
     primary = next((r for r in refs if r.table == "objects"), refs[0])
+    left_joins = {
+        join.this.alias_or_name.lower(): join
+        for join in tree.args.get("joins") or []
+        if (join.args.get("side") or "").upper() == "LEFT" and isinstance(join.this, exp.Table)
+    }
     for ref in refs:
         if from_parts and ref is not primary:
             conditions.append(exp.column(JOIN_KEY, ref.alias).eq(exp.column(JOIN_KEY, primary.alias)))
         if ref.table == "annotations":
-            conditions.append(exp.column("annotator", ref.alias).eq(exp.Literal.string(ref.alias)))
+            restriction = exp.column("annotator", ref.alias).eq(exp.Literal.string(ref.alias))
+            join = left_joins.get(ref.alias.lower())
+            if join is not None:
+                on = join.args.get("on")
+                join.set("on", exp.and_(exp.Paren(this=on), restriction) if on is not None else restriction)
+            else:
+                conditions.append(restriction)
     if not conditions:
         return
     where = tree.args.get("where")
