@@ -1,7 +1,8 @@
 """Property-based HTTP test: schemathesis drives the local API from its own /openapi.json.
 
 Valid and invalid requests to every documented route, as a user with a token; no
-answer may be a 5xx, and every 4xx is a JSON ``{"error", "detail"}``. The number of
+answer may be a 5xx, every answer must be documented (status, content type, schema), and
+every 4xx is a JSON ``{"error", "detail"}``. The number of
 examples is bounded so the test stays within its time budget.
 """
 
@@ -13,6 +14,12 @@ import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from skystream.api.client import ApiClient, ApiError
 from skystream.local.processes import free_port
@@ -90,6 +97,9 @@ def test_no_request_makes_the_api_fail(stack: EphemeralStack) -> None:
             seen[response.status_code] = seen.get(response.status_code, 0) + 1
             where = f"{case.method} {case.formatted_path} body={case.body!r:.300}"
             assert response.status_code < 500, f"{where} -> {response.status_code} {response.text[:500]}"
+            # and the answer is what /openapi.json promises: a documented status, content type and shape
+            case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
+                                                     response_schema_conformance, content_type_conformance])
             if response.status_code >= 400:
                 body = json.loads(response.text)
                 assert body.get("error") and body.get("detail"), f"{where} -> {response.text[:300]}"

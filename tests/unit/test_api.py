@@ -163,3 +163,15 @@ def test_schema_lists_tables_with_described_columns_and_openapi_is_served(world:
     assert status == 200 and doc["openapi"].startswith("3.")
     assert {"/filters", "/filters/{filter_id}", "/filters/{filter_id}/run", "/schema"} <= set(doc["paths"])
     assert "token" in doc["components"]["securitySchemes"]
+
+
+def test_a_body_that_is_not_utf8_is_a_400_and_every_422_is_documented_as_ours(world: World) -> None:
+    headers = {"content-type": "application/json", "authorization": f"Token {world.token}"}
+    event = http_api_event("POST", "/filters/run", headers, b"\xca0\xff", "127.0.0.1")
+    response = app.resolve(event, LocalLambdaContext("api"))
+    assert response["statusCode"] == 400 and "UTF-8" in json.loads(response["body"])["detail"]
+    _, doc = world.call("GET", "/openapi.json", token=None)
+    refs = {op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+            for ops in doc["paths"].values() for op in ops.values()}
+    assert refs == {"#/components/schemas/ValidationErrorBody"}
+    assert "problems" in doc["components"]["schemas"]["ValidationErrorBody"]["properties"]

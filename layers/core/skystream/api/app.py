@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
 from skystream.api import annotation_routes, filter_routes, object_routes
+from skystream.api.models import ValidationErrorBody
 from skystream.errors import SkystreamError
 
 TITLE = "skystream filter API"
@@ -60,6 +61,12 @@ def build_app() -> APIGatewayHttpResolver:
         return _json(422, {"error": "invalid_request", "detail": summary or "the request is malformed",
                            "problems": problems})
 
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_text(exc: UnicodeDecodeError) -> Response:
+        # Raised only while powertools decodes the body for validation: the bytes are not UTF-8.
+        return _json(400, {"error": "bad_request",
+                           "detail": f"the request body is not UTF-8 text (byte {exc.start}); send JSON"})
+
     @app.exception_handler(NotFoundError)
     def _no_route(exc: NotFoundError) -> Response:
         path = app.current_event.path if app.current_event else ""
@@ -73,9 +80,33 @@ def build_app() -> APIGatewayHttpResolver:
     @app.get("/openapi.json", include_in_schema=False)
     def openapi():  # unannotated: powertools would try to model a raw Response
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
-                        body=app.get_openapi_json_schema(title=TITLE, version=VERSION))
+                        body=json.dumps(openapi_document(app)))
 
     return app
+
+
+def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The OpenAPI document, with every 422 described as what :func:`build_app` really answers.
+
+    Powertools documents its own 422 body for routes that do not describe one; ours is
+    ``{"error", "detail", "problems"}`` everywhere, so the document says so for every route.
+    """
+    doc = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+    schema = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schema.pop("$defs", {}))
+    components["ValidationErrorBody"] = schema
+    ref = {"$ref": "#/components/schemas/ValidationErrorBody"}
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            described = responses.get("422", {}).get("description")
+            responses["422"] = {
+                "description": described if described and described != "Validation Error"
+                else "The body or a parameter has the wrong shape; 'problems' says where",
+                "content": {"application/json": {"schema": ref}},
+            }
+    return doc
 
 
 def _rejected_handler(app: APIGatewayHttpResolver) -> None:

@@ -60,7 +60,7 @@ def list_filters(
 
 
 @router.post("/filters", status_code=201, summary="Save a new filter (a Kafka filter gets its topic, reseeded)",
-             tags=["filters"], responses=error_responses(400, 401, 409))
+             tags=["filters"], responses=error_responses(400, 401, 409, success=201))
 def create_filter(body: Annotated[FilterCreate, Body()]) -> SaveResponse:
     user = require_user(router)
     return _saved(service().create(user, FilterSpec.model_validate(body.model_dump())))

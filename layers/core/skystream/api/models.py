@@ -141,8 +141,8 @@ class ValidationErrorBody(ErrorBody):
     problems: list[ValidationProblem]
 
 
-def error_responses(*codes: int) -> dict[int, dict[str, Any]]:
-    """OpenAPI ``responses`` for the errors a route can answer with (422 is always possible)."""
+def error_responses(*codes: int, success: int = 200) -> dict[int, dict[str, Any]]:
+    """OpenAPI ``responses``: the success (described by the route's return type) and the errors it can give."""
     meaning = {
         400: "The request cannot be done as asked (e.g. the filter's SQL was refused; the checker says where)",
         401: "No valid 'Authorization: Token <key>' header",
@@ -150,7 +150,8 @@ def error_responses(*codes: int) -> dict[int, dict[str, Any]]:
         404: "No such resource (or another user's private filter)",
         409: "Clash: the topic name is taken, or the filter changed since you read it",
     }
-    out: dict[int, dict[str, Any]] = {
+    out: dict[int, dict[str, Any]] = {success: {"description": "Created" if success == 201 else "OK"}}
+    out |= {
         code: {"description": meaning[code], "content": {"application/json": {"model": ErrorBody}}}
         for code in codes
     }
