@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from typing import Any
 
 import confluent_kafka
 
@@ -39,6 +40,16 @@ def _produce_upstream(bootstrap: str, topic: str) -> dict[bytes, tuple[bytes, li
     return sent
 
 
+def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    """Records the group has committed (offsets start at 0 on a fresh topic)."""
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        offsets = consumer.committed([confluent_kafka.TopicPartition(topic, p) for p in range(partitions)], timeout=15)
+    finally:
+        consumer.close()
+    return sum(max(tp.offset, 0) for tp in offsets)
+
+
 def _relay(bootstrap: str, source: str, target: str, group: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "skystream.cli", "relay", "--from", bootstrap, "--topic", source,
@@ -48,7 +59,7 @@ def _relay(bootstrap: str, source: str, target: str, group: str, *extra: str) ->
     )
 
 
-def test_relay_killed_halfway_and_restarted_loses_nothing(stack: EphemeralStack) -> None:
+def test_relay_killed_halfway_and_restarted_loses_nothing(stack: EphemeralStack, record_property: Any) -> None:
     source = f"lsst-alerts-v11-{uuid.uuid4().hex[:6]}"
     target = os.environ["TOPIC_ALERTS"]
     TopicAdmin().create([source], partitions=3)
@@ -67,11 +78,17 @@ def test_relay_killed_halfway_and_restarted_loses_nothing(stack: EphemeralStack)
         if line.startswith('{"progress"'):
             copied_before_kill = json.loads(line)["progress"]["produced"]
             if copied_before_kill >= TOTAL // 2:
+                time.sleep(0.015)  # land inside the next batch, between its produce and its commit if we can
                 first.send_signal(signal.SIGKILL)
                 break
     first.wait(10)
     assert first.returncode == -signal.SIGKILL, "the relay finished before it could be killed halfway"
-    assert TOTAL // 2 <= copied_before_kill < TOTAL
+
+    # Exact accounting at the kill: what the group committed, and what the target already holds.
+    committed = _committed(stack.bootstrap, group, source, partitions=3)
+    copied_uncommitted = len(read_topic(stack.bootstrap, target, expected=None, timeout=60, idle=2)) - committed
+    assert TOTAL // 2 <= committed < TOTAL and copied_before_kill <= committed
+    assert 0 <= copied_uncommitted <= BATCH  # at most the batch in flight was copied but not committed
 
     # Second run resumes from the committed offsets and stops once the upstream is drained.
     second = _relay(stack.bootstrap, source, target, group, "--idle-exit", "4", "--progress-every", "0")
@@ -83,18 +100,17 @@ def test_relay_killed_halfway_and_restarted_loses_nothing(stack: EphemeralStack)
     counts = Counter(r.key for r in copies)
     missing = set(sent) - set(counts)
     duplicates = sum(n - 1 for n in counts.values())
-    print(f"\nrelay: first run copied {copied_before_kill} before SIGKILL, second run copied "
-          f"{resumed['produced']}; target holds {len(copies)} records, {len(counts)} distinct, "
+    print(f"\nrelay: SIGKILL after {committed} committed ({copied_uncommitted} more copied, uncommitted); "
+          f"the restart copied {resumed['produced']}; target holds {len(copies)} records, {len(counts)} distinct, "
           f"{duplicates} duplicates, {len(missing)} missing")
+    record_property("relay_duplicates", duplicates)  # in the JUnit report (pytest --junitxml)
+    record_property("relay_missing", len(missing))
 
     assert not missing, f"{len(missing)} records lost"
     assert set(counts) == set(sent)
-    # At least once: a kill between acknowledgement and commit repeats at most the batch in flight.
-    assert duplicates <= BATCH
+    assert resumed["produced"] == TOTAL - committed  # the restart starts exactly at the committed offsets
+    assert duplicates == copied_uncommitted  # the only duplicates: the batch copied but not committed
     assert len(copies) == TOTAL + duplicates
-    # The first run may have copied (uncommitted) records after its last progress line: the second repeats those.
-    assert resumed["produced"] >= TOTAL - copied_before_kill
-    assert copied_before_kill + resumed["produced"] <= len(copies)
     # Byte for byte: value, headers and timestamp as upstream.
     for record in copies:
         value, headers, timestamp = sent[record.key]
