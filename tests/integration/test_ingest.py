@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 
 from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.generator import generate_alerts
@@ -119,7 +120,9 @@ def test_cli_replay_feeds_the_stack_and_object_shows_the_stored_row(stack: Ephem
 
     host = stack.host(only={"ingest_handler"}, batching_window_s=0.1).start()
     try:
-        assert main(["alerts", "replay", "--count", "5", "--seed", "21"]) == 0
+        started = time.monotonic()
+        assert main(["alerts", "replay", "--count", "5", "--seed", "21", "--rate", "10"]) == 0
+        assert time.monotonic() - started >= 0.4  # 5 alerts at 10/s: the last leaves 0.4 s after the first
         enriched = read_topic(stack.bootstrap, os.environ["TOPIC_ENRICHED"], expected=5, timeout=60)
     finally:
         host.stop()

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,12 @@ def _replay(args: argparse.Namespace) -> int:
         elif bar is not None:
             bar.update(1)
 
-    for value in values:
+    start = time.monotonic()
+    for index, value in enumerate(values):
+        if args.rate:  # a steady rate: alert i leaves at start + i / rate
+            delay = start + index / args.rate - time.monotonic()
+            if delay > 0:
+                producer.poll(delay)
         while True:
             try:
                 producer.produce(cfg.topic_alerts, value=value, on_delivery=delivered)
@@ -207,6 +213,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_generation_options(replay)
     replay.add_argument("--file", help="replay the alerts of this file instead of generating")
+    replay.add_argument("--rate", type=float, default=0.0, metavar="PER_SECOND",
+                        help="produce at this steady rate (default: as fast as possible)")
     replay.set_defaults(func=_replay)
 
     show = commands.add_parser("show", help="print the alerts of a file readably (with their features)")
