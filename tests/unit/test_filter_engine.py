@@ -95,15 +95,17 @@ def test_select_star_returns_every_objects_column() -> None:
 
 def test_annotator_alias_sees_only_that_annotator() -> None:
     batch = BatchRows(
-        objects=[{"diaObjectId": 1}, {"diaObjectId": 2}],
+        objects=[{"diaObjectId": 1}, {"diaObjectId": 2}, {"diaObjectId": 3}],
         annotations=[
             {"annotator": "a", "diaObjectId": 1, "classification": "SN", "classdict": {"p": 0.9}},
             {"annotator": "b", "diaObjectId": 2, "classification": "SN", "classdict": json.dumps({"p": 0.1})},
+            {"annotator": "a", "diaObjectId": 3, "classification": "SN", "classdict": {"p": Decimal("0.5")}},
         ],
     )
     compiled = q(selected="objects.diaObjectId, JSON_EXTRACT(a.classdict, '$.p') AS p", tables="objects, annotator:a",
-                 conditions="a.classification = 'SN'")
+                 conditions="a.classification = 'SN' AND JSON_EXTRACT(a.classdict, '$.p') > 0.6")
     assert compiled.annotators == frozenset({"a"})
+    # object 3's classdict came from DynamoDB with a Decimal: it stays a number (0.5 < 0.6)
     assert SqliteEngine().run(batch, [("f", compiled)])["f"].rows == [{"diaObjectId": 1, "p": 0.9}]
 
 

@@ -43,6 +43,13 @@ class FilterOutcome:
         return self.error is None and not self.timed_out
 
 
+def _json_default(value: Any) -> Any:
+    """DynamoDB hands back numbers inside documents as Decimal: keep them numbers in the JSON."""
+    if isinstance(value, Decimal):
+        return sql_value(value)
+    return str(value)
+
+
 def sql_value(value: Any) -> Any:
     """A Python/DynamoDB value as SQLite stores it (Decimal -> float, JSON docs -> text, NaN -> NULL)."""
     if value is None or isinstance(value, str | int):
@@ -54,7 +61,7 @@ def sql_value(value: Any) -> Any:
             return None
         return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
     if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
+        return json.dumps(value, default=_json_default)
     if isinstance(value, bytes):
         return value
     return str(value)
