@@ -177,9 +177,9 @@ def run_and_deliver(
         elif rows and f.is_kafka:
             outgoing = _records(f, rows, by_object, utc, archive, result)
             if producer is None:
-                from skystream.streams.producer import shared_producer
+                from skystream.outputs.delivery import output_producer
 
-                producer = shared_producer()
+                producer = output_producer()
             if quota is None:
                 from skystream.storage.quota import QuotaStore
 

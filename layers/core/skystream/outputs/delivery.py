@@ -11,10 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
+from skystream.config import settings
 from skystream.filters.model import StoredFilter
 from skystream.storage.quota import QuotaCounter
+from skystream.streams.producer import Producer
 
 HEADER_FILTER_ID = "filter_id"
 HEADER_FILTER_VERSION = "filter_version"
@@ -91,3 +94,20 @@ def deliver(
     if counts.bytes_produced:
         quota.add(f.filter_id, day, counts.bytes_produced)
     return counts
+
+
+@lru_cache(maxsize=4)
+def _output_producer_for(bootstrap_servers: str, auth: str) -> Producer:
+    return Producer({"allow.auto.create.topics": False})
+
+
+def output_producer() -> Producer:
+    """The container's producer for users' topics.
+
+    It never creates a topic by producing to it (librdkafka's producer default would, on a
+    broker that allows it): a filter deleted a moment ago must not get its topic back. A
+    record for a topic that is gone fails the flush, the batch is retried, and by then the
+    deleted filter is no longer in the active list.
+    """
+    cfg = settings()
+    return _output_producer_for(cfg.kafka_bootstrap_servers, cfg.kafka_auth)
