@@ -165,3 +165,10 @@ def test_split_select_gives_lasair_parts() -> None:
 def test_pathological_nesting_and_length_are_refused_not_crashed(conditions: str) -> None:
     exc = refusal(selected="diaObjectId", tables="objects", conditions=conditions)
     assert "nested" in str(exc) or "characters long" in str(exc) or "syntax error" in str(exc)
+
+
+def test_split_select_refuses_what_three_parts_cannot_say() -> None:
+    with pytest.raises(FilterRejected, match="LEFT JOIN cannot be stored"):
+        split_select("SELECT objects.ra FROM objects LEFT JOIN annotations AS a ON a.diaObjectId = objects.diaObjectId")
+    with pytest.raises(FilterRejected, match="table alias o cannot be stored"):
+        split_select("SELECT o.ra FROM objects AS o")

@@ -104,6 +104,9 @@ def split_select(sql: str) -> FilterParts:
             entries.append(ref.table)
     conditions = []
     for join in tree.args.get("joins") or []:
+        if (join.args.get("side") or "").upper() == "LEFT":
+            raise FilterRejected("LEFT JOIN cannot be stored as Lasair's three parts, whose tables are all "
+                                 "joined to objects: use a plain join", None)
         on = join.args.get("on")
         if on is not None:
             conditions.append(f"({on.sql(dialect='mysql')})")
