@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -24,6 +24,9 @@ from skystream.config import settings
 from skystream.filters.lifecycle import FilterService, RunOutcome, SaveOutcome
 from skystream.filters.model import FilterSpec
 
+if TYPE_CHECKING:
+    from skystream.streams.admin import TopicAdmin
+
 router = Router()
 
 FilterId = Annotated[str, Path(min_length=1, max_length=64, description="The filter's id")]
@@ -31,7 +34,8 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most rows to return")]
 
 
 @cache
-def _topic_admin(bootstrap: str):  # one admin client per container and broker
+def _topic_admin(bootstrap: str) -> TopicAdmin:
+    """One Kafka admin client per container and broker (made on the first save, not at import)."""
     from skystream.streams.admin import TopicAdmin
 
     return TopicAdmin()
