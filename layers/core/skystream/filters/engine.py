@@ -68,14 +68,16 @@ def sql_value(value: Any) -> Any:
 
 
 def columns_needed(filters: Sequence[CompiledFilter]) -> dict[str, set[str]] | None:
-    """Table -> columns any of the filters reads; None when one of them does not say."""
-    needed: dict[str, set[str]] = {name: set() for name in TABLES}
+    """Table -> columns any of the filters reads (tables none reads are absent); None when one
+    of them does not say."""
+    needed: dict[str, set[str]] = {}
     for compiled in filters:
         if compiled.columns is None:
             return None
         for table, column in compiled.columns:
-            needed[table].add(column)
-    needed["annotations"] |= {"annotator", "topic"}
+            needed.setdefault(table, set()).add(column)
+    if "annotations" in needed:
+        needed["annotations"] |= {"annotator", "topic"}
     return needed
 
 
@@ -83,7 +85,7 @@ def load(conn: sqlite3.Connection, batch: BatchRows, columns: Mapping[str, Colle
     """Insert the batch's rows; keys not in the schema are ignored, missing keys are NULL."""
     for name, table in TABLES.items():
         rows = batch.table(name)
-        if not rows:
+        if not rows or (columns is not None and name not in columns):
             continue
         cols = table_columns(table, None if columns is None else columns.get(name, ()))
         if name == "annotations":
