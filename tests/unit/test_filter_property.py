@@ -20,6 +20,15 @@ from skystream.filters.schema import TABLES
 pytestmark = pytest.mark.unit
 
 BATCH = make_batch(15, seed=11)
+# and rows no well-behaved producer would send: the engine must still never fail on them
+_HOSTILE_VALUES = [1e308, -1e308, 2**62, -(2**63), 0.0, -0.0, "abc", "1e5x", "", "\x00", float("nan"), True]
+for _i, _v in enumerate(_HOSTILE_VALUES):
+    _oid = 9_000_000 + _i
+    BATCH.objects.append({c: _v for c in TABLES["objects"].columns} | {"diaObjectId": _oid})
+    BATCH.sherlock_classifications.append({c: _v for c in TABLES["sherlock_classifications"].columns}
+                                          | {"diaObjectId": _oid})
+    BATCH.annotations.append({"annotator": "fastfinder", "diaObjectId": _oid, "classification": _v,
+                              "classdict": "{not json" if _i % 2 else {"prob": _v, "a": [_v]}})
 ENGINE = SqliteEngine(time_limit_s=2.0, clock=clock_for)
 PROFILE = {"deadline": None, "derandomize": True,
            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]}
