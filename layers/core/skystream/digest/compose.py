@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
 from skystream.storage.digest import MAX_ITEMS_PER_PART, Match, record_json
@@ -190,6 +190,7 @@ def compose(day: dt.date, recipient: Recipient, sender: str, matches: Sequence[M
     message["Subject"] = subject(day, groups, part, parts)
     message["From"] = sender
     message["To"] = formataddr((recipient.name, recipient.email))
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
     message["X-Skystream-Digest"] = f"{day.isoformat()}; user={recipient.user_id}; part={part}/{parts}"
     # quoted-printable keeps the message 7-bit clean, as SES advises for non-ASCII names
