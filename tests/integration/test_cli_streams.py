@@ -62,6 +62,8 @@ def test_a_user_works_with_filters_and_streams_from_the_command_line(
 
         code, out, _ = run(capsys, "filter", "delete", fid)
         assert code == 0 and f"deleted filter {fid} and its topic {topic}" in out
+        code, out, _ = run(capsys, "consume", topic, "--group", "g2", "--timeout", "4")
+        assert code == 0 and "UNKNOWN_TOPIC_OR_PART" in out and f"there is no topic {topic}" in out
         code, _, err = run(capsys, "filter", "show", fid)
         assert code == 1 and "HTTP 404" in err and "no filter" in err
         monkeypatch.delenv("SKYSTREAM_TOKEN")

@@ -7,9 +7,10 @@ last record it committed, so a program run every hour with one group id sees eac
 record once. Offsets are committed automatically as records are consumed; call
 ``consumer.close()`` when done so the last ones are committed too.
 
-Until a filter's first match its topic may not exist yet: ``poll`` then returns a
-message whose ``error()`` is ``UNKNOWN_TOPIC_OR_PART``. That is expected; it goes away
-with the first record.
+skystream creates a Kafka filter's topic when the filter is saved, so an empty topic
+just gives no records. ``poll`` returning a message whose ``error()`` is
+``UNKNOWN_TOPIC_OR_PART`` means there is no such topic (a misspelt name, or a filter
+renamed, deleted or switched to a non-Kafka output); on Lasair it also means "no match yet".
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def consume(topic: str, group: str, bootstrap: str, *, max_records: int | None, 
             if msg.error():
                 echo(str(msg.error()))
                 if msg.error().name() == "UNKNOWN_TOPIC_OR_PART":
-                    echo(f"(topic {topic} has no records yet: it appears with its filter's first match)")
+                    echo(f"(there is no topic {topic}: check the name with `skystream filter show ID`; a Kafka "
+                         "filter's topic exists from its save, and goes with a rename, a delete or output none)")
                 break
             record = json.loads(msg.value())
             echo(json.dumps(record, indent=2))

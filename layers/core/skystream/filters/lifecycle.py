@@ -211,7 +211,7 @@ class FilterService:
         reseeded = self.reseed(f)
         note = (f"saved; {reseeded} recent match(es) put in topic {f.topic}" if reseeded else
                 f"saved; topic {f.topic} is empty until the filter's first match "
-                "(consumers see UNKNOWN_TOPIC_OR_PART until then)")
+                "(consumers get no records until then)")
         return SaveOutcome(f, f.topic, reseeded, note)
 
     def reseed(self, f: StoredFilter) -> int:
