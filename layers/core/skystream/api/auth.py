@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from skystream.errors import Unauthorized
@@ -11,15 +10,9 @@ from skystream.storage.users import User, UserStore
 HOW = "send the header 'Authorization: Token <key>'; an administrator makes a key with `skystream users add`"
 
 
-@cache
-def _users(table: str) -> UserStore:
-    return UserStore(table)
-
-
 def users() -> UserStore:
-    from skystream.config import settings
-
-    return _users(settings().users_table)
+    """A store on this environment's users table (cheap: boto3 clients are cached per endpoint)."""
+    return UserStore()
 
 
 def token_from(headers: dict[str, str] | None) -> str:
