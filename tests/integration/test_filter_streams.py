@@ -154,6 +154,12 @@ def test_kafka_lite_end_to_end_with_lasair_consumer(stack: EphemeralStack, hoste
     everything = consume(stack.bootstrap, "a-new-group", topic, expected=10 + len(expected))
     assert len(everything) == 10 + len(expected)
 
+    # The objects route shows what the filter saw.
+    some = later[0]
+    shown = api.get(f"/objects/{some['diaObject']['diaObjectId']}")
+    assert shown["objects"]["decl"] == some["diaObject"]["dec"] and shown["annotations"] == []
+    assert len(shown["lite"]["diaSourcesList"]) == 1 + len(some["prvDiaSources"])
+
 
 def test_rename_edit_and_delete_keep_topics_in_step(stack: EphemeralStack, hosted: Callable) -> None:
     _host, url = hosted()

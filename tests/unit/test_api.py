@@ -175,3 +175,15 @@ def test_a_body_that_is_not_utf8_is_a_400_and_every_422_is_documented_as_ours(wo
             for ops in doc["paths"].values() for op in ops.values()}
     assert refs == {"#/components/schemas/ValidationErrorBody"}
     assert "problems" in doc["components"]["schemas"]["ValidationErrorBody"]["properties"]
+
+
+def test_an_unsaved_query_runs_now_and_its_errors_name_the_problem(world: World) -> None:
+    status, body = world.call("POST", "/filters/run", {"selected": "objects.diaObjectId, objects.nDiaSources",
+                                                       "tables": "objects", "conditions": "objects.nDiaSources > 25",
+                                                       "limit": 10})
+    assert status == 200 and sorted(r["nDiaSources"] for r in body["rows"]) == [26, 27, 28, 29]
+    assert body["count"] == 4 and body["truncated"] is False and body["elapsed_s"] >= 0
+    status, body = world.call("POST", "/filters/run", {"sql": "SELECT objects.ra FROM objects; DROP TABLE objects"})
+    assert status == 400 and body["error"] == "invalid_filter"
+    status, body = world.call("POST", "/filters/run", {"tables": "objects"})
+    assert status == 400 and "selected" in body["detail"]
