@@ -278,3 +278,11 @@ def test_an_oversize_full_record_is_dropped_and_counted_the_others_delivered(
         assert list(record) == ["diaObjectId", "UTC", "alert"]
         assert set(record["alert"]) == {"diaObject", "diaSourcesList", "diaForcedSourcesList"}
         assert record["alert"]["diaObject"]["diaObjectId"] == record["diaObjectId"]
+
+    # Saving again reseeds from storage: full alerts come from the archive, the huge one is dropped again.
+    api = ApiClient(url, token)
+    edited = api.patch(f"/filters/{saved['filter']['filter_id']}", {"version": 1, "description": "again"})
+    assert edited["reseeded"] == 3
+    again = [json.loads(r.value) for r in read_topic(stack.bootstrap, saved["topic"], idle=2.0)]
+    assert sorted(r["diaObjectId"] for r in again) == sorted(a["diaObject"]["diaObjectId"] for a in normal)
+    assert all(len(r["alert"]["diaSourcesList"]) >= 1 for r in again)
