@@ -282,7 +282,7 @@ def test_an_oversize_full_record_is_dropped_and_counted_the_others_delivered(
     # Saving again reseeds from storage: full alerts come from the archive, the huge one is dropped again.
     api = ApiClient(url, token)
     edited = api.patch(f"/filters/{saved['filter']['filter_id']}", {"version": 1, "description": "again"})
-    assert edited["reseeded"] == 3
+    assert edited["reseeded"] == 3 and "1 record(s) dropped for being over the 1 MB record limit" in edited["message"]
     again = [json.loads(r.value) for r in read_topic(stack.bootstrap, saved["topic"], idle=2.0)]
     assert sorted(r["diaObjectId"] for r in again) == sorted(a["diaObject"]["diaObjectId"] for a in normal)
     assert all(len(r["alert"]["diaSourcesList"]) >= 1 for r in again)

@@ -22,11 +22,12 @@ from typing import Any, Protocol
 
 from skystream.errors import Forbidden, InvalidFilter, NotFound, StaleVersion
 from skystream.filters.model import FilterSpec, StoredFilter
-from skystream.matching import KEY_COLUMN, ObjectContext, run_and_deliver
+from skystream.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
 from skystream.storage.filters import FilterStore
 from skystream.storage.users import User
+from skystream.streams.producer import DEFAULT_MAX_RECORD_BYTES
 
 RESEED_LIMIT = 10
 RESEED_SCAN = 500  # most recent objects the reseed looks at
@@ -208,17 +209,23 @@ class FilterService:
         if not f.topic:
             return SaveOutcome(f, None, 0, "saved; this filter has no Kafka topic")
         self.topics.create([f.topic], partitions=1, retention_ms=RETENTION_MS)
-        reseeded = self.reseed(f)
-        note = (f"saved; {reseeded} recent match(es) put in topic {f.topic}" if reseeded else
+        report = self.reseed(f)
+        note = (f"saved; {report.produced} recent match(es) put in topic {f.topic}" if report.produced else
                 f"saved; topic {f.topic} is empty until the filter's first match "
                 "(consumers get no records until then)")
-        return SaveOutcome(f, f.topic, reseeded, note)
+        if report.dropped_oversize:
+            note += (f"; {report.dropped_oversize} record(s) dropped for being over the "
+                     f"{DEFAULT_MAX_RECORD_BYTES / 1e6:g} MB record limit "
+                     "(kafka_full records of long lightcurves; kafka_lite keeps them small)")
+        if report.dropped_quota:
+            note += f"; {report.dropped_quota} record(s) dropped: today's byte quota of this filter is used up"
+        return SaveOutcome(f, f.topic, report.produced, note)
 
-    def reseed(self, f: StoredFilter) -> int:
+    def reseed(self, f: StoredFilter) -> MatchReport:
+        """Run ``f`` over the most recent stored objects and put up to :data:`RESEED_LIMIT` records on its topic."""
         contexts = self._recent_contexts(RESEED_SCAN)
-        report = run_and_deliver(contexts, [f], trigger="save", producer=self._producer, quota=self._quota,
-                                 max_records_per_filter=RESEED_LIMIT)
-        return report.produced
+        return run_and_deliver(contexts, [f], trigger="save", producer=self._producer, quota=self._quota,
+                               max_records_per_filter=RESEED_LIMIT)
 
     def _recent_contexts(self, limit: int) -> list[ObjectContext]:
         return [ObjectContext(row=o.row, lite=o.lite, full_alert=None,
