@@ -123,6 +123,9 @@ def run_and_deliver(
 ) -> MatchReport:
     """Evaluate ``filters`` on ``objects`` and deliver each filter's matches to its output.
 
+    ``trigger`` says why they run (a new alert, an annotation, or the reseed after a save);
+    the caller has already chosen the filters that trigger concerns.
+
     Collaborators default to the real ones (shared producer, DynamoDB quota, SQLite engine,
     S3 archive, digest table); tests pass fakes. Produced records are flushed before
     returning: a broker failure raises, so the event source retries the batch.
@@ -163,7 +166,8 @@ def run_and_deliver(
         result = FilterResult()
         if outcome.error is not None or outcome.timed_out:
             result.error = outcome.error or "timed out"
-            log.warning("filter %s failed on a batch of %d objects: %s", f.filter_id, len(contexts), result.error)
+            log.warning("filter %s failed on a batch of %d objects (%s trigger): %s", f.filter_id, len(contexts),
+                        trigger, result.error)
             report.add(f.filter_id, result)
             continue
         rows = list(outcome.rows)
