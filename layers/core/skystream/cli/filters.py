@@ -118,11 +118,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--conditions", help="the WHERE clause (without WHERE)")
     create.add_argument("--sql", help="instead of the three parts: one whole SELECT statement")
     create.add_argument("--output", default="kafka_plain",
-                        choices=["none", "email", "kafka_plain", "kafka_lite", "kafka_full"])
+                        choices=["none", "email", "kafka_plain", "kafka_lite", "kafka_full"],
+                        help="where matches go (default kafka_plain; kafka_lite adds the lightcurve, "
+                        "kafka_full the whole alert, none mutes)")
     create.add_argument("--on-alert", action="store_true", help="run on every new alert")
     create.add_argument("--on-annotation", action="store_true", help="run when a joined annotation arrives")
     create.add_argument("--public", action="store_true", help="let every user see and run it")
-    create.add_argument("--json", action="store_true")
+    create.add_argument("--json", action="store_true", help="print the API's answer as JSON")
     create.set_defaults(func=_create)
 
     listing = commands.add_parser("list", help="your filters and the public ones")
