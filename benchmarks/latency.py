@@ -19,9 +19,14 @@ Latency of one alert = the time its record (matched by ``diaObjectId``) is read 
 filter topic minus the time it was handed to the producer. Everything runs on one clock
 (``time.perf_counter``) in one process. Ratios are template window / window 0.
 
-    .venv/bin/python benchmarks/latency.py [--alerts 2000] [--load 0.65] [--quick]
+Alert count: 2,000 per window setting by default. The rate is fixed by the capacity, so on
+a slow or busy machine the default count is cut to keep the whole run within ``--budget-s``
+(120 s), never below 1,000 per setting (2,000 latency samples in all); the output says when.
+``--alerts N`` insists on N.
 
-Human-readable figures, then one JSON line. About a minute on 2 cores.
+    .venv/bin/python benchmarks/latency.py [--alerts N] [--load 0.65] [--budget-s 120] [--quick]
+
+Human-readable figures, then one JSON line.
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
@@ -52,6 +58,9 @@ from skystream.storage.users import UserStore
 PIPELINE = ("ingest_handler", "filter_matcher")
 DETECTIONS = 5  # detections per alert; every alert also carries the generator's forced photometry
 DRAIN_TIMEOUT_S = 30.0
+DEFAULT_ALERTS = 2000  # per window setting
+MIN_ALERTS = 1000  # per window setting: never fewer than 2,000 alerts over the two latency runs
+STEP_OVERHEAD_S = 12.0  # reset, filter save, host start, warm-up and drain of one latency run
 
 
 @dataclass
@@ -60,20 +69,31 @@ class Alert:
     value: bytes
 
 
+def _id_from_value(message: Message) -> int:
+    """A filter record's diaObjectId, from the record itself (the kafka_plain JSON)."""
+    return int(json.loads(message.value())["diaObjectId"])
+
+
+def _id_from_key(message: Message) -> int:
+    """An enriched record's diaObjectId, from its key (parsing ~80 KB of JSON per record would load the CPU)."""
+    return int(message.key())
+
+
 @dataclass
 class Reader:
-    """Reads the filter topic in a thread and notes when each awaited diaObjectId first arrives."""
+    """Reads a topic in a thread; notes when each awaited diaObjectId first arrives, and its record's timestamp."""
 
     bootstrap: str
     topic: str
     awaited: set[int]
-    seen: dict[int, float] = field(default_factory=dict)
-    unexpected: int = 0
+    id_of: Callable[[Message], int] = _id_from_value
+    seen: dict[int, float] = field(default_factory=dict)  # perf_counter when read
+    stamped: dict[int, float] = field(default_factory=dict)  # the record's CreateTime, epoch seconds
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="latency-reader", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"read-{self.topic}", daemon=True)
 
     def start(self) -> Reader:
         self._thread.start()
@@ -82,18 +102,18 @@ class Reader:
     def _run(self) -> None:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"latency-{id(self)}",
                              "enable.auto.commit": False})
-        consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+        partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
+        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         try:
             while not self._stop.is_set():
                 for message in consumer.consume(num_messages=1000, timeout=0.02):
                     now = time.perf_counter()
                     if message.error() is not None:
                         continue
-                    dia_object_id = int(json.loads(message.value())["diaObjectId"])
+                    dia_object_id = self.id_of(message)
                     if dia_object_id in self.awaited and dia_object_id not in self.seen:
                         self.seen[dia_object_id] = now
-                    else:
-                        self.unexpected += 1
+                        self.stamped[dia_object_id] = message.timestamp()[1] / 1000
                 if len(self.seen) >= len(self.awaited):
                     self._done.set()
         finally:
@@ -104,6 +124,34 @@ class Reader:
         self._stop.set()
         self._thread.join(10)
         return done
+
+
+@dataclass
+class Timings:
+    """Per diaObjectId: produced (perf_counter and epoch), read from the filter topic (perf_counter),
+    and the CreateTime stamps of its enriched record and its filter record (epoch)."""
+
+    sent: dict[int, float]
+    sent_epoch: dict[int, float]
+    read: dict[int, float]
+    enriched_stamp: dict[int, float]
+    filter_stamp: dict[int, float]
+    producing_s: float
+
+    def latencies(self) -> list[float]:
+        return [self.read[i] - self.sent[i] for i in self.sent]
+
+    def stages(self) -> dict[str, float]:
+        """Median ms per stage: ingest (incl. its wait for a batch), matcher (same), delivery to the reader."""
+        ids = [i for i in self.sent if i in self.enriched_stamp]
+        if not ids:
+            return {}
+        read_epoch = {i: self.sent_epoch[i] + self.read[i] - self.sent[i] for i in ids}
+        def median_ms(values: list[float]) -> float:
+            return round(statistics.median(values) * 1000, 1)
+        return {"ingest_ms": median_ms([self.enriched_stamp[i] - self.sent_epoch[i] for i in ids]),
+                "matcher_ms": median_ms([self.filter_stamp[i] - self.enriched_stamp[i] for i in ids]),
+                "delivery_ms": median_ms([read_epoch[i] - self.filter_stamp[i] for i in ids])}
 
 
 class Pipeline:
@@ -122,10 +170,12 @@ class Pipeline:
         self.producer = Producer({"bootstrap.servers": stack.bootstrap, "enable.idempotence": True,
                                   "linger.ms": 0})
         self.alerts_topic = os.environ["TOPIC_ALERTS"]
+        self.enriched_topic = os.environ["TOPIC_ENRICHED"]
 
-    def send(self, alerts: list[Alert], rate: float | None) -> dict[int, float]:
-        """Produce ``alerts`` at ``rate`` per second (None: as fast as possible); returns produce times."""
+    def send(self, alerts: list[Alert], rate: float | None) -> tuple[dict[int, float], dict[int, float]]:
+        """Produce ``alerts`` at ``rate`` per second (None: as fast as possible); perf_counter and epoch times."""
         sent: dict[int, float] = {}
+        sent_epoch: dict[int, float] = {}
         start = time.perf_counter()
         for i, alert in enumerate(alerts):
             if rate is not None:
@@ -133,23 +183,27 @@ class Pipeline:
                 if delay > 0:
                     time.sleep(delay)
             sent[alert.dia_object_id] = time.perf_counter()
+            sent_epoch[alert.dia_object_id] = time.time()
             self.producer.produce(self.alerts_topic, value=alert.value)
             self.producer.poll(0)
         if self.producer.flush(30):
             raise RuntimeError(f"could not produce every alert to {self.alerts_topic}")
-        return sent
+        return sent, sent_epoch
 
-    def run(self, alerts: list[Alert], rate: float | None) -> tuple[dict[int, float], dict[int, float], float]:
-        """(produce times, read times, seconds spent producing) for ``alerts`` sent at ``rate``."""
-        reader = Reader(self.stack.bootstrap, self.topic, {a.dia_object_id for a in alerts}).start()
+    def run(self, alerts: list[Alert], rate: float | None) -> Timings:
+        """Send ``alerts`` at ``rate`` and wait until every one has its record in the filter topic."""
+        ids = {a.dia_object_id for a in alerts}
+        enriched = Reader(self.stack.bootstrap, self.enriched_topic, ids, id_of=_id_from_key).start()
+        matched = Reader(self.stack.bootstrap, self.topic, ids).start()
         started = time.perf_counter()
-        sent = self.send(alerts, rate)
+        sent, sent_epoch = self.send(alerts, rate)
         producing = time.perf_counter() - started
-        if not reader.wait(DRAIN_TIMEOUT_S + len(alerts) / (rate or 1000.0)):
-            missing = len(alerts) - len(reader.seen)
+        if not matched.wait(DRAIN_TIMEOUT_S + len(alerts) / (rate or 1000.0)):
+            missing = len(alerts) - len(matched.seen)
             raise RuntimeError(f"{missing} of {len(alerts)} alerts never reached filter topic {self.topic}; "
                                f"runner errors: {self.runner_errors()}")
-        return sent, reader.seen, producing
+        enriched.wait(5.0)
+        return Timings(sent, sent_epoch, matched.seen, enriched.stamped, matched.stamped, producing)
 
     def runner_errors(self) -> dict[str, str | None]:
         return {name: runner.stats.last_error for name, runner in self.host.runners.items()}
@@ -188,12 +242,35 @@ def make_alerts(count: int) -> list[Alert]:
     return alerts
 
 
+def fit_budget(alerts: list[Alert], rate: float, args: argparse.Namespace, spent: float) -> list[Alert]:
+    """The default alert count, cut (never below MIN_ALERTS) so the two runs end within ``--budget-s``.
+
+    The rate is fixed by the measured capacity; on a slow or busy machine only the count can give.
+    An explicit ``--alerts`` is always honoured, with a warning when it overruns.
+    """
+    def projected(count: int) -> float:
+        return spent + 2 * (count / rate + STEP_OVERHEAD_S)
+
+    if projected(len(alerts)) <= args.budget_s:
+        return alerts
+    if args.alerts is None:
+        fits = int((args.budget_s - spent - 2 * STEP_OVERHEAD_S) / 2 * rate)
+        count = max(MIN_ALERTS, min(len(alerts), fits))
+        print(f"note: {len(alerts)} alerts per window at {rate:.0f} alerts/s would take about "
+              f"{projected(len(alerts)):.0f} s, over the {args.budget_s:.0f} s budget; using {count} per window "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs). --alerts N insists on N.")
+        alerts = alerts[:count]
+    if projected(len(alerts)) > args.budget_s:
+        print(f"warning: this run takes about {projected(len(alerts)):.0f} s, over the {args.budget_s:.0f} s budget")
+    return alerts
+
+
 def measure_capacity(stack: EphemeralStack, burst: list[Alert], warmup: list[Alert]) -> dict[str, float]:
     pipeline = Pipeline(stack, batching_window_s=0.0)
     try:
         pipeline.run(warmup, rate=None)  # imports, clients, topic metadata
-        sent, seen, _ = pipeline.run(burst, rate=None)
-        elapsed = max(seen.values()) - min(sent.values())
+        timings = pipeline.run(burst, rate=None)
+        elapsed = max(timings.read.values()) - min(timings.sent.values())
         return {"burst": len(burst), "seconds": round(elapsed, 3), "alerts_per_s": round(len(burst) / elapsed, 1),
                 "mean_batch": pipeline.batch_sizes()}
     finally:
@@ -206,19 +283,21 @@ def measure_latency(stack: EphemeralStack, alerts: list[Alert], warmup: list[Ale
     try:
         pipeline.run(warmup, rate=None)
         before = {name: len(r.stats.batch_sizes) for name, r in pipeline.host.runners.items()}
-        sent, seen, producing = pipeline.run(alerts, rate=rate)
-        latencies = [seen[i] - sent[i] for i in sent]
-        figures = percentiles(latencies)
+        timings = pipeline.run(alerts, rate=rate)
+        figures = percentiles(timings.latencies())
+        producing = timings.producing_s
         batches = {name: r.stats.batch_sizes[before[name]:] for name, r in pipeline.host.runners.items()}
         figures.update({
             "alerts": len(alerts), "offered_rate_per_s": round(rate, 1),
             "achieved_rate_per_s": round(len(alerts) / producing, 1),
             "mean_batch": {name: round(statistics.fmean(b), 1) if b else 0.0 for name, b in batches.items()},
             "failed_calls": {name: r.stats.failed_calls for name, r in pipeline.host.runners.items()},
+            "median_stage_ms": timings.stages(),
         })
         print(f"{label:>22} {figures['p50_ms']:>8.0f} {figures['p95_ms']:>8.0f} {figures['p99_ms']:>8.0f} "
-              f"{figures['max_ms']:>8.0f} {figures['achieved_rate_per_s']:>8.0f}  "
-              + ", ".join(f"{n} {m:.1f}" for n, m in figures["mean_batch"].items()))
+              f"{figures['max_ms']:>8.0f} {figures['achieved_rate_per_s']:>7.0f}  "
+              + " / ".join(f"{v:.0f}" for v in figures["median_stage_ms"].values()).ljust(17)
+              + " / ".join(f"{m:.0f}" for m in figures["mean_batch"].values()))
         return figures
     finally:
         pipeline.stop()
@@ -226,21 +305,26 @@ def measure_latency(stack: EphemeralStack, alerts: list[Alert], warmup: list[Ale
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--alerts", type=int, default=2000, help="alerts per latency run (default 2000)")
-    parser.add_argument("--burst", type=int, default=500, help="alerts in the capacity burst (default 500)")
+    parser.add_argument("--alerts", type=int, default=None,
+                        help=f"alerts per window setting, exactly (default {DEFAULT_ALERTS}, cut to fit --budget-s, "
+                             f"never below {MIN_ALERTS})")
+    parser.add_argument("--burst", type=int, default=300, help="alerts in the capacity burst (default 300)")
     parser.add_argument("--load", type=float, default=0.65, help="steady rate as a fraction of capacity")
-    parser.add_argument("--budget-s", type=float, default=120.0, help="warn when the run will take longer")
-    parser.add_argument("--quick", action="store_true", help="500 alerts per run, 200-alert burst (a smoke run)")
+    parser.add_argument("--budget-s", type=float, default=120.0,
+                        help="whole-run time the default alert count is cut to fit (default 120 s)")
+    parser.add_argument("--quick", action="store_true", help="500 alerts per run, 200-alert burst (a smoke run, not the figures)")
     args = parser.parse_args()
     if args.quick:
         args.alerts, args.burst = 500, 200
+    wanted = DEFAULT_ALERTS if args.alerts is None else args.alerts
     begin = time.perf_counter()
     warm = 20
 
     made = time.perf_counter()
-    pool = make_alerts(args.alerts + args.burst + 2 * warm)
-    alerts, burst = pool[:args.alerts], pool[args.alerts:args.alerts + args.burst]
-    warmups = pool[args.alerts + args.burst:]
+    # Each step runs on a freshly reset stack, so the steps reuse the same alerts (diaObjectIds are
+    # distinct within a step): the burst is the first alerts of the steady runs, the warm-up its own.
+    pool = make_alerts(warm + max(wanted, args.burst))
+    warmup, alerts, burst = pool[:warm], pool[warm:warm + wanted], pool[warm:warm + args.burst]
     print(f"latency benchmark: {len(pool)} alerts ({DETECTIONS} detections each, "
           f"{statistics.fmean(len(a.value) for a in pool) / 1024:.1f} KB Avro) generated and encoded in "
           f"{time.perf_counter() - made:.1f} s (not timed)")
@@ -256,20 +340,17 @@ def main() -> int:
               f"{stack.endpoint}); hosted in this process: {', '.join(PIPELINE)}")
         print("template batching windows: " + ", ".join(f"{n} {w:g} s" for n, w in windows.items()))
 
-        capacity = measure_capacity(stack, burst, warmups[:warm])
+        capacity = measure_capacity(stack, burst, warmup)
         rate = args.load * capacity["alerts_per_s"]
         print(f"capacity (burst of {capacity['burst']}, window 0): {capacity['alerts_per_s']:.0f} alerts/s; "
               f"steady rate used: {rate:.0f} alerts/s ({100 * rate / capacity['alerts_per_s']:.0f}% of capacity)")
-        projected = time.perf_counter() - begin + 2 * (len(alerts) / rate + 5)
-        if projected > args.budget_s:
-            print(f"warning: at {rate:.0f} alerts/s this run takes about {projected:.0f} s, over the "
-                  f"{args.budget_s:.0f} s budget; capacity is low (load average {os.getloadavg()[0]:.1f} on "
-                  f"{os.cpu_count()} CPUs: is the machine busy?). --quick runs 500 alerts per window.")
-        print(f"\n{'batching window':>22} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'rate/s':>8}  "
-              "mean batch")
-        baseline = measure_latency(stack, alerts, warmups[:warm], rate, 0.0, "0 s (baseline)")
+        alerts = fit_budget(alerts, rate, args, spent=time.perf_counter() - begin)
+        print(f"\n{'':>22} {'':>8} {'':>8} {'':>8} {'':>8} {'':>7}  {'median ms per':<17}mean batch")
+        print(f"{'batching window':>22} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'rate/s':>7}  "
+              f"{'ingest/match/read':<17}ingest/match")
+        baseline = measure_latency(stack, alerts, warmup, rate, 0.0, "0 s (baseline)")
         label = "template (" + "/".join(f"{w:g}" for w in windows.values()) + " s)"
-        templated = measure_latency(stack, alerts, warmups[warm:], rate, None, label)
+        templated = measure_latency(stack, alerts, warmup, rate, None, label)
     finally:
         stack.stop()
 
@@ -281,6 +362,7 @@ def main() -> int:
     print(f"\ntotal {time.perf_counter() - begin:.1f} s on {machine['cpus']} CPUs ({machine['system']})")
     print(json.dumps({"benchmark": "latency", "baseline": "batching window 0 s, same alerts and rate",
                       "capacity": capacity, "load": args.load, "rate_per_s": round(rate, 1),
+                      "alerts_per_window": len(alerts), "alerts_wanted": wanted,
                       "template_windows_s": windows, "window_0": baseline, "window_template": templated,
                       "ratio_template_to_0": ratios, "machine": machine}))
     return 0
