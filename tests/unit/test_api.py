@@ -187,3 +187,18 @@ def test_an_unsaved_query_runs_now_and_its_errors_name_the_problem(world: World)
     assert status == 400 and body["error"] == "invalid_filter"
     status, body = world.call("POST", "/filters/run", {"tables": "objects"})
     assert status == 400 and "selected" in body["detail"]
+
+
+def test_a_kafka_outage_during_save_is_a_503_that_says_the_filter_is_saved(world: World,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    def down(*_args: Any, **_kwargs: Any) -> None:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT, "broker down"))
+
+    monkeypatch.setattr(world.topics, "create", down)
+    status, body = world.call("POST", "/filters", BODY)
+    assert status == 503 and body["error"] == "unavailable" and body["version"] == 1
+    assert "is saved" in body["detail"] and "save it again" in body["detail"]
+    status, listed = world.call("GET", "/filters")
+    assert [f["filter_id"] for f in listed["filters"]] == [body["filter_id"]]

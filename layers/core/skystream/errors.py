@@ -78,6 +78,13 @@ class StaleVersion(Conflict):
     code = "stale_version"
 
 
+class Unavailable(SkystreamError):
+    """A service skystream depends on (the Kafka cluster) did not answer; trying again may work."""
+
+    status = 503
+    code = "unavailable"
+
+
 class NotBuilt(SkystreamError):
     """A part of skystream that this request needs is not built yet (an honest 501)."""
 

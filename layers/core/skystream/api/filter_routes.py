@@ -64,7 +64,7 @@ def list_filters(
 
 
 @router.post("/filters", status_code=201, summary="Save a new filter (a Kafka filter gets its topic, reseeded)",
-             tags=["filters"], responses=error_responses(400, 401, 409, success=201))
+             tags=["filters"], responses=error_responses(400, 401, 409, 503, success=201))
 def create_filter(body: Annotated[FilterCreate, Body()]) -> SaveResponse:
     user = require_user(router)
     return _saved(service().create(user, FilterSpec.model_validate(body.model_dump())))
@@ -84,21 +84,21 @@ def get_filter(filter_id: FilterId) -> FilterOut:
 
 
 @router.put("/filters/<filter_id>", summary="Replace a filter of yours (its topic is emptied and reseeded)",
-            tags=["filters"], responses=error_responses(400, 401, 403, 404, 409))
+            tags=["filters"], responses=error_responses(400, 401, 403, 404, 409, 503))
 def replace_filter(filter_id: FilterId, body: Annotated[FilterReplace, Body()]) -> SaveResponse:
     user = require_user(router)
     changes = body.model_dump(exclude={"version"})
     return _saved(service().update(user, filter_id, changes, body.version))
 
 
-@router.patch("/filters/<filter_id>", summary="Change some fields of a filter of yours", tags=["filters"], responses=error_responses(400, 401, 403, 404, 409))
+@router.patch("/filters/<filter_id>", summary="Change some fields of a filter of yours", tags=["filters"], responses=error_responses(400, 401, 403, 404, 409, 503))
 def patch_filter(filter_id: FilterId, body: Annotated[FilterPatch, Body()]) -> SaveResponse:
     user = require_user(router)
     changes = body.model_dump(exclude={"version"}, exclude_unset=True)
     return _saved(service().update(user, filter_id, changes, body.version))
 
 
-@router.delete("/filters/<filter_id>", summary="Delete a filter of yours and its topic", tags=["filters"], responses=error_responses(401, 403, 404))
+@router.delete("/filters/<filter_id>", summary="Delete a filter of yours and its topic", tags=["filters"], responses=error_responses(401, 403, 404, 503))
 def delete_filter(filter_id: FilterId) -> dict[str, str | None]:
     user = require_user(router)
     f = service().delete(user, filter_id)

@@ -149,6 +149,7 @@ def error_responses(*codes: int, success: int = 200) -> dict[int, dict[str, Any]
         403: "Not yours to change",
         404: "No such resource (or another user's private filter)",
         409: "Clash: the topic name is taken, or the filter changed since you read it",
+        503: "The Kafka cluster did not answer; the detail says what was done and how to retry",
     }
     out: dict[int, dict[str, Any]] = {success: {"description": "Created" if success == 201 else "OK"}}
     out |= {

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from skystream.errors import Forbidden, InvalidFilter, NotFound, StaleVersion
+from skystream.errors import Forbidden, InvalidFilter, NotFound, StaleVersion, Unavailable
 from skystream.filters.model import FilterSpec, StoredFilter
 from skystream.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
 from skystream.outputs.formats import clean
@@ -196,20 +196,38 @@ class FilterService:
         return self._after_save(f, previous_topic=current.topic)
 
     def delete(self, user: User, filter_id: str) -> StoredFilter:
+        from confluent_kafka import KafkaException
+
         f = self.editable(user, filter_id)
         self.store.delete(f)
         if f.topic:
-            self.topics.delete([f.topic])
+            try:
+                self.topics.delete([f.topic])
+            except KafkaException as exc:
+                raise Unavailable(f"filter {filter_id} is deleted, but the Kafka cluster did not answer while its "
+                                  f"topic {f.topic} was deleted ({exc}); an administrator can remove the topic",
+                                  topic=f.topic) from exc
         return f
 
     def _after_save(self, f: StoredFilter, previous_topic: str | None) -> SaveOutcome:
-        stale = [t for t in {previous_topic, f.topic} if t]
-        if stale:
-            self.topics.delete(stale)
-        if not f.topic:
-            return SaveOutcome(f, None, 0, "saved; this filter has no Kafka topic")
-        self.topics.create([f.topic], partitions=1, retention_ms=RETENTION_MS)
-        report = self.reseed(f)
+        from confluent_kafka import KafkaException
+
+        from skystream.streams.producer import ProduceError
+
+        try:
+            stale = [t for t in {previous_topic, f.topic} if t]
+            if stale:
+                self.topics.delete(stale)
+            if not f.topic:
+                return SaveOutcome(f, None, 0, "saved; this filter has no Kafka topic")
+            self.topics.create([f.topic], partitions=1, retention_ms=RETENTION_MS)
+            report = self.reseed(f)
+        except (KafkaException, ProduceError) as exc:
+            raise Unavailable(
+                f"filter {f.filter_id} is saved (version {f.version}) but the Kafka cluster did not answer while "
+                f"its topic was prepared ({exc}); save it again (PATCH with version {f.version}) to retry",
+                filter_id=f.filter_id, version=f.version,
+            ) from exc
         note = (f"saved; {report.produced} recent match(es) put in topic {f.topic}" if report.produced else
                 f"saved; topic {f.topic} is empty until the filter's first match "
                 "(consumers get no records until then)")
