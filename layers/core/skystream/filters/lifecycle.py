@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from skystream.errors import Forbidden, InvalidFilter, NotFound, StaleVersion, Unavailable
+from pydantic import ValidationError
+
+from skystream.errors import BadRequest, Forbidden, InvalidFilter, NotFound, StaleVersion, Unavailable
 from skystream.filters.model import FilterSpec, StoredFilter
 from skystream.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
 from skystream.outputs.formats import clean
@@ -184,7 +186,12 @@ class FilterService:
         merged = {**_spec_fields(current), **changes}
         if changes.get("sql"):
             merged = {**merged, "selected": None, "tables": None, "conditions": None}
-        spec = self._checked(FilterSpec.model_validate(merged))
+        try:
+            spec = FilterSpec.model_validate(merged)
+        except ValidationError as exc:  # the change is valid alone but not with the stored fields
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise BadRequest(f"the filter would not be valid after this change: {problems}") from exc
+        spec = self._checked(spec)
         f = current.model_copy(update={
             **_stored_fields(spec),
             "topic": topic_name(user.user_id, spec.name) if spec.output.startswith("kafka") else None,
