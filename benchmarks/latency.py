@@ -60,7 +60,7 @@ DETECTIONS = 5  # detections per alert; every alert also carries the generator's
 DRAIN_TIMEOUT_S = 30.0
 DEFAULT_ALERTS = 2000  # per window setting
 MIN_ALERTS = 1000  # per window setting: never fewer than 2,000 alerts over the two latency runs
-STEP_OVERHEAD_S = 12.0  # reset, filter save, host start, warm-up and drain of one latency run
+STEP_OVERHEAD_S = 13.0  # reset, filter save, host start, warm-up and drain of one latency run
 
 
 @dataclass
