@@ -16,8 +16,10 @@ Steps, each on a freshly reset stack:
    each trigger (read with the local template reader).
 
 Latency of one alert = the time its record (matched by ``diaObjectId``) is read from the
-filter topic minus the time it was handed to the producer. Everything runs on one clock
-(``time.perf_counter``) in one process. Ratios are template window / window 0.
+filter topic minus the time it was handed to the producer, both on one clock
+(``time.perf_counter``) in this process. Ratios are template window / window 0. Where the
+time goes: medians per stage from the CreateTime stamps of each alert's enriched record and
+filter record (ingest, matcher, read), on the epoch clock with millisecond stamps.
 
 Alert count: 2,000 per window setting by default. The rate is fixed by the capacity, so on
 a slow or busy machine the default count is cut to keep the whole run within ``--budget-s``
