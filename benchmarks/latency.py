@@ -298,7 +298,7 @@ def measure_latency(stack: EphemeralStack, alerts: list[Alert], warmup: list[Ale
         })
         print(f"{label:>22} {figures['p50_ms']:>8.0f} {figures['p95_ms']:>8.0f} {figures['p99_ms']:>8.0f} "
               f"{figures['max_ms']:>8.0f} {figures['achieved_rate_per_s']:>7.0f}  "
-              + " / ".join(f"{v:.0f}" for v in figures["median_stage_ms"].values()).ljust(17)
+              + " / ".join(f"{v:.0f}" for v in figures["median_stage_ms"].values()).ljust(19)
               + " / ".join(f"{m:.0f}" for m in figures["mean_batch"].values()))
         return figures
     finally:
@@ -347,9 +347,9 @@ def main() -> int:
         print(f"capacity (burst of {capacity['burst']}, window 0): {capacity['alerts_per_s']:.0f} alerts/s; "
               f"steady rate used: {rate:.0f} alerts/s ({100 * rate / capacity['alerts_per_s']:.0f}% of capacity)")
         alerts = fit_budget(alerts, rate, args, spent=time.perf_counter() - begin)
-        print(f"\n{'':>22} {'':>8} {'':>8} {'':>8} {'':>8} {'':>7}  {'median ms per':<17}mean batch")
+        print(f"\n{'':>22} {'':>8} {'':>8} {'':>8} {'':>8} {'':>7}  {'median ms per':<19}mean batch")
         print(f"{'batching window':>22} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'rate/s':>7}  "
-              f"{'ingest/match/read':<17}ingest/match")
+              f"{'ingest/match/read':<19}ingest/match")
         baseline = measure_latency(stack, alerts, warmup, rate, 0.0, "0 s (baseline)")
         label = "template (" + "/".join(f"{w:g}" for w in windows.values()) + " s)"
         templated = measure_latency(stack, alerts, warmup, rate, None, label)
