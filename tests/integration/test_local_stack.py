@@ -133,3 +133,26 @@ def test_ctrl_c_on_a_foreground_stack_stops_everything(tmp_path: Path) -> None:
     assert process.returncode == 0, output
     assert "stopped: kafka, aws" in output
     assert not any(pid_alive(p) for p in pids.values())
+
+
+def test_a_killed_test_run_takes_its_broker_and_endpoint_with_it(tmp_path: Path) -> None:
+    """SIGKILL (a CI timeout, a crashed pytest) gives no chance to clean up: the children must go by themselves."""
+    env = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "AWS_ENDPOINT_URL"}}
+    script = (
+        "import json, sys, time\n"
+        "from pathlib import Path\n"
+        "from skystream.local.testing import EphemeralStack\n"
+        f"stack = EphemeralStack(Path({str(tmp_path)!r})).start()\n"
+        "print(json.dumps([p.pid for p in stack._processes]), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    pids = json.loads(process.stdout.readline())
+    assert len(pids) == 2 and all(pid_alive(p) for p in pids)
+    process.kill()
+    process.wait(10)
+    deadline = time.monotonic() + 15
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(pid_alive(p) for p in pids)

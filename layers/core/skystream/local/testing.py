@@ -44,11 +44,11 @@ class EphemeralStack:
     def start(self) -> EphemeralStack:
         if not self.bootstrap:
             port = free_port()
-            self._processes.append(start_broker(port, self.log_dir / "kafka.log"))
+            self._processes.append(start_broker(port, self.log_dir / "kafka.log", die_with_parent=True))
             self.bootstrap = f"127.0.0.1:{port}"
         if not self.endpoint:
             port = free_port()
-            self._processes.append(start_moto(port, self.log_dir / "aws.log"))
+            self._processes.append(start_moto(port, self.log_dir / "aws.log", die_with_parent=True))
             self.endpoint = f"http://127.0.0.1:{port}"
         self.template = local_template(self.bootstrap)
         apply_environment(local_environment(self.template, self.endpoint))
