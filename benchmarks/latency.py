@@ -23,10 +23,10 @@ filter record (ingest, matcher, read), on the epoch clock with millisecond stamp
 
 Alert count: 2,000 per window setting by default. The rate is fixed by the capacity, so on
 a slow or busy machine the default count is cut to keep the whole run within ``--budget-s``
-(120 s), never below 1,000 per setting (2,000 latency samples in all); the output says when.
+(180 s), never below 1,000 per setting (2,000 latency samples in all); the output says when.
 ``--alerts N`` insists on N.
 
-    .venv/bin/python benchmarks/latency.py [--alerts N] [--load 0.65] [--budget-s 120] [--quick]
+    .venv/bin/python benchmarks/latency.py [--alerts N] [--load 0.65] [--budget-s 180] [--quick]
 
 Human-readable figures, then one JSON line.
 """
@@ -312,8 +312,8 @@ def main() -> int:
                              f"never below {MIN_ALERTS})")
     parser.add_argument("--burst", type=int, default=300, help="alerts in the capacity burst (default 300)")
     parser.add_argument("--load", type=float, default=0.65, help="steady rate as a fraction of capacity")
-    parser.add_argument("--budget-s", type=float, default=120.0,
-                        help="whole-run time the default alert count is cut to fit (default 120 s)")
+    parser.add_argument("--budget-s", type=float, default=180.0,
+                        help="whole-run time the default alert count is cut to fit (default 180 s)")
     parser.add_argument("--quick", action="store_true", help="500 alerts per run, 200-alert burst (a smoke run, not the figures)")
     args = parser.parse_args()
     if args.quick:
