@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from skystream.errors import NotBuilt
@@ -44,36 +44,40 @@ class ObjectContext:
 
 
 @dataclass
-class FilterResult:
-    """What one filter did with one batch."""
+class OutputCounts:
+    """What matches became: one filter's, a batch's, or (summed) an annotation batch's."""
 
     matched: int = 0
     produced: int = 0
     dropped_oversize: int = 0
     dropped_quota: int = 0
     emailed: int = 0
+
+    def add_counts(self, other: OutputCounts) -> None:
+        for name in _COUNT_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+_COUNT_NAMES = tuple(f.name for f in fields(OutputCounts))
+
+
+@dataclass
+class FilterResult(OutputCounts):
+    """What one filter did with one batch."""
+
     error: str | None = None
 
 
 @dataclass
-class MatchReport:
+class MatchReport(OutputCounts):
     objects: int = 0
     filters: int = 0
-    matched: int = 0
-    produced: int = 0
-    dropped_oversize: int = 0
-    dropped_quota: int = 0
     failed_filters: int = 0
-    emailed: int = 0
     per_filter: dict[str, FilterResult] = field(default_factory=dict)
 
     def add(self, filter_id: str, result: FilterResult) -> None:
         self.per_filter[filter_id] = result
-        self.matched += result.matched
-        self.produced += result.produced
-        self.dropped_oversize += result.dropped_oversize
-        self.dropped_quota += result.dropped_quota
-        self.emailed += result.emailed
+        self.add_counts(result)
         self.failed_filters += result.error is not None
 
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from skystream.annotations.models import AnnotationEvent
 from skystream.filters.model import StoredFilter
-from skystream.matching import MatchReport, ObjectContext
+from skystream.matching import MatchReport, ObjectContext, OutputCounts
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +33,21 @@ class ObjectReader(Protocol):
 
 
 @dataclass
-class TriggerReport:
-    """What one batch of annotation events did."""
+class TriggerReport(OutputCounts):
+    """What one batch of annotation events did (the output counts summed over its filter groups)."""
 
     events: int = 0
     bad_events: int = 0
     objects: int = 0
     unknown_objects: int = 0
     filters_run: int = 0
-    matched: int = 0
-    produced: int = 0
-    dropped_oversize: int = 0
-    dropped_quota: int = 0
     failed_filters: int = 0
-    emailed: int = 0
     unknown_ids: list[int] = field(default_factory=list)
 
     def add(self, report: MatchReport) -> None:
+        self.add_counts(report)
         self.filters_run += report.filters
-        self.matched += report.matched
-        self.produced += report.produced
-        self.dropped_oversize += report.dropped_oversize
-        self.dropped_quota += report.dropped_quota
         self.failed_filters += report.failed_filters
-        self.emailed += report.emailed
 
 
 def parse_events(values: Iterable[bytes]) -> tuple[list[AnnotationEvent], int]:
