@@ -49,13 +49,6 @@ class DeliveryCounts:
     dropped_oversize: int = 0
     dropped_quota: int = 0
 
-    def __iadd__(self, other: DeliveryCounts) -> DeliveryCounts:
-        self.produced += other.produced
-        self.bytes_produced += other.bytes_produced
-        self.dropped_oversize += other.dropped_oversize
-        self.dropped_quota += other.dropped_quota
-        return self
-
 
 def deliver(
     f: StoredFilter,
