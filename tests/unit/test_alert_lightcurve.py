@@ -4,7 +4,7 @@ import math
 
 from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.factory import make_alert
-from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.alerts.lightcurve import full_alert, lite_and_full, lite_lightcurve
 from skystream.features import objects_row
 
 
@@ -34,6 +34,14 @@ def test_full_alert_merges_sources_and_drops_cutouts() -> None:
     assert [s["midpointMjdTai"] for s in full["diaSourcesList"]] == [60002.0, 60001.0, 60000.0]
     assert full["diaSourcesList"][0] is alert["diaSource"]
     assert full["diaObject"] is alert["diaObject"]
+
+
+def test_lite_and_full_together_equal_each_alone() -> None:
+    alert = _alert()
+    lite, full = lite_and_full(alert)
+    assert lite == lite_lightcurve(alert)
+    assert full == full_alert(alert)
+    assert [s["midpointMjdTai"] for s in full["diaForcedSourcesList"]] == [59995.0, 59990.0]
 
 
 def test_enriched_record_round_trips_and_writes_nan_as_null() -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from skystream.alerts.enriched import EnrichedRecord
-from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.alerts.lightcurve import lite_and_full
 from skystream.alerts.wire import BadAlert, decode_alert
 from skystream.config import settings
 from skystream.features import objects_row
@@ -79,9 +79,8 @@ class Prepared:
 
 def enrich(alert: dict[str, Any], schema_version: str) -> EnrichedRecord:
     """The enriched record of one decoded alert (pure: no I/O)."""
-    return EnrichedRecord.model_construct(
-        objects=objects_row(alert), lite=lite_lightcurve(alert), alert=full_alert(alert), schema_version=schema_version
-    )
+    lite, full = lite_and_full(alert)
+    return EnrichedRecord.model_construct(objects=objects_row(alert), lite=lite, alert=full, schema_version=schema_version)
 
 
 class IngestService:

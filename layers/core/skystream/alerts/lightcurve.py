@@ -27,16 +27,26 @@ def forced_sources(alert: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def lite_lightcurve(alert: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "diaSourcesList": [{k: s.get(k) for k in LITE_SOURCE_FIELDS} for s in detections(alert)],
-        "diaForcedSourcesList": [{k: s.get(k) for k in LITE_FORCED_FIELDS} for s in forced_sources(alert)],
-    }
+    return _lite(detections(alert), forced_sources(alert))
 
 
 def full_alert(alert: dict[str, Any]) -> dict[str, Any]:
     """The whole alert as users get it: no cutouts, sources merged newest first."""
+    return _full(alert, detections(alert), forced_sources(alert))
+
+
+def lite_and_full(alert: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both forms at once, merging and sorting the history once (ingest needs both per alert)."""
+    sources, forced = detections(alert), forced_sources(alert)
+    return _lite(sources, forced), _full(alert, sources, forced)
+
+
+def _lite(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "diaObject": alert.get("diaObject"),
-        "diaSourcesList": detections(alert),
-        "diaForcedSourcesList": forced_sources(alert),
+        "diaSourcesList": [{k: s.get(k) for k in LITE_SOURCE_FIELDS} for s in sources],
+        "diaForcedSourcesList": [{k: s.get(k) for k in LITE_FORCED_FIELDS} for s in forced],
     }
+
+
+def _full(alert: dict[str, Any], sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"diaObject": alert.get("diaObject"), "diaSourcesList": sources, "diaForcedSourcesList": forced}
