@@ -40,6 +40,16 @@ def test_recent_walks_nights_newest_first(stack: EphemeralStack) -> None:
     assert store.recent(0) == []
 
 
+def test_two_writers_only_ever_widen_the_recorded_nights(stack: EphemeralStack) -> None:
+    first, second = ObjectStore(), ObjectStore()
+    assert _put(first, 1, 60000.2, 1)
+    assert _put(second, 2, 60005.2, 2)  # second widens the top
+    assert _put(first, 3, 59990.2, 3)  # first still believes (60000, 60000): widens only the bottom
+    assert _put(first, 4, 60002.2, 4)
+    assert ObjectStore()._night_range() == (59990, 60005)
+    assert [s.dia_object_id for s in ObjectStore().recent(10)] == [2, 4, 1, 3]
+
+
 def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> None:
     archive = AlertArchive()
     alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=11)

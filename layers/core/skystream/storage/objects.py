@@ -123,10 +123,19 @@ class ObjectStore:
         return True
 
     def _note_night(self, night: int) -> None:
-        known = self._known_nights
+        """Widen the meta item's night range to cover ``night``: read it once, write only what moves.
+
+        ``_known_nights`` is a range already recorded (concurrent writers only widen it), so
+        a night inside it costs nothing; the conditional updates keep a racing writer safe.
+        """
+        known = self._known_nights or self._night_range()
         if known is not None and known[0] <= night <= known[1]:
+            self._known_nights = known
             return
-        for attribute, test in (("maxNight", "<"), ("minNight", ">")):
+        widens = (known is None or night > known[1], known is None or night < known[0])
+        for (attribute, test), needed in zip((("maxNight", "<"), ("minNight", ">")), widens, strict=True):
+            if not needed:
+                continue
             with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
                 self._client.update_item(
                     TableName=self.table_name,
@@ -135,8 +144,8 @@ class ObjectStore:
                     ConditionExpression=f"attribute_not_exists({attribute}) OR {attribute} {test} :n",
                     ExpressionAttributeValues={":n": {"N": str(night)}},
                 )
-        lo, hi = self._night_range() or (night, night)
-        self._known_nights = (lo, hi)
+        lo, hi = known or (night, night)
+        self._known_nights = (min(lo, night), max(hi, night))
 
     def _night_range(self) -> tuple[int, int] | None:
         item = self._client.get_item(
