@@ -42,6 +42,12 @@ class ObjectContext:
     def dia_object_id(self) -> int:
         return int(self.row[KEY_COLUMN])
 
+    @classmethod
+    def from_stored(cls, stored: Any) -> ObjectContext:
+        """A ``storage.objects.StoredObject`` (row, lite, schema_version); its full alert is read lazily if needed."""
+        return cls(row=dict(stored.row), lite=dict(stored.lite or {}),
+                   schema_version=str(getattr(stored, "schema_version", "") or ""))
+
 
 @dataclass
 class OutputCounts:

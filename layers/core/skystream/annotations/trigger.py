@@ -96,12 +96,6 @@ def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> 
     return [(list(ids), group) for ids, group in groups.items()]
 
 
-def _context(stored: Any) -> ObjectContext:
-    """``ObjectStore``'s ``StoredObject`` (row, lite) as the matcher's context; the full alert comes lazily."""
-    return ObjectContext(row=dict(stored.row), lite=dict(stored.lite or {}),
-                         schema_version=str(getattr(stored, "schema_version", "") or ""))
-
-
 def on_annotations(
     values: Iterable[bytes],
     *,
@@ -135,7 +129,7 @@ def on_annotations(
     report.unknown_ids = [i for i in wanted if i not in stored]
     report.unknown_objects = len(report.unknown_ids)
     for ids, group in work:
-        contexts = [_context(stored[i]) for i in ids if i in stored]
+        contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
         if contexts:
             report.add(run(contexts, group, trigger="annotation", producer=producer))
     return report

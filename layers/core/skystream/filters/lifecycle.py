@@ -253,9 +253,7 @@ class FilterService:
                                max_records_per_filter=RESEED_LIMIT)
 
     def _recent_contexts(self, limit: int) -> list[ObjectContext]:
-        return [ObjectContext(row=o.row, lite=o.lite, full_alert=None,
-                              schema_version=str(getattr(o, "schema_version", "") or ""))
-                for o in self.objects.recent(limit)]
+        return [ObjectContext.from_stored(o) for o in self.objects.recent(limit)]
 
     # -- run now --------------------------------------------------------------------------------
 
