@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -43,20 +44,20 @@ class TopicAdmin:
         new = [NewTopic(t, num_partitions=partitions, replication_factor=factor, config=config) for t in topics]
         if not new:
             return
-        for _topic, future in self._admin.create_topics(new, operation_timeout=15).items():
-            try:
-                future.result()
-            except KafkaException as exc:
-                if not (exist_ok and exc.args[0].name() == "TOPIC_ALREADY_EXISTS"):
-                    raise
+        _wait(self._admin.create_topics(new, operation_timeout=15), "TOPIC_ALREADY_EXISTS" if exist_ok else None)
 
     def delete(self, topics: Iterable[str], *, missing_ok: bool = True) -> None:
         names = list(topics)
         if not names:
             return
-        for _topic, future in self._admin.delete_topics(names, operation_timeout=15).items():
-            try:
-                future.result()
-            except KafkaException as exc:
-                if not (missing_ok and exc.args[0].name() == "UNKNOWN_TOPIC_OR_PART"):
-                    raise
+        _wait(self._admin.delete_topics(names, operation_timeout=15), "UNKNOWN_TOPIC_OR_PART" if missing_ok else None)
+
+
+def _wait(futures: Mapping[str, Future], tolerated: str | None) -> None:
+    """Wait for every topic's answer; an error named ``tolerated`` (already there, already gone) is success."""
+    for future in futures.values():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if tolerated is None or exc.args[0].name() != tolerated:
+                raise
