@@ -146,10 +146,7 @@ def settings_auth(cfg: Settings) -> KafkaAuth:
 def client_config(cfg: Settings | None = None, **overrides: Any) -> dict[str, Any]:
     """Base configuration shared by producers, consumers and the admin client of the functions."""
     cfg = cfg or settings()
-    conf: dict[str, Any] = {"bootstrap.servers": cfg.kafka_bootstrap_servers}
-    conf |= auth_config(settings_auth(cfg))
-    conf.update(overrides)
-    return conf
+    return cluster_config(cfg.kafka_bootstrap_servers, settings_auth(cfg), **overrides)
 
 
 def cluster_config(bootstrap_servers: str, auth: KafkaAuth, **overrides: Any) -> dict[str, Any]:
