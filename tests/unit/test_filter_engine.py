@@ -137,3 +137,14 @@ def test_left_join_keeps_objects_without_an_annotation() -> None:
     rows = SqliteEngine().run(batch, [("f", compiled)])["f"].rows
     assert rows == [{"diaObjectId": 1, "classification": "SN"}, {"diaObjectId": 2, "classification": None},
                     {"diaObjectId": 3, "classification": None}]
+
+
+def test_a_filter_text_is_compiled_once_per_process_and_a_changed_one_again() -> None:
+    """The matcher re-reads every active filter when one changes: unchanged text must not be
+    checked, transpiled and prepared again."""
+    first = q(selected="diaObjectId", tables="objects", conditions="ra < 11.5")
+    assert q(selected="diaObjectId", tables="objects", conditions="ra < 11.5") is first
+    changed = q(selected="diaObjectId", tables="objects", conditions="ra < 12.5")
+    assert changed is not first and "12.5" in changed.sqlite_sql
+    assert compile_filter(FilterQuery(selected="diaObjectId", tables="objects", conditions="ra < 11.5"),
+                          row_cap=5) is not first
