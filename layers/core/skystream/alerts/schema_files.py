@@ -61,14 +61,9 @@ def parsed_schema(version: str) -> Any:
     return fastavro.schema.load_schema(str(alert_schema_path(version)))
 
 
-@cache
 def record_fields(version: str, record: str) -> tuple[str, ...]:
     """Field names of ``record`` (``diaSource``, ``diaObject``, ``diaForcedSource``...) in schema order."""
-    import json
-
-    major, minor = version.split(".")
-    path = schema_dir(version) / f"lsst.v{major}_{minor}.{record}.avsc"
-    return tuple(f["name"] for f in json.loads(path.read_text())["fields"])
+    return tuple(record_field_types(version, record))
 
 
 @cache
