@@ -114,9 +114,9 @@ def split_select(sql: str) -> FilterParts:
     if where is not None:
         conditions.append(f"({where.this.sql(dialect='mysql')})" if conditions else where.this.sql(dialect="mysql"))
     text = " AND ".join(conditions)
-    for key, keyword in (("order", ""), ("limit", "")):
+    for key in ("order", "limit"):
         clause = tree.args.get(key)
         if clause is not None:
-            text += keyword + " " + clause.sql(dialect="mysql")
+            text += " " + clause.sql(dialect="mysql")
     selected = ", ".join(e.sql(dialect="mysql") for e in tree.expressions)
     return FilterParts(selected=selected, tables=", ".join(entries), conditions=text.strip())
