@@ -106,13 +106,13 @@ _ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
 _SUBQUERY_NODES = (exp.Subquery, exp.Union, exp.Intersect, exp.Except, exp.Exists, exp.With, exp.CTE, exp.Values)
 _VARIABLE_NODES = (exp.Parameter, exp.SessionParameter, exp.Placeholder)
 _SELECT_ARGS = frozenset({"expressions", "from", "from_", "joins", "where", "order", "limit", "distinct"})
-_CAST_TYPES = {
+# CAST target -> the SQLite type the compiler casts to; the checker refuses any other target
+CAST_TYPES = {
     exp.DataType.Type.INT: "INTEGER", exp.DataType.Type.BIGINT: "INTEGER", exp.DataType.Type.UBIGINT: "INTEGER",
     exp.DataType.Type.UINT: "INTEGER", exp.DataType.Type.DECIMAL: "REAL", exp.DataType.Type.DOUBLE: "REAL",
     exp.DataType.Type.FLOAT: "REAL", exp.DataType.Type.CHAR: "TEXT", exp.DataType.Type.VARCHAR: "TEXT",
     exp.DataType.Type.TEXT: "TEXT",
 }
-CAST_TYPES = _CAST_TYPES
 
 # Names from Lasair-ZTF and from Rubin's own schema that users will type, with their
 # Lasair-LSST column: difflib alone cannot guess that gmag means g_psfFlux.
@@ -349,7 +349,7 @@ class _Checker:
                     raise self.refuse("TRIM takes one argument here: TRIM(text)", self.offset_of(node))
             elif isinstance(node, exp.Cast):
                 to = node.args.get("to")
-                if not isinstance(to, exp.DataType) or to.this not in _CAST_TYPES:
+                if not isinstance(to, exp.DataType) or to.this not in CAST_TYPES:
                     target = to.sql(dialect=FilterSQL) if isinstance(to, exp.Expression) else "?"
                     raise self.refuse(f"CAST to {target} is not allowed", self.offset_of(node),
                                       "use SIGNED, UNSIGNED, DECIMAL, DOUBLE or CHAR")
