@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from skystream.features.columns import BANDS
-
 
 @dataclass(frozen=True)
 class Lightcurve:
@@ -31,14 +29,6 @@ class Lightcurve:
     @property
     def last_mjd(self) -> float:
         return self.detections[-1]["midpointMjdTai"]
-
-    def by_band(self, points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        grouped: dict[str, list[dict[str, Any]]] = {b: [] for b in BANDS}
-        for point in points:
-            band = point.get("band")
-            if band in grouped:
-                grouped[band].append(point)
-        return grouped
 
 
 FEATURE_FIELDS: tuple[str, ...] = ("midpointMjdTai", "band", "psfFlux", "psfFluxErr", "reliability")
