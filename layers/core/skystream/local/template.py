@@ -310,10 +310,10 @@ def _function_spec(logical_id: str, props: dict[str, Any], resolver: _Resolver) 
     )
 
 
-def _mapping_source(logical_id: str, props: dict[str, Any]) -> tuple[str, KafkaEventSource] | None:
+def _mapping_source(logical_id: str, props: dict[str, Any]) -> KafkaEventSource | None:
     """An ``AWS::Lambda::EventSourceMapping`` on Kafka (MSK or self-managed), as the local runner needs it.
 
-    Returns (function logical id, source), or None for a mapping on something else (SQS, streams).
+    Returns None for a mapping on something else (SQS, streams).
     ``props`` are already resolved, so ``Fn::If`` on ``EventSourceArn`` picked MSK or self-managed.
     """
     msk = "AmazonManagedKafkaEventSourceConfig" in props or ":kafka:" in str(props.get("EventSourceArn", ""))
@@ -324,7 +324,7 @@ def _mapping_source(logical_id: str, props: dict[str, Any]) -> tuple[str, KafkaE
     if not isinstance(function, _FunctionRef):
         raise TemplateError(f"{logical_id}: FunctionName must be !Ref of a function in this template")
     config = props.get("AmazonManagedKafkaEventSourceConfig") or props.get("SelfManagedKafkaEventSourceConfig") or {}
-    return function.logical_id, KafkaEventSource(
+    return KafkaEventSource(
         function=function.logical_id,
         topics=list(props["Topics"]),
         batch_size=int(props.get("BatchSize", 100)),
@@ -350,7 +350,7 @@ def load_template(
     ttl: dict[str, str] = {}
     buckets: list[str] = []
     functions: dict[str, FunctionSpec] = {}
-    mappings: list[tuple[str, KafkaEventSource]] = []
+    mappings: list[KafkaEventSource] = []
     for logical_id, resource in resolver.resources.items():
         kind = resource.get("Type")
         props = resource.get("Properties", {}) or {}
@@ -376,10 +376,10 @@ def load_template(
             mapping = _mapping_source(logical_id, resolved)
             if mapping is not None:
                 mappings.append(mapping)
-    for function_id, source in mappings:
-        if function_id not in functions:
-            raise TemplateError(f"an event source mapping names {function_id}, which is not a function here")
-        functions[function_id].kafka_sources.append(source)
+    for source in mappings:
+        if source.function not in functions:
+            raise TemplateError(f"an event source mapping names {source.function}, which is not a function here")
+        functions[source.function].kafka_sources.append(source)
     prefix = resolver.params.get("TopicPrefix", "")
     topics = [
         TopicSpec(
