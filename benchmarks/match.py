@@ -48,6 +48,7 @@ from skystream.filters.batch import BatchRows  # noqa: E402
 from skystream.filters.compiler import CompiledFilter, FilterQuery, compile_filter  # noqa: E402
 from skystream.filters.database import new_database, seal  # noqa: E402
 from skystream.filters.engine import SqliteEngine, load  # noqa: E402
+from skystream.filters.schema import TABLES  # noqa: E402
 
 
 def bench_batch(size: int, rows: str) -> BatchRows:
@@ -136,9 +137,8 @@ def main() -> None:
     made_s = time.perf_counter() - generated
     for size in sizes:
         wanted = {o["diaObjectId"] for o in everything.objects[:size]}
-        batch = batches[size] = BatchRows(*(
-            [r for r in everything.table(t) if r["diaObjectId"] in wanted]
-            for t in ("objects", "sherlock_classifications", "crossmatch_tns", "annotations")))
+        batch = batches[size] = BatchRows(**{
+            t: [r for r in everything.table(t) if r["diaObjectId"] in wanted] for t in TABLES})
         per_filter, sampled = baseline_per_filter(batch, compiled_mix(len(CORPUS)), args.baseline_sample)
         print(f"-- {size} alerts ({len(batch.objects)} objects rows, {len(batch.sherlock_classifications)} sherlock, "
               f"{len(batch.crossmatch_tns)} TNS, {len(batch.annotations)} annotations; made in "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from skystream.filters.schema import TABLES
+
 
 @dataclass
 class BatchRows:
@@ -21,7 +23,7 @@ class BatchRows:
 
     def table(self, name: str) -> list[dict[str, Any]]:
         """Rows of one table by its SQL name."""
-        if name not in ("objects", "sherlock_classifications", "crossmatch_tns", "annotations"):
+        if name not in TABLES:
             raise KeyError(f"no batch table {name!r}")
         rows: list[dict[str, Any]] = getattr(self, name)
         return rows
