@@ -160,6 +160,27 @@ def test_an_oversize_full_record_is_dropped_and_counted_and_the_others_go() -> N
     assert (report.matched, report.produced, report.dropped_oversize) == (3, 2, 1)
 
 
+def test_full_alerts_missing_from_the_batch_are_read_from_the_archive_once_per_object() -> None:
+    class CountingArchive:
+        def __init__(self) -> None:
+            self.reads: list[int] = []
+
+        def get(self, dia_object_id: int) -> tuple[dict, str] | None:
+            self.reads.append(dia_object_id)
+            return ({"diaObject": {"diaObjectId": dia_object_id}}, "10.0") if dia_object_id != 402 else None
+
+    objects = [ctx(401, 1.0), ctx(402, 2.0)]
+    for c in objects:
+        c.full_alert = None
+    archive, producer = CountingArchive(), FakeProducer()
+    report = run_and_deliver(objects, [stored("f1", output="kafka_full"), stored("f2", output="kafka_full")],
+                             trigger="annotation", producer=producer, quota=MemoryQuota(), archive=archive)
+    assert sorted(archive.reads) == [401, 402]
+    assert sorted((topic, int(key), headers["schema_version"]) for topic, _, key, headers in producer.sent) == [
+        ("lasair_7f1", 401, b"10.0"), ("lasair_7f2", 401, b"10.0")]
+    assert report.produced == 2 and "402" in (report.per_filter["f1"].error or "")
+
+
 def test_two_alerts_of_one_object_in_a_batch_give_one_record_from_the_newer() -> None:
     older, newer = ctx(301, 1.0), ctx(301, 2.0)
     newer.row["lastDiaSourceMjdTai"] = older.row["lastDiaSourceMjdTai"] + 1

@@ -91,6 +91,24 @@ class FullAlertSource(Protocol):
     def get(self, dia_object_id: int) -> tuple[dict, str] | None: ...
 
 
+class _ArchiveReads:
+    """The archive as one run reads it: each object's full alert read at most once, however many
+    kafka_full filters match it, and the real archive opened only when a full alert is missing."""
+
+    def __init__(self, archive: FullAlertSource | None):
+        self._archive = archive
+        self._read: dict[int, tuple[dict, str] | None] = {}
+
+    def get(self, dia_object_id: int) -> tuple[dict, str] | None:
+        if dia_object_id not in self._read:
+            if self._archive is None:
+                from skystream.storage.archive import AlertArchive
+
+                self._archive = AlertArchive()
+            self._read[dia_object_id] = self._archive.get(dia_object_id)
+        return self._read[dia_object_id]
+
+
 class DigestSink(Protocol):
     def add_matches(
         self, day: dt.date, user_id: int, filter_id: str, filter_name: str, rows: list[dict], utc: str
@@ -168,6 +186,7 @@ def run_and_deliver(
     batch = batch_builder([ctx.row for ctx in contexts], [compiled for _, compiled in runnable])
     outcomes = engine.run(batch, runnable)
     by_object = {ctx.dia_object_id: ctx for ctx in contexts}
+    full_alerts = _ArchiveReads(archive)
 
     produced_any = False
     for filter_id, _compiled in runnable:
@@ -189,7 +208,7 @@ def run_and_deliver(
                 digest = _default_digest()
             result.emailed = digest.add_matches(day, f.owner, f.filter_id, f.name, [dict(r) for r in rows], utc)
         elif rows and f.is_kafka:
-            outgoing = _records(f, rows, by_object, utc, archive, result)
+            outgoing = _records(f, rows, by_object, utc, full_alerts, result)
             if producer is None:
                 from skystream.outputs.delivery import output_producer
 
@@ -214,7 +233,7 @@ def _records(
     rows: list[dict[str, Any]],
     by_object: dict[int, ObjectContext],
     utc: str,
-    archive: FullAlertSource | None,
+    archive: FullAlertSource,
     result: FilterResult,
 ) -> list[Outgoing]:
     out: list[Outgoing] = []
@@ -229,10 +248,6 @@ def _records(
         if f.output == "kafka_full":
             full = ctx.full_alert
             if full is None:
-                if archive is None:
-                    from skystream.storage.archive import AlertArchive
-
-                    archive = AlertArchive()
                 stored = archive.get(ctx.dia_object_id)
                 if stored is None:
                     result.error = f"no stored alert for object {ctx.dia_object_id}; its full record was not sent"
