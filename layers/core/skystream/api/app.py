@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from skystream.api import annotation_routes, filter_routes, object_routes
 from skystream.api.models import ValidationErrorBody
 from skystream.errors import SkystreamError
+from skystream.filters.check import FilterRejected
 
 TITLE = "skystream filter API"
 VERSION = "1"
@@ -60,6 +61,11 @@ def build_app() -> APIGatewayHttpResolver:
         summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
         return _json(422, {"error": "invalid_request", "detail": summary or "the request is malformed",
                            "problems": problems})
+
+    @app.exception_handler(FilterRejected)
+    def _rejected(exc: FilterRejected) -> Response:
+        # A refused filter that escapes the service still reaches the user as 400 with the checker's words.
+        return _json(400, {"error": "invalid_filter", "detail": str(exc), "position": exc.position})
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_text(exc: UnicodeDecodeError) -> Response:
@@ -109,17 +115,4 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
     return doc
 
 
-def _rejected_handler(app: APIGatewayHttpResolver) -> None:
-    """A refused filter that escapes the service still reaches the user as 400 with the checker's words."""
-    try:
-        from skystream.filters.check import FilterRejected
-    except ImportError:  # the filter engine is not built yet; the service reports that itself
-        return
-
-    @app.exception_handler(FilterRejected)
-    def _rejected(exc: Exception) -> Response:
-        return _json(400, {"error": "invalid_filter", "detail": str(exc), "position": getattr(exc, "position", None)})
-
-
 app = build_app()
-_rejected_handler(app)
