@@ -46,8 +46,7 @@ from filter_corpus.rows import clock_for, make_batch, with_context  # noqa: E402
 
 from skystream.filters.batch import BatchRows  # noqa: E402
 from skystream.filters.compiler import CompiledFilter, FilterQuery, compile_filter  # noqa: E402
-from skystream.filters.database import new_database, seal  # noqa: E402
-from skystream.filters.engine import SqliteEngine, load  # noqa: E402
+from skystream.filters.engine import SqliteEngine, loaded_database  # noqa: E402
 from skystream.filters.schema import TABLES  # noqa: E402
 
 
@@ -67,10 +66,7 @@ def bench_batch(size: int, rows: str) -> BatchRows:
 
 def database_mb(batch: BatchRows) -> float:
     """Size of the batch's in-memory SQLite database (pages x page size)."""
-    conn = new_database(clock_for)
-    conn.execute("BEGIN")
-    load(conn, batch)
-    conn.execute("COMMIT")
+    conn = loaded_database(batch, clock_for)
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
@@ -99,11 +95,7 @@ def baseline_per_filter(batch: BatchRows, filters: list[tuple[str, CompiledFilte
     subset = filters[::step][: max(1, sample)]  # spread over the mix, not just its first entries
     start = time.perf_counter()
     for _, compiled in subset:
-        conn = new_database(clock_for)
-        conn.execute("BEGIN")
-        load(conn, batch)
-        conn.execute("COMMIT")
-        seal(conn)
+        conn = loaded_database(batch, clock_for)
         conn.execute(compiled.sqlite_sql).fetchmany(1001)
         conn.close()
     return (time.perf_counter() - start) / len(subset), len(subset)

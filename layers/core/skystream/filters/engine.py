@@ -98,6 +98,21 @@ def load(conn: sqlite3.Connection, batch: BatchRows, columns: Mapping[str, Colle
         )
 
 
+def loaded_database(batch: BatchRows, clock: Callable[[], float] = time.time,
+                    columns: Mapping[str, Collection[str]] | None = None) -> sqlite3.Connection:
+    """A fresh database holding the batch's rows, sealed read-only; the caller closes it."""
+    conn = new_database(clock, columns)
+    try:
+        conn.execute("BEGIN")
+        load(conn, batch, columns)
+        conn.execute("COMMIT")
+        seal(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class FilterEngine(Protocol):
     """What the matcher needs of an engine: evaluate compiled filters on one batch. A faster
     (e.g. vectorised) evaluator can implement this beside SqliteEngine and be tested against it."""
@@ -128,12 +143,8 @@ class SqliteEngine:
         if not filters:
             return outcomes
         columns = columns_needed([compiled for _, compiled in filters])
-        conn = new_database(self.clock, columns)
+        conn = loaded_database(batch, self.clock, columns)
         try:
-            conn.execute("BEGIN")
-            load(conn, batch, columns)
-            conn.execute("COMMIT")
-            seal(conn)
             for key, compiled in filters:
                 outcomes[key] = self._run_one(conn, key, compiled)
         finally:
