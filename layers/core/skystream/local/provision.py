@@ -43,11 +43,10 @@ def provision(template: LocalTemplate, *, fresh_topics: bool = False) -> Provisi
     admin = TopicAdmin()
     if fresh_topics:
         admin.delete(admin.list_topics())
-    create_topics(template, admin)
     return Provisioned(
         tables=sorted(template.tables),
         buckets=list(template.buckets),
-        topics=[t.name for t in template.topics],
+        topics=create_topics(template, admin),
     )
 
 
