@@ -10,7 +10,6 @@ without DynamoDB's Decimal conversion.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from skystream.config import settings
+from skystream.outputs.formats import clean, encode_record
 from skystream.storage.aws import resource
 from skystream.storage.bulk import batch_get
 
@@ -34,15 +34,9 @@ def check_table(table: str) -> str:
     return table
 
 
-def _clean(value: Any) -> Any:
-    """NaN and infinities are not JSON and mean "unknown": store them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _encode(row: dict[str, Any]) -> str:
-    return json.dumps({k: _clean(v) for k, v in row.items()}, separators=(",", ":"), allow_nan=False)
+    """Strict JSON, as output records are: NaN and infinities mean "unknown" and are stored as null."""
+    return encode_record(clean(row)).decode()
 
 
 class ContextStore:
