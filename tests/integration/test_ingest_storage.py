@@ -50,6 +50,14 @@ def test_two_writers_only_ever_widen_the_recorded_nights(stack: EphemeralStack) 
     assert [s.dia_object_id for s in ObjectStore().recent(10)] == [2, 4, 1, 3]
 
 
+def test_a_write_between_a_first_writers_two_updates_still_records_both_bounds(stack: EphemeralStack) -> None:
+    store = ObjectStore()
+    store._client.put_item(TableName=store.table_name,  # another writer has set maxNight, not yet minNight
+                           Item={"diaObjectId": {"N": str(META_ID)}, "maxNight": {"N": "60003"}})
+    assert _put(store, 1, 60000.2, 1)
+    assert ObjectStore()._night_range() == (60000, 60003)
+
+
 def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> None:
     archive = AlertArchive()
     alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=11)

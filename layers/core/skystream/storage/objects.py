@@ -151,8 +151,8 @@ class ObjectStore:
         item = self._client.get_item(
             TableName=self.table_name, Key={"diaObjectId": {"N": str(META_ID)}}, ConsistentRead=True
         ).get("Item")
-        if not item or "maxNight" not in item:
-            return None
+        if not item or "maxNight" not in item or "minNight" not in item:
+            return None  # nothing stored yet, or a first writer is between its two updates
         return int(item["minNight"]["N"]), int(item["maxNight"]["N"])
 
     # reads --------------------------------------------------------------------------
