@@ -17,13 +17,14 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from skystream.config import settings
+from skystream.filters.schema import TABLES
 from skystream.storage.aws import resource
 
 PREFIX = "annotator#"
 # The name becomes a table alias in filters (``annotator:NAME`` joins ``annotations AS NAME``).
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-RESERVED = frozenset({"objects", "sherlock_classifications", "crossmatch_tns", "annotations",
-                      "watchlist_hits", "area_hits"})
+# Every table a filter can name, and Lasair's watchlist/area tables (not built here, kept free for them).
+RESERVED = frozenset(TABLES) | {"watchlist_hits", "area_hits"}
 
 
 class AnnotatorError(ValueError):
