@@ -12,7 +12,6 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import ParseError, TokenError
@@ -190,7 +189,7 @@ class _Checker:
 
     def parse(self) -> exp.Select:
         try:
-            statements = sqlglot.parse(self.sql, read=FilterSQL)
+            statements = FilterSQL().parser().parse(self.token_list, self.sql)  # the tokens() pass's tokens
         except ParseError as exc:
             err = exc.errors[0] if exc.errors else {}
             desc = str(err.get("description") or _first_line(str(exc)))
