@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from moto_tables import template_tables
 
+from skystream.filters.model import StoredFilter
 from skystream.storage.aws import client
 from skystream.storage.quota import DEFAULT_BYTE_QUOTA, QuotaStore
 
@@ -29,3 +30,6 @@ def test_counts_add_up_per_filter_and_day(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_default_quota_is_100_megabytes() -> None:
     assert DEFAULT_BYTE_QUOTA == 100 * 1024 * 1024
+    saved = StoredFilter(filter_id="f", owner=1, name="f", selected="objects.diaObjectId", tables="objects",
+                         output="kafka_plain", created="t", modified="t")
+    assert saved.byte_quota == 100 * 1024 * 1024  # what a filter saved without a quota gets
