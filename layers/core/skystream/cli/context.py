@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from skystream.cli.annotators import connect
+from skystream.cli.common import connect
 
 
 def _load(args: argparse.Namespace) -> int:

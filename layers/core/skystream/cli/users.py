@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
 
-
-def connect() -> None:
-    """Use the tables the environment names; with none named, the running local stack."""
-    if not os.environ.get("USERS_TABLE"):
-        from skystream.local.stack import use_running_stack
-
-        use_running_stack()
+from skystream.cli.common import connect
 
 
 def _add(args: argparse.Namespace) -> int:
