@@ -69,9 +69,6 @@ class StoredFilter(BaseModel):
         """Runs by itself (on alerts or annotations); inactive filters run only when asked."""
         return self.on_alert or self.on_annotation
 
-    def triggered_by(self, trigger: Trigger) -> bool:
-        return self.on_alert if trigger == "alert" else self.on_annotation
-
     def compiled(self) -> CompiledFilter:
         """The checked, transpiled query (compiled once; raises ``FilterRejected`` if the SQL is refused)."""
         if self._compiled is None:
