@@ -57,7 +57,10 @@ def compile_filter(query: FilterQuery, *, row_cap: int = ROW_CAP) -> CompiledFil
     return _compile_text(query.selected, query.tables, query.conditions, query.sql, row_cap)
 
 
-@functools.lru_cache(maxsize=4096)
+# Bounded: a compiled filter is ~1 KB typically but up to ~60 KB for a 20,000-character one,
+# and the API process compiles whatever users send. More active filters than this only
+# means some are recompiled, as they all were without the memo.
+@functools.lru_cache(maxsize=2048)
 def _compile_text(selected: str | None, tables: str | None, conditions: str | None, whole: str | None,
                   row_cap: int) -> CompiledFilter:
     has_parts = any((selected, tables, conditions))
