@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,7 +20,7 @@ _COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_f
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     report = match_enriched([record.value for record in records_from_event(event)])
-    counts = {name: value for name, value in asdict(report).items() if name in _COUNTS or name == "objects"}
+    counts = {name: getattr(report, name) for name in ("objects", *_COUNTS)}
     for name in _COUNTS:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])
     if report.failed_filters:
