@@ -176,7 +176,10 @@ class DigestStore:
         records: dict[str, str] = {}  # object key -> record JSON; a repeated object in one call is one match
         for row in rows:
             records[_object_key(row)] = record_json({**{k: v for k, v in row.items() if k != "UTC"}, "UTC": utc})
-        items: list[dict[str, Any]] = []
+        # "this user has results on this day" rides in the first batch with the matches (one round trip less)
+        items: list[dict[str, Any]] = [
+            {"pk": {"S": _day_pk(day)}, "sk": {"S": f"u#{int(user_id)}"}, "expires_at": {"N": expires}},
+        ]
         for keys in _pack(sorted(records), records):
             digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:24]
             items.append({
@@ -185,10 +188,6 @@ class DigestStore:
                 "objects": {"S": json.dumps(keys)}, "records": {"S": "[" + ",".join(records[k] for k in keys) + "]"},
                 "count": {"N": str(len(keys))}, "expires_at": {"N": expires},
             })
-        self._dynamodb.put_item(
-            TableName=self.table,
-            Item={"pk": {"S": _day_pk(day)}, "sk": {"S": f"u#{int(user_id)}"}, "expires_at": {"N": expires}},
-        )
         self._batch_put(items)
         return len(records)
 
