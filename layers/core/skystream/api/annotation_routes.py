@@ -16,12 +16,11 @@ from pydantic import BaseModel, Field
 
 from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST
 from skystream.api.auth import require_user
-from skystream.api.models import ErrorBody
+from skystream.api.models import ErrorBody, ObjectId
 from skystream.errors import BadRequest, Forbidden, NotFound
 
 router = Router()
 
-ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
 TableName = Annotated[str, Path(description="sherlock_classifications or crossmatch_tns")]
 
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from skystream.api.auth import require_user
-from skystream.api.models import ColumnOut, Me, ObjectOut, SchemaResponse, TableOut, error_responses
+from skystream.api.models import ColumnOut, Me, ObjectId, ObjectOut, SchemaResponse, TableOut, error_responses
 from skystream.errors import NotFound
 from skystream.outputs.formats import clean
 
 router = Router()
-
-ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
 
 
 @router.get("/schema", summary="Tables and columns a filter may use, with descriptions", tags=["schema"],
