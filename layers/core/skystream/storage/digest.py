@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from skystream.config import settings
 from skystream.storage.aws import client
+from skystream.storage.bulk import chunks
 
 BATCH_WRITE_LIMIT = 25
 RECORDS_PER_ITEM = 100
@@ -192,10 +193,8 @@ class DigestStore:
         return len(records)
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
-        for start in range(0, len(items), BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {
-                self.table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_LIMIT]]
-            }
+        for chunk in chunks(items, BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table: [{"PutRequest": {"Item": item}} for item in chunk]}
             for attempt in range(_MAX_ATTEMPTS):
                 response = self._dynamodb.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
