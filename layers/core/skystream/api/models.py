@@ -82,12 +82,6 @@ class FilterList(BaseModel):
     filters: list[FilterOut]
 
 
-class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=100, ge=1, le=1000, description="Most rows to return")
-
-
 class AdhocRun(FilterSpec):
     """An unsaved query to run now (``name`` may be omitted)."""
 
