@@ -23,7 +23,7 @@ from skystream.alerts.wire import BadAlert, decode_alert
 from skystream.config import settings
 from skystream.features import objects_row
 from skystream.streams.lambda_event import KafkaRecord
-from skystream.streams.producer import Producer
+from skystream.streams.producer import shared_producer
 
 # alerts-enriched is internal and compresses ~10x (JSON, mostly nulls): allow big records.
 ENRICHED_MAX_RECORD_BYTES = 4_000_000
@@ -168,21 +168,6 @@ class IngestService:
         report.stale += sum(r[1] for r in results)
 
 
-def _producer_for(bootstrap_servers: str, auth: str) -> Producer:
-    """One enriched-size producer per broker, kept with the shared producers so that
-    ``close_shared_producers()`` flushes and drops it with them (no client outlives its broker)."""
-    from skystream.streams import producer as producers
-
-    key = ("ingest", bootstrap_servers, auth)
-    for existing in producers._CREATED:
-        if getattr(existing, "skystream_key", None) == key:
-            return existing
-    producer = Producer(max_record_bytes=ENRICHED_MAX_RECORD_BYTES)
-    producer.skystream_key = key  # type: ignore[attr-defined]
-    producers._CREATED.append(producer)
-    return producer
-
-
 def default_service() -> IngestService:
     """The service wired to this environment's broker, table and bucket (one producer per container)."""
     from skystream.storage.archive import AlertArchive
@@ -190,7 +175,7 @@ def default_service() -> IngestService:
 
     cfg = settings()
     return IngestService(
-        _producer_for(cfg.kafka_bootstrap_servers, cfg.kafka_auth),
+        shared_producer(max_record_bytes=ENRICHED_MAX_RECORD_BYTES),
         ObjectStore(),
         AlertArchive(),
         enriched_topic=cfg.topic_enriched,

@@ -11,13 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
-from skystream.config import settings
 from skystream.filters.model import StoredFilter
 from skystream.storage.quota import QuotaCounter
-from skystream.streams.producer import Producer
+from skystream.streams.producer import Producer, shared_producer
 
 HEADER_FILTER_ID = "filter_id"
 HEADER_FILTER_VERSION = "filter_version"
@@ -89,11 +87,6 @@ def deliver(
     return counts
 
 
-@lru_cache(maxsize=4)
-def _output_producer_for(bootstrap_servers: str, auth: str) -> Producer:
-    return Producer({"allow.auto.create.topics": False})
-
-
 def output_producer() -> Producer:
     """The container's producer for users' topics.
 
@@ -102,5 +95,4 @@ def output_producer() -> Producer:
     record for a topic that is gone fails the flush, the batch is retried, and by then the
     deleted filter is no longer in the active list.
     """
-    cfg = settings()
-    return _output_producer_for(cfg.kafka_bootstrap_servers, cfg.kafka_auth)
+    return shared_producer(config={"allow.auto.create.topics": False})

@@ -99,17 +99,24 @@ class Producer:
 _CREATED: list[Producer] = []
 
 
-@lru_cache(maxsize=4)
-def _producer_for(bootstrap_servers: str, auth: str) -> Producer:
-    producer = Producer()
+@lru_cache(maxsize=8)
+def _producer_for(bootstrap_servers: str, auth: str, max_record_bytes: int,
+                  config: tuple[tuple[str, Any], ...]) -> Producer:
+    producer = Producer(dict(config), max_record_bytes=max_record_bytes)
     _CREATED.append(producer)
     return producer
 
 
-def shared_producer() -> Producer:
-    """The container's producer (created on first use; a changed broker setting gets a new one)."""
+def shared_producer(*, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+                    config: Mapping[str, Any] | None = None) -> Producer:
+    """The container's producer of this kind (created on first use; a changed broker setting gets a new one).
+
+    Each kind (size limit, extra librdkafka settings) is made once per broker and kept where
+    :func:`close_shared_producers` flushes and drops it, so no client outlives its broker.
+    """
     cfg = settings()
-    return _producer_for(cfg.kafka_bootstrap_servers, cfg.kafka_auth)
+    return _producer_for(cfg.kafka_bootstrap_servers, cfg.kafka_auth, max_record_bytes,
+                         tuple(sorted((config or {}).items())))
 
 
 def close_shared_producers() -> None:
