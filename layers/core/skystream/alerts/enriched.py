@@ -13,6 +13,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
+# alerts-enriched is internal and compresses ~10x (JSON, mostly nulls): allow big records.
+MAX_RECORD_BYTES = 4_000_000
+
 
 class EnrichedRecord(BaseModel):
     model_config = ConfigDict(frozen=False)
