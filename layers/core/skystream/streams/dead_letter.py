@@ -59,9 +59,12 @@ class DeadLetterProducer(Protocol):
     def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
                 headers: Mapping[str, bytes | str] | None = None) -> bool: ...
 
+    def flush(self, timeout: float = 30.0) -> int: ...
+
 
 class DeadLetters:
-    """Sends records to one dead-letter topic; the caller flushes ``producer`` with its batch."""
+    """Sends records to one dead-letter topic; the caller flushes (:meth:`flush`, or ``producer``
+    with the rest of its batch) before the batch counts as done."""
 
     def __init__(self, producer: DeadLetterProducer, topic: str):
         self.producer = producer
@@ -80,3 +83,16 @@ class DeadLetters:
             if not self.producer.produce(self.topic, b"", key=record.key, headers=headers):
                 self.producer.produce(self.topic, b"", headers=headers)  # the key alone was too large
         return f"{record.position}: {reason}"
+
+    def flush(self) -> None:
+        """Wait until the broker has every dead letter; raises ``ProduceError`` (retry the batch) if not."""
+        self.producer.flush()
+
+
+def default_dead_letters() -> DeadLetters:
+    """``alerts-dlq`` through the container's producer for internal records (enriched-sized)."""
+    from skystream.alerts.enriched import MAX_RECORD_BYTES
+    from skystream.config import settings
+    from skystream.streams.producer import shared_producer
+
+    return DeadLetters(shared_producer(max_record_bytes=MAX_RECORD_BYTES), settings().topic_dlq)
