@@ -28,7 +28,7 @@ from skystream.alerts.wire import BadAlert, decode_alert, encode_alert
 from skystream.bounds import MAX_JSON_DEPTH
 from skystream.ingest import IngestService
 from skystream.storage.objects import ObjectStore
-from skystream.streams.dead_letter import is_infrastructure
+from skystream.streams.dead_letter import DeadLetters, is_infrastructure
 
 GOOD = generate_alerts(1, seed=11, detections=30)[0]
 
@@ -114,6 +114,15 @@ POISON: dict[str, tuple[bytes, str, str]] = {
     "diaSourceId 10**40 (JSON)": (
         _json(_alert(lambda a: a.__setitem__("diaSourceId", 10**19 * 7))),
         "decode", "diaSourceId = 70000000000000000000 is not a signed 64-bit integer"),
+    "a history diaSourceId beyond 64 bits (JSON)": (
+        _json(_alert(lambda a: a["prvDiaSources"][1].__setitem__("diaSourceId", -(2**63) - 1))),
+        "decode", "prvDiaSources[1].diaSourceId = -9223372036854775809 is not a signed 64-bit integer"),
+    "diaObject validityStartMjdTai 1e300 (JSON)": (
+        _json(_alert(lambda a: a["diaObject"].__setitem__("validityStartMjdTai", 1e300))),
+        "decode", "diaObject.validityStartMjdTai = 1e+300 is outside the accepted MJD range"),
+    "a history point without a time": (
+        _json(_alert(lambda a: a["prvDiaSources"][2].__setitem__("midpointMjdTai", None))),
+        "decode", "prvDiaSources[2].midpointMjdTai is missing or not a number"),
     "nDiaSources beyond 64 bits (JSON)": (
         _json(_alert(lambda a: a["diaObject"].__setitem__("nDiaSources", 2**64))),
         "features", "objects.nDiaSources = 18446744073709551616 is not a signed 64-bit integer"),
@@ -255,3 +264,12 @@ def test_record_and_infrastructure_errors_are_told_apart_by_type() -> None:
     assert not is_infrastructure(BadAlert("unavailable"))  # the words do not matter, the type does
     assert not is_infrastructure(RecursionError()) and not is_infrastructure(ValueError("Connection refused"))
     assert not is_infrastructure(orjson.JSONDecodeError("x", "", 0))
+
+
+def test_a_dead_letter_too_large_for_the_producer_keeps_its_headers_with_an_empty_value() -> None:
+    producer = RecordingProducer(limit=100)
+    line = DeadLetters(producer, "alerts-dlq").send(records([b"x" * 500])[0], "why " * 300, "size")
+    ((_, value, key, headers),) = producer.sent
+    assert value == b"" and key == b"k0" and headers["source"] == "alerts-0@0" and headers["stage"] == "size"
+    assert len(headers["error"]) <= 1000 and headers["error"].endswith("(original value too large to keep; dropped)")
+    assert line.startswith("alerts-0@0: why why")
