@@ -22,7 +22,7 @@ from skystream.filters.model import StoredFilter
 from skystream.outputs.delivery import DeliveryCounts, Outgoing, RecordProducer, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
 from skystream.storage.quota import QuotaCounter
-from skystream.streams.dead_letter import DeadLetters, default_dead_letters
+from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord
 
 if TYPE_CHECKING:
@@ -301,10 +301,13 @@ def contexts_from_enriched(records: Sequence[KafkaRecord]) -> tuple[list[ObjectC
     for record in records:
         try:
             enriched = EnrichedRecord.from_bytes(record.value)
+            problem = row_problem(enriched.objects)
         except BadEnrichedRecord as exc:
-            refused.append((record, exc.reason))
-            continue
-        problem = row_problem(enriched.objects)
+            problem = exc.reason
+        except Exception as exc:  # whatever else one record raises is that record's, not the batch's
+            if is_infrastructure(exc):
+                raise
+            problem = f"match failed: {describe(exc)}"
         if problem:
             refused.append((record, problem))
             continue

@@ -29,8 +29,12 @@ from skystream.alerts.schema_files import (
     version_for_id,
 )
 from skystream.bounds import (
+    INT64_MAX,
+    INT64_MIN,
     MAX_JSON_DEPTH,
     MAX_JSON_INT_DIGITS,
+    MJD_MAX,
+    MJD_MIN,
     id_problem,
     is_integer,
     is_number,
@@ -229,12 +233,14 @@ def _check_bounds(alert: dict[str, Any], source: dict[str, Any], obj: dict[str, 
         mjd_problem("diaSource.midpointMjdTai", source["midpointMjdTai"], finite=True),
         *(mjd_problem(f"diaObject.{name}", obj.get(name), optional=True) for name in _DIA_OBJECT_TIMES),
     ]
-    for index, prv in enumerate(alert.get("prvDiaSources") or ()):
-        problems.append(mjd_problem(f"prvDiaSources[{index}].midpointMjdTai", prv.get("midpointMjdTai")))
-        if prv.get("diaSourceId") is not None:
-            problems.append(id_problem(f"prvDiaSources[{index}].diaSourceId", prv["diaSourceId"]))
-    for index, forced in enumerate(alert.get("prvDiaForcedSources") or ()):
-        problems.append(mjd_problem(f"prvDiaForcedSources[{index}].midpointMjdTai", forced.get("midpointMjdTai")))
+    for name in ("prvDiaSources", "prvDiaForcedSources"):
+        for index, point in enumerate(alert.get(name) or ()):
+            mjd, source_id = point.get("midpointMjdTai"), point.get("diaSourceId")
+            # fast path for the usual case; the named checks run (and build messages) only off it
+            if not (type(mjd) is float and MJD_MIN <= mjd <= MJD_MAX):
+                problems.append(mjd_problem(f"{name}[{index}].midpointMjdTai", mjd))
+            if source_id is not None and not (type(source_id) is int and INT64_MIN <= source_id <= INT64_MAX):
+                problems.append(id_problem(f"{name}[{index}].diaSourceId", source_id))
     reasons = [p for p in problems if p]
     if reasons:
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
