@@ -22,7 +22,7 @@ from typing import Any
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-# 1941-05-23 .. 2132-08-31: wider than any survey's data, narrow enough that a time in it
+# 1941-01-06 .. 2132-09-01: wider than any digital survey's data, narrow enough that a time in it
 # is a time (a night index, a sort key) and not a corrupted double such as 1e300.
 MJD_MIN = 30_000.0
 MJD_MAX = 100_000.0
