@@ -10,6 +10,7 @@ import copy
 import io
 import json
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -23,11 +24,14 @@ from moto_tables import template_tables
 from skystream import ingest
 from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.generator import generate_alerts
+from skystream.alerts.lightcurve import lite_lightcurve
 from skystream.alerts.schema_files import RegistryUnavailable
 from skystream.alerts.wire import BadAlert, decode_alert, encode_alert
 from skystream.bounds import MAX_JSON_DEPTH
+from skystream.features import objects_row
 from skystream.ingest import IngestService
-from skystream.storage.objects import ObjectStore
+from skystream.storage.dynamo_values import UnstorableValue
+from skystream.storage.objects import ObjectStore, object_item
 from skystream.streams.dead_letter import DeadLetters, is_infrastructure
 
 GOOD = generate_alerts(1, seed=11, detections=30)[0]
@@ -218,6 +222,15 @@ def test_the_stored_object_of_an_infinite_flux_alert_reads_back_null(moto_object
     stored = moto_objects.get(alert["diaObject"]["diaObjectId"])
     assert stored.row["latest_psfFlux"] is None and stored.lite["diaSourcesList"][0]["psfFlux"] is None
     assert stored.row["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
+
+
+def test_an_item_over_dynamodbs_400_kb_is_refused_before_the_write() -> None:
+    alert = generate_alerts(1, seed=15)[0]
+    noise = [{"band": os.urandom(1000).hex()} for _ in range(500)]  # 1 MB that zlib cannot shrink
+    with pytest.raises(UnstorableValue) as caught:
+        object_item(objects_row(alert), {"diaSourcesList": noise}, dia_source_id=alert["diaSourceId"])
+    assert "DynamoDB holds at most 400000" in str(caught.value)
+    assert object_item(objects_row(alert), lite_lightcurve(alert)).dia_object_id == alert["diaObject"]["diaObjectId"]
 
 
 @pytest.mark.parametrize("outage", [

@@ -7,8 +7,9 @@ Items: the row's non-NULL columns as native attributes (filters and the API read
 ``night`` = int(lastDiaSourceMjdTai + 0.5) for the ``by-night`` index, the lite lightcurve
 as zlib-compressed JSON (``lite_z``: a fraction of the size of a DynamoDB list of maps),
 ``schema_version`` and ``diaSourceId``. Building the item (:func:`object_item`) is pure and
-refuses, per record, what DynamoDB cannot hold; only the write itself does I/O. One item with ``diaObjectId = -1`` records the
-newest and oldest nights stored, so :meth:`ObjectStore.recent` knows where to start.
+refuses, per record, what DynamoDB cannot hold; only the write itself does I/O. One item
+with ``diaObjectId = -1`` records the newest and oldest nights stored, so
+:meth:`ObjectStore.recent` knows where to start.
 """
 
 from __future__ import annotations
