@@ -18,10 +18,10 @@ metrics = Metrics()
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    report = on_annotations(record.value for record in records_from_event(event))
+    report = on_annotations(records_from_event(event))
     counts = asdict(report)
-    for name in ("events", "bad_events", "unknown_objects", "matched", "produced", "dropped_oversize",
-                 "dropped_quota", "failed_filters", "emailed"):
+    for name in ("events", "bad_events", "dead_lettered", "unknown_objects", "matched", "produced",
+                 "dropped_oversize", "dropped_quota", "failed_filters", "emailed"):
         metrics.add_metric(name=f"annotation_{name}", unit=MetricUnit.Count, value=counts[name])
     if report.unknown_objects:
         logger.info("annotated objects with no stored features skipped", extra={"ids": report.unknown_ids[:20]})

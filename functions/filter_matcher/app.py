@@ -13,13 +13,13 @@ from skystream.streams.lambda_event import records_from_event
 logger = Logger()
 metrics = Metrics()
 
-_COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_filters", "emailed")
+_COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_filters", "emailed", "dead_lettered")
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    report = match_enriched([record.value for record in records_from_event(event)])
+    report = match_enriched(records_from_event(event))
     counts = {name: getattr(report, name) for name in ("objects", *_COUNTS)}
     for name in _COUNTS:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])

@@ -43,7 +43,10 @@ class FakeObjects:
         self.rows: dict[int, tuple[float, dict]] = {}
         self.fail = fail
 
-    def upsert_if_newer(self, row, lite, *, schema_version="", dia_source_id=None) -> bool:
+    def item(self, row, lite, *, schema_version="", dia_source_id=None) -> dict:
+        return row
+
+    def put_if_newer(self, row) -> bool:
         if self.fail:
             raise ConnectionError("DynamoDB unreachable")
         key = row["diaObjectId"]

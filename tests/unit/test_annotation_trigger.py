@@ -6,10 +6,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes import RecordingProducer, records
+
 from skystream.annotations.models import AnnotationEvent
 from skystream.annotations.trigger import on_annotations, plan
 from skystream.filters.model import StoredFilter
 from skystream.matching import MatchReport, ObjectContext
+from skystream.streams.dead_letter import DeadLetters
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,15 @@ class FakeRun:
 def test_a_batch_runs_matching_filters_on_known_objects_and_counts_the_rest() -> None:
     run = FakeRun()
     values = [_event(1, "a").to_bytes(), b"not json", _event(2, "a").to_bytes(), _event(1, "a").to_bytes()]
-    report = on_annotations(values, filters=FakeFilters([_filter("fa", ["a"]), _filter("fb", ["b"])]),
-                            objects=FakeObjects(1), run=run)
+    dlq = RecordingProducer()
+    report = on_annotations(records(values, "annotations"),
+                            filters=FakeFilters([_filter("fa", ["a"]), _filter("fb", ["b"])]),
+                            objects=FakeObjects(1), run=run, dead_letters=DeadLetters(dlq, "alerts-dlq"))
     assert run.calls == [([1], ["fa"], "annotation")]
     assert (report.events, report.bad_events, report.objects, report.unknown_objects) == (3, 1, 1, 1)
     assert report.unknown_ids == [2] and report.produced == 1 and report.filters_run == 1
+    assert [(v, h["stage"], h["source"]) for _, v, _, h in dlq.sent] == [(b"not json", "annotation",
+                                                                          "annotations-0@1")]
 
 
 def test_no_interested_filter_reads_no_objects() -> None:
@@ -88,6 +95,6 @@ def test_no_interested_filter_reads_no_objects() -> None:
             raise AssertionError("objects were read although no filter wanted them")
 
     run = FakeRun()
-    report = on_annotations([_event(1, "a").to_bytes()], filters=FakeFilters([_filter("fb", ["b"])]),
-                            objects=Exploding(), run=run)
+    report = on_annotations(records([_event(1, "a").to_bytes()], "annotations"),
+                            filters=FakeFilters([_filter("fb", ["b"])]), objects=Exploding(), run=run)
     assert run.calls == [] and report.events == 1 and report.filters_run == 0

@@ -1,38 +1,48 @@
 """The ingest service: raw alert records in, stored objects and enriched records out.
 
 Per record: decode (bad -> dead-letter topic, counted) -> skip solar-system alerts
-(counted) -> features, lite and full lightcurves -> conditional upsert of the object
-(a replayed older alert never moves it back) and, when that wrote, the full alert to
-the archive -> one enriched record to ``alerts-enriched`` keyed by diaObjectId.
-Data problems never raise: they go to ``alerts-dlq`` with the reason in the ``error``
-header and the original bytes as value. Infrastructure problems (a store or the broker
-failing) do raise, so the event source retries the whole batch; every step is
-idempotent, so a retry is safe.
+(counted) -> features, lite and full lightcurves -> the object's storage item, converted
+and checked -> conditional upsert of the object (a replayed older alert never moves it
+back) and, when that wrote, the full alert to the archive -> one enriched record to
+``alerts-enriched`` keyed by diaObjectId.
+
+Record problems never raise: anything one record makes fail before the writes (decode,
+values out of bounds, features, size, storage conversion) sends that record to
+``alerts-dlq`` (:mod:`skystream.streams.dead_letter`) with the reason, and the batch goes
+on. The writes come after every record was checked, so what fails there is the
+infrastructure (a store or the broker): that raises, and the event source retries the
+whole batch; every step is idempotent, so a retry is safe. Which is which is decided by
+exception type (:func:`~skystream.streams.dead_letter.is_infrastructure`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from skystream.alerts.enriched import EnrichedRecord
+from skystream.alerts.enriched import MAX_RECORD_BYTES, EnrichedRecord
 from skystream.alerts.lightcurve import lite_and_full
 from skystream.alerts.wire import BadAlert, decode_alert
+from skystream.bounds import OutOfBounds
 from skystream.config import settings
 from skystream.features import objects_row
+from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord
 from skystream.streams.producer import shared_producer
 
-# alerts-enriched is internal and compresses ~10x (JSON, mostly nulls): allow big records.
-ENRICHED_MAX_RECORD_BYTES = 4_000_000
 STORE_WORKERS = 8
+T = TypeVar("T")
 
 
 class ObjectWriter(Protocol):
-    def upsert_if_newer(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
-                        dia_source_id: int | None = None) -> bool: ...
+    def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
+             dia_source_id: int | None = None) -> Any:
+        """The storage item of one record, with no I/O; raises ``OutOfBounds`` when it cannot be stored."""
+
+    def put_if_newer(self, item: Any) -> bool:
+        """Write the item unless a newer alert of the object is stored; raises only for the store's failures."""
 
 
 class ArchiveWriter(Protocol):
@@ -75,6 +85,7 @@ class Prepared:
     enriched: EnrichedRecord
     value: bytes
     dia_source_id: int | None
+    item: Any  # the objects item, already converted and checked
 
 
 def enrich(alert: dict[str, Any], schema_version: str) -> EnrichedRecord:
@@ -91,6 +102,7 @@ class IngestService:
         self.archive = archive
         self.enriched_topic = enriched_topic
         self.dlq_topic = dlq_topic
+        self.dead_letters = DeadLetters(producer, dlq_topic)
         self.workers = workers
 
     def process(self, records: Sequence[KafkaRecord]) -> IngestReport:
@@ -111,33 +123,45 @@ class IngestService:
         return report
 
     def _prepare(self, record: KafkaRecord, report: IngestReport) -> Prepared | None:
-        try:
-            decoded = decode_alert(record.value)
-        except BadAlert as exc:
-            self._dead_letter(record, exc.reason, "decode", report)
+        decoded = self._step(record, "decode", report, lambda: decode_alert(record.value))
+        if decoded is None:
             return None
         if decoded.is_solar_system:
             report.solar_system += 1
             return None
-        try:
-            enriched = enrich(decoded.alert, decoded.schema_version)
-            value = enriched.to_bytes()
-        except Exception as exc:  # a schema-valid alert the features cannot digest: keep it, say why
-            self._dead_letter(record, f"features failed: {type(exc).__name__}: {exc}", "features", report)
+        # a schema-valid alert the features cannot digest: keep it on the DLQ, say why
+        enriched = self._step(record, "features", report, lambda: enrich(decoded.alert, decoded.schema_version))
+        if enriched is None:
+            return None
+        value = self._step(record, "features", report, enriched.to_bytes)
+        if value is None:
             return None
         if not self.producer.fits(value, str(enriched.dia_object_id).encode()):
-            self._dead_letter(record, f"enriched record of {len(value)} bytes is over the producer's size limit",
-                              "size", report)
+            self._reject(record, f"enriched record of {len(value)} bytes is over the producer's size limit",
+                         "size", report)
             return None
-        return Prepared(record, enriched, value, decoded.alert.get("diaSourceId"))
+        dia_source_id = decoded.alert.get("diaSourceId")
+        item = self._step(record, "storage", report, lambda: self.objects.item(
+            enriched.objects, enriched.lite, schema_version=enriched.schema_version, dia_source_id=dia_source_id))
+        if item is None:
+            return None
+        return Prepared(record, enriched, value, dia_source_id, item)
 
-    def _dead_letter(self, record: KafkaRecord, reason: str, stage: str, report: IngestReport) -> None:
-        headers = {"error": reason[:1000], "stage": stage, "source": record.position}
-        if not self.producer.produce(self.dlq_topic, record.value, key=record.key, headers=headers):
-            headers["error"] += " (original value too large to keep; dropped)"
-            self.producer.produce(self.dlq_topic, b"", key=record.key, headers=headers)
+    def _step(self, record: KafkaRecord, stage: str, report: IngestReport, work: Callable[[], T]) -> T | None:
+        """``work()`` for one record; what the record makes fail sends it to the DLQ (None), the rest raises."""
+        try:
+            return work()
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise  # a registry, store or broker failure: retry the batch, the record is not bad
+            known = isinstance(exc, BadAlert | OutOfBounds)  # their reason already says what and where
+            reason = exc.reason if known else f"{stage} failed: {describe(exc)}"
+            self._reject(record, reason, stage, report)
+            return None
+
+    def _reject(self, record: KafkaRecord, reason: str, stage: str, report: IngestReport) -> None:
+        report.reasons.append(self.dead_letters.send(record, reason, stage))
         report.dead_lettered += 1
-        report.reasons.append(f"{record.position}: {reason}")
 
     def _store(self, prepared: list[Prepared], report: IngestReport) -> None:
         """Per object, oldest alert first; objects in parallel (the stores are network-bound)."""
@@ -150,8 +174,7 @@ class IngestService:
             items.sort(key=lambda p: (p.enriched.objects["lastDiaSourceMjdTai"], p.dia_source_id or 0))
             for item in items:
                 e = item.enriched
-                if self.objects.upsert_if_newer(e.objects, e.lite, schema_version=e.schema_version,
-                                                dia_source_id=item.dia_source_id):
+                if self.objects.put_if_newer(item.item):
                     self.archive.put(e.dia_object_id, e.alert, e.schema_version)
                     stored += 1
                 else:
@@ -175,7 +198,7 @@ def default_service() -> IngestService:
 
     cfg = settings()
     return IngestService(
-        shared_producer(max_record_bytes=ENRICHED_MAX_RECORD_BYTES),
+        shared_producer(max_record_bytes=MAX_RECORD_BYTES),
         ObjectStore(),
         AlertArchive(),
         enriched_topic=cfg.topic_enriched,

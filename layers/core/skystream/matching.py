@@ -15,11 +15,15 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
 from skystream.errors import NotBuilt
+from skystream.features.columns import row_problem
 from skystream.filters.model import StoredFilter
 from skystream.outputs.delivery import DeliveryCounts, Outgoing, RecordProducer, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
 from skystream.storage.quota import QuotaCounter
+from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
+from skystream.streams.lambda_event import KafkaRecord
 
 if TYPE_CHECKING:
     from skystream.filters.compiler import CompiledFilter
@@ -276,23 +280,60 @@ def _default_digest() -> DigestSink:
     return DigestStore()
 
 
-def contexts_from_enriched(values: Sequence[bytes]) -> list[ObjectContext]:
-    """``alerts-enriched`` record values -> the contexts the filters run on."""
-    from skystream.alerts.enriched import EnrichedRecord
+@dataclass
+class EnrichedMatchReport(MatchReport):
+    """A matcher batch: what the filters did, and the records refused before they ran."""
 
-    contexts = []
-    for value in values:
-        record = EnrichedRecord.from_bytes(value)
-        contexts.append(ObjectContext(row=record.objects, lite=record.lite, full_alert=record.alert,
-                                      schema_version=record.schema_version))
-    return contexts
+    dead_lettered: int = 0
+    reasons: list[str] = field(default_factory=list)
 
 
-def match_enriched(values: Sequence[bytes], *, producer: RecordProducer | None = None) -> MatchReport:
-    """The matcher's work for one batch of ``alerts-enriched`` records: every active on-alert filter."""
+def contexts_from_enriched(records: Sequence[KafkaRecord]) -> tuple[list[ObjectContext], list[tuple[KafkaRecord, str]]]:
+    """``alerts-enriched`` records -> the contexts the filters run on, and the records refused, with why.
+
+    The matcher defends itself rather than trust its input: a record that does not parse, or
+    whose objects row SQLite or the stores cannot hold (say an id beyond 64 bits, written by
+    an older ingest), would otherwise fail every evaluation of its batch, and the batch would
+    be retried without end. Such a record is refused alone; the rest of the batch runs.
+    """
+    contexts: list[ObjectContext] = []
+    refused: list[tuple[KafkaRecord, str]] = []
+    for record in records:
+        try:
+            enriched = EnrichedRecord.from_bytes(record.value)
+            problem = row_problem(enriched.objects)
+        except BadEnrichedRecord as exc:
+            problem = exc.reason
+        except Exception as exc:  # whatever else one record raises is that record's, not the batch's
+            if is_infrastructure(exc):
+                raise
+            problem = f"match failed: {describe(exc)}"
+        if problem:
+            refused.append((record, problem))
+            continue
+        contexts.append(ObjectContext(row=enriched.objects, lite=enriched.lite, full_alert=enriched.alert,
+                                      schema_version=enriched.schema_version))
+    return contexts, refused
+
+
+def match_enriched(records: Sequence[KafkaRecord], *, producer: RecordProducer | None = None,
+                   dead_letters: DeadLetters | None = None) -> EnrichedMatchReport:
+    """The matcher's work for one batch of ``alerts-enriched`` records: every active on-alert filter.
+
+    Refused records go to the dead-letter topic (``stage=match``) and are flushed before the
+    filters run; the filters then run on the rest.
+    """
     from skystream.storage.filters import FilterStore
 
-    contexts = contexts_from_enriched(values)
-    if not contexts:
-        return MatchReport()
-    return run_and_deliver(contexts, FilterStore().active("alert"), trigger="alert", producer=producer)
+    contexts, refused = contexts_from_enriched(records)
+    reasons: list[str] = []
+    if refused:
+        dead_letters = dead_letters or default_dead_letters()
+        reasons = [dead_letters.send(record, reason, "match") for record, reason in refused]
+        dead_letters.flush()
+        log.warning("%d alerts-enriched record(s) sent to the dead-letter topic: %s", len(reasons), reasons[:5])
+    report = MatchReport()
+    if contexts:
+        report = run_and_deliver(contexts, FilterStore().active("alert"), trigger="alert", producer=producer)
+    counts = {f.name: getattr(report, f.name) for f in fields(report) if f.init}
+    return EnrichedMatchReport(**counts, dead_lettered=len(reasons), reasons=reasons)

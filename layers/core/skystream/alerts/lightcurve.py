@@ -3,18 +3,29 @@
 These are exactly the ``alert`` payloads of ``kafka_lite`` and ``kafka_full`` records
 (DESIGN section 6, Lasair's record shapes): detections are the triggering diaSource
 followed by prvDiaSources, newest first; forced photometry likewise newest first.
+A number that is not finite (NaN, inf) is null in the lite form, as in every store; the
+full form keeps the alert's values, and every writer of it (orjson) writes them as null.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from skystream.bounds import finite_or_none
 
 LITE_SOURCE_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band", "reliability")
 LITE_FORCED_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band")
 
 
 def _newest_first(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(points, key=lambda p: p["midpointMjdTai"], reverse=True)
+    """Newest first; a point of unknown (non-finite) time last, where it cannot mislead."""
+    return sorted(points, key=_time_or_never, reverse=True)
+
+
+def _time_or_never(point: dict[str, Any]) -> float:
+    mjd = finite_or_none(point["midpointMjdTai"])
+    return -math.inf if mjd is None else mjd
 
 
 def detections(alert: dict[str, Any]) -> list[dict[str, Any]]:
@@ -43,8 +54,8 @@ def lite_and_full(alert: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 def _lite(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "diaSourcesList": [{k: s.get(k) for k in LITE_SOURCE_FIELDS} for s in sources],
-        "diaForcedSourcesList": [{k: s.get(k) for k in LITE_FORCED_FIELDS} for s in forced],
+        "diaSourcesList": [{k: finite_or_none(s.get(k)) for k in LITE_SOURCE_FIELDS} for s in sources],
+        "diaForcedSourcesList": [{k: finite_or_none(s.get(k)) for k in LITE_FORCED_FIELDS} for s in forced],
     }
 
 

@@ -3,7 +3,9 @@
 Rubin publishes ``0x00 | 4-byte big-endian schema id | schemaless Avro body``. Every way a
 record can be wrong ends in :class:`BadAlert` with a reason a person can act on; the
 ingest service sends such records to the dead-letter topic with that reason, it never
-lets them stop a partition.
+lets them stop a partition. That includes values no store downstream could hold
+(:mod:`skystream.bounds`): ids beyond 64 bits, times outside the accepted MJD range, JSON
+nested too deep or with integers too long to parse safely.
 """
 
 from __future__ import annotations
@@ -26,11 +28,25 @@ from skystream.alerts.schema_files import (
     schema_id,
     version_for_id,
 )
+from skystream.bounds import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_JSON_DEPTH,
+    MAX_JSON_INT_DIGITS,
+    MJD_MAX,
+    MJD_MIN,
+    id_problem,
+    is_integer,
+    is_number,
+    mjd_problem,
+)
 
 WIRE_MAGIC = 0
 _HEADER = struct.Struct(">bI")
 _CONTAINER_MAGIC = b"Obj\x01"
 _V11_1_ONLY = frozenset({"exposureTime", "trailAlgorithm", "trail_flag", "reliabilityVersion"})
+# diaObject times that reach the objects row (validityStartMjdTai) or the features (first/last)
+_DIA_OBJECT_TIMES = ("validityStartMjdTai", "firstDiaSourceMjdTai", "lastDiaSourceMjdTai")
 
 
 class BadAlert(ValueError):
@@ -117,6 +133,8 @@ def _decode_container(value: bytes) -> DecodedAlert:
         raise BadAlert("Avro container file holds no record") from None
     except Exception as exc:
         raise BadAlert(f"corrupt Avro container file: {type(exc).__name__}: {exc}") from None
+    if not isinstance(alert, dict):
+        raise BadAlert(f"Avro container file's first record is a {_avro_kind(alert)}, not an alert record")
     schema = reader.writer_schema if isinstance(reader.writer_schema, dict) else {}
     name = str(schema.get("namespace") or schema.get("name") or "")  # "lsst.v10_0" or "lsst.v10_0.alert"
     version = name.removeprefix("lsst.v").split(".")[0].replace("_", ".") if name.startswith("lsst.v") else ""
@@ -125,13 +143,45 @@ def _decode_container(value: bytes) -> DecodedAlert:
     return DecodedAlert(alert, version)
 
 
+def _avro_kind(value: Any) -> str:
+    return {str: "string", int: "long", float: "double", bool: "boolean", bytes: "bytes", list: "array",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _bounded_int(text: str) -> int:
+    """``json``'s integer hook: refuse a long integer before ``int()`` spends time on it (or raises)."""
+    if len(text) - text.startswith("-") > MAX_JSON_INT_DIGITS:
+        raise BadAlert(f"a JSON integer of {len(text) - text.startswith('-')} digits: at most "
+                       f"{MAX_JSON_INT_DIGITS} are accepted (every 64-bit integer fits)")
+    return int(text)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """True when containers nest more than ``limit`` deep (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def _decode_json(value: bytes) -> DecodedAlert:
+    too_deep = f"JSON nested more than {MAX_JSON_DEPTH} levels deep: not an alert (an alert is nested 4 deep)"
     try:
-        alert = json.loads(value)
+        alert = json.loads(value, parse_int=_bounded_int)
+    except RecursionError:
+        raise BadAlert(too_deep) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadAlert(f"not valid JSON: {exc}") from None
     if not isinstance(alert, dict):
         raise BadAlert("JSON alert is not an object")
+    if _nested_deeper_than(alert, MAX_JSON_DEPTH):
+        raise BadAlert(too_deep)
     if "diaObject" not in alert:
         raise BadAlert("missing diaObject: a JSON alert needs the key (null for a solar-system alert)")
     alert.setdefault("prvDiaSources", None)
@@ -147,36 +197,51 @@ def _infer_json_version(alert: dict[str, Any]) -> str:
     return "11.0"
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _check_shape(alert: dict[str, Any]) -> None:
-    """What the broker relies on, checked once so features never meet a half alert."""
+    """What the broker relies on, checked once so features and stores never meet a half alert."""
     if "diaObject" not in alert:
         raise BadAlert("missing diaObject")
     source = alert.get("diaSource")
     if not isinstance(source, dict):
         raise BadAlert("missing diaSource: every alert has its triggering detection")
-    if not _number(source.get("midpointMjdTai")) or not math.isfinite(source["midpointMjdTai"]):
+    if not is_number(source.get("midpointMjdTai")) or not math.isfinite(source["midpointMjdTai"]):
         raise BadAlert("diaSource.midpointMjdTai is missing or not a finite number")
     obj = alert["diaObject"]
     if obj is None:
         return
     if not isinstance(obj, dict):
         raise BadAlert("diaObject is not a record")
-    if not isinstance(obj.get("diaObjectId"), int) or isinstance(obj.get("diaObjectId"), bool):
+    if not is_integer(obj.get("diaObjectId")):
         raise BadAlert("diaObject.diaObjectId is missing or not an integer")
     for name in ("ra", "dec"):
-        if not _number(obj.get(name)):
+        if not is_number(obj.get(name)):
             raise BadAlert(f"diaObject.{name} is missing or not a number")
     for name in ("prvDiaSources", "prvDiaForcedSources"):
         history = alert.get(name)
         if history is not None and not (isinstance(history, list) and all(isinstance(s, dict) for s in history)):
             raise BadAlert(f"{name} is not a list of records")
-    for prv in alert.get("prvDiaSources") or ():
-        if not _number(prv.get("midpointMjdTai")):
-            raise BadAlert("a prvDiaSources entry has no numeric midpointMjdTai")
-    for forced in alert.get("prvDiaForcedSources") or ():
-        if not _number(forced.get("midpointMjdTai")):
-            raise BadAlert("a prvDiaForcedSources entry has no numeric midpointMjdTai")
+    _check_bounds(alert, source, obj)
+
+
+def _check_bounds(alert: dict[str, Any], source: dict[str, Any], obj: dict[str, Any]) -> None:
+    """Ids that fit 64 bits, times within the accepted MJD range (a non-finite history time is
+    unknown: that point is left out of the features)."""
+    problems = [
+        id_problem("diaObject.diaObjectId", obj["diaObjectId"], positive=True),
+        None if alert.get("diaSourceId") is None else id_problem("diaSourceId", alert["diaSourceId"]),
+        None if source.get("diaSourceId") is None else id_problem("diaSource.diaSourceId", source["diaSourceId"]),
+        mjd_problem("diaSource.midpointMjdTai", source["midpointMjdTai"], finite=True),
+        *(mjd_problem(f"diaObject.{name}", obj.get(name), optional=True) for name in _DIA_OBJECT_TIMES),
+    ]
+    for name in ("prvDiaSources", "prvDiaForcedSources"):
+        for index, point in enumerate(alert.get(name) or ()):
+            mjd, source_id = point.get("midpointMjdTai"), point.get("diaSourceId")
+            # fast path for the usual case; the named checks run (and build messages) only off it
+            if not (type(mjd) is float and MJD_MIN <= mjd <= MJD_MAX):
+                problems.append(mjd_problem(f"{name}[{index}].midpointMjdTai", mjd))
+            if source_id is not None and not (type(source_id) is int and INT64_MIN <= source_id <= INT64_MAX):
+                problems.append(id_problem(f"{name}[{index}].diaSourceId", source_id))
+    reasons = [p for p in problems if p]
+    if reasons:
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        raise BadAlert(reasons[0] + more)

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from skystream.bounds import INT64_MAX
+
 MAX_CLASSDICT_BYTES = 64_000
 MAX_UPLOADS_PER_REQUEST = 1000
 
@@ -59,7 +61,8 @@ class AnnotationEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    diaObjectId: int
+    # bounded as every store needs (skystream.bounds): 10**40 made the trigger fail its batch forever
+    diaObjectId: int = Field(gt=0, le=INT64_MAX)
     annotator: str
     classification: str
     uploaded_us: int

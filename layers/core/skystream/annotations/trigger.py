@@ -6,6 +6,11 @@ with the objects' stored features and lightcurve; the batch itself (including th
 annotations, read from the table, not from the event) is built by ``skystream.joins``
 and delivered by ``skystream.matching.run_and_deliver`` exactly as the matcher does.
 Objects never seen by the ingest have no features to filter on: they are skipped and counted.
+
+An event that is not an annotation event (not JSON, a field missing, a ``diaObjectId``
+that is not a positive 64-bit integer), or whose stored object no filter could be run on,
+goes to the dead-letter topic (``stage=annotation``, :mod:`skystream.streams.dead_letter`)
+with the reason; the rest of the batch runs. Only a store or the broker failing raises.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from skystream.annotations.models import AnnotationEvent
+from skystream.features.columns import row_problem
 from skystream.filters.model import StoredFilter
 from skystream.matching import MatchReport, ObjectContext, OutputCounts
+from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
+from skystream.streams.lambda_event import KafkaRecord
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +45,14 @@ class TriggerReport(OutputCounts):
     """What one batch of annotation events did (the output counts summed over its filter groups)."""
 
     events: int = 0
-    bad_events: int = 0
+    bad_events: int = 0  # not annotation events (all dead-lettered)
+    dead_lettered: int = 0  # bad events, and events of stored objects no filter can run on
     objects: int = 0
     unknown_objects: int = 0
     filters_run: int = 0
     failed_filters: int = 0
     unknown_ids: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
     def add(self, report: MatchReport) -> None:
         self.add_counts(report)
@@ -50,17 +60,24 @@ class TriggerReport(OutputCounts):
         self.failed_filters += report.failed_filters
 
 
-def parse_events(values: Iterable[bytes]) -> tuple[list[AnnotationEvent], int]:
-    """The events that parse, and how many did not (logged, never blocking the partition)."""
-    events: list[AnnotationEvent] = []
-    bad = 0
-    for value in values:
+Refused = list[tuple[KafkaRecord, str]]
+
+
+def parse_events(records: Iterable[KafkaRecord]) -> tuple[list[tuple[KafkaRecord, AnnotationEvent]], Refused]:
+    """The events that parse (with their records), and the records that do not, with why."""
+    events: list[tuple[KafkaRecord, AnnotationEvent]] = []
+    refused: Refused = []
+    for record in records:
         try:
-            events.append(AnnotationEvent.from_bytes(value))
+            events.append((record, AnnotationEvent.from_bytes(record.value)))
         except ValidationError as exc:
-            bad += 1
-            log.warning("skipping an unreadable annotation event: %s", exc.errors()[:1])
-    return events, bad
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()[:5])
+            refused.append((record, f"not an annotation event: {problems}"))
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            refused.append((record, f"not an annotation event: {describe(exc)}"))
+    return events, refused
 
 
 def annotated_objects(events: Sequence[AnnotationEvent]) -> dict[str, list[int]]:
@@ -97,37 +114,49 @@ def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> 
 
 
 def on_annotations(
-    values: Iterable[bytes],
+    records: Iterable[KafkaRecord],
     *,
     filters: ActiveFilters | None = None,
     objects: ObjectReader | None = None,
     run: Callable[..., MatchReport] | None = None,
     producer: Any = None,
+    dead_letters: DeadLetters | None = None,
 ) -> TriggerReport:
     """Handle one batch of raw ``annotations`` records; collaborators default to the real stores."""
     report = TriggerReport()
-    events, report.bad_events = parse_events(values)
-    report.events = len(events)
-    if not events:
-        return report
-    if filters is None:
-        from skystream.storage.filters import FilterStore
+    parsed, refused = parse_events(records)
+    report.events, report.bad_events = len(parsed), len(refused)
+    events = [event for _, event in parsed]
+    work: list[tuple[list[int], list[StoredFilter]]] = []
+    stored: Mapping[int, Any] = {}
+    if events:
+        if filters is None:
+            from skystream.storage.filters import FilterStore
 
-        filters = FilterStore()
-    work = plan(events, filters.active("annotation"))
-    if not work:
-        return report
-    if objects is None:
-        from skystream.storage.objects import ObjectStore
+            filters = FilterStore()
+        work = plan(events, filters.active("annotation"))
+    if work:
+        if objects is None:
+            from skystream.storage.objects import ObjectStore
 
-        objects = ObjectStore()
+            objects = ObjectStore()
+        wanted = list(dict.fromkeys(i for ids, _ in work for i in ids))
+        stored = objects.get_many(wanted)
+        unusable = {i: problem for i in wanted if i in stored and (problem := row_problem(stored[i].row))}
+        refused += [(record, f"stored object {event.diaObjectId} cannot be filtered: {unusable[event.diaObjectId]}")
+                    for record, event in parsed if event.diaObjectId in unusable]
+        stored = {i: s for i, s in stored.items() if i not in unusable}
+        report.objects = sum(1 for i in wanted if i in stored)
+        report.unknown_ids = [i for i in wanted if i not in stored and i not in unusable]
+        report.unknown_objects = len(report.unknown_ids)
+    if refused:
+        dead_letters = dead_letters or default_dead_letters()
+        report.reasons = [dead_letters.send(record, reason, "annotation") for record, reason in refused]
+        report.dead_lettered = len(refused)
+        dead_letters.flush()  # before the filters run: a dead letter the broker refuses fails the batch
+        log.warning("%d annotation event(s) sent to the dead-letter topic: %s", len(refused), report.reasons[:5])
     if run is None:
         from skystream.matching import run_and_deliver as run
-    wanted = list(dict.fromkeys(i for ids, _ in work for i in ids))
-    stored = objects.get_many(wanted)
-    report.objects = sum(1 for i in wanted if i in stored)
-    report.unknown_ids = [i for i in wanted if i not in stored]
-    report.unknown_objects = len(report.unknown_ids)
     for ids, group in work:
         contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
         if contexts:

@@ -3,16 +3,17 @@
 One module per feature group (``diaobject``, ``latest``, ``counts``, ``position``,
 ``jump``, ``colour``, ``host``); :func:`objects_row` runs them all on one prepared
 lightcurve and returns exactly :data:`~skystream.features.columns.OBJECT_COLUMNS`,
-with None (SQL NULL) wherever a feature cannot be computed.
+with None (SQL NULL) wherever a feature cannot be computed or an input is not a finite
+number, and refuses (:class:`~skystream.bounds.OutOfBounds`) a row no store could hold.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from skystream.bounds import OutOfBounds, finite_or_none
 from skystream.features.colour import colour_features
-from skystream.features.columns import OBJECT_COLUMN_NAMES
+from skystream.features.columns import OBJECT_COLUMN_NAMES, row_problem
 from skystream.features.counts import counts_features
 from skystream.features.diaobject import diaobject_features
 from skystream.features.host import host_features
@@ -40,12 +41,11 @@ def objects_row(alert: dict[str, Any]) -> dict[str, Any]:
     computed: dict[str, Any] = {}
     for group in FEATURE_GROUPS:
         computed |= group(lc)
-    row = {}
-    for name in OBJECT_COLUMN_NAMES:
-        value = computed.get(name)
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None  # NaN or infinity from upstream: NULL, as SQL would have it
-        row[name] = value
+    # NaN or infinity from upstream (or an overflow here): NULL, as SQL would have it
+    row = {name: finite_or_none(computed.get(name)) for name in OBJECT_COLUMN_NAMES}
+    problem = row_problem(row)
+    if problem:
+        raise OutOfBounds(problem)
     return row
 
 

@@ -6,7 +6,11 @@ allows exactly these columns, and the API's schema endpoint and the docs print t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from skystream.bounds import fits_int64, id_problem, is_integer, is_number
 
 BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "y")
 
@@ -96,3 +100,34 @@ OBJECT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in OBJECT_COLUMNS)
 NULL_BY_DESIGN: frozenset[str] = frozenset(
     {"ebv", "absMag", "absMagMJD", "BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD", "BBBPeakAbsMag"}
 )
+
+_COLUMN_TYPES: dict[str, str] = {c.name: c.sql_type for c in OBJECT_COLUMNS}
+
+
+def row_problem(row: Mapping[str, Any]) -> str | None:
+    """Why an objects row cannot be stored and filtered (None when it can).
+
+    The row goes into DynamoDB and into every batch's SQLite database, so each column
+    holds NULL or a value both can hold: a number in a numeric column (an integer of at
+    most 64 bits: a larger one cannot be bound in SQLite), text in a TEXT column.
+    ``diaObjectId`` is the key everywhere: a positive 64-bit integer. Checked where a row
+    enters (ingest, and the matcher for rows written by an older version) so that one
+    bad row is refused alone instead of failing its batch.
+    """
+    if not isinstance(row, Mapping):
+        return f"the objects row is a {type(row).__name__}, not a record"
+    problem = id_problem("objects.diaObjectId", row.get("diaObjectId"), positive=True)
+    if problem:
+        return problem
+    for name, value in row.items():
+        sql_type = _COLUMN_TYPES.get(name)
+        if value is None or sql_type is None:  # not a column: no table holds it
+            continue
+        if sql_type == "TEXT":
+            if not isinstance(value, str):
+                return f"objects.{name} must be text, not {type(value).__name__}"
+        elif not is_number(value):
+            return f"objects.{name} must be a number, not {type(value).__name__}"
+        elif is_integer(value) and not fits_int64(value):
+            return id_problem(f"objects.{name}", value)
+    return None

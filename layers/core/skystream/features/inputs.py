@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from skystream.bounds import finite_or_none
+
 
 @dataclass(frozen=True)
 class Lightcurve:
@@ -16,14 +18,15 @@ class Lightcurve:
 
     @classmethod
     def from_alert(cls, alert: dict[str, Any]) -> Lightcurve:
-        """Points reduced to the fields features read, NaN as None (real alerts carry NaN floats);
-        a point whose time is not a number cannot be placed and is left out."""
+        """Points reduced to the fields features read, NaN and infinities as None (real alerts
+        carry NaN floats; a non-finite number is "unknown"); a point whose time is unknown
+        cannot be placed and is left out."""
         trigger = _clean(alert["diaSource"])
         prv = [p for p in map(_clean, alert.get("prvDiaSources") or ()) if p["midpointMjdTai"] is not None]
         detections = sorted([trigger, *prv], key=_mjd)
         forced = sorted((p for p in map(_clean, alert.get("prvDiaForcedSources") or ())
                          if p["midpointMjdTai"] is not None), key=_mjd)
-        obj = {k: (None if isinstance(v, float) and v != v else v) for k, v in (alert.get("diaObject") or {}).items()}
+        obj = {k: finite_or_none(v) for k, v in (alert.get("diaObject") or {}).items()}
         return cls(alert, obj, trigger, detections, forced)
 
     @property
@@ -35,11 +38,7 @@ FEATURE_FIELDS: tuple[str, ...] = ("midpointMjdTai", "band", "psfFlux", "psfFlux
 
 
 def _clean(point: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for name in FEATURE_FIELDS:
-        value = point.get(name)
-        out[name] = None if isinstance(value, float) and value != value else value  # NaN != NaN
-    return out
+    return {name: finite_or_none(point.get(name)) for name in FEATURE_FIELDS}
 
 
 def _mjd(point: dict[str, Any]) -> float:

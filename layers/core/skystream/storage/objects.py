@@ -6,13 +6,16 @@ stored (ties broken by diaSourceId, so replaying the same alert rewrites the sam
 Items: the row's non-NULL columns as native attributes (filters and the API read them),
 ``night`` = int(lastDiaSourceMjdTai + 0.5) for the ``by-night`` index, the lite lightcurve
 as zlib-compressed JSON (``lite_z``: a fraction of the size of a DynamoDB list of maps),
-``schema_version`` and ``diaSourceId``. One item with ``diaObjectId = -1`` records the
-newest and oldest nights stored, so :meth:`ObjectStore.recent` knows where to start.
+``schema_version`` and ``diaSourceId``. Building the item (:func:`object_item`) is pure and
+refuses, per record, what DynamoDB cannot hold; only the write itself does I/O. One item
+with ``diaObjectId = -1`` records the newest and oldest nights stored, so
+:meth:`ObjectStore.recent` knows where to start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,13 +25,15 @@ from typing import Any
 import orjson
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from skystream.bounds import is_integer, is_number
 from skystream.config import settings
 from skystream.features.columns import OBJECT_COLUMN_NAMES
 from skystream.storage.aws import client
 from skystream.storage.bulk import batch_get
-from skystream.storage.dynamo_values import from_dynamo, to_dynamo
+from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
 
 META_ID = -1  # the item holding maxNight/minNight; never an object
+MAX_ITEM_BYTES = 400_000  # DynamoDB's item limit is 400 KB (409,600 bytes): keep a margin for `updated`
 NIGHT_INDEX = "by-night"
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -79,6 +84,50 @@ def _to_stored(item: dict[str, Any]) -> StoredObject:
     )
 
 
+@dataclass(frozen=True)
+class ObjectItem:
+    """One object's item in DynamoDB's wire form, checked to be storable (built by :func:`object_item`)."""
+
+    dia_object_id: int
+    night: int
+    item: dict[str, Any]
+
+
+def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
+                dia_source_id: int | None = None) -> ObjectItem:
+    """The item for one object (see :meth:`ObjectStore.item`); raises :class:`UnstorableValue`."""
+    last, object_id = row.get("lastDiaSourceMjdTai"), row.get("diaObjectId")
+    if not is_integer(object_id) or not is_number(last) or not math.isfinite(last):
+        raise UnstorableValue("an objects row needs an integer diaObjectId and a finite lastDiaSourceMjdTai "
+                              "to be stored")
+    try:
+        values: dict[str, Any] = {k: v for k, v in to_dynamo(row).items() if v is not None}
+        values["diaSourceId"] = to_dynamo(dia_source_id) if dia_source_id is not None else 0
+    except UnstorableValue as exc:
+        exc.path.insert(0, "objects" if exc.path else "diaSourceId")
+        raise
+    try:
+        values |= {"night": night_of(last), "lite_z": _pack_lite(lite), "schema_version": schema_version}
+        item = {k: _SERIALIZER.serialize(v) for k, v in values.items()}
+    except (TypeError, ValueError, ArithmeticError) as exc:  # anything to_dynamo let through that boto3 refuses
+        raise UnstorableValue(f"the objects item cannot be serialised: {type(exc).__name__}: {exc}") from None
+    size = _item_bytes(item)
+    if size > MAX_ITEM_BYTES:
+        raise UnstorableValue(f"the objects item would be {size} bytes; DynamoDB holds at most {MAX_ITEM_BYTES} "
+                              f"(its lite lightcurve is {len(values['lite_z'])} bytes compressed)")
+    return ObjectItem(dia_object_id=int(object_id), night=values["night"], item=item)
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's size of an item: names plus values, numbers counted as their text (an upper bound)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        (kind, data), = value.items()
+        size += len(data) if kind == "B" else len(str(data).encode()) if kind in ("S", "N") else len(repr(data))
+    return size
+
+
 class ObjectStore:
     """Repository over the objects table (name from settings unless given)."""
 
@@ -88,39 +137,40 @@ class ObjectStore:
         self._known_nights: tuple[int, int] | None = None  # (min, max) already recorded in the meta item
 
     # writes -------------------------------------------------------------------------
-    def upsert_if_newer(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
-                        dia_source_id: int | None = None) -> bool:
-        """Store the row and lite lightcurve unless a newer alert of this object is already stored.
+    def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
+             dia_source_id: int | None = None) -> ObjectItem:
+        """The row and lite lightcurve as the item to write, converted and checked, with no I/O.
+
+        Raises :class:`UnstorableValue` (a ``ValueError``) when this one record cannot be
+        stored: a value beyond DynamoDB's numbers, a missing key or time, an item over
+        400 KB. Ingest calls it per record before the writes, so such a record goes to the
+        dead-letter topic alone and the writes that follow can fail only for reasons
+        outside the record (which then fail the batch for a retry).
+        """
+        return object_item(row, lite, schema_version=schema_version, dia_source_id=dia_source_id)
+
+    def put_if_newer(self, item: ObjectItem) -> bool:
+        """Write ``item`` unless a newer alert of its object is already stored.
 
         Returns True when written (also when the same alert is written again), False when
         the stored state is newer and was kept.
         """
-        last = row.get("lastDiaSourceMjdTai")
-        if last is None or row.get("diaObjectId") is None:
-            raise ValueError("an objects row needs diaObjectId and lastDiaSourceMjdTai to be stored")
-        item: dict[str, Any] = {k: v for k, v in to_dynamo(row).items() if v is not None}
-        night = night_of(last)
-        item |= {
-            "night": night,
-            "lite_z": _pack_lite(lite),
-            "schema_version": schema_version,
-            "diaSourceId": dia_source_id if dia_source_id is not None else 0,
-            "updated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        }
         try:
             self._client.put_item(
                 TableName=self.table_name,
-                Item={k: _SERIALIZER.serialize(v) for k, v in item.items()},
+                Item={**item.item, "updated": {"S": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}},
                 ConditionExpression=_NEWER,
-                ExpressionAttributeValues={
-                    ":t": _SERIALIZER.serialize(to_dynamo(float(last))),
-                    ":s": _SERIALIZER.serialize(item["diaSourceId"]),
-                },
+                ExpressionAttributeValues={":t": item.item["lastDiaSourceMjdTai"], ":s": item.item["diaSourceId"]},
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
-        self._note_night(night)
+        self._note_night(item.night)
         return True
+
+    def upsert_if_newer(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
+                        dia_source_id: int | None = None) -> bool:
+        """:meth:`item` then :meth:`put_if_newer`, for callers that store one object at a time."""
+        return self.put_if_newer(self.item(row, lite, schema_version=schema_version, dia_source_id=dia_source_id))
 
     def _note_night(self, night: int) -> None:
         """Widen the meta item's night range to cover ``night``: read it once, write only what moves.

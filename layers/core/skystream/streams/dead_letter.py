@@ -1,0 +1,98 @@
+"""The dead-letter topic: where one record that cannot be processed goes, so its partition goes on.
+
+A Kafka trigger retries its whole batch when the handler raises, so a record that fails
+every time (a poison record) would stop its partition for good. Each trigger (ingest,
+matcher, annotation trigger) therefore sends such a record here, with why, and carries on
+with the rest; only a failure of the infrastructure (a store or the broker unavailable)
+raises, because retrying the batch is then the cure.
+
+The dead-letter record keeps the original value and key byte for byte, with headers
+``error`` (the reason, at most 1000 characters), ``stage`` (where it failed: ``decode``,
+``features``, ``size``, ``storage`` in ingest; ``match`` in the matcher; ``annotation`` in
+the annotation trigger) and ``source`` (``topic-partition@offset``, which also says which
+trigger's input it was). The caller flushes the producer with its batch, so a dead letter
+the broker did not take fails the batch like any other record.
+
+Which errors are the record's and which the infrastructure's is decided by type
+(:func:`is_infrastructure`), never by reading messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+from confluent_kafka import KafkaException
+
+from skystream.alerts.schema_files import RegistryUnavailable
+from skystream.streams.lambda_event import KafkaRecord
+from skystream.streams.producer import ProduceError
+
+MAX_REASON_CHARS = 1000
+HEADER_ERROR = "error"
+HEADER_STAGE = "stage"
+HEADER_SOURCE = "source"
+
+# A store, the broker or the schema registry could not be reached or refused the call: the
+# batch is retried. OSError covers sockets and timeouts (ConnectionError, TimeoutError).
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    BotoCoreError, ClientError, KafkaException, ProduceError, RegistryUnavailable, OSError,
+)
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """True for a failure outside the record (retry the batch), False for one of the record itself."""
+    return isinstance(exc, INFRASTRUCTURE_ERRORS)
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` for a dead-letter reason, safe for any exception (even one whose str() fails)."""
+    try:
+        text = str(exc)
+    except Exception:  # an exception's own __str__ must not fail the batch
+        text = "(no message)"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class DeadLetterProducer(Protocol):
+    def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
+                headers: Mapping[str, bytes | str] | None = None) -> bool: ...
+
+    def flush(self, timeout: float = 30.0) -> int: ...
+
+
+class DeadLetters:
+    """Sends records to one dead-letter topic; the caller flushes (:meth:`flush`, or ``producer``
+    with the rest of its batch) before the batch counts as done."""
+
+    def __init__(self, producer: DeadLetterProducer, topic: str):
+        self.producer = producer
+        self.topic = topic
+
+    def send(self, record: KafkaRecord, reason: str, stage: str) -> str:
+        """Queue ``record`` with its reason; returns ``"position: reason"`` for the caller's report.
+
+        A value too large for the producer is replaced by an empty one (the headers still say
+        where the original is), so even an oversize record never blocks its partition.
+        """
+        headers = {HEADER_ERROR: reason[:MAX_REASON_CHARS], HEADER_STAGE: stage, HEADER_SOURCE: record.position}
+        if not self.producer.produce(self.topic, record.value, key=record.key, headers=headers):
+            headers[HEADER_ERROR] = (reason[: MAX_REASON_CHARS - 60]
+                                     + " (original value too large to keep; dropped)")
+            if not self.producer.produce(self.topic, b"", key=record.key, headers=headers):
+                self.producer.produce(self.topic, b"", headers=headers)  # the key alone was too large
+        return f"{record.position}: {reason}"
+
+    def flush(self) -> None:
+        """Wait until the broker has every dead letter; raises ``ProduceError`` (retry the batch) if not."""
+        self.producer.flush()
+
+
+def default_dead_letters() -> DeadLetters:
+    """``alerts-dlq`` through the container's producer for internal records (enriched-sized)."""
+    from skystream.alerts.enriched import MAX_RECORD_BYTES
+    from skystream.config import settings
+    from skystream.streams.producer import shared_producer
+
+    return DeadLetters(shared_producer(max_record_bytes=MAX_RECORD_BYTES), settings().topic_dlq)

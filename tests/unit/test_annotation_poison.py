@@ -1,0 +1,145 @@
+"""The annotation trigger: an event it cannot use goes to the DLQ with its reason, the rest are processed.
+
+One event with ``diaObjectId = 10**40`` on topic ``annotations`` used to fail every batch
+holding it (``decimal.Rounded`` reading the objects table), and the trigger stopped for good.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fakes import RecordingProducer, records
+from moto_tables import template_tables
+
+from skystream.alerts.generator import generate_alerts
+from skystream.alerts.lightcurve import lite_lightcurve
+from skystream.annotations.trigger import on_annotations
+from skystream.features import objects_row
+from skystream.filters.model import StoredFilter
+from skystream.matching import MatchReport, ObjectContext
+from skystream.storage.objects import ObjectStore
+from skystream.streams.dead_letter import DeadLetters
+from skystream.streams.producer import ProduceError
+
+
+@dataclass(frozen=True)
+class FakeCompiled:
+    annotators: frozenset[str]
+    tables: frozenset[str] = frozenset({"objects", "annotations"})
+
+
+def _filter(filter_id: str, annotator: str) -> StoredFilter:
+    stored = StoredFilter(filter_id=filter_id, owner=1, name=filter_id, selected="objects.diaObjectId",
+                          tables="objects", on_annotation=True, output="kafka_plain",
+                          created="2026-01-01 00:00:00", modified="2026-01-01 00:00:00")
+    stored._compiled = FakeCompiled(frozenset({annotator}))
+    return stored
+
+
+@dataclass
+class FakeFilters:
+    filters: list[StoredFilter]
+
+    def active(self, trigger: Any) -> list[StoredFilter]:
+        return self.filters
+
+
+@dataclass
+class Stored:
+    row: dict[str, Any]
+    lite: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeObjects:
+    def __init__(self, rows: dict[int, dict[str, Any]]):
+        self.known = {i: Stored(row) for i, row in rows.items()}
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, Stored]:
+        return {i: self.known[i] for i in ids if i in self.known}
+
+
+@dataclass
+class FakeRun:
+    calls: list[list[int]] = field(default_factory=list)
+
+    def __call__(self, objects: Sequence[ObjectContext], filters: Sequence[StoredFilter], *, trigger: str,
+                 producer: Any = None) -> MatchReport:
+        self.calls.append([o.dia_object_id for o in objects])
+        return MatchReport(objects=len(objects), filters=len(filters))
+
+
+def _event(object_id: Any, annotator: str = "a") -> bytes:
+    body = f'{{"diaObjectId": {object_id}, "annotator": "{annotator}", "classification": "SN", "uploaded_us": 1}}'
+    return body.encode()
+
+
+POISON: dict[str, tuple[bytes, str]] = {
+    "diaObjectId 10**40": (_event(10**40), "diaObjectId: Input should be less than or equal to 9223372036854775807"),
+    "diaObjectId 2**63": (_event(2**63), "diaObjectId: Input should be less than or equal to 9223372036854775807"),
+    "diaObjectId 0": (_event(0), "diaObjectId: Input should be greater than 0"),
+    "diaObjectId of 5,001 digits": (_event("7" * 5001), "number out of range"),
+    "JSON nested 100,000 deep": (b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "recursion limit exceeded"),
+    "not JSON": (b"\xff\xfe garbage", "Invalid JSON"),
+    "no annotator": (json.dumps({"diaObjectId": 5, "classification": "SN", "uploaded_us": 1}).encode(),
+                     "annotator: Field required"),
+}
+
+
+@pytest.mark.parametrize("name", list(POISON))
+def test_a_poison_event_goes_to_the_dlq_with_its_reason_and_the_next_event_runs(name: str) -> None:
+    value, reason = POISON[name]
+    run, dlq = FakeRun(), RecordingProducer()
+    report = on_annotations(records([value, _event(5)], "annotations"), filters=FakeFilters([_filter("f", "a")]),
+                            objects=FakeObjects({5: {"diaObjectId": 5}}), run=run,
+                            dead_letters=DeadLetters(dlq, "alerts-dlq"))
+    assert run.calls == [[5]]
+    ((topic, dead_value, key, headers),) = dlq.sent
+    assert (topic, dead_value, key) == ("alerts-dlq", value, b"k0")
+    assert headers["stage"] == "annotation" and headers["source"] == "annotations-0@0"
+    assert headers["error"].startswith("not an annotation event: ") and reason in headers["error"], headers
+    assert (report.events, report.bad_events, report.dead_lettered, report.filters_run) == (1, 1, 1, 1)
+    assert dlq.flushes == 1
+
+
+def test_an_event_whose_stored_object_cannot_be_filtered_is_dead_lettered_and_the_others_run() -> None:
+    # a row an older ingest stored with a value no SQLite batch can bind
+    objects = FakeObjects({5: {"diaObjectId": 5}, 6: {"diaObjectId": 6, "nDiaSources": 2**63}, 7: {"diaObjectId": 7}})
+    run, dlq = FakeRun(), RecordingProducer()
+    report = on_annotations(records([_event(5), _event(6), _event(7)], "annotations"),
+                            filters=FakeFilters([_filter("f", "a")]), objects=objects, run=run,
+                            dead_letters=DeadLetters(dlq, "alerts-dlq"))
+    assert run.calls == [[5, 7]]
+    ((_, value, _, headers),) = dlq.sent
+    assert value == _event(6) and headers["source"] == "annotations-0@1"
+    assert headers["error"] == ("stored object 6 cannot be filtered: objects.nDiaSources = 9223372036854775808 "
+                                "is not a signed 64-bit integer (at most 9223372036854775807)")
+    assert (report.objects, report.unknown_objects, report.dead_lettered) == (2, 0, 1)
+
+
+def test_a_dlq_the_broker_refuses_fails_the_batch_before_any_filter_runs() -> None:
+    run = FakeRun()
+    with pytest.raises(ProduceError):
+        on_annotations(records([POISON["not JSON"][0], _event(5)], "annotations"),
+                       filters=FakeFilters([_filter("f", "a")]), objects=FakeObjects({5: {"diaObjectId": 5}}),
+                       run=run, dead_letters=DeadLetters(RecordingProducer(fail_flush=True), "alerts-dlq"))
+    assert run.calls == []
+
+
+def test_with_the_real_objects_table_an_id_of_10_to_the_40_no_longer_stops_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alert = generate_alerts(1, seed=41)[0]
+    object_id = alert["diaObject"]["diaObjectId"]
+    with template_tables(monkeypatch):
+        ObjectStore().upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
+                                      dia_source_id=alert["diaSourceId"])
+        run, dlq = FakeRun(), RecordingProducer()
+        report = on_annotations(records([_event(10**40), _event(object_id)], "annotations"),
+                                filters=FakeFilters([_filter("f", "a")]), run=run,
+                                dead_letters=DeadLetters(dlq, "alerts-dlq"))
+    assert run.calls == [[object_id]] and report.dead_lettered == 1
+    assert "less than or equal to 9223372036854775807" in dlq.sent[0][3]["error"]
