@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
 from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST
+from skystream.api import body as request_body
 from skystream.api.auth import require_user
 from skystream.api.models import ErrorBody, ObjectId
 from skystream.errors import BadRequest, Forbidden, NotFound
@@ -84,7 +85,7 @@ def _json_body() -> Any:
     if not text:
         raise BadRequest("the request has no body; send one annotation as a JSON object, or a JSON list of them")
     try:
-        return json.loads(text)
+        return request_body.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
 
