@@ -24,11 +24,13 @@ MAX_SQL_CHARS = 20_000
 MAX_DEPTH = 300
 """Longest chain of operators (``a AND b AND c ...``: each counts as a level of the tree)."""
 MAX_NESTING = 10
-"""Deepest nesting of parentheses (a function call's included), CASE ... END and runs of prefix operators
-(NOT, unary minus). Measured, not guessed: SQLite's parser (a 100-entry stack) runs every construct nested
-this deep, alone or mixed with AND/OR, comparisons and arithmetic inside each level (tests/unit/
-test_filter_nesting.py), and sqlglot's recursive parser stays far inside Python's recursion limit wherever
-the filter is compiled (API, matcher, CLI), so acceptance never depends on how deep the caller's stack is."""
+"""Deepest nesting of parentheses (a function call's and an IN list's included) and CASE ... END. Measured, not
+guessed: SQLite's parser (a 100-entry stack) runs every construct nested this deep, alone or mixed with AND/OR,
+comparisons and arithmetic inside each level (tests/unit/test_filter_nesting.py), and sqlglot's recursive parser
+stays far inside Python's recursion limit wherever the filter is compiled (API, matcher, CLI), so acceptance
+never depends on how deep the caller's stack is."""
+MAX_PREFIX_RUN = 4
+"""Most prefix operators in a row (``NOT NOT x``, ``- -x``): each is a recursion of the parser."""
 MAX_LIMIT = 1_000_000_000
 """Largest LIMIT a filter may write (rows are capped at 1000 per filter per batch whatever it says)."""
 
@@ -209,7 +211,8 @@ class _Checker:
         return tokens
 
     def nesting(self, tokens: list[Token]) -> None:
-        """Refuse nesting deeper than :data:`MAX_NESTING`, on the tokens, before the recursive parser runs."""
+        """Refuse nesting deeper than :data:`MAX_NESTING` (or :data:`MAX_PREFIX_RUN` prefix operators in a row),
+        on the tokens, before the recursive parser runs."""
         level = run = 0
         previous: TokenType | None = None
         for token in tokens:
@@ -218,16 +221,19 @@ class _Checker:
             previous = kind
             if prefix:  # NOT x, -x; not the minus of a - b, nor the NOT of IS NOT / NOT LIKE
                 run += 1
-            else:
-                run = 0
-                if kind in _OPENING_TOKENS:
-                    level += 1
-                elif kind in _CLOSING_TOKENS:
-                    level = max(0, level - 1)
-            if level + run > MAX_NESTING:
-                raise self.refuse(f"the filter nests more than {MAX_NESTING} levels deep here (each parenthesis, "
-                                  "function call, CASE and NOT or unary minus in a row is a level)", token.start,
-                                  "split the condition into simpler parts joined by AND / OR")
+                if run > MAX_PREFIX_RUN:
+                    raise self.refuse(f"more than {MAX_PREFIX_RUN} NOT or sign operators are nested in a row", token.start,
+                                      "two NOTs cancel: remove them in pairs")
+                continue
+            run = 0
+            if kind in _OPENING_TOKENS:
+                level += 1
+                if level > MAX_NESTING:
+                    raise self.refuse(f"the filter is nested more than {MAX_NESTING} levels deep here (each "
+                                      "parenthesis, function call and CASE is a level)", token.start,
+                                      "split the condition into simpler parts joined by AND / OR")
+            elif kind in _CLOSING_TOKENS:
+                level = max(0, level - 1)
 
     def parse(self) -> exp.Select:
         try:
