@@ -183,6 +183,8 @@ def test_wrong_tokens_are_throttled_per_source_across_containers(world: World) -
     # ... but another address is not affected, and no token at all guesses nothing.
     assert raw_call("GET", "/me", b"", world.token, source="198.51.100.7")[0] == 200
     assert raw_call("GET", "/me", b"", "", source="198.51.100.7")[0] == 401
+    _, _, doc = raw_call("GET", "/openapi.json", b"")
+    assert "Retry-After" in doc["paths"]["/me"]["get"]["responses"]["429"]["headers"]
 
 
 def test_the_throttle_lifts_when_its_window_ends(world: World) -> None:  # noqa: F811

@@ -140,6 +140,7 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
 
     Powertools documents its own 422 body for routes that do not describe one; ours is
     ``{"error", "detail", "problems"}`` everywhere, so the document says so for every route.
+    Public routes are marked as needing no token, and every route that authenticates documents 429.
     """
     doc = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
     schema = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -152,6 +153,13 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
             if (method.upper(), path) in PUBLIC_ROUTES:
                 operation["security"] = []  # no token needed (overrides the document's global security)
             responses = operation.get("responses", {})
+            if "401" in responses:  # whoever may answer 401 may answer 429 to a source sending wrong tokens
+                responses["429"] = {
+                    "description": "Too many wrong tokens from your address: wait the seconds the Retry-After "
+                                   "header (and retry_after) says",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
             described = responses.get("422", {}).get("description")
             responses["422"] = {
                 "description": described if described and described != "Validation Error"
