@@ -53,7 +53,8 @@ UPLOAD_BODY = (
     '{"annotator": "myclassifier", "diaObjectId": 170032882292375568, "classification": "SN" (<= 80 chars), '
     '"version": "1.2", "explanation": "...", "classdict": {"prob": 0.93} (a JSON object), "url": "https://..."}. '
     "Lasair's names topic and objectId are accepted for annotator and diaObjectId. All or nothing: every item is "
-    "checked before any is stored. Each stored annotation re-runs the on-annotation filters naming its annotator."
+    "checked before any is stored, and all are stored in one transaction. Each stored annotation re-runs the "
+    "on-annotation filters naming its annotator."
 )
 
 
