@@ -102,6 +102,15 @@ def test_an_annotation_id_beyond_int64_is_a_400(world: World, annotator: Publish
     assert status == 201 and body["annotations"][0]["diaObjectId"] == 2**63 - 1
 
 
+def test_a_context_row_id_beyond_int64_is_a_400(world: World) -> None:  # noqa: F811
+    _, admin = UserStore().add("Root", "root@example.org", is_admin=True)
+    rows = [{"diaObjectId": 5, "tns_name": "2026a"}, {"diaObjectId": 2**64, "tns_name": "2026b"}]
+    status, body = world.call("POST", "/context/crossmatch_tns", rows, token=admin)
+    assert status == 400 and "row 2: diaObjectId 18446744073709551616 is outside 1 to 9223372036854775807" in body["detail"]
+    status, body = world.call("POST", "/context/crossmatch_tns", [{"diaObjectId": 10**40, "tns_name": "x"}], token=admin)
+    assert status == 400 and "signed 64 bits" in body["detail"]
+
+
 def _stored_items() -> list[dict[str, Any]]:
     from skystream.config import settings
 
