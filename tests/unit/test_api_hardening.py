@@ -166,6 +166,7 @@ def test_authentication_comes_before_body_validation(world: World) -> None:  # n
     assert world.call("GET", "/objects/notanumber", token=None)[0] == 401
     status, body = world.call("POST", "/filters", bad)
     assert status == 422 and body["error"] == "invalid_request"  # with a valid token, validation speaks
+    assert world.call("GET", "/no/such/route", token=None)[0] == 404  # no route: nothing to authenticate for
 
 
 def test_schema_is_public_in_behaviour_and_in_the_document(world: World) -> None:  # noqa: F811

@@ -41,7 +41,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("GET", "/openapi.json"),
     ("GET", "/schema"),  # the filter language, the same for everyone (as /openapi.json): no token needed
 })
-"""(method, path) of the routes that need no token; every other request, even to no route, needs one."""
+"""(method, path) of the routes that need no token; every other route needs one (a path that is no route: 404)."""
 
 
 def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -60,9 +60,14 @@ def _bounded_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) 
 
 
 def _authenticated(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """Find the caller (401/429) before the parameters and body are validated (422)."""
+    """Find the caller (401/429) before the parameters and body are validated (422).
+
+    A path that is no route goes on to its 404 without a key: powertools routes it through
+    the middlewares as a route of its own, which is not one of the resolver's registered routes.
+    """
     route = app.context["_route"]
-    if (route.method.upper(), route.path) not in PUBLIC_ROUTES:
+    registered = any(route is known for known in (*app._static_routes, *app._dynamic_routes))
+    if registered and (route.method.upper(), route.path) not in PUBLIC_ROUTES:
         event = app.current_event
         app.append_context(user=authenticate(event.headers, event.request_context.http.source_ip))
     return next_middleware(app)
