@@ -40,22 +40,22 @@ def test_recent_walks_nights_newest_first(stack: EphemeralStack) -> None:
     assert store.recent(0) == []
 
 
-def test_two_writers_only_ever_widen_the_recorded_nights(stack: EphemeralStack) -> None:
+def test_two_writers_each_record_their_nights(stack: EphemeralStack) -> None:
     first, second = ObjectStore(), ObjectStore()
     assert _put(first, 1, 60000.2, 1)
-    assert _put(second, 2, 60005.2, 2)  # second widens the top
-    assert _put(first, 3, 59990.2, 3)  # first still believes (60000, 60000): widens only the bottom
+    assert _put(second, 2, 60005.2, 2)
+    assert _put(first, 3, 59990.2, 3)  # first never read what second recorded: ADD to the set needs no read
     assert _put(first, 4, 60002.2, 4)
-    assert ObjectStore()._night_range() == (59990, 60005)
+    assert ObjectStore()._nights() == [60005, 60002, 60000, 59990]
     assert [s.dia_object_id for s in ObjectStore().recent(10)] == [2, 4, 1, 3]
 
 
-def test_a_write_between_a_first_writers_two_updates_still_records_both_bounds(stack: EphemeralStack) -> None:
+def test_a_meta_item_of_the_range_keeping_code_is_still_read(stack: EphemeralStack) -> None:
     store = ObjectStore()
-    store._client.put_item(TableName=store.table_name,  # another writer has set maxNight, not yet minNight
+    store._client.put_item(TableName=store.table_name,  # an older writer had set maxNight, not yet minNight
                            Item={"diaObjectId": {"N": str(META_ID)}, "maxNight": {"N": "60003"}})
     assert _put(store, 1, 60000.2, 1)
-    assert ObjectStore()._night_range() == (60000, 60003)
+    assert ObjectStore()._nights() == [60003, 60000]
 
 
 def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> None:

@@ -51,6 +51,12 @@ def _record(object_id: int, annotator: str = "myclassifier", classification: str
                             uploaded_us=us, **extra)  # type: ignore[arg-type]
 
 
+def _put_all(store: AnnotationStore, records: list[AnnotationRecord]) -> None:
+    """Store more records than one transaction holds, 50 (one request's worth) at a time."""
+    for start in range(0, len(records), 50):
+        store.put_many(records[start : start + 50])
+
+
 def test_latest_is_the_newest_upload_and_history_keeps_all(dynamo: None) -> None:
     store = AnnotationStore()
     store.put(_record(7, classification="AGN", us=1_000_000, classdict={"prob": 0.25}))
@@ -69,7 +75,7 @@ def test_latest_is_the_newest_upload_and_history_keeps_all(dynamo: None) -> None
 
 def test_latest_reads_only_the_named_annotators_and_more_than_one_chunk(dynamo: None) -> None:
     store = AnnotationStore()
-    store.put_many([_record(i, us=1_000_000 + i) for i in range(1, 151)] + [_record(5, annotator="other", classification="AGN")])
+    _put_all(store, [_record(i, us=1_000_000 + i) for i in range(1, 151)] + [_record(5, annotator="other", classification="AGN")])
     rows = store.latest(range(1, 200), ["myclassifier"])
     assert len(rows) == 150 and {r["annotator"] for r in rows} == {"myclassifier"}
     both = store.latest([5, 6], ["myclassifier", "other"])
@@ -81,7 +87,7 @@ def test_batch_get_splits_into_chunks_of_100_and_retries_unprocessed_keys(
     dynamo: None, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = AnnotationStore()
-    store.put_many([_record(i) for i in range(250)])
+    _put_all(store, [_record(i) for i in range(250)])
     sizes: list[int] = []
     real = bulk.client
     throttled = [True]
@@ -151,7 +157,7 @@ def test_annotator_registry_add_get_deactivate_list(dynamo: None) -> None:
 
 def test_many_latest_puts_in_parallel_keep_the_newest(dynamo: None) -> None:
     store = AnnotationStore()
-    store.put_many([_record(i % 40, classification=f"c{i}", us=1_000_000 + i) for i in range(120)])
+    _put_all(store, [_record(i % 40, classification=f"c{i}", us=1_000_000 + i) for i in range(120)])
     latest = {r["diaObjectId"]: r["classification"] for r in store.latest(range(40), ["myclassifier"])}
     assert latest == {i: f"c{80 + i}" for i in range(40)}
     assert len(store.history(5)) == 3

@@ -35,7 +35,7 @@ def test_the_real_template_gives_every_table_with_its_keys_indexes_and_ttl() -> 
         ]
         if "TimeToLiveSpecification" in props:
             assert local.time_to_live[name] == props["TimeToLiveSpecification"]["AttributeName"]
-    assert set(local.time_to_live) == {"skystream-digest", "skystream-quota"}
+    assert set(local.time_to_live) == {"skystream-digest", "skystream-quota", "skystream-users"}
     assert local.buckets == ["skystream-alerts-000000000000"]
     assert [t.name for t in local.topics] == ["alerts", "alerts-enriched", "alerts-dlq", "annotations"]
 

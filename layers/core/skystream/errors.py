@@ -78,6 +78,17 @@ class StaleVersion(Conflict):
     code = "stale_version"
 
 
+class TooManyRequests(SkystreamError):
+    """Too many attempts of one kind from one caller in a window; ``retry_after`` says when to try again (s)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any):
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
 class Unavailable(SkystreamError):
     """A service skystream depends on (the Kafka cluster) did not answer; trying again may work."""
 

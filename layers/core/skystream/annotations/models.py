@@ -8,9 +8,12 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from skystream.bounds import INT64_MAX
+from skystream.names import PrintableName
 
 MAX_CLASSDICT_BYTES = 64_000
-MAX_UPLOADS_PER_REQUEST = 1000
+MAX_UPLOADS_PER_REQUEST = 50
+"""One request is stored in one DynamoDB transaction (at most 100 writes: each upload's history item and
+its latest item), which is what makes an upload all or nothing."""
 
 
 class AnnotationUpload(BaseModel):
@@ -22,9 +25,9 @@ class AnnotationUpload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    annotator: str = Field(min_length=1, max_length=64, validation_alias=AliasChoices("annotator", "topic"),
+    annotator: PrintableName = Field(min_length=1, max_length=64, validation_alias=AliasChoices("annotator", "topic"),
                            description="registered annotator name, owned by the caller (Lasair: topic)")
-    diaObjectId: int = Field(gt=0, validation_alias=AliasChoices("diaObjectId", "objectId"),
+    diaObjectId: int = Field(gt=0, le=2**63 - 1, validation_alias=AliasChoices("diaObjectId", "objectId"),
                              description="Rubin diaObjectId, a JSON integer or a string of digits (Lasair: objectId)")
     classification: str = Field(min_length=1, max_length=80, description="short class label, e.g. SN")
     version: str = Field(default="", max_length=80, description="classifier version")

@@ -1,8 +1,10 @@
 """Accepting annotation uploads: validate everything, store latest + history, announce each one.
 
 An upload (one annotation or a list) is all or nothing: every item is checked (fields,
-annotator registered, owned by the caller, active) before anything is stored, so a
-client that gets a 4xx knows nothing of its request was kept. Accepted annotations are
+ids within signed 64 bits, annotator registered, owned by the caller, active) before anything
+is stored, and the store writes the whole request in one DynamoDB transaction, so a client
+that gets an error knows nothing of its request was kept (checks alone cannot promise that: a
+write can still fail half way, which is why the transaction). Accepted annotations are
 stored first and published to topic ``annotations`` after, so the annotation handler
 always finds what it was told about.
 """
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 
 from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST, AnnotationEvent, AnnotationUpload
 from skystream.errors import BadRequest, Forbidden, NotFound
-from skystream.storage.annotations import AnnotationRecord
+from skystream.storage.annotations import AnnotationBatchTooLarge, AnnotationRecord
 from skystream.storage.annotators import Annotator
 
 
@@ -135,7 +137,10 @@ class AnnotationService:
             )
             for n, u in enumerate(uploads)
         ]
-        self.store.put_many(records)
+        try:
+            self.store.put_many(records)
+        except AnnotationBatchTooLarge as exc:
+            raise BadRequest(f"nothing was stored: {exc}") from exc
         self.publisher.publish([
             AnnotationEvent(diaObjectId=r.dia_object_id, annotator=r.annotator, classification=r.classification,
                             uploaded_us=r.uploaded_us, user_id=r.user_id)

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
 from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST
+from skystream.api import body as request_body
 from skystream.api.auth import require_user
 from skystream.api.models import ErrorBody, ObjectId
 from skystream.errors import BadRequest, Forbidden, NotFound
@@ -52,7 +53,8 @@ UPLOAD_BODY = (
     '{"annotator": "myclassifier", "diaObjectId": 170032882292375568, "classification": "SN" (<= 80 chars), '
     '"version": "1.2", "explanation": "...", "classdict": {"prob": 0.93} (a JSON object), "url": "https://..."}. '
     "Lasair's names topic and objectId are accepted for annotator and diaObjectId. All or nothing: every item is "
-    "checked before any is stored. Each stored annotation re-runs the on-annotation filters naming its annotator."
+    "checked before any is stored, and all are stored in one transaction. Each stored annotation re-runs the "
+    "on-annotation filters naming its annotator."
 )
 
 
@@ -84,7 +86,7 @@ def _json_body() -> Any:
     if not text:
         raise BadRequest("the request has no body; send one annotation as a JSON object, or a JSON list of them")
     try:
-        return json.loads(text)
+        return request_body.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
 

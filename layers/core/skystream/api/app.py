@@ -3,6 +3,12 @@
 Every error a user can meet leaves here as ``{"error": <code>, "detail": <what and how to fix>}``:
 domain errors (``skystream.errors``) by their type's status, a refused filter as 400 with
 the checker's message, a body of the wrong shape as 422 naming where.
+
+Each request passes, in this order: the body's shape limits (``api.body``: nesting and number
+length, 400, before anything parses it), authentication (``api.auth``: 401, or 429 for a
+throttled source), then powertools' validation of parameters and body (422), then the route.
+Powertools would validate first, so its validation middlewares are placed here explicitly,
+after ours, instead of being switched on in the resolver.
 """
 
 from __future__ import annotations
@@ -13,23 +19,58 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
-from skystream.api import annotation_routes, filter_routes, object_routes
+from skystream.api import annotation_routes, body, filter_routes, object_routes
+from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
-from skystream.errors import SkystreamError
+from skystream.errors import SkystreamError, TooManyRequests
 from skystream.filters.check import FilterRejected
 
 TITLE = "skystream filter API"
 VERSION = "1"
 
 ROUTERS: list[Router] = [filter_routes.router, object_routes.router, annotation_routes.router]
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
+    ("GET", "/health"), ("GET", "/openapi.json"),
+    ("GET", "/schema"),  # the filter language, the same for everyone (as /openapi.json): no token needed
+})
+"""(method, path) of the routes that need no token; every other route needs one (a path that is no route: 404)."""
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
+def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body, default=str))
+                    body=json.dumps(payload, default=str), headers=headers)
+
+
+def _bounded_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """Refuse a body nested too deep or with an over-long number (400) before anything parses it."""
+    event = app.current_event
+    content_type = (event.headers or {}).get("content-type", "")
+    text = event.decoded_body
+    if text and "csv" not in content_type.lower():
+        body.check_json_text(text)
+    return next_middleware(app)
+
+
+def _authenticated(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """Find the caller (401/429) before the parameters and body are validated (422).
+
+    A path that is no route goes on to its 404 without a key: powertools routes it through
+    the middlewares as a route of its own, which is not one of the resolver's registered routes.
+    """
+    route = app.context["_route"]
+    registered = any(route is known for known in (*app._static_routes, *app._dynamic_routes))
+    if registered and (route.method.upper(), route.path) not in PUBLIC_ROUTES:
+        event = app.current_event
+        app.append_context(user=authenticate(event.headers, event.request_context.http.source_ip))
+    return next_middleware(app)
 
 
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -37,7 +78,9 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def build_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(json_body_deserializer=body.loads)
+    app.use([_bounded_body, _authenticated, OpenAPIRequestValidationMiddleware(),
+             OpenAPIResponseValidationMiddleware()])
     for router in ROUTERS:
         app.include_router(router)
     app.configure_openapi(
@@ -52,7 +95,13 @@ def build_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(SkystreamError)
     def _domain(exc: SkystreamError) -> Response:
-        return _json(exc.status, exc.body())
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        return _json(exc.status, exc.body(), headers)
+
+    @app.exception_handler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response:
+        # A last guard: api.body refuses deep bodies before they are parsed, so this is not expected.
+        return _json(400, {"error": "bad_request", "detail": "the request is nested too deeply to read; flatten it"})
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
@@ -96,6 +145,7 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
 
     Powertools documents its own 422 body for routes that do not describe one; ours is
     ``{"error", "detail", "problems"}`` everywhere, so the document says so for every route.
+    Public routes are marked as needing no token, and every route that authenticates documents 429.
     """
     doc = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
     schema = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -103,9 +153,18 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
     components.update(schema.pop("$defs", {}))
     components["ValidationErrorBody"] = schema
     ref = {"$ref": "#/components/schemas/ValidationErrorBody"}
-    for operations in doc.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in doc.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (method.upper(), path) in PUBLIC_ROUTES:
+                operation["security"] = []  # no token needed (overrides the document's global security)
             responses = operation.get("responses", {})
+            if "401" in responses:  # whoever may answer 401 may answer 429 to a source sending wrong tokens
+                responses["429"] = {
+                    "description": "Too many wrong tokens from your address: wait the seconds the Retry-After "
+                                   "header (and retry_after) says",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
             described = responses.get("422", {}).get("description")
             responses["422"] = {
                 "description": described if described and described != "Validation Error"

@@ -1,13 +1,33 @@
-"""Who is calling: ``Authorization: Token <key>`` (Lasair's scheme), looked up by the token's hash."""
+"""Who is calling: ``Authorization: Token <key>`` (Lasair's scheme), looked up by the token's hash.
+
+Authentication runs before anything reads the request's parameters or body (see
+``skystream.api.app``), so an anonymous caller learns nothing about what the API would accept.
+
+Wrong tokens are throttled per source address: after :data:`MAX_FAILURES` in one clock window
+of :data:`FAILURE_WINDOW_S` seconds, every request with a token from that address gets 429
+with ``Retry-After`` until the window ends, a right token included (else the 429s would tell a
+guesser which guess was right). The count is kept in the users table (``UserStore``), so it
+holds across Lambda containers. A request without a token guesses nothing and is not counted.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import time
+from typing import Any, Protocol
 
-from skystream.errors import Unauthorized
+from skystream.errors import TooManyRequests, Unauthorized
 from skystream.storage.users import User, UserStore
 
 HOW = "send the header 'Authorization: Token <key>'; an administrator makes a key with `skystream users add`"
+FAILURE_WINDOW_S = 60
+MAX_FAILURES = 10
+"""Wrong tokens one source address may send per window before it is refused with 429."""
+
+
+class TokenLookup(Protocol):
+    def by_token_counting(self, token: str, source: str, window: int) -> tuple[User | None, int]: ...
+    def count_failure(self, source: str, window: int, expires_at: int) -> int: ...
 
 
 def users() -> UserStore:
@@ -26,9 +46,35 @@ def token_from(headers: dict[str, str] | None) -> str:
     return token.strip()
 
 
-def require_user(app: Any) -> User:
-    """The user of the current request (``app`` is the resolver or a router); raises 401 otherwise."""
-    user = users().by_token(token_from(app.current_event.headers))
+def authenticate(headers: dict[str, str] | None, source: str, *, store: TokenLookup | None = None,
+                 now: float | None = None) -> User:
+    """The user holding the request's token; 401 without a valid one, 429 while ``source`` is throttled."""
+    token = token_from(headers)
+    now = time.time() if now is None else now
+    window = int(now // FAILURE_WINDOW_S) * FAILURE_WINDOW_S
+    retry_after = max(1, math.ceil(window + FAILURE_WINDOW_S - now))
+    store = store or users()
+    user, failures = store.by_token_counting(token, source, window)
+    if failures >= MAX_FAILURES:
+        raise _throttled(source, retry_after)
     if user is None:
+        if store.count_failure(source, window, expires_at=window + 2 * FAILURE_WINDOW_S) > MAX_FAILURES:
+            raise _throttled(source, retry_after)
         raise Unauthorized(f"this API token is not valid: {HOW}")
+    return user
+
+
+def _throttled(source: str, retry_after: int) -> TooManyRequests:
+    return TooManyRequests(
+        f"more than {MAX_FAILURES} wrong API tokens from {source} within {FAILURE_WINDOW_S} s; "
+        f"try again in {retry_after} s with a valid token",
+        retry_after=retry_after,
+    )
+
+
+def require_user(app: Any) -> User:
+    """The user the request was authenticated as (``app`` is the resolver or a router); 401 otherwise."""
+    user = app.context.get("user")
+    if user is None:
+        raise Unauthorized(f"no API token: {HOW}")
     return user

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from skystream.filters.model import FilterSpec, Output, StoredFilter
+from skystream.names import PrintableName
 
 ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
 """The ``{dia_object_id}`` path parameter of the object routes."""
@@ -34,7 +35,7 @@ class FilterPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     version: int = Field(ge=1, le=2**31, description="The version you read; a newer stored version gives 409")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: PrintableName | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     selected: str | None = Field(default=None, max_length=20_000)
     tables: str | None = Field(default=None, max_length=2_000)
@@ -85,7 +86,7 @@ class FilterList(BaseModel):
 class AdhocRun(FilterSpec):
     """An unsaved query to run now (``name`` may be omitted)."""
 
-    name: str = Field(default="adhoc", min_length=1, max_length=200)
+    name: PrintableName = Field(default="adhoc", min_length=1, max_length=200)
     limit: int = Field(default=100, ge=1, le=1000, description="Most rows to return")
 
 

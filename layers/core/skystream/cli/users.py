@@ -1,4 +1,5 @@
-"""``skystream users add | show``: accounts and API tokens (administrators, straight to the users table)."""
+"""``skystream users add | token | revoke-token | show``: accounts and API tokens (administrators, straight to
+the users table)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,24 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _revoke(args: argparse.Namespace) -> int:
+    connect()
+    from skystream.storage.users import UserStore
+
+    store = UserStore()
+    if store.get(args.user_id) is None:
+        raise RuntimeError(f"no user {args.user_id} (`skystream users show USER_ID` checks an id)")
+    if args.token:
+        if not store.revoke_token(args.user_id, args.token):
+            raise RuntimeError(f"user {args.user_id} holds no such token; nothing was revoked "
+                               f"(`skystream users revoke-token {args.user_id}` revokes all of theirs)")
+        print(f"revoked 1 token of user {args.user_id}")
+        return 0
+    count = store.revoke_tokens(args.user_id)
+    print(f"revoked {count} token(s) of user {args.user_id}; `skystream users token {args.user_id}` issues a new one")
+    return 0
+
+
 def _show(args: argparse.Namespace) -> int:
     connect()
     from skystream.storage.users import UserStore
@@ -65,6 +84,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     token = commands.add_parser("token", help="issue another API token for a user")
     token.add_argument("user_id", type=_user_id)
     token.set_defaults(func=_token)
+    revoke = commands.add_parser("revoke-token", help="revoke a user's API tokens (all of them, or one)",
+                                 description="A revoked token is refused (401) from the next request on.")
+    revoke.add_argument("user_id", type=_user_id)
+    revoke.add_argument("--token", help="revoke only this token (default: every token of the user)")
+    revoke.set_defaults(func=_revoke)
     show = commands.add_parser("show", help="show one user")
     show.add_argument("user_id", type=_user_id)
     show.set_defaults(func=_show)

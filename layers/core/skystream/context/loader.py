@@ -116,6 +116,8 @@ def check_rows(table: str, rows: Iterable[dict[str, Any]], *, from_text: bool) -
             object_id = int(object_id)
         if isinstance(object_id, bool) or not isinstance(object_id, int):
             raise ContextFileError(f"row {n}: diaObjectId must be an integer, got {object_id!r}")
+        if not 0 < object_id <= 2**63 - 1:  # what DynamoDB, SQLite and the objects route can all hold
+            raise ContextFileError(f"row {n}: diaObjectId {object_id} is outside 1 to {2**63 - 1} (signed 64 bits)")
         checked.append({**row, "diaObjectId": object_id})
     return checked
 

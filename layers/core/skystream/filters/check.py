@@ -22,6 +22,17 @@ from skystream.filters.schema import TABLES, TableSchema
 
 MAX_SQL_CHARS = 20_000
 MAX_DEPTH = 300
+"""Longest chain of operators (``a AND b AND c ...``: each counts as a level of the tree)."""
+MAX_NESTING = 10
+"""Deepest nesting of parentheses (a function call's and an IN list's included) and CASE ... END. Measured, not
+guessed: SQLite's parser (a 100-entry stack) runs every construct nested this deep, alone or mixed with AND/OR,
+comparisons and arithmetic inside each level (tests/unit/test_filter_nesting.py), and sqlglot's recursive parser
+stays far inside Python's recursion limit wherever the filter is compiled (API, matcher, CLI), so acceptance
+never depends on how deep the caller's stack is."""
+MAX_PREFIX_RUN = 4
+"""Most prefix operators in a row (``NOT NOT x``, ``- -x``): each is a recursion of the parser."""
+MAX_LIMIT = 1_000_000_000
+"""Largest LIMIT a filter may write (rows are capped at 1000 per filter per batch whatever it says)."""
 
 
 class FilterRejected(ValueError):
@@ -104,6 +115,17 @@ _ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
 )
 _SUBQUERY_NODES = (exp.Subquery, exp.Union, exp.Intersect, exp.Except, exp.Exists, exp.With, exp.CTE, exp.Values)
 _VARIABLE_NODES = (exp.Parameter, exp.SessionParameter, exp.Placeholder)
+_OPENING_TOKENS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE})
+_CLOSING_TOKENS = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END})
+_PREFIX_TOKENS = frozenset({TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE})
+# After these a NOT, -, + or ~ starts an operand (a prefix operator); after anything else it is binary.
+_BEFORE_PREFIX = _OPENING_TOKENS | _PREFIX_TOKENS | frozenset({
+    TokenType.COMMA, TokenType.STAR, TokenType.SLASH, TokenType.MOD, TokenType.DIV, TokenType.DPIPE, TokenType.PIPE,
+    TokenType.AMP, TokenType.CARET, TokenType.EQ, TokenType.NEQ, TokenType.GT, TokenType.GTE, TokenType.LT,
+    TokenType.LTE, TokenType.NULLSAFE_EQ, TokenType.AND, TokenType.OR, TokenType.XOR, TokenType.SELECT,
+    TokenType.WHERE, TokenType.WHEN, TokenType.THEN, TokenType.ELSE, TokenType.BETWEEN, TokenType.LIKE,
+    TokenType.ILIKE, TokenType.IN, TokenType.ON, TokenType.LIMIT, TokenType.DISTINCT,
+})
 _SELECT_ARGS = frozenset({"expressions", "from", "from_", "joins", "where", "order", "limit", "distinct"})
 # CAST target -> the SQLite type the compiler casts to; the checker refuses any other target
 CAST_TYPES = {
@@ -178,6 +200,7 @@ class _Checker:
         except TokenError as exc:
             raise FilterRejected(f"could not read the SQL: {_first_line(str(exc))}", None) from None
         self.token_list = tokens
+        self.nesting(tokens)
         for token in tokens:
             if token.comments:
                 raise self.refuse("comments are not allowed in filters: remove them", token.start)
@@ -186,6 +209,31 @@ class _Checker:
             if token.token_type == TokenType.SEMICOLON:
                 raise self.refuse("';' is not allowed: a filter is exactly one SELECT statement", token.start)
         return tokens
+
+    def nesting(self, tokens: list[Token]) -> None:
+        """Refuse nesting deeper than :data:`MAX_NESTING` (or :data:`MAX_PREFIX_RUN` prefix operators in a row),
+        on the tokens, before the recursive parser runs."""
+        level = run = 0
+        previous: TokenType | None = None
+        for token in tokens:
+            kind = token.token_type
+            prefix = kind in _PREFIX_TOKENS and (previous is None or previous in _BEFORE_PREFIX)
+            previous = kind
+            if prefix:  # NOT x, -x; not the minus of a - b, nor the NOT of IS NOT / NOT LIKE
+                run += 1
+                if run > MAX_PREFIX_RUN:
+                    raise self.refuse(f"more than {MAX_PREFIX_RUN} NOT or sign operators are nested in a row", token.start,
+                                      "two NOTs cancel: remove them in pairs")
+                continue
+            run = 0
+            if kind in _OPENING_TOKENS:
+                level += 1
+                if level > MAX_NESTING:
+                    raise self.refuse(f"the filter is nested more than {MAX_NESTING} levels deep here (each "
+                                      "parenthesis, function call and CASE is a level)", token.start,
+                                      "split the condition into simpler parts joined by AND / OR")
+            elif kind in _CLOSING_TOKENS:
+                level = max(0, level - 1)
 
     def parse(self) -> exp.Select:
         try:
@@ -365,6 +413,11 @@ class _Checker:
         value = limit.expression
         if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
             raise self.refuse("LIMIT takes a whole number, e.g. LIMIT 100", self.offset_of(limit))
+        digits = value.this.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_LIMIT)) or int(digits) > MAX_LIMIT:  # length first: int() of 5,000 digits raises
+            shown = digits if len(digits) <= 20 else f"{digits[:12]}... ({len(digits)} digits)"
+            raise self.refuse(f"LIMIT {shown} is too large: the most is {MAX_LIMIT:,}", self.offset_of(value),
+                              "a filter returns at most 1000 rows per batch whatever its LIMIT")
 
     def output_columns(self, tree: exp.Select, refs: dict[str, TableRef]) -> tuple[str, ...]:
         """Result names as MySQL gives them: the alias, else the column name (objects.ra -> ra),

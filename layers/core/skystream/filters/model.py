@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from skystream.names import PrintableName
 from skystream.outputs.formats import KAFKA_OUTPUTS
 from skystream.storage.quota import DEFAULT_BYTE_QUOTA
 
@@ -25,7 +26,8 @@ class FilterSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200, description="Also names the Kafka topic: lasair_<user id><name>")
+    name: PrintableName = Field(min_length=1, max_length=200,
+                                description="Also names the Kafka topic: lasair_<user id><name>; printable characters")
     description: str = Field(default="", max_length=4000)
     selected: str | None = Field(default=None, max_length=20_000, description="The SELECT list, e.g. objects.diaObjectId, objects.ra")
     tables: str | None = Field(default=None, max_length=2_000, description="The FROM list, e.g. objects, sherlock_classifications")

@@ -1,4 +1,8 @@
-"""The HTTP API on a local port: each request becomes the API Gateway HTTP API (payload 2.0) event."""
+"""The HTTP API on a local port: each request becomes the API Gateway HTTP API (payload 2.0) event.
+
+What API Gateway refuses before the function runs is refused here too: a body over
+:data:`MAX_BODY_BYTES` (413, unread) and a Content-Length that is not a number (400).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from skystream.local.handlers import Handler, LocalLambdaContext
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""API Gateway HTTP APIs take payloads up to 10 MB."""
 
 
 def http_api_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
@@ -71,10 +78,23 @@ class LocalHttpApi:
 
         class _RequestHandler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = (self.headers.get("Content-Length") or "0").strip()
+                if not (declared.isascii() and declared.isdigit()):
+                    return self._refuse(400, "Bad Request", f"Content-Length {declared[:40]!r} is not a number")
+                length = int(declared[:12]) if len(declared) <= 12 else MAX_BODY_BYTES + 1
+                if length > MAX_BODY_BYTES:
+                    return self._refuse(413, "Request Entity Too Large",
+                                        f"the body is {declared[:20]} bytes; the API takes at most {MAX_BODY_BYTES}")
                 body = self.rfile.read(length) if length else b""
                 event = http_api_event(self.command, self.path, dict(self.headers), body, self.client_address[0])
-                status, out_headers, out_body = api.invoke(event)
+                self._reply(*api.invoke(event))
+
+            def _refuse(self, status: int, message: str, detail: str) -> None:
+                self.close_connection = True  # the body was not read: the connection cannot be reused
+                self._reply(status, {"Content-Type": "application/json"},
+                            json.dumps({"message": message, "detail": detail}).encode())
+
+            def _reply(self, status: int, out_headers: dict[str, str], out_body: bytes) -> None:
                 self.send_response(status)
                 for name, value in out_headers.items():
                     self.send_header(name, value)

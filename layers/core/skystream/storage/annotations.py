@@ -9,6 +9,11 @@ Table keys (infra/template.yaml): hash ``diaObjectId`` (N), range ``sk`` (S).
 
 ``classdict`` is stored as JSON text, exactly as filters see it (``JSON_EXTRACT`` reads text),
 which also keeps its floats away from DynamoDB's Decimal conversion.
+
+An upload is written all or nothing: every item is built and serialised first (a value
+DynamoDB cannot hold fails there, before any write), then the history items and the
+latest items go out in one ``TransactWriteItems``, which DynamoDB applies entirely or not at
+all. That bounds one call to :data:`MAX_TRANSACTION_ITEMS` writes and about 4 MB.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,9 +36,11 @@ from skystream.storage.aws import client, resource
 from skystream.storage.bulk import batch_get
 
 LATEST = "latest#"
-_MAX_PARALLEL = 8
 _SERIALIZE = TypeSerializer().serialize
 HISTORY = "history#"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on the writes of one TransactWriteItems
+MAX_TRANSACTION_BYTES = 3_500_000  # DynamoDB's limit is 4 MB; the estimate below is rough, so keep well under
+_TRANSACTION_ATTEMPTS = 5
 
 # The columns a filter sees for each annotator alias (the ``annotations`` table of the filter schema).
 ANNOTATION_COLUMNS: tuple[str, ...] = (
@@ -90,6 +96,16 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+class AnnotationBatchTooLarge(ValueError):
+    """The uploads do not fit in one transaction; the message says how to split them."""
+
+
+def _estimated_bytes(item: dict[str, Any]) -> int:
+    """An upper estimate of a DynamoDB item's size: names and strings in UTF-8, numbers at most 21 bytes."""
+    return sum(len(name.encode()) + (len(value.encode()) if isinstance(value, str) else 21)
+               for name, value in item.items())
+
+
 def _history_sk(record: AnnotationRecord) -> str:
     when = datetime.fromtimestamp(record.uploaded_us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return f"{HISTORY}{record.annotator}#{when}#{uuid.uuid4().hex[:8]}"
@@ -110,37 +126,58 @@ class AnnotationStore:
         self.put_many([annotation])
 
     def put_many(self, annotations: Sequence[AnnotationRecord]) -> None:
-        """History in batched writes; latest by conditional put, one per (object, annotator)."""
+        """Every upload as history, and each (object, annotator)'s newest as latest: all of it, or nothing.
+
+        Raises :class:`AnnotationBatchTooLarge` (nothing written) when the writes do not fit in one
+        transaction. A latest item that a newer upload already holds is left alone (its upload is
+        still history): the transaction is retried without it.
+        """
         if not annotations:
             return
-        table = self._table
-        with table.batch_writer() as writer:
-            for record in annotations:
-                writer.put_item(Item=_item(record, _history_sk(record)))
         newest: dict[tuple[int, str], AnnotationRecord] = {}
         for record in annotations:
             key = (record.dia_object_id, record.annotator)
             if key not in newest or record.uploaded_us >= newest[key].uploaded_us:
                 newest[key] = record
-        dynamodb = client("dynamodb")  # thread-safe, unlike the resource: conditional puts go out in parallel
-        if len(newest) == 1:
-            self._put_latest(dynamodb, next(iter(newest.values())))
-            return
-        with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(newest))) as pool:
-            list(pool.map(lambda record: self._put_latest(dynamodb, record), newest.values()))
-
-    def _put_latest(self, dynamodb: Any, record: AnnotationRecord) -> None:
-        """Make ``record`` the latest unless a newer upload already is (then it stays history only)."""
-        try:
-            dynamodb.put_item(
-                TableName=self.table_name,
-                Item={k: _SERIALIZE(v) for k, v in _item(record, LATEST + record.annotator).items()},
-                ConditionExpression="attribute_not_exists(sk) OR uploaded_us <= :us",
-                ExpressionAttributeValues={":us": {"N": str(record.uploaded_us)}},
+        history_items = [_item(record, _history_sk(record)) for record in annotations]
+        latest_items = [_item(record, LATEST + record.annotator) for record in newest.values()]
+        size = sum(_estimated_bytes(item) for item in (*history_items, *latest_items))
+        # Serialised here, before any write: a value DynamoDB cannot hold fails now, with nothing stored.
+        history = [self._put(item) for item in history_items]
+        latest = [self._put(item, newer_than=item["uploaded_us"]) for item in latest_items]
+        if len(history) + len(latest) > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
+            raise AnnotationBatchTooLarge(
+                f"{len(annotations)} annotations make {len(history) + len(latest)} writes of about "
+                f"{size / 1e6:.1f} MB; one request is stored in one transaction of at most "
+                f"{MAX_TRANSACTION_ITEMS} writes and {MAX_TRANSACTION_BYTES / 1e6:g} MB: send fewer at a time"
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        dynamodb = client("dynamodb")
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                dynamodb.transact_write_items(TransactItems=history + latest)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                superseded = {i - len(history) for i, code in enumerate(reasons)
+                              if code == "ConditionalCheckFailed" and i >= len(history)}
+                if superseded:  # a newer upload is latest there: keep ours as history only
+                    latest = [action for i, action in enumerate(latest) if i not in superseded]
+                elif "TransactionConflict" in reasons:  # another transaction held an item: try again shortly
+                    time.sleep(0.05 * 2**attempt)
+                else:
+                    raise
+        raise RuntimeError(f"annotations of {len(newest)} object(s) were not stored: the transaction was "
+                           f"cancelled {_TRANSACTION_ATTEMPTS} times by concurrent writes; send them again")
+
+    def _put(self, item: dict[str, Any], newer_than: int | None = None) -> dict[str, Any]:
+        """One transaction write of ``item``; with ``newer_than`` only over an item no newer than it."""
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": {k: _SERIALIZE(v) for k, v in item.items()}}
+        if newer_than is not None:
+            put["ConditionExpression"] = "attribute_not_exists(sk) OR uploaded_us <= :us"
+            put["ExpressionAttributeValues"] = {":us": {"N": str(newer_than)}}
+        return {"Put": put}
 
     def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]:
         """The latest annotation row of each (object, annotator) pair that has one: BatchGetItem."""

@@ -41,7 +41,7 @@ class Annotator:
 
 
 def check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):  # fullmatch: '$' alone lets a trailing newline through
         raise AnnotatorError(
             f"annotator name {name!r} is not usable in SQL: use a letter, then letters, digits or _ (at most 64)"
         )
@@ -87,7 +87,7 @@ class AnnotatorRegistry:
         return annotator
 
     def get(self, name: str) -> Annotator | None:
-        if not NAME_PATTERN.match(name or ""):
+        if not NAME_PATTERN.fullmatch(name or ""):
             return None
         item = self._table.get_item(Key={"pk": PREFIX + name}, ConsistentRead=True).get("Item")
         return _annotator(item) if item else None

@@ -3,7 +3,9 @@
 Item kinds, all keyed by ``filter_id``:
 - a filter: its :class:`StoredFilter` fields (``owner`` feeds the ``by-owner`` index);
 - ``topic#<name>`` with ``claimed_by``: the Kafka topic a filter writes to, so two
-  filters can never share one (checked atomically with the filter's write);
+  filters can never share one (checked atomically with the filter's write). ``<name>`` is the
+  topic's :func:`~skystream.outputs.topics.collision_key` (``.`` written as ``_``), so two names
+  Kafka would treat as colliding claim the same item;
 - ``meta#filters_changed`` with ``version``: bumped by every write, so matchers can
   keep the active list in memory and re-read it only when the counter moved.
 """
@@ -22,6 +24,7 @@ from botocore.exceptions import ClientError
 from skystream.config import settings
 from skystream.errors import NotFound, StaleVersion, TopicClash
 from skystream.filters.model import StoredFilter, Trigger
+from skystream.outputs.topics import collision_key
 from skystream.storage.aws import client
 
 TOPIC_PREFIX = "topic#"
@@ -34,6 +37,10 @@ REFRESH_S = 0.0
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
+
+
+def _claim_key(topic: str) -> str:
+    return TOPIC_PREFIX + collision_key(topic)
 
 
 def _to_item(f: StoredFilter) -> dict[str, Any]:
@@ -95,15 +102,15 @@ class FilterStore:
         if f.topic:
             actions.append({"Put": {
                 "TableName": self.table,
-                "Item": {"filter_id": {"S": TOPIC_PREFIX + f.topic}, "claimed_by": {"S": fid}},
+                "Item": {"filter_id": {"S": _claim_key(f.topic)}, "claimed_by": {"S": fid}},
                 "ConditionExpression": "attribute_not_exists(filter_id) OR claimed_by = :fid",
                 "ExpressionAttributeValues": {":fid": {"S": fid}},
             }})
             names.append("topic")
-        if previous_topic and previous_topic != f.topic:
+        if previous_topic and _claim_key(previous_topic) != _claim_key(f.topic or ""):
             actions.append({"Delete": {
                 "TableName": self.table,
-                "Key": {"filter_id": {"S": TOPIC_PREFIX + previous_topic}},
+                "Key": {"filter_id": {"S": _claim_key(previous_topic)}},
                 "ConditionExpression": "attribute_not_exists(filter_id) OR claimed_by = :fid",
                 "ExpressionAttributeValues": {":fid": {"S": fid}},
             }})
@@ -115,11 +122,7 @@ class FilterStore:
             return f
         reasons = {names[i] for i in failed}
         if "topic" in reasons:
-            raise TopicClash(
-                f"the Kafka topic {f.topic} is already used by another filter; "
-                "choose a different name (the topic is derived from it)",
-                topic=f.topic,
-            )
+            raise self._clash(f)
         if expected_version is None:  # a new id that exists already: vanishingly rare, never silent
             raise StaleVersion(f"filter id {f.filter_id} is already taken; send the request again")
         current = self.get(f.filter_id)
@@ -140,7 +143,7 @@ class FilterStore:
         if f.topic and self._claimant(f.topic) == f.filter_id:
             actions.append({"Delete": {
                 "TableName": self.table,
-                "Key": {"filter_id": {"S": TOPIC_PREFIX + f.topic}},
+                "Key": {"filter_id": {"S": _claim_key(f.topic)}},
                 "ConditionExpression": "claimed_by = :fid",
                 "ExpressionAttributeValues": {":fid": {"S": f.filter_id}},
             }})
@@ -151,9 +154,27 @@ class FilterStore:
 
     def _claimant(self, topic: str) -> str | None:
         item = self._db.get_item(
-            TableName=self.table, Key={"filter_id": {"S": TOPIC_PREFIX + topic}}, ConsistentRead=True
+            TableName=self.table, Key={"filter_id": {"S": _claim_key(topic)}}, ConsistentRead=True
         ).get("Item")
         return item["claimed_by"]["S"] if item else None
+
+    def _clash(self, f: StoredFilter) -> TopicClash:
+        """409 naming the filter that holds the topic: by id and name when it is the same user's."""
+        holder_id = self._claimant(f.topic or "")
+        holder = self.get(holder_id) if holder_id else None
+        if holder is not None and holder.owner == f.owner:
+            same = holder.topic == f.topic
+            return TopicClash(
+                f"your filter {holder.filter_id} ({holder.name!r}) already writes to topic {holder.topic}"
+                + ("" if same else f", which Kafka treats as the same topic as {f.topic} ('.' and '_' collide)")
+                + "; choose a different name (the topic is derived from it)",
+                topic=f.topic, other_filter=holder.filter_id, other_topic=holder.topic,
+            )
+        return TopicClash(
+            f"the Kafka topic {f.topic} (or one Kafka treats as the same: '.' and '_' collide) is already used "
+            "by another filter; choose a different name (the topic is derived from it)",
+            topic=f.topic,
+        )
 
     def _bump(self) -> dict[str, Any]:
         return {"Update": {

@@ -8,13 +8,23 @@ Items: the row's non-NULL columns as native attributes (filters and the API read
 as zlib-compressed JSON (``lite_z``: a fraction of the size of a DynamoDB list of maps),
 ``schema_version`` and ``diaSourceId``. Building the item (:func:`object_item`) is pure and
 refuses, per record, what DynamoDB cannot hold; only the write itself does I/O. One item
-with ``diaObjectId = -1`` records the newest and oldest nights stored, so
-:meth:`ObjectStore.recent` knows where to start.
+with ``diaObjectId = -1`` records the set of nights that hold objects (``nights``, a number
+set), so :meth:`ObjectStore.recent` queries only those, newest first, and never more than
+:data:`MAX_NIGHT_QUERIES` of them.
+
+Why a set and a cap, not a range: a range walked night by night costs one query per night
+between the newest and the oldest, so a single alert dated 15,000 days ahead cost 15,000
+queries on every run-now and every Kafka save, for good. With the set, a future-dated object
+costs one query (its own night; it *is* the object with the newest detection); nights that
+were emptied (every object moved on to a later night) cost at most one query each, and the
+cap bounds the walk whatever the data: at Rubin's rate (~10M alerts a night, one night a day)
+the newest night alone fills any ``recent(limit <= 1000)``, and the set grows by one number a
+day (~4 bytes; MJDs inside the ingest's sane range keep it well under DynamoDB's 400 KB item).
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import math
 import zlib
 from collections.abc import Iterable
@@ -24,6 +34,7 @@ from typing import Any
 
 import orjson
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from skystream.bounds import is_integer, is_number
 from skystream.config import settings
@@ -32,9 +43,12 @@ from skystream.storage.aws import client
 from skystream.storage.bulk import batch_get
 from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
 
-META_ID = -1  # the item holding maxNight/minNight; never an object
+META_ID = -1  # the item holding the set of nights; never an object
 MAX_ITEM_BYTES = 400_000  # DynamoDB's item limit is 400 KB (409,600 bytes): keep a margin for `updated`
 NIGHT_INDEX = "by-night"
+MAX_NIGHT_QUERIES = 64
+"""Most by-night queries one :meth:`ObjectStore.recent` call makes (each a few ms on DynamoDB)."""
+log = logging.getLogger(__name__)
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _NEWER = (
@@ -134,7 +148,7 @@ class ObjectStore:
     def __init__(self, table_name: str | None = None):
         self.table_name = table_name or settings().objects_table
         self._client = client("dynamodb")
-        self._known_nights: tuple[int, int] | None = None  # (min, max) already recorded in the meta item
+        self._noted_nights: set[int] = set()  # nights this store has already added to the meta item
 
     # writes -------------------------------------------------------------------------
     def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
@@ -173,37 +187,45 @@ class ObjectStore:
         return self.put_if_newer(self.item(row, lite, schema_version=schema_version, dia_source_id=dia_source_id))
 
     def _note_night(self, night: int) -> None:
-        """Widen the meta item's night range to cover ``night``: read it once, write only what moves.
+        """Add ``night`` to the meta item's set of nights that hold objects (once per store and night).
 
-        ``_known_nights`` is a range already recorded (concurrent writers only widen it), so
-        a night inside it costs nothing; the conditional updates keep a racing writer safe.
+        ``ADD`` to a number set is idempotent and atomic, so racing writers need no read and no
+        condition. A set that would outgrow DynamoDB's item limit (only with nights far outside
+        any survey) is logged, not raised: the object is stored; only ``recent()`` misses its night.
         """
-        known = self._known_nights or self._night_range()
-        if known is not None and known[0] <= night <= known[1]:
-            self._known_nights = known
+        if night in self._noted_nights:
             return
-        widens = (known is None or night > known[1], known is None or night < known[0])
-        for (attribute, test), needed in zip((("maxNight", "<"), ("minNight", ">")), widens, strict=True):
-            if not needed:
-                continue
-            with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-                self._client.update_item(
-                    TableName=self.table_name,
-                    Key={"diaObjectId": {"N": str(META_ID)}},
-                    UpdateExpression=f"SET {attribute} = :n",
-                    ConditionExpression=f"attribute_not_exists({attribute}) OR {attribute} {test} :n",
-                    ExpressionAttributeValues={":n": {"N": str(night)}},
-                )
-        lo, hi = known or (night, night)
-        self._known_nights = (min(lo, night), max(hi, night))
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"diaObjectId": {"N": str(META_ID)}},
+                UpdateExpression="ADD nights :n",
+                ExpressionAttributeValues={":n": {"NS": [str(night)]}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ValidationException" \
+                    or "size" not in str(exc).lower():
+                raise
+            log.warning("night %s not recorded for recent(): the set of nights is at DynamoDB's item size limit",
+                        night)
+        self._noted_nights.add(night)
 
-    def _night_range(self) -> tuple[int, int] | None:
+    def _nights(self) -> list[int]:
+        """The nights that hold (or once held) objects, newest first.
+
+        A meta item written before the set existed has only ``minNight``/``maxNight``: its newest
+        :data:`MAX_NIGHT_QUERIES` nights stand in for the set, so older tables stay readable.
+        """
         item = self._client.get_item(
-            TableName=self.table_name, Key={"diaObjectId": {"N": str(META_ID)}}, ConsistentRead=True
-        ).get("Item")
-        if not item or "maxNight" not in item or "minNight" not in item:
-            return None  # nothing stored yet, or a first writer is between its two updates
-        return int(item["minNight"]["N"]), int(item["maxNight"]["N"])
+            TableName=self.table_name, Key={"diaObjectId": {"N": str(META_ID)}}, ConsistentRead=True,
+            ProjectionExpression="nights, minNight, maxNight",
+        ).get("Item") or {}
+        nights = {int(n) for n in item.get("nights", {}).get("NS", [])}
+        if "maxNight" in item:
+            top = int(item["maxNight"]["N"])
+            bottom = int(item.get("minNight", item["maxNight"])["N"])
+            nights.update(range(max(bottom, top - MAX_NIGHT_QUERIES + 1), top + 1))
+        return sorted(nights, reverse=True)
 
     # reads --------------------------------------------------------------------------
     def get(self, dia_object_id: int) -> StoredObject | None:
@@ -223,15 +245,16 @@ class ObjectStore:
         return found
 
     def recent(self, limit: int) -> list[StoredObject]:
-        """Up to ``limit`` objects, most recent ``lastDiaSourceMjdTai`` first (walks the by-night index)."""
+        """Up to ``limit`` objects, most recent ``lastDiaSourceMjdTai`` first.
+
+        Walks the by-night index over the nights that hold objects, newest first, and stops
+        after :data:`MAX_NIGHT_QUERIES` queries: one GetItem, at most that many queries and one
+        BatchGetItem per call, whatever nights the stored data claims (see the module docstring).
+        """
         if limit <= 0:
             return []
-        nights = self._night_range()
-        if nights is None:
-            return []
-        lo, hi = nights
         ids: list[int] = []
-        for night in range(hi, lo - 1, -1):
+        for night in self._nights()[:MAX_NIGHT_QUERIES]:
             response = self._client.query(
                 TableName=self.table_name,
                 IndexName=NIGHT_INDEX,

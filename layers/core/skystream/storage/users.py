@@ -2,7 +2,11 @@
 
 Items: ``pk="user#<id>"`` holds the user; ``pk="token#<sha256 hex>"`` maps a token's
 hash to its user id (the token itself is shown once and never stored);
-``pk="counter#user_id"`` hands out the numeric ids that appear in topic names.
+``pk="counter#user_id"`` hands out the numeric ids that appear in topic names;
+``pk="authfail#<source>#<window start>"`` counts the wrong tokens one source (an IP address)
+sent in one window (``failures``), and expires by the table's TTL (``expires_at``) soon after.
+The counter lives in DynamoDB, not in memory, because every Lambda container answers
+requests: a guesser spread over many containers still meets one count.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from typing import Any
 
 from skystream.config import settings
 from skystream.storage.aws import client
+from skystream.storage.bulk import batch_get
 
 _COUNTER = "counter#user_id"
+_TOKEN = "token#"
+_FAILURES = "authfail#"
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ class UserStore:
         token = secrets.token_urlsafe(32)
         self._db.put_item(
             TableName=self.table,
-            Item={"pk": {"S": f"token#{token_hash(token)}"}, "user_id": {"N": str(user_id)}},
+            Item={"pk": {"S": _TOKEN + token_hash(token)}, "user_id": {"N": str(user_id)}},
         )
         return token
 
@@ -76,8 +83,67 @@ class UserStore:
     def by_token(self, token: str) -> User | None:
         if not token:
             return None
-        item = self._db.get_item(TableName=self.table, Key={"pk": {"S": f"token#{token_hash(token)}"}}).get("Item")
+        item = self._db.get_item(TableName=self.table, Key={"pk": {"S": _TOKEN + token_hash(token)}}).get("Item")
         return self.get(int(item["user_id"]["N"])) if item else None
+
+    def by_token_counting(self, token: str, source: str, window: int) -> tuple[User | None, int]:
+        """The token's user (None if no user holds it) and the wrong tokens ``source`` sent in ``window``.
+
+        One BatchGetItem reads both, so checking the count costs no extra round trip.
+        """
+        token_key, failures_key = _TOKEN + token_hash(token), _failures_key(source, window)
+        items = {item["pk"]: item for item in batch_get(self.table, [{"pk": token_key}, {"pk": failures_key}])}
+        failures = int(items.get(failures_key, {}).get("failures", 0))
+        holder = items.get(token_key)
+        return (self.get(int(holder["user_id"])) if holder else None), failures
+
+    def count_failure(self, source: str, window: int, expires_at: int) -> int:
+        """Count one wrong token from ``source`` in ``window``; returns the window's count so far (atomic ADD)."""
+        out = self._db.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": _failures_key(source, window)}},
+            UpdateExpression="ADD failures :one SET expires_at = :expires",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(int(expires_at))}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["failures"]["N"])
+
+    def revoke_tokens(self, user_id: int) -> int:
+        """Delete every token of ``user_id`` (a leaked key stops working at once); returns how many.
+
+        Tokens are keyed by their hash alone, so they are found by a scan: an administrator's
+        rare command over a table of users, not a request path.
+        """
+        revoked = 0
+        pages = self._db.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="begins_with(pk, :token) AND user_id = :user",
+            ExpressionAttributeValues={":token": {"S": _TOKEN}, ":user": {"N": str(int(user_id))}},
+            ProjectionExpression="pk",
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                self._db.delete_item(TableName=self.table, Key={"pk": item["pk"]})
+                revoked += 1
+        return revoked
+
+    def revoke_token(self, user_id: int, token: str) -> bool:
+        """Delete one token of ``user_id``; False when that user holds no such token."""
+        try:
+            self._db.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": _TOKEN + token_hash(token)}},
+                ConditionExpression="user_id = :user",
+                ExpressionAttributeValues={":user": {"N": str(int(user_id))}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def _failures_key(source: str, window: int) -> str:
+    return f"{_FAILURES}{source}#{int(window)}"
 
 
 def _user(item: dict[str, Any]) -> User:
