@@ -34,9 +34,9 @@ def _status(args: argparse.Namespace) -> int:
         for name, alive in info["alive"].items():
             print(f"{name:10s} pid {info['pids'][name]:>7d}  {'running' if alive else 'STOPPED'}")
         print(f"kafka      {info['bootstrap']}\naws        {info['endpoint']}\napi        {info['api_url']}")
-        alive = info["alive"]
-        if alive.get("functions") is False and any(alive[name] for name in alive if name != "functions"):
-            print("the function host is not running: `skystream restart functions` restarts it")
+        if info["alive"].get("functions") is False and all(info["answering"].values()):
+            print("the function host is not running; the broker and endpoint answer: "
+                  "`skystream restart functions` restarts it")
     return 0 if info.get("running") else 1
 
 

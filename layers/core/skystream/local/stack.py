@@ -297,17 +297,19 @@ def status() -> dict[str, Any]:
     if state is None:
         return {"running": False}
     components = {name: pid_alive(pid) for name, pid in state.pids.items()}
-    return {"running": all(components.values()) and bool(components), **asdict(state), "alive": components}
+    answering = {"kafka": _answers(state.bootstrap), "aws": _answers(state.endpoint)}
+    return {"running": all(components.values()) and bool(components), **asdict(state), "alive": components,
+            "answering": answering}
 
 
 def use_running_stack() -> StackState:
     """Point this process at the running local stack (for CLI commands); explains how to start one."""
     state = StackState.load()
     stopped = sorted(name for name, pid in state.pids.items() if not pid_alive(pid)) if state else []
+    if state is not None and stopped == ["functions"] and _answers(state.bootstrap) and _answers(state.endpoint):
+        raise RuntimeError("the local stack's function host is not running: `skystream restart functions` restarts it")
     if state is None or (stopped and len(stopped) == len(state.pids)):
         raise RuntimeError("no local stack is running: start one with `skystream up --detach`")
-    if stopped == ["functions"]:
-        raise RuntimeError("the local stack's function host is not running: `skystream restart functions` restarts it")
     if stopped:
         raise RuntimeError(f"the local stack is broken ({', '.join(stopped)} stopped): "
                            "`skystream down`, then `skystream up --detach`")
