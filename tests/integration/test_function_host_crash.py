@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -137,6 +138,15 @@ def test_a_function_host_killed_at_a_random_point_and_restarted_loses_no_alert(
 
         enriched.wait_for(TOTAL, timeout=90)
         matched.wait_for(TOTAL, timeout=60)
+
+        # A host that is alive is stopped cleanly (SIGTERM) and replaced; the new one serves the API.
+        running = _functions_pid(tmp_path)
+        again = _run("restart", "functions", env=env, timeout=180)
+        assert again.returncode == 0 and f"stopped  functions (pid {running})" in again.stdout, again.stderr
+        assert not pid_alive(running) and pid_alive(_functions_pid(tmp_path))
+        api_url = json.loads((tmp_path / "stack.json").read_text())["api_url"]
+        with urllib.request.urlopen(f"{api_url}/health", timeout=10) as response:
+            assert response.status == 200
     finally:
         enriched.stop()
         matched.stop()
