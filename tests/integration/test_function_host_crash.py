@@ -166,3 +166,11 @@ def test_a_function_host_killed_at_a_random_point_and_restarted_loses_no_alert(
     assert not lost_enriched, f"{len(lost_enriched)} alerts never reached {enriched_topic}"
     assert not lost_matched, f"{len(lost_matched)} objects never reached the filter's topic {saved.topic}"
     assert set(enriched.counts) == source_ids and set(matched.counts) == object_ids
+    # Each group's start was decided (and logged, one line a partition) once, by the first host:
+    # the restarted hosts resumed from committed offsets instead of deciding again.
+    log = (tmp_path / "logs" / "functions.log").read_text()
+    for group, topic in (("skystream-ingest", alerts_topic), ("skystream-matcher", enriched_topic),
+                         ("skystream-annotations", os.environ["TOPIC_ANNOTATIONS"])):
+        starts = [line for line in log.splitlines() if f"group {group} partition {topic}[" in line]
+        assert len(starts) == topics[topic], starts
+        assert all("starts at offset 0, committed before its first batch" in line for line in starts), starts
