@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  skystream status             # 'functions ... STOPPED': the host crashed or was killed\n"
         "  skystream restart functions  # a new host; the broker, endpoint and their data are untouched\n"
-        "  tail -f .skystream/logs/functions.log   # one line per partition where a trigger starts\n\n"
+        "  tail -f .skystream/logs/functions.log   # one line per partition a trigger starts for the first time\n\n"
         "If the broker or the endpoint does not answer, restart everything: `skystream down`, then "
         "`skystream up --detach`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -232,7 +232,7 @@ def restart_functions(echo: Any = print) -> StackState:
     elif stop_pid(previous):
         echo(f"stopped  functions (pid {previous})")
     else:
-        echo(f"functions (pid {previous}) were not running")
+        echo(f"the function host (pid {previous}) was not running")
     api_port = urlsplit(state.api_url).port if state.api_url else None
     api_port = api_port or DEFAULT_API_PORT
     if port_open(api_port):
