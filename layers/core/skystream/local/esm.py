@@ -6,6 +6,16 @@ Lambda sends, calls the handler in-process, and commits the batch's offsets only
 the handler returns. If the handler raises, the same batch is retried with backoff:
 nothing is skipped. A runner stopped mid-retry commits nothing, so a restarted runner
 delivers the batch again (at least once, never lost).
+
+Where a partition starts: its committed offset. A partition the group has never
+committed starts at ``StartingPosition`` (``LATEST``: the end, ``TRIM_HORIZON``: the
+earliest record), and that start is committed at once, synchronously, before any
+record is handed over. Without that commit a runner killed during its first batch
+left no offset behind, and its successor resolved ``LATEST`` again, past the records
+the first one never finished: they were skipped, silently. A partition this runner
+has already worked on that comes back without a committed offset (the broker lost
+the group, as tansu's memory storage does on restart) starts at the earliest record:
+a replay (duplicates) rather than a skip. Each such decision is logged, one line.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from skystream.local.handlers import Handler, LocalLambdaContext
 from skystream.local.template import KafkaEventSource
@@ -84,20 +94,62 @@ class EventSourceRunner:
         self._assigned = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
+        # Partitions this runner has been assigned before: one that comes back with no committed
+        # offset lost it (a broker restart), and must not be resolved to "latest" again.
+        self._worked_on: set[tuple[str, int]] = set()
 
     # -- consumer -----------------------------------------------------------------
     def _starts_at_latest(self) -> bool:
         return self.source.starting_position.upper() == "LATEST"
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Resolve where each partition starts now, so records produced after ``start()`` are never skipped."""
+        """Start each partition at its committed offset; one never committed gets its start committed first.
+
+        Resolving the start now (not lazily at the first fetch) means records produced after
+        ``start()`` returns are never skipped; committing it before any batch means a runner
+        killed mid-first-batch is succeeded by one that starts at the same place, not at a
+        newer "latest".
+        """
         committed = consumer.committed(partitions, timeout=15)
+        starts: list[tuple[TopicPartition, str, int]] = []  # (partition at its start, why, log level)
         for tp in committed:
-            if tp.offset == OFFSET_INVALID or tp.offset < 0:
-                low, high = consumer.get_watermark_offsets(tp, timeout=15)
-                tp.offset = high if self._starts_at_latest() else low
+            if tp.offset != OFFSET_INVALID and tp.offset >= 0:
+                continue
+            low, high = consumer.get_watermark_offsets(tp, timeout=15)
+            if (tp.topic, tp.partition) in self._worked_on:
+                tp.offset = low
+                starts.append((tp, "its committed offset is gone (did the broker restart?): the earliest record",
+                               logging.WARNING))
+            elif self._starts_at_latest():
+                tp.offset = high
+                starts.append((tp, "no committed offset; StartingPosition LATEST: the end", logging.INFO))
+            else:
+                tp.offset = low
+                starts.append((tp, f"no committed offset; StartingPosition {self.source.starting_position}: "
+                                   "the earliest record", logging.INFO))
+        if starts and not self._commit_starts(consumer, [tp for tp, _, _ in starts]):
+            return  # stopped first: a successor resolves (and commits) the start itself
+        for tp, why, level in starts:
+            log.log(level, "%s: group %s partition %s[%d] starts at offset %d, committed before its first batch (%s)",
+                    self.function_name, self.group_id, tp.topic, tp.partition, tp.offset, why)
+        self._worked_on.update((tp.topic, tp.partition) for tp in committed)
         consumer.assign(committed)
         self._assigned.set()
+
+    def _commit_starts(self, consumer: Consumer, starts: list[TopicPartition]) -> bool:
+        """Commit the resolved starts synchronously, retrying until it works; False if stopped first."""
+        offsets = [TopicPartition(tp.topic, tp.partition, tp.offset) for tp in starts]
+        backoff = self.backoff_initial_s
+        while True:
+            try:
+                consumer.commit(offsets=offsets, asynchronous=False)
+                return True
+            except KafkaException as exc:
+                log.warning("%s: group %s could not commit its starting offsets yet (%s); retrying",
+                            self.function_name, self.group_id, exc)
+            if self._stopping.wait(backoff):
+                return False
+            backoff = min(backoff * 2, self.backoff_max_s)
 
     def _open(self) -> Consumer:
         if self._consumer is None:
@@ -106,7 +158,10 @@ class EventSourceRunner:
                     "bootstrap.servers": self.bootstrap_servers,
                     "group.id": self.group_id,
                     "enable.auto.commit": False,
-                    "auto.offset.reset": "latest" if self._starts_at_latest() else "earliest",
+                    # Every partition is assigned an explicit offset (_on_assign), so this applies only
+                    # to a committed offset out of range (topic recreated, retention passed): replaying
+                    # from the earliest is a duplicate where "latest" would be a silent skip.
+                    "auto.offset.reset": "earliest",
                     "session.timeout.ms": 6000,
                     "heartbeat.interval.ms": 1000,
                     "max.poll.interval.ms": 3_600_000,

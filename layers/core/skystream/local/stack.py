@@ -5,6 +5,11 @@
 ``infra/template.yaml`` declares, and hosts the functions: an event-source runner per
 Kafka trigger and the HTTP API. What it started is written to ``.skystream/stack.json``
 so ``skystream down`` stops exactly that, by pid.
+
+``skystream restart functions`` replaces only the function host (after it crashed, or to
+load edited code) against the broker and endpoint recorded there, which keep running with
+their data. Each trigger resumes from its consumer group's committed offsets: a batch that
+was in flight is delivered again, nothing is skipped (see ``skystream.local.esm``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from skystream.local.aws_endpoint import LOCAL_CREDENTIALS, LOCALSTACK_PORT, start_moto
 from skystream.local.broker import start_broker
@@ -146,6 +152,12 @@ def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT,
     """Start the stack. Detached: returns once ready. Attached: serves until Ctrl-C, then stops it all."""
     existing = StackState.load()
     if existing and any(pid_alive(p) for p in existing.pids.values()):
+        host = existing.pids.get("functions")
+        if host is not None and not pid_alive(host):
+            raise RuntimeError(
+                f"the local stack's broker and endpoint are running but its function host (pid {host}) is not: "
+                "`skystream restart functions` restarts only that (`skystream down` stops everything)"
+            )
         raise RuntimeError("a local stack is already running (see `skystream status`); `skystream down` stops it")
     log_dir = state_dir() / "logs"
     state = _start_infrastructure(kafka_port, aws_port, log_dir)
@@ -159,14 +171,7 @@ def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT,
         echo(f"created  {len(made.tables)} tables, {len(made.buckets)} bucket, topics {', '.join(made.topics)}")
         state.api_url = f"http://127.0.0.1:{api_port}"
         if detach:
-            process = spawn(
-                [sys.executable, "-m", "skystream.local.serve", "--api-port", str(api_port)],
-                log_path=log_dir / "functions.log",
-                env={**local_environment(template, state.endpoint), "SKYSTREAM_STATE_DIR": str(state_dir())},
-            )
-            state.pids["functions"] = process.pid
-            state.save()
-            _wait_ready(process.pid, api_port)
+            _spawn_functions(state, template, api_port)
             echo(f"api      {state.api_url}")
             echo("ready: `skystream status` to check, `skystream down` to stop")
             return state
@@ -177,6 +182,70 @@ def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT,
     except BaseException:
         down(echo=lambda *_: None)
         raise
+
+
+def _spawn_functions(state: StackState, template: LocalTemplate, api_port: int) -> int:
+    """Start the detached function host, record its pid, and wait until its triggers and API are up."""
+    (state_dir() / "functions.ready").unlink(missing_ok=True)
+    process = spawn(
+        [sys.executable, "-m", "skystream.local.serve", "--api-port", str(api_port)],
+        log_path=state_dir() / "logs" / "functions.log",
+        env={**local_environment(template, state.endpoint), "SKYSTREAM_STATE_DIR": str(state_dir())},
+    )
+    state.pids["functions"] = process.pid
+    state.save()
+    _wait_ready(process.pid, api_port)
+    return process.pid
+
+
+def _answers(address: str) -> bool:
+    """Whether something listens at ``host:port`` or ``http://host:port`` (the first of a comma list)."""
+    first = address.split(",")[0].strip()
+    parts = urlsplit(first if "://" in first else f"tcp://{first}")
+    return parts.port is not None and port_open(parts.port, parts.hostname or "127.0.0.1")
+
+
+def restart_functions(echo: Any = print) -> StackState:
+    """Replace the function host of the recorded stack, leaving its broker and endpoint (and data) alone.
+
+    Stops the recorded host if it still runs (SIGTERM: it finishes its batch), makes sure the
+    template's tables, bucket and topics exist (a restarted in-memory broker has lost its topics),
+    and starts a new host on the same API port. Each trigger resumes from its committed offsets.
+    """
+    state = StackState.load()
+    if state is None:
+        raise RuntimeError(f"no local stack is recorded in {state_dir() / 'stack.json'}: "
+                           "start one with `skystream up --detach`")
+    silent = [f"{what} at {address}" for what, address in (("the Kafka broker", state.bootstrap),
+                                                          ("the AWS endpoint", state.endpoint))
+              if not _answers(address)]
+    if silent:
+        raise RuntimeError(f"cannot restart the functions: {' and '.join(silent)} do not answer; "
+                           "`skystream down`, then `skystream up --detach`, starts a fresh stack")
+    previous = state.pids.get("functions")
+    if previous is None:
+        ready = state_dir() / "functions.ready"
+        foreground = int(ready.read_text()) if ready.is_file() and ready.read_text().strip().isdigit() else None
+        if foreground is not None and pid_alive(foreground):
+            raise RuntimeError(f"the functions run inside a foreground `skystream up` (pid {foreground}); "
+                               "stop it with Ctrl-C and start it again, or use `skystream up --detach`")
+    elif stop_pid(previous):
+        echo(f"stopped  functions (pid {previous})")
+    else:
+        echo(f"the function host (pid {previous}) was not running")
+    api_port = urlsplit(state.api_url).port if state.api_url else None
+    api_port = api_port or DEFAULT_API_PORT
+    if port_open(api_port):
+        raise RuntimeError(f"port {api_port} (the API's) is taken by another process; stop it, then try again")
+    template = local_template(state.bootstrap)
+    apply_environment(local_environment(template, state.endpoint))
+    provision(template)
+    state.api_url = f"http://127.0.0.1:{api_port}"
+    pid = _spawn_functions(state, template, api_port)
+    echo(f"started  functions (pid {pid}) against kafka {state.bootstrap} and aws {state.endpoint}")
+    echo(f"api      {state.api_url}")
+    echo("each trigger resumes from its committed offsets: a batch in flight at a crash comes again, none is skipped")
+    return state
 
 
 def _wait_ready(pid: int, api_port: int) -> None:
@@ -228,14 +297,22 @@ def status() -> dict[str, Any]:
     if state is None:
         return {"running": False}
     components = {name: pid_alive(pid) for name, pid in state.pids.items()}
-    return {"running": all(components.values()) and bool(components), **asdict(state), "alive": components}
+    answering = {"kafka": _answers(state.bootstrap), "aws": _answers(state.endpoint)}
+    return {"running": all(components.values()) and bool(components), **asdict(state), "alive": components,
+            "answering": answering}
 
 
 def use_running_stack() -> StackState:
     """Point this process at the running local stack (for CLI commands); explains how to start one."""
     state = StackState.load()
-    if state is None or not all(pid_alive(p) for p in state.pids.values()):
+    stopped = sorted(name for name, pid in state.pids.items() if not pid_alive(pid)) if state else []
+    if state is not None and stopped == ["functions"] and _answers(state.bootstrap) and _answers(state.endpoint):
+        raise RuntimeError("the local stack's function host is not running: `skystream restart functions` restarts it")
+    if state is None or (stopped and len(stopped) == len(state.pids)):
         raise RuntimeError("no local stack is running: start one with `skystream up --detach`")
+    if stopped:
+        raise RuntimeError(f"the local stack is broken ({', '.join(stopped)} stopped): "
+                           "`skystream down`, then `skystream up --detach`")
     apply_environment(local_environment(local_template(state.bootstrap), state.endpoint))
     return state
 
