@@ -19,10 +19,14 @@ import json
 import math
 import re
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from skystream.filters.limits import MAX_STRING_BYTES, utf8_len
 
 MJD_UNIX_EPOCH = 40587.0  # MJD of 1970-01-01T00:00:00
 
@@ -75,20 +79,49 @@ def _str(value: Any) -> str | None:
     return str(value)
 
 
-def _finite(value: float | int | None) -> float | int | None:
+def _finite(value: Any) -> Any:
+    """A result SQLite can hold and a later step can afford: no inf/NaN, no int past 64 bits,
+    no text over MAX_STRING_BYTES (NULL instead, as MySQL gives NULL past max_allowed_packet)."""
     if value is None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         return float(value)
+    if isinstance(value, str) and len(value) * 4 > MAX_STRING_BYTES and utf8_len(value) > MAX_STRING_BYTES:
+        return None
     return value
+
+
+class _Deadline(threading.local):
+    """The deadline of the filter running in this thread (the engine sets it around each run)."""
+
+    at: float = math.inf
+    passed: bool = False
+
+
+_DEADLINE = _Deadline()
+
+
+@contextmanager
+def deadline(at: float) -> Iterator[_Deadline]:
+    """While a filter runs until ``time.monotonic()`` reaches ``at``: once past it, every
+    function returns NULL at once and ``passed`` is set, so the rest of a row (which SQLite
+    does not interrupt) costs nothing; the engine then reports the filter as timed out."""
+    _DEADLINE.at, _DEADLINE.passed = at, False
+    try:
+        yield _DEADLINE
+    finally:
+        _DEADLINE.at = math.inf
 
 
 def _safe(func: Callable[..., Any]) -> Callable[..., Any]:
     """Any Python error becomes NULL: user SQL that passed the check must never fail a batch."""
 
     def wrapper(*args: Any) -> Any:
+        if time.monotonic() > _DEADLINE.at:
+            _DEADLINE.passed = True
+            return None
         try:
             return _finite(func(*args))
         except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
@@ -221,9 +254,13 @@ def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _concat(*args: Any) -> str | None:
+    """NULL if any part is NULL, or if the result would be over MAX_STRING_BYTES (checked
+    before joining: a thousand 64 KB parts must not build a 64 MB string first)."""
     parts = [_str(a) for a in args]
     if any(p is None for p in parts):
         return None
+    if sum(len(p) for p in parts) > MAX_STRING_BYTES:  # type: ignore[arg-type]
+        return None  # characters <= bytes: surely over
     return "".join(parts)  # type: ignore[arg-type]
 
 
