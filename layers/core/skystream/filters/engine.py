@@ -23,8 +23,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -35,7 +34,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from skystream.filters.batch import BatchRows
 from skystream.filters.compiler import ROW_CAP, CompiledFilter
 from skystream.filters.database import new_database, seal, table_columns
-from skystream.filters.functions import deadline as functions_deadline
+from skystream.filters.functions import Stop
 from skystream.filters.limits import MAX_VALUE_BYTES, apply_sqlite_limits
 from skystream.filters.schema import TABLES
 
@@ -113,9 +112,10 @@ def load(conn: sqlite3.Connection, batch: BatchRows, columns: Mapping[str, Colle
 
 
 def loaded_database(batch: BatchRows, clock: Callable[[], float] = time.time,
-                    columns: Mapping[str, Collection[str]] | None = None) -> sqlite3.Connection:
-    """A fresh database holding the batch's rows, sealed read-only; the caller closes it."""
-    conn = new_database(clock, columns)
+                    columns: Mapping[str, Collection[str]] | None = None, stop: Stop | None = None) -> sqlite3.Connection:
+    """A fresh database holding the batch's rows, sealed read-only, with the limits of
+    ``filters.limits``; the caller closes it."""
+    conn = new_database(clock, columns, stop)
     try:
         conn.execute("BEGIN")
         load(conn, batch, columns)
@@ -139,19 +139,22 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._armed: dict[int, tuple[float, sqlite3.Connection]] = {}
+        self._armed: dict[int, tuple[float, sqlite3.Connection, Stop]] = {}
         self._fired: set[int] = set()
         self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
+        self._wakes_at = math.inf  # when the thread wakes next by itself
 
-    def arm(self, conn: sqlite3.Connection, deadline: float) -> int:
+    def arm(self, conn: sqlite3.Connection, stop: Stop, deadline: float) -> int:
+        """Interrupt ``conn`` and set ``stop`` (our functions' flag) at ``deadline`` (monotonic)."""
         with self._cond:
             token = next(self._tokens)
-            self._armed[token] = (deadline, conn)
+            self._armed[token] = (deadline, conn, stop)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._watch, name="sqlite-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if deadline < self._wakes_at:  # else it wakes early enough: no thread switch per filter
+                self._cond.notify()
             return token
 
     def disarm(self, token: int) -> bool:
@@ -167,14 +170,15 @@ class _Watchdog:
         with self._cond:
             while True:
                 now = time.monotonic()
-                for token, (deadline, conn) in list(self._armed.items()):
+                for token, (deadline, conn, stop) in list(self._armed.items()):
                     if deadline <= now:
                         del self._armed[token]
                         self._fired.add(token)
+                        stop.stopped = True
                         with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile: nothing to stop
                             conn.interrupt()
-                next_deadline = min((d for d, _ in self._armed.values()), default=None)
-                self._cond.wait(None if next_deadline is None else max(0.0, next_deadline - now))
+                self._wakes_at = min((entry[0] for entry in self._armed.values()), default=math.inf)
+                self._cond.wait(None if self._wakes_at == math.inf else max(0.0, self._wakes_at - now))
 
 
 _WATCHDOG = _Watchdog()
@@ -192,9 +196,15 @@ class FilterEngine(Protocol):
 
 
 class BatchSession(Protocol):
+    """One loaded batch; ``with engine.session(...) as s:`` closes it however the block ends."""
+
     def evaluate(self, key: Hashable, compiled: CompiledFilter, time_limit_s: float) -> FilterOutcome: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> BatchSession: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 def _count_metric(name: str, value: int) -> None:
@@ -211,8 +221,9 @@ class SqliteSession:
     Failures are counted as they happen and summarised (one log line, two metrics) on close.
     """
 
-    def __init__(self, conn: sqlite3.Connection, row_cap: int, objects: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, stop: Stop, row_cap: int, objects: int) -> None:
         self._conn = conn
+        self._stop = stop
         self._row_cap = row_cap
         self._objects = objects
         self._evaluated = 0
@@ -220,7 +231,7 @@ class SqliteSession:
         self._timed_out = 0
 
     def evaluate(self, key: Hashable, compiled: CompiledFilter, time_limit_s: float) -> FilterOutcome:
-        outcome = _run_one(self._conn, key, compiled, time_limit_s, self._row_cap)
+        outcome = _run_one(self._conn, self._stop, key, compiled, time_limit_s, self._row_cap)
         self._evaluated += 1
         if not outcome.ok:
             self._failed.append(key)
@@ -238,6 +249,12 @@ class SqliteSession:
             _count_metric("FilterTimeouts", self._timed_out)
             self._failed = []
 
+    def __enter__(self) -> SqliteSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class SqliteEngine:
     """Evaluate compiled filters on a batch; SQLite is the reference semantics."""
@@ -250,42 +267,32 @@ class SqliteEngine:
 
     def session(self, batch: BatchRows, filters: Sequence[CompiledFilter]) -> SqliteSession:
         """Load ``batch`` (only the columns ``filters`` read) for evaluating them; close it after."""
-        conn = loaded_database(batch, self.clock, columns_needed(filters))
-        return SqliteSession(conn, self.row_cap, len(batch.objects))
+        stop = Stop()
+        conn = loaded_database(batch, self.clock, columns_needed(filters), stop)
+        return SqliteSession(conn, stop, self.row_cap, len(batch.objects))
 
     def run(self, batch: BatchRows, filters: Sequence[tuple[Hashable, CompiledFilter]]) -> dict[Hashable, FilterOutcome]:
         """Every filter, in order, each with the engine's time limit."""
         if not filters:
             return {}
-        with opened(self.session(batch, [compiled for _, compiled in filters])) as session:
+        with self.session(batch, [compiled for _, compiled in filters]) as session:
             return {key: session.evaluate(key, compiled, self.time_limit_s) for key, compiled in filters}
 
 
-@contextmanager
-def opened(session: BatchSession) -> Iterator[BatchSession]:
-    """``with opened(engine.session(...)) as s:`` closes the session however the block ends."""
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def _run_one(conn: sqlite3.Connection, key: Hashable, compiled: CompiledFilter, time_limit_s: float,
+def _run_one(conn: sqlite3.Connection, stop: Stop, key: Hashable, compiled: CompiledFilter, time_limit_s: float,
              row_cap: int) -> FilterOutcome:
     start = time.monotonic()
-    deadline = start + time_limit_s
     outcome = FilterOutcome()
-    token = _WATCHDOG.arm(conn, deadline)
+    stop.stopped = False
+    token = _WATCHDOG.arm(conn, stop, start + time_limit_s)
     cursor: sqlite3.Cursor | None = None
     interrupted = False
     try:
-        with functions_deadline(deadline) as functions:
-            cursor = conn.execute(compiled.sqlite_sql)
-            fetched = cursor.fetchmany(row_cap + 1)
+        cursor = conn.execute(compiled.sqlite_sql)
+        fetched = cursor.fetchmany(row_cap + 1)
         outcome.truncated = len(fetched) > row_cap
         names = compiled.output_columns
         outcome.rows = [dict(zip(names, row, strict=False)) for row in fetched[:row_cap]]
-        interrupted = functions.passed
     except sqlite3.Error as exc:
         if exc.sqlite_errorname == "SQLITE_INTERRUPT":
             interrupted = True
@@ -300,6 +307,7 @@ def _run_one(conn: sqlite3.Connection, key: Hashable, compiled: CompiledFilter, 
         # Disarm before the statement ends: an interrupt sent after this cannot exist, and one
         # sent before is cleared when the statement is reset (SQLite clears it once none runs).
         interrupted = _WATCHDOG.disarm(token) or interrupted
+        stop.stopped = False
         if cursor is not None:
             cursor.close()
     outcome.elapsed_s = time.monotonic() - start

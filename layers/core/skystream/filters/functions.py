@@ -19,10 +19,8 @@ import json
 import math
 import re
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +36,7 @@ class FunctionSpec:
     max_args: int  # -1: any number >= min_args
     description: str
     impl: Callable[..., Any] | None  # None: SQLite's own function of the same name
+    unsafe: Callable[..., Any] | None = None  # impl before _safe: register() wraps it per connection
 
 
 _NUMERIC_PREFIX = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -93,39 +92,35 @@ def _finite(value: Any) -> Any:
     return value
 
 
-class _Deadline(threading.local):
-    """The deadline of the filter running in this thread (the engine sets it around each run)."""
+class Stop:
+    """Set (by the engine's watchdog) when the running filter is past its deadline: from then
+    on every function returns NULL at once, so the rest of a row (which SQLite cannot
+    interrupt) costs nothing, and the engine reports the filter as timed out. One per
+    connection, read once per call: cheaper than a clock read on every call."""
 
-    at: float = math.inf
-    passed: bool = False
+    __slots__ = ("stopped",)
 
-
-_DEADLINE = _Deadline()
-
-
-@contextmanager
-def deadline(at: float) -> Iterator[_Deadline]:
-    """While a filter runs until ``time.monotonic()`` reaches ``at``: once past it, every
-    function returns NULL at once and ``passed`` is set, so the rest of a row (which SQLite
-    does not interrupt) costs nothing; the engine then reports the filter as timed out."""
-    _DEADLINE.at, _DEADLINE.passed = at, False
-    try:
-        yield _DEADLINE
-    finally:
-        _DEADLINE.at = math.inf
+    def __init__(self) -> None:
+        self.stopped = False
 
 
-def _safe(func: Callable[..., Any]) -> Callable[..., Any]:
+def _safe(func: Callable[..., Any], stop: Stop | None = None) -> Callable[..., Any]:
     """Any Python error becomes NULL: user SQL that passed the check must never fail a batch."""
 
-    def wrapper(*args: Any) -> Any:
-        if time.monotonic() > _DEADLINE.at:
-            _DEADLINE.passed = True
-            return None
-        try:
-            return _finite(func(*args))
-        except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
-            return None
+    if stop is None:
+        def wrapper(*args: Any) -> Any:
+            try:
+                return _finite(func(*args))
+            except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+                return None
+    else:
+        def wrapper(*args: Any) -> Any:
+            if stop.stopped:
+                return None
+            try:
+                return _finite(func(*args))
+            except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+                return None
 
     wrapper.__name__ = func.__name__
     return wrapper
@@ -409,7 +404,7 @@ def make_mjdnow(clock: Callable[[], float] = time.time) -> Callable[[], float]:
 
 
 def _spec(name: str, lo: int, hi: int, description: str, impl: Callable[..., Any] | None) -> FunctionSpec:
-    return FunctionSpec(name, lo, hi, description, None if impl is None else _safe(impl))
+    return FunctionSpec(name, lo, hi, description, None if impl is None else _safe(impl), impl)
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
@@ -481,15 +476,17 @@ def udf_name(name: str) -> str:
     return UDF_PREFIX + name.lower()
 
 
-def register(conn: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
-    """Install every allowed function on a SQLite connection (deterministic where it is).
+def register(conn: sqlite3.Connection, clock: Callable[[], float] = time.time, stop: Stop | None = None) -> None:
+    """Install every allowed function on a SQLite connection (deterministic where it is);
+    with ``stop``, each returns NULL at once while ``stop.stopped`` is set.
 
     ``mjdnow()`` is read once, here: constant for the whole batch as MySQL's NOW() is within
     a statement, so SQLite can evaluate it once instead of per row."""
     for name, spec in FUNCTIONS.items():
-        if spec.impl is None:
+        if spec.impl is None or spec.unsafe is None:
             continue
         n_args = -1 if spec.max_args != spec.min_args else spec.min_args
-        conn.create_function(udf_name(name), n_args, spec.impl, deterministic=True)
+        impl = spec.impl if stop is None else _safe(spec.unsafe, stop)
+        conn.create_function(udf_name(name), n_args, impl, deterministic=True)
     now = make_mjdnow(clock)()
     conn.create_function(udf_name("MJDNOW"), 0, lambda: now, deterministic=True)
