@@ -8,7 +8,11 @@ as a Python function under its MySQL name. Each one:
 
 - returns NULL (None) where MySQL returns NULL: a NULL argument, a domain error
   (``LOG10(-1)``, ``SQRT(-1)``), division by zero, an overflow;
-- never raises: a filter that passed the checker must run on any batch.
+- never raises: a filter that passed the checker must run on any batch;
+- returns NULL instead of text over ``limits.MAX_STRING_BYTES`` (CONCAT checks before it
+  builds anything), so what one row costs stays bounded (see ``filters/limits.py``);
+- on a connection registered with a :class:`Stop`, returns NULL at once when the running
+  filter is past its deadline.
 
 ``FUNCTIONS`` is the allow list the checker reads: name -> arity range.
 """
