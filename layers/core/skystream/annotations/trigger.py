@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from skystream.annotations.models import AnnotationEvent
 from skystream.filters.model import StoredFilter
+from skystream.filters.schedule import BatchBudget
 from skystream.matching import MatchReport, ObjectContext, OutputCounts
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,14 @@ class TriggerReport(OutputCounts):
     unknown_objects: int = 0
     filters_run: int = 0
     failed_filters: int = 0
+    skipped_filters: int = 0
     unknown_ids: list[int] = field(default_factory=list)
 
     def add(self, report: MatchReport) -> None:
         self.add_counts(report)
         self.filters_run += report.filters
         self.failed_filters += report.failed_filters
+        self.skipped_filters += report.skipped_filters
 
 
 def parse_events(values: Iterable[bytes]) -> tuple[list[AnnotationEvent], int]:
@@ -103,8 +106,10 @@ def on_annotations(
     objects: ObjectReader | None = None,
     run: Callable[..., MatchReport] | None = None,
     producer: Any = None,
+    budget: BatchBudget | None = None,
 ) -> TriggerReport:
-    """Handle one batch of raw ``annotations`` records; collaborators default to the real stores."""
+    """Handle one batch of raw ``annotations`` records; collaborators default to the real stores.
+    Every filter group's run shares ``budget`` (one deadline for the whole batch)."""
     report = TriggerReport()
     events, report.bad_events = parse_events(values)
     report.events = len(events)
@@ -131,5 +136,5 @@ def on_annotations(
     for ids, group in work:
         contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
         if contexts:
-            report.add(run(contexts, group, trigger="annotation", producer=producer))
+            report.add(run(contexts, group, trigger="annotation", producer=producer, budget=budget))
     return report

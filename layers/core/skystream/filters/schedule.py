@@ -160,6 +160,10 @@ class FairSchedule(Generic[J]):
 
     # -- what happened ------------------------------------------------------------------------
 
+    def charge(self, turn: Turn[J], seconds: float) -> None:
+        """Time spent on the turn's filter besides evaluating it (delivering its records)."""
+        self._spent[self._jobs[turn.index][1]] += seconds
+
     def finished(self, turn: Turn[J], *, elapsed_s: float, timed_out: bool, spent_s: float | None = None) -> str:
         """Record a turn's result; returns what it means for the filter:
 
