@@ -9,9 +9,10 @@ final flush). Within it, no user's filters may delay another user's:
    never waits behind someone else's expensive one.
 2. **The rest, shared.** Filters known to be expensive (their cost is remembered per
    container, per filter version) and those that did not finish their first turn then run,
-   the owner who has used the least of this batch's time first; each turn may use at most
-   an equal share of what is left among the owners still waiting, and never more than the
-   per-filter time limit. A filter whose remembered cost does not fit its share is not run.
+   the owner who has used the least of this batch's time first. Each owner may use an equal
+   share of the batch's time (what an owner who needed less leaves goes to the others), and
+   a filter never more than the per-filter time limit. A filter whose remembered cost does
+   not fit what its owner has left is not run.
 
 What does not fit is *skipped* (not a failure: it is not the filter's fault, and it does
 not count towards suspension); a filter stopped at its own time limit has *timed out*.
@@ -143,16 +144,22 @@ class FairSchedule(Generic[J]):
                 yield Turn(self._jobs[index][0], limit, True, index)
 
     def _shared_turns(self) -> Iterator[Turn[J]]:
-        """Least-served owner first; each turn at most an equal share of what is left."""
+        """Least-served owner first, each within a fair share of the batch's time.
+
+        The share is water-filling: the time left plus what the owners still waiting have
+        spent, split equally between them (an owner who is done, having needed less, leaves
+        the rest to the others). A turn may use the owner's share minus what it has spent.
+        """
         while True:
             pending = [owner for owner, queue in self._waiting.items() if queue]
             if not pending:
                 return
             owner = min(pending, key=lambda o: self._spent[o])
+            share = (self.budget.left() + sum(self._spent[o] for o in pending)) / len(pending)
             queue = self._waiting[owner]
             queue.sort()
             waiting = queue.pop(0)
-            limit = min(self.time_limit_s, self.budget.left() / len(pending))
+            limit = min(self.time_limit_s, share - self._spent[owner])
             if limit < MIN_TURN_S or (limit < self.time_limit_s and waiting.cost > limit):
                 self.skipped.append(self._jobs[waiting.index][0])
                 continue
