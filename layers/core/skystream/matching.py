@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEY_COLUMN = "diaObjectId"
-SKIPPED_FOR_BUDGET = "not run: the batch's time was used up (shared fairly between users); the next batch runs it"
+SKIPPED_FOR_BUDGET = ("not run on this batch: the batch's time was used up (it is shared fairly between users); "
+                      "its matches in this batch are not delivered, the next batch runs it again")
 
 
 @dataclass

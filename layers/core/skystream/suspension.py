@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -53,6 +54,7 @@ Notify = Callable[[StoredFilter, Suspension], None]
 
 # (filter id, version) -> the count this container last wrote; kept between invocations.
 _KNOWN: OrderedDict[tuple[str, int], int] = OrderedDict()
+_KNOWN_LOCK = threading.Lock()
 
 
 class Suspensions:
@@ -95,10 +97,11 @@ class Suspensions:
 
 
 def _remember(key: tuple[str, int], count: int) -> None:
-    _KNOWN[key] = count
-    _KNOWN.move_to_end(key)
-    while len(_KNOWN) > KNOWN_COUNTS_SIZE:
-        _KNOWN.popitem(last=False)
+    with _KNOWN_LOCK:
+        _KNOWN[key] = count
+        _KNOWN.move_to_end(key)
+        while len(_KNOWN) > KNOWN_COUNTS_SIZE:
+            _KNOWN.popitem(last=False)
 
 
 def forget_known_counts() -> None:

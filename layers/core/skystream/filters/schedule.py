@@ -22,6 +22,7 @@ This module decides; ``skystream.matching`` evaluates and delivers.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -64,18 +65,21 @@ class CostMemory:
     def __init__(self, size: int = COST_MEMORY_SIZE) -> None:
         self._size = size
         self._costs: OrderedDict[Hashable, float] = OrderedDict()
+        self._lock = threading.Lock()  # the local stack runs the matcher and the annotation trigger in threads
 
     def get(self, key: Hashable) -> float | None:
         return self._costs.get(key)
 
     def record(self, key: Hashable, seconds: float) -> None:
-        self._costs[key] = seconds
-        self._costs.move_to_end(key)
-        while len(self._costs) > self._size:
-            self._costs.popitem(last=False)
+        with self._lock:
+            self._costs[key] = seconds
+            self._costs.move_to_end(key)
+            while len(self._costs) > self._size:
+                self._costs.popitem(last=False)
 
     def clear(self) -> None:
-        self._costs.clear()
+        with self._lock:
+            self._costs.clear()
 
 
 COSTS = CostMemory()  # the container's memory, kept between invocations
