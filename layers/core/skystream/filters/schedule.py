@@ -27,13 +27,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 PROBE_S = 0.1  # first turn of a filter not known to be expensive
 MIN_TURN_S = 0.02  # a turn shorter than this is not worth starting: skipped instead
 COST_MEMORY_SIZE = 10_000  # filter versions whose cost a container remembers
 
 J = TypeVar("J")
+Verdict = Literal["done", "timed_out", "again", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -175,16 +176,15 @@ class FairSchedule(Generic[J]):
         """Time spent on the turn's filter besides evaluating it (delivering its records)."""
         self._spent[self._jobs[turn.index][1]] += seconds
 
-    def finished(self, turn: Turn[J], *, elapsed_s: float, timed_out: bool, spent_s: float | None = None) -> str:
-        """Record a turn's result; returns what it means for the filter:
+    def finished(self, turn: Turn[J], *, elapsed_s: float, timed_out: bool) -> Verdict:
+        """Record a turn's result (its owner is charged ``elapsed_s``); returns what it means:
 
         ``"done"`` (it ran to the end, or failed by itself), ``"timed_out"`` (stopped at its
         own time limit), ``"again"`` (a first turn it did not finish: it runs again in the
         second phase) or ``"skipped"`` (stopped at a share of the budget below its limit).
-        ``spent_s`` (default ``elapsed_s``) is what the owner is charged, delivery included.
         """
         _, owner, cost_key = self._jobs[turn.index]
-        self._spent[owner] += elapsed_s if spent_s is None else spent_s
+        self._spent[owner] += elapsed_s
         if not timed_out:
             self.costs.record(cost_key, elapsed_s)
             return "done"
