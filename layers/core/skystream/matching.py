@@ -182,17 +182,9 @@ def run_and_deliver(
         return report
     if health is None and trigger != "save":
         health = _default_health()
-    failures: list[tuple[StoredFilter, str]] = []
+
+    runnable, failures = _compile(filters, report)
     successes: list[StoredFilter] = []
-
-    runnable: list[tuple[StoredFilter, CompiledFilter]] = []
-    for f in filters:
-        try:
-            runnable.append((f, f.compiled()))
-        except ValueError as exc:  # FilterRejected: stored before a checker change; never stop the others
-            report.add(f.filter_id, FilterResult(error=f"refused: {exc}"))
-            failures.append((f, f"refused: {exc}"))
-
     if runnable:
         if batch_builder is None:
             from skystream.joins import build_batch as batch_builder
@@ -205,11 +197,11 @@ def run_and_deliver(
             [((f, c), f.owner, (f.filter_id, f.version)) for f, c in runnable],
             time_limit_s=engine.time_limit_s, budget=budget)
         with engine.session(batch, [compiled for _, compiled in runnable]) as session:
-            for turn in schedule:
+            for turn in schedule:  # each filter evaluated, then its records delivered at once
                 f, compiled = turn.job
                 outcome = session.evaluate(f.filter_id, compiled, turn.time_limit_s)
-                verdict = schedule.finished(turn, elapsed_s=outcome.elapsed_s, timed_out=outcome.timed_out)
-                if verdict in ("again", "skipped"):
+                if schedule.finished(turn, elapsed_s=outcome.elapsed_s, timed_out=outcome.timed_out) in (
+                        "again", "skipped"):
                     continue
                 started = time.monotonic()
                 result = _failed(f, outcome, len(contexts), trigger) or outputs.deliver(f, outcome.rows)
@@ -219,19 +211,38 @@ def run_and_deliver(
                     successes.append(f)
                 elif not outcome.ok:
                     failures.append((f, result.error))
-        for f, _ in schedule.skipped:
-            report.add(f.filter_id, FilterResult(skipped=SKIPPED_FOR_BUDGET))
-        if schedule.skipped:
-            log.warning("%d of %d filters skipped on a batch of %d objects (%s trigger): the batch's time was used up",
-                        len(schedule.skipped), len(filters), len(contexts), trigger,
-                        extra={"skipped_filter_ids": [f.filter_id for f, _ in schedule.skipped[:50]]})
+        _skipped([f for f, _ in schedule.skipped], report, len(contexts), trigger)
         outputs.flush()
-    if health is not None:
+    if health is not None:  # after the flush: failure bookkeeping never delays anyone's records
         for f in successes:
             health.succeeded(f)
         for f, reason in failures:
             health.failed(f, reason)
     return report
+
+
+def _compile(filters: Sequence[StoredFilter], report: MatchReport,
+             ) -> tuple[list[tuple[StoredFilter, CompiledFilter]], list[tuple[StoredFilter, str]]]:
+    """The filters that compile, and (reported) those refused: stored before a checker change,
+    they fail every batch until saved again (and so get suspended); never stop the others."""
+    runnable: list[tuple[StoredFilter, CompiledFilter]] = []
+    refused: list[tuple[StoredFilter, str]] = []
+    for f in filters:
+        try:
+            runnable.append((f, f.compiled()))
+        except ValueError as exc:  # FilterRejected
+            report.add(f.filter_id, FilterResult(error=f"refused: {exc}"))
+            refused.append((f, f"refused: {exc}"))
+    return runnable, refused
+
+
+def _skipped(filters: list[StoredFilter], report: MatchReport, objects: int, trigger: str) -> None:
+    for f in filters:
+        report.add(f.filter_id, FilterResult(skipped=SKIPPED_FOR_BUDGET))
+    if filters:
+        log.warning("%d of %d filters skipped on a batch of %d objects (%s trigger): the batch's time was used up",
+                    len(filters), report.filters, objects, trigger,
+                    extra={"skipped_filter_ids": [f.filter_id for f in filters[:50]]})
 
 
 def _failed(f: StoredFilter, outcome: FilterOutcome, objects: int, trigger: str) -> FilterResult | None:
