@@ -332,8 +332,9 @@ class FilterService:
         deadline = started + config.run_now_deadline_s
         count, retry_after = self.rates.hit("run", user.user_id)
         if count > config.run_now_per_minute:
-            raise RateLimited(f"you ran filters {count - 1} times this minute; the limit is {config.run_now_per_minute} "
-                              f"per user per minute (setting RUN_NOW_PER_MINUTE); try again in {retry_after:.0f} s",
+            raise RateLimited(f"this is your run-now request number {count} this minute; the limit is "
+                              f"{config.run_now_per_minute} per user per minute (setting RUN_NOW_PER_MINUTE); "
+                              f"try again in {retry_after:.0f} s",
                               setting="RUN_NOW_PER_MINUTE", limit=config.run_now_per_minute,
                               retry_after_s=round(retry_after, 1))
         if isinstance(f, FilterSpec):
