@@ -70,7 +70,7 @@ class FakeRun:
     calls: list[tuple[list[int], list[str], str]] = field(default_factory=list)
 
     def __call__(self, objects: Sequence[ObjectContext], filters: Sequence[StoredFilter], *, trigger: str,
-                 producer: Any = None) -> MatchReport:
+                 producer: Any = None, budget: Any = None) -> MatchReport:
         self.calls.append(([o.dia_object_id for o in objects], [f.filter_id for f in filters], trigger))
         return MatchReport(objects=len(objects), filters=len(filters), matched=len(objects), produced=len(objects))
 

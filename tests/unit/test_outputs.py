@@ -15,6 +15,7 @@ from skystream.matching import ObjectContext, run_and_deliver
 from skystream.outputs.delivery import Outgoing, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
 from skystream.storage.quota import MemoryQuota
+from skystream.suspension import MemoryFailureCounts, Suspensions
 
 LITE = {
     "diaSourcesList": [{"psfFlux": 13677.0, "psfFluxErr": 1538.7, "midpointMjdTai": 61029.35, "band": "z",
@@ -130,8 +131,9 @@ def test_run_and_deliver_formats_per_output_and_isolates_failures() -> None:
     broken = stored("broken", conditions="objects.ra / 0 > 1 AND nosuchfunction(objects.ra) > 1")
     producer, digest = FakeProducer(), FakeDigest()
     now = dt.datetime(2026, 12, 1, 3, 4, 5, tzinfo=dt.UTC)
+    counts = MemoryFailureCounts()
     report = run_and_deliver(objects, [plain, lite, full, mail, muted, broken], trigger="alert", producer=producer,
-                             quota=MemoryQuota(), digest=digest, now=now)
+                             quota=MemoryQuota(), digest=digest, now=now, health=Suspensions(counts, after=5))
     by_topic: dict[str, list[dict]] = {}
     for topic, value, key, headers in producer.sent:
         record = json.loads(value)
@@ -149,6 +151,7 @@ def test_run_and_deliver_formats_per_output_and_isolates_failures() -> None:
     assert report.per_filter["broken"].error is not None and report.failed_filters == 1
     assert (report.matched, report.produced, report.emailed) == (2 + 2 + 1 + 1 + 3, 5, 1)
     assert producer.flushed == 1
+    assert counts.counts == {"broken": 1}  # the failure counts towards suspension; the others wrote nothing
 
 
 def test_an_oversize_full_record_is_dropped_and_counted_and_the_others_go() -> None:

@@ -149,15 +149,19 @@ def _actions(statement: dict[str, Any]) -> set[str]:
     return {action} if isinstance(action, str) else set(action)
 
 
-def test_only_the_digest_sends_mail_and_only_as_the_sender_identity(translated: dict[str, Any]) -> None:
+def test_only_the_digest_and_the_suspenders_send_mail_and_only_as_the_sender_identity(
+        translated: dict[str, Any]) -> None:
     roles = _resources(translated, "AWS::IAM::Role")
     senders = {
         name: s for name, role in roles.items() for s in _statements(role) if any("ses:" in a for a in _actions(s))
     }
-    assert list(senders) == ["EmailDigestFunctionRole"]
-    statement = senders["EmailDigestFunctionRole"]
-    assert _actions(statement) == {"ses:SendEmail", "ses:SendRawEmail"}
-    assert statement["Resource"]["Fn::Sub"].endswith(":identity/${DigestSender}")
+    # issue 13: the matcher and the annotation trigger email the owner of a filter they suspend
+    assert sorted(senders) == ["AnnotationFunctionRole", "EmailDigestFunctionRole", "FilterMatcherFunctionRole"]
+    assert _actions(senders["EmailDigestFunctionRole"]) == {"ses:SendEmail", "ses:SendRawEmail"}
+    assert _actions(senders["FilterMatcherFunctionRole"]) == _actions(senders["AnnotationFunctionRole"]) == {
+        "ses:SendRawEmail"}
+    for statement in senders.values():
+        assert statement["Resource"]["Fn::Sub"].endswith(":identity/${DigestSender}")
 
 
 def _table_refs(role: dict[str, Any]) -> dict[str, set[str]]:
@@ -173,24 +177,28 @@ def _table_refs(role: dict[str, Any]) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize(
-    ("role", "writes", "reads"),
+    ("role", "writes", "reads", "updates"),
     [
-        ("IngestFunctionRole", {"ObjectsTable"}, set()),
+        ("IngestFunctionRole", {"ObjectsTable"}, set(), set()),
+        # issue 13: the matcher and the annotation trigger count failures on, and suspend, filter items
         ("FilterMatcherFunctionRole", {"DigestTable", "QuotaTable"},
-         {"FiltersTable", "UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable"}),
+         {"UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable"}, {"FiltersTable"}),
         ("AnnotationFunctionRole", {"DigestTable", "QuotaTable"},
-         {"FiltersTable", "UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable"}),
-        ("EmailDigestFunctionRole", {"DigestTable"}, {"UsersTable"}),
+         {"UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable"}, {"FiltersTable"}),
+        ("EmailDigestFunctionRole", {"DigestTable"}, {"UsersTable"}, set()),
         ("FilterApiFunctionRole", {"FiltersTable", "UsersTable", "AnnotationsTable", "ContextTable", "QuotaTable"},
-         {"ObjectsTable"}),
+         {"ObjectsTable"}, set()),
     ],
 )
 def test_each_function_reaches_only_its_own_tables(
-    translated: dict[str, Any], role: str, writes: set[str], reads: set[str]
+    translated: dict[str, Any], role: str, writes: set[str], reads: set[str], updates: set[str]
 ) -> None:
     granted = _table_refs(translated["Resources"][role])
-    assert set(granted) == writes | reads
+    assert set(granted) == writes | reads | updates
     for table in writes:
         assert "dynamodb:PutItem" in granted[table], table
     for table in reads:
         assert granted[table].isdisjoint({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}), table
+    for table in updates:  # read, and update items in place: never put or delete one
+        assert "dynamodb:UpdateItem" in granted[table] and "dynamodb:GetItem" in granted[table], table
+        assert granted[table].isdisjoint({"dynamodb:PutItem", "dynamodb:DeleteItem"}), table

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 
 class ConfigurationError(RuntimeError):
@@ -36,6 +37,28 @@ class Settings:
     aws_endpoint_url: str | None
     digest_sender: str
     kafka_replication_factor: int = -1  # topics skystream creates; -1 = the broker's default (3 on MSK)
+    # Limits: tunables with documented defaults (docs/filters.md, "Limits"), each from the variable named.
+    filter_time_limit_s: float = 2.0  # FILTER_TIME_LIMIT_S: one filter on one batch
+    match_reserve_s: float = 35.0  # MATCH_RESERVE_S: Lambda time kept back from filters for delivery and flush
+    suspend_after_failures: int = 5  # SUSPEND_AFTER_FAILURES: consecutive failing batches
+    run_now_deadline_s: float = 10.0  # RUN_NOW_DEADLINE_S: all of one run-now request (API timeout: 29 s)
+    max_active_filters_per_user: int = 20  # MAX_ACTIVE_FILTERS_PER_USER
+    max_daily_bytes_per_user: int = 20 * 100 * 1024 * 1024  # MAX_DAILY_BYTES_PER_USER: byte quotas of active Kafka filters
+    run_now_per_minute: int = 10  # RUN_NOW_PER_MINUTE: run-now requests per user per minute
+
+
+def _number(name: str, default: float, kind: type[int] | type[float]) -> Any:
+    """A positive number from the environment (``default`` when unset); malformed -> ConfigurationError."""
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name}={raw!r} is not a {kind.__name__}") from None
+    if value <= 0:
+        raise ConfigurationError(f"environment variable {name}={raw!r} must be greater than 0")
+    return value
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -68,4 +91,11 @@ def settings() -> Settings:
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         digest_sender=_env("DIGEST_SENDER", "skystream@example.org"),
         kafka_replication_factor=int(_env("KAFKA_REPLICATION_FACTOR", "-1")),
+        filter_time_limit_s=_number("FILTER_TIME_LIMIT_S", Settings.filter_time_limit_s, float),
+        match_reserve_s=_number("MATCH_RESERVE_S", Settings.match_reserve_s, float),
+        suspend_after_failures=_number("SUSPEND_AFTER_FAILURES", Settings.suspend_after_failures, int),
+        run_now_deadline_s=_number("RUN_NOW_DEADLINE_S", Settings.run_now_deadline_s, float),
+        max_active_filters_per_user=_number("MAX_ACTIVE_FILTERS_PER_USER", Settings.max_active_filters_per_user, int),
+        max_daily_bytes_per_user=_number("MAX_DAILY_BYTES_PER_USER", Settings.max_daily_bytes_per_user, int),
+        run_now_per_minute=_number("RUN_NOW_PER_MINUTE", Settings.run_now_per_minute, int),
     )

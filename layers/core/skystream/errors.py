@@ -101,3 +101,24 @@ class NotBuilt(SkystreamError):
 
     status = 501
     code = "not_implemented"
+
+
+class LimitExceeded(SkystreamError):
+    """A per-user limit refuses the request. The limits are settings with documented defaults;
+    ``setting`` names the one, ``limit`` its value, and the detail says how to get under it."""
+
+    status = 403
+    code = "limit_exceeded"
+
+
+class RateLimited(SkystreamError):
+    """Too many requests of one kind from one user in a window; ``retry_after_s`` says when to try again."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class RunTimedOut(BadRequest):
+    """Run-now stopped the filter at its time limit: it is too expensive (the matcher would stop it too)."""
+
+    code = "run_timed_out"

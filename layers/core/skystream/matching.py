@@ -5,13 +5,21 @@ reseed of a freshly saved Kafka filter. One batch of objects becomes one in-memo
 database; every filter runs on it (a failing filter never stops the others); each
 matching row becomes a record in the filter's output format and goes to its topic within
 the size limit and the daily byte quota, or to the email digest.
+
+Time is shared: filters run in the order ``filters.schedule`` gives (cheap ones first,
+owners taking turns, the batch's budget split fairly between owners), and each filter's
+records are produced as soon as it has run, so one user's expensive filters never hold
+back another user's records. A filter the budget cannot fit is skipped and counted (not a
+failure); one that fails or times out is counted towards its suspension
+(``skystream.suspension``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Hashable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -19,6 +27,7 @@ from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
 from skystream.errors import NotBuilt
 from skystream.features.columns import row_problem
 from skystream.filters.model import StoredFilter
+from skystream.filters.schedule import BatchBudget, FairSchedule
 from skystream.outputs.delivery import DeliveryCounts, Outgoing, RecordProducer, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
 from skystream.storage.quota import QuotaCounter
@@ -27,10 +36,14 @@ from skystream.streams.lambda_event import KafkaRecord
 
 if TYPE_CHECKING:
     from skystream.filters.compiler import CompiledFilter
+    from skystream.filters.engine import FilterEngine, FilterOutcome
+    from skystream.suspension import FilterHealth
 
 log = logging.getLogger(__name__)
 
 KEY_COLUMN = "diaObjectId"
+SKIPPED_FOR_BUDGET = ("not run on this batch: the batch's time was used up (it is shared fairly between users); "
+                      "its matches in this batch are not delivered, the next batch runs it again")
 
 
 @dataclass
@@ -76,6 +89,7 @@ class FilterResult(OutputCounts):
     """What one filter did with one batch."""
 
     error: str | None = None
+    skipped: str | None = None  # why it did not run this time (not its fault, not a failure)
 
 
 @dataclass
@@ -83,12 +97,14 @@ class MatchReport(OutputCounts):
     objects: int = 0
     filters: int = 0
     failed_filters: int = 0
+    skipped_filters: int = 0
     per_filter: dict[str, FilterResult] = field(default_factory=dict)
 
     def add(self, filter_id: str, result: FilterResult) -> None:
         self.per_filter[filter_id] = result
         self.add_counts(result)
         self.failed_filters += result.error is not None
+        self.skipped_filters += result.skipped is not None
 
 
 class FullAlertSource(Protocol):
@@ -119,10 +135,6 @@ class DigestSink(Protocol):
     ) -> int: ...
 
 
-class Engine(Protocol):
-    def run(self, batch: Any, filters: Sequence[tuple[Hashable, CompiledFilter]]) -> dict[Hashable, Any]: ...
-
-
 def newest_per_object(objects: Sequence[ObjectContext]) -> list[ObjectContext]:
     """One context per diaObjectId: the one with the latest detection (the last seen on a tie).
 
@@ -146,20 +158,24 @@ def run_and_deliver(
     trigger: Literal["alert", "annotation", "save"],
     producer: RecordProducer | None = None,
     quota: QuotaCounter | None = None,
-    engine: Engine | None = None,
+    engine: FilterEngine | None = None,
     archive: FullAlertSource | None = None,
     digest: DigestSink | None = None,
     batch_builder: Any = None,
     max_records_per_filter: int | None = None,
     now: dt.datetime | None = None,
+    budget: BatchBudget | None = None,
+    health: FilterHealth | None = None,
 ) -> MatchReport:
     """Evaluate ``filters`` on ``objects`` and deliver each filter's matches to its output.
 
     ``trigger`` says why they run (a new alert, an annotation, or the reseed after a save);
-    the caller has already chosen the filters that trigger concerns.
+    the caller has already chosen the filters that trigger concerns. ``budget`` is the
+    batch's deadline (None: each filter's own time limit only).
 
     Collaborators default to the real ones (shared producer, DynamoDB quota, SQLite engine,
-    S3 archive, digest table); tests pass fakes. Produced records are flushed before
+    S3 archive, digest table, and for alert and annotation triggers the failure counts of
+    ``skystream.suspension``); tests pass fakes. Produced records are flushed once before
     returning: a broker failure raises, so the event source retries the batch.
     """
     report = MatchReport()
@@ -168,68 +184,127 @@ def run_and_deliver(
     report.filters = len(filters)
     if not contexts or not filters:
         return report
-    moment = now or dt.datetime.now(dt.UTC)
-    utc = utc_stamp(moment)
-    day = moment.astimezone(dt.UTC).date()
+    if health is None and trigger != "save":
+        health = _default_health()
 
-    runnable: list[tuple[Hashable, CompiledFilter]] = []
-    by_id: dict[str, StoredFilter] = {}
+    runnable, failures = _compile(filters, report)
+    successes: list[StoredFilter] = []
+    if runnable:
+        if batch_builder is None:
+            from skystream.joins import build_batch as batch_builder
+        if engine is None:
+            engine = _default_engine()
+        outputs = _Outputs(contexts, now or dt.datetime.now(dt.UTC), producer=producer, quota=quota,
+                           archive=archive, digest=digest, max_records=max_records_per_filter)
+        batch = batch_builder([ctx.row for ctx in contexts], [compiled for _, compiled in runnable])
+        schedule: FairSchedule[tuple[StoredFilter, CompiledFilter]] = FairSchedule(
+            [((f, c), f.owner, (f.filter_id, f.version)) for f, c in runnable],
+            time_limit_s=engine.time_limit_s, budget=budget)
+        with engine.session(batch, [compiled for _, compiled in runnable]) as session:
+            for turn in schedule:  # each filter evaluated, then its records delivered at once
+                f, compiled = turn.job
+                outcome = session.evaluate(f.filter_id, compiled, turn.time_limit_s)
+                if schedule.finished(turn, elapsed_s=outcome.elapsed_s, timed_out=outcome.timed_out) in (
+                        "again", "skipped"):
+                    continue
+                started = time.monotonic()
+                result = _failed(f, outcome, len(contexts), trigger) or outputs.deliver(f, outcome.rows)
+                schedule.charge(turn, time.monotonic() - started)
+                report.add(f.filter_id, result)
+                if result.error is None:
+                    successes.append(f)
+                elif not outcome.ok:
+                    failures.append((f, result.error))
+        _skipped([f for f, _ in schedule.skipped], report, len(contexts), trigger)
+        outputs.flush()
+    if health is not None:  # after the flush: failure bookkeeping never delays anyone's records
+        for f in successes:
+            health.succeeded(f)
+        for f, reason in failures:
+            health.failed(f, reason)
+    return report
+
+
+def _compile(filters: Sequence[StoredFilter], report: MatchReport,
+             ) -> tuple[list[tuple[StoredFilter, CompiledFilter]], list[tuple[StoredFilter, str]]]:
+    """The filters that compile, and (reported) those refused: stored before a checker change,
+    they fail every batch until saved again (and so get suspended); never stop the others."""
+    runnable: list[tuple[StoredFilter, CompiledFilter]] = []
+    refused: list[tuple[StoredFilter, str]] = []
     for f in filters:
-        by_id[f.filter_id] = f
         try:
-            runnable.append((f.filter_id, f.compiled()))
-        except ValueError as exc:  # FilterRejected: stored before a checker change; never stop the others
+            runnable.append((f, f.compiled()))
+        except ValueError as exc:  # FilterRejected
             report.add(f.filter_id, FilterResult(error=f"refused: {exc}"))
-    if not runnable:
-        return report
+            refused.append((f, f"refused: {exc}"))
+    return runnable, refused
 
-    if batch_builder is None:
-        from skystream.joins import build_batch as batch_builder
-    if engine is None:
-        engine = _default_engine()
-    batch = batch_builder([ctx.row for ctx in contexts], [compiled for _, compiled in runnable])
-    outcomes = engine.run(batch, runnable)
-    by_object = {ctx.dia_object_id: ctx for ctx in contexts}
-    full_alerts = _ArchiveReads(archive)
 
-    produced_any = False
-    for filter_id, _compiled in runnable:
-        f = by_id[str(filter_id)]
-        outcome = outcomes[filter_id]
+def _skipped(filters: list[StoredFilter], report: MatchReport, objects: int, trigger: str) -> None:
+    for f in filters:
+        report.add(f.filter_id, FilterResult(skipped=SKIPPED_FOR_BUDGET))
+    if filters:
+        log.warning("%d of %d filters skipped on a batch of %d objects (%s trigger): the batch's time was used up",
+                    len(filters), report.filters, objects, trigger,
+                    extra={"skipped_filter_ids": [f.filter_id for f in filters[:50]]})
+
+
+def _failed(f: StoredFilter, outcome: FilterOutcome, objects: int, trigger: str) -> FilterResult | None:
+    """The result of a filter that failed (an error or its own time limit), else None."""
+    if outcome.ok:
+        return None
+    error = outcome.error or "timed out"
+    log.warning("filter %s failed on a batch of %d objects (%s trigger): %s", f.filter_id, objects, trigger, error)
+    return FilterResult(error=error)
+
+
+class _Outputs:
+    """Where one run's matches go: records to Kafka topics (within size limit and byte quota) or
+    rows to the email digest. Collaborators are made on first use; :meth:`flush` once at the end."""
+
+    def __init__(self, contexts: Sequence[ObjectContext], moment: dt.datetime, *, producer: RecordProducer | None,
+                 quota: QuotaCounter | None, archive: FullAlertSource | None, digest: DigestSink | None,
+                 max_records: int | None) -> None:
+        self.by_object = {ctx.dia_object_id: ctx for ctx in contexts}
+        self.utc = utc_stamp(moment)
+        self.day = moment.astimezone(dt.UTC).date()
+        self.producer = producer
+        self.quota = quota
+        self.full_alerts = _ArchiveReads(archive)
+        self.digest = digest
+        self.max_records = max_records
+        self.produced_any = False
+
+    def deliver(self, f: StoredFilter, rows: list[dict[str, Any]]) -> FilterResult:
+        """Send one filter's matching rows now (produced, not yet flushed)."""
         result = FilterResult()
-        if outcome.error is not None or outcome.timed_out:
-            result.error = outcome.error or "timed out"
-            log.warning("filter %s failed on a batch of %d objects (%s trigger): %s", f.filter_id, len(contexts),
-                        trigger, result.error)
-            report.add(f.filter_id, result)
-            continue
-        rows = list(outcome.rows)
-        if max_records_per_filter is not None:
-            rows = rows[:max_records_per_filter]
+        rows = list(rows) if self.max_records is None else list(rows)[: self.max_records]
         result.matched = len(rows)
         if rows and f.output == "email":
-            if digest is None:
-                digest = _default_digest()
-            result.emailed = digest.add_matches(day, f.owner, f.filter_id, f.name, [dict(r) for r in rows], utc)
+            if self.digest is None:
+                self.digest = _default_digest()
+            result.emailed = self.digest.add_matches(self.day, f.owner, f.filter_id, f.name,
+                                                     [dict(r) for r in rows], self.utc)
         elif rows and f.is_kafka:
-            outgoing = _records(f, rows, by_object, utc, full_alerts, result)
-            if producer is None:
+            outgoing = _records(f, rows, self.by_object, self.utc, self.full_alerts, result)
+            if self.producer is None:
                 from skystream.outputs.delivery import output_producer
 
-                producer = output_producer()
-            if quota is None:
+                self.producer = output_producer()
+            if self.quota is None:
                 from skystream.storage.quota import QuotaStore
 
-                quota = QuotaStore()
-            counts: DeliveryCounts = deliver(f, outgoing, producer=producer, quota=quota, day=day)
+                self.quota = QuotaStore()
+            counts: DeliveryCounts = deliver(f, outgoing, producer=self.producer, quota=self.quota, day=self.day)
             result.produced = counts.produced
             result.dropped_oversize = counts.dropped_oversize
             result.dropped_quota = counts.dropped_quota
-            produced_any = produced_any or counts.produced > 0
-        report.add(f.filter_id, result)
-    if produced_any and producer is not None and hasattr(producer, "flush"):
-        producer.flush()
-    return report
+            self.produced_any = self.produced_any or counts.produced > 0
+        return result
+
+    def flush(self) -> None:
+        if self.produced_any and self.producer is not None and hasattr(self.producer, "flush"):
+            self.producer.flush()
 
 
 def _records(
@@ -263,10 +338,17 @@ def _records(
     return out
 
 
-def _default_engine() -> Engine:
+def _default_engine() -> FilterEngine:
+    from skystream.config import settings
     from skystream.filters.engine import SqliteEngine
 
-    return SqliteEngine()
+    return SqliteEngine(time_limit_s=settings().filter_time_limit_s)
+
+
+def _default_health() -> FilterHealth:
+    from skystream.suspension import Suspensions
+
+    return Suspensions()
 
 
 def _default_digest() -> DigestSink:
@@ -317,8 +399,9 @@ def contexts_from_enriched(records: Sequence[KafkaRecord]) -> tuple[list[ObjectC
 
 
 def match_enriched(records: Sequence[KafkaRecord], *, producer: RecordProducer | None = None,
-                   dead_letters: DeadLetters | None = None) -> EnrichedMatchReport:
-    """The matcher's work for one batch of ``alerts-enriched`` records: every active on-alert filter.
+                   dead_letters: DeadLetters | None = None, budget: BatchBudget | None = None) -> EnrichedMatchReport:
+    """The matcher's work for one batch of ``alerts-enriched`` records: every active on-alert filter,
+    within ``budget`` (the Lambda's remaining time less the reserve for delivery).
 
     Refused records go to the dead-letter topic (``stage=match``) and are flushed before the
     filters run; the filters then run on the rest.
@@ -334,6 +417,7 @@ def match_enriched(records: Sequence[KafkaRecord], *, producer: RecordProducer |
         log.warning("%d alerts-enriched record(s) sent to the dead-letter topic: %s", len(reasons), reasons[:5])
     report = MatchReport()
     if contexts:
-        report = run_and_deliver(contexts, FilterStore().active("alert"), trigger="alert", producer=producer)
+        report = run_and_deliver(contexts, FilterStore().active("alert"), trigger="alert", producer=producer,
+                                 budget=budget)
     counts = {f.name: getattr(report, f.name) for f in fields(report) if f.init}
     return EnrichedMatchReport(**counts, dead_lettered=len(reasons), reasons=reasons)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from skystream.annotations.models import AnnotationEvent
 from skystream.features.columns import row_problem
 from skystream.filters.model import StoredFilter
+from skystream.filters.schedule import BatchBudget
 from skystream.matching import MatchReport, ObjectContext, OutputCounts
 from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord
@@ -51,6 +52,7 @@ class TriggerReport(OutputCounts):
     unknown_objects: int = 0
     filters_run: int = 0
     failed_filters: int = 0
+    skipped_filters: int = 0
     unknown_ids: list[int] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
@@ -58,6 +60,7 @@ class TriggerReport(OutputCounts):
         self.add_counts(report)
         self.filters_run += report.filters
         self.failed_filters += report.failed_filters
+        self.skipped_filters += report.skipped_filters
 
 
 Refused = list[tuple[KafkaRecord, str]]
@@ -121,8 +124,10 @@ def on_annotations(
     run: Callable[..., MatchReport] | None = None,
     producer: Any = None,
     dead_letters: DeadLetters | None = None,
+    budget: BatchBudget | None = None,
 ) -> TriggerReport:
-    """Handle one batch of raw ``annotations`` records; collaborators default to the real stores."""
+    """Handle one batch of raw ``annotations`` records; collaborators default to the real stores.
+    Every filter group's run shares ``budget`` (one deadline for the whole batch)."""
     report = TriggerReport()
     parsed, refused = parse_events(records)
     report.events, report.bad_events = len(parsed), len(refused)
@@ -160,5 +165,5 @@ def on_annotations(
     for ids, group in work:
         contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
         if contexts:
-            report.add(run(contexts, group, trigger="annotation", producer=producer))
+            report.add(run(contexts, group, trigger="annotation", producer=producer, budget=budget))
     return report

@@ -64,17 +64,18 @@ def list_filters(
 
 
 @router.post("/filters", status_code=201, summary="Save a new filter (a Kafka filter gets its topic, reseeded)",
-             tags=["filters"], responses=error_responses(400, 401, 409, 503, success=201))
+             tags=["filters"], responses=error_responses(400, 401, 403, 409, 503, success=201))
 def create_filter(body: Annotated[FilterCreate, Body()]) -> SaveResponse:
     user = require_user(router)
     return _saved(service().create(user, FilterSpec.model_validate(body.model_dump())))
 
 
-@router.post("/filters/run", summary="Run an unsaved query now over the most recent objects", tags=["filters"], responses=error_responses(400, 401))
+@router.post("/filters/run", summary="Run an unsaved query now over the most recent objects", tags=["filters"],
+             responses=error_responses(400, 401, 429))
 def run_adhoc(body: Annotated[AdhocRun, Body()]) -> RunResponse:
-    require_user(router)
+    user = require_user(router)
     spec = FilterSpec.model_validate(body.model_dump(exclude={"limit"}))
-    return _ran(service().run(spec, limit=body.limit))
+    return _ran(service().run(user, spec, limit=body.limit))
 
 
 @router.get("/filters/<filter_id>", summary="One filter (yours, or a public one)", tags=["filters"], responses=error_responses(401, 404))
@@ -105,8 +106,9 @@ def delete_filter(filter_id: FilterId) -> dict[str, str | None]:
     return {"deleted": f.filter_id, "topic_deleted": f.topic}
 
 
-@router.post("/filters/<filter_id>/run", summary="Run a filter now over the most recent objects", tags=["filters"], responses=error_responses(400, 401, 404))
+@router.post("/filters/<filter_id>/run", summary="Run a filter now over the most recent objects", tags=["filters"],
+             responses=error_responses(400, 401, 404, 429))
 def run_filter(filter_id: FilterId, limit: Limit = 100) -> RunResponse:
     user = require_user(router)
     svc = service()
-    return _ran(svc.run(svc.visible(user, filter_id), limit=limit))
+    return _ran(svc.run(user, svc.visible(user, filter_id), limit=limit))

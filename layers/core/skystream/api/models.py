@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from skystream.filters.model import FilterSpec, Output, StoredFilter
+from skystream.filters.model import FilterSpec, Output, StoredFilter, Suspension
 from skystream.names import PrintableName
 
 ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
@@ -58,7 +58,7 @@ class FilterOut(BaseModel):
     conditions: str
     on_alert: bool
     on_annotation: bool
-    active: bool = Field(description="Runs by itself on alerts or annotations")
+    active: bool = Field(description="Runs by itself on alerts or annotations (not when suspended)")
     output: Output
     public: bool
     byte_quota: int
@@ -66,6 +66,9 @@ class FilterOut(BaseModel):
     created: str
     modified: str
     version: int
+    consecutive_failures: int = Field(description="Batches in a row on which the filter failed or timed out")
+    suspended: Suspension | None = Field(
+        description="Set when the filter failed on too many batches in a row: it no longer runs until saved again")
 
     @classmethod
     def of(cls, f: StoredFilter) -> FilterOut:
@@ -143,11 +146,13 @@ class ValidationErrorBody(ErrorBody):
 def error_responses(*codes: int, success: int = 200) -> dict[int, dict[str, Any]]:
     """OpenAPI ``responses``: the success (described by the route's return type) and the errors it can give."""
     meaning = {
-        400: "The request cannot be done as asked (e.g. the filter's SQL was refused; the checker says where)",
+        400: "The request cannot be done as asked (e.g. the filter's SQL was refused; the checker says where; "
+             "run_timed_out: the filter took longer than its time limit)",
         401: "No valid 'Authorization: Token <key>' header",
-        403: "Not yours to change",
+        403: "Not yours to change, or limit_exceeded: a per-user limit (the detail names the setting)",
         404: "No such resource (or another user's private filter)",
         409: "Clash: the topic name is taken, or the filter changed since you read it",
+        429: "rate_limited: too many run-now requests this minute; retry_after_s says when to try again",
         503: "The Kafka cluster did not answer; the detail says what was done and how to retry",
     }
     out: dict[int, dict[str, Any]] = {success: {"description": "Created" if success == 201 else "OK"}}

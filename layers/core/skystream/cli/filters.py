@@ -1,4 +1,4 @@
-"""``skystream filter create | list | show | run | delete``: filters, over the HTTP API like any client."""
+"""``skystream filter create | list | show | run | resume | delete``: filters, over the HTTP API like any client."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def _print_filter(f: dict[str, Any]) -> None:
     print(f"  SELECT {f['selected']}\n  FROM {f['tables']}" + (f"\n  WHERE {f['conditions']}" if f["conditions"] else ""))
     print(f"  runs on: {', '.join(triggers) or 'request only (inactive)'}; output: {f['output']}"
           + (f"; topic: {f['topic']}" if f.get("topic") else ""))
+    suspended = f.get("suspended")
+    if suspended:
+        print(f"  SUSPENDED since {suspended['at']}: {suspended['reason']}\n"
+              f"  (it does not run until saved again: skystream filter resume {f['filter_id']})")
+    elif f.get("consecutive_failures"):
+        print(f"  failed on the last {f['consecutive_failures']} batch(es) in a row")
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -60,8 +66,9 @@ def _list(args: argparse.Namespace) -> int:
     elif not found:
         print("no filters yet (`skystream filter create --help`)")
     for f in [] if args.json else found:
+        state = "SUSPENDED" if f.get("suspended") else "active" if f["active"] else "inactive"
         print(f"{f['filter_id']}  {f['name'][:40]:40s} {f['output']:11s} owner {f['owner']:<5d} "
-              f"{'active' if f['active'] else 'inactive'}{'  public' if f['public'] else ''}")
+              f"{state}{'  public' if f['public'] else ''}")
     return 0
 
 
@@ -84,6 +91,16 @@ def _run(args: argparse.Namespace) -> int:
     more = " (more matched: raise --limit)" if result["truncated"] else ""
     print(f"{result['count']} row(s) from the {result['objects_scanned']} most recent objects "
           f"in {result['elapsed_s']:.3f} s{more}")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """Save the filter again unchanged: that clears a suspension (and re-runs its checks and limits)."""
+    client = api(args)
+    current = client.get(f"/filters/{args.filter_id}")
+    saved = client.patch(f"/filters/{args.filter_id}", {"version": current["version"]})
+    _print_filter(saved["filter"])
+    print(saved["message"])
     return 0
 
 
@@ -142,6 +159,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--limit", type=int, default=100, help="most rows to return (1-1000)")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=_run)
+
+    resume = commands.add_parser("resume", help="save a filter of yours again unchanged: lifts a suspension")
+    resume.add_argument("filter_id")
+    resume.set_defaults(func=_resume)
 
     delete = commands.add_parser("delete", help="delete a filter of yours and its topic")
     delete.add_argument("filter_id")

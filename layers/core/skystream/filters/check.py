@@ -1,6 +1,6 @@
 """The filter checker: parse once with sqlglot (MySQL dialect), then named passes over the tree.
 
-Each pass knows one thing (statements, node kinds, tables, columns, functions, limits) and
+Each pass knows one thing (statements, node kinds, tables, columns, functions, lengths, limits) and
 refuses with a message that says what is wrong, where, and how to fix it. It is an allow
 list: a node kind, table, column or function not listed here is refused, whatever it is.
 Strings are never matched against blacklists; the parse tree is the only truth.
@@ -18,6 +18,12 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from skystream.filters.functions import FUNCTIONS
+from skystream.filters.limits import (
+    MAX_LIKE_PATTERN_BYTES,
+    MAX_LIKE_PATTERNS_TOTAL_BYTES,
+    MAX_STRING_LITERAL_BYTES,
+    utf8_len,
+)
 from skystream.filters.schema import TABLES, TableSchema
 
 MAX_SQL_CHARS = 20_000
@@ -406,6 +412,33 @@ class _Checker:
                 except ValueError:
                     raise self.refuse(f"unreadable number {node.this}", self.offset_of(node)) from None
 
+    def lengths(self, tree: exp.Select) -> None:
+        """Quoted strings and LIKE patterns within ``filters.limits``: a LIKE costs up to pattern
+        x text per row, and SQLite cannot stop a filter inside one row (see filters/limits.py)."""
+        total = 0
+        for node in _walk(tree):
+            if isinstance(node, exp.Literal) and node.is_string:
+                size = utf8_len(node.this)
+                if size > MAX_STRING_LITERAL_BYTES:
+                    raise self.refuse(f"a quoted string of {size} bytes (UTF-8); the limit is "
+                                      f"{MAX_STRING_LITERAL_BYTES} bytes", self.offset_of(node))
+            elif isinstance(node, exp.Like):
+                pattern = node.expression
+                if isinstance(pattern, exp.Literal) and pattern.is_string:
+                    size = utf8_len(pattern.this)
+                    if size > MAX_LIKE_PATTERN_BYTES:
+                        raise self.refuse(f"a LIKE pattern of {size} bytes (UTF-8); the limit is "
+                                          f"{MAX_LIKE_PATTERN_BYTES} bytes", self.offset_of(pattern),
+                                          "LIKE costs pattern length x text length on every row")
+                else:
+                    size = MAX_LIKE_PATTERN_BYTES  # computed: SQLite refuses it beyond that when it runs
+                total += size
+                if total > MAX_LIKE_PATTERNS_TOTAL_BYTES:
+                    raise self.refuse(f"the LIKE patterns of this filter add up to more than "
+                                      f"{MAX_LIKE_PATTERNS_TOTAL_BYTES} bytes (a pattern that is not a quoted "
+                                      f"string counts as {MAX_LIKE_PATTERN_BYTES})", self.offset_of(node),
+                                      "use fewer or shorter patterns, or = / IN for exact values")
+
     def limits(self, tree: exp.Select) -> None:
         limit = tree.args.get("limit")
         if limit is None:
@@ -451,6 +484,7 @@ def check(sql: str, source: SourceMap | None = None) -> CheckedQuery:
         checker.node_kinds(tree)
         refs = checker.tables(tree)
         checker.functions(tree)
+        checker.lengths(tree)
         outputs = checker.output_columns(tree, refs)
         checker.columns(tree, refs)
         checker.limits(tree)

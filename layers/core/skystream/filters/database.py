@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping
 
-from skystream.filters.functions import register
+from skystream.filters.functions import Stop, register
 from skystream.filters.schema import JOIN_KEY, TABLES, TableSchema, sqlite_type
 
 
@@ -33,17 +33,18 @@ def create_table_sql(table: TableSchema, only: Collection[str] | None = None) ->
 
 
 def new_database(clock: Callable[[], float] = time.time,
-                 columns: Mapping[str, Collection[str]] | None = None) -> sqlite3.Connection:
+                 columns: Mapping[str, Collection[str]] | None = None, stop: Stop | None = None) -> sqlite3.Connection:
     """An empty in-memory database with every filter table and function.
 
     ``columns`` (table -> column names) keeps only the columns the batch's filters read:
     the objects table has ~200 columns, and SQLite decodes a row up to the last column a
-    query reads, so fewer, used-first columns make both the load and every scan faster."""
+    query reads, so fewer, used-first columns make both the load and every scan faster.
+    ``stop`` (see ``functions.Stop``) makes every function return NULL while it is set."""
     conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     for table in TABLES.values():
         conn.execute(create_table_sql(table, None if columns is None else columns.get(table.name, ())))
         conn.execute(f'CREATE INDEX "{table.name}_key" ON "{table.name}" ("{JOIN_KEY}")')
-    register(conn, clock)
+    register(conn, clock, stop)
     return conn
 
 

@@ -8,7 +8,11 @@ as a Python function under its MySQL name. Each one:
 
 - returns NULL (None) where MySQL returns NULL: a NULL argument, a domain error
   (``LOG10(-1)``, ``SQRT(-1)``), division by zero, an overflow;
-- never raises: a filter that passed the checker must run on any batch.
+- never raises: a filter that passed the checker must run on any batch;
+- returns NULL instead of text over ``limits.MAX_STRING_BYTES`` (CONCAT checks before it
+  builds anything), so what one row costs stays bounded (see ``filters/limits.py``);
+- on a connection registered with a :class:`Stop`, returns NULL at once when the running
+  filter is past its deadline.
 
 ``FUNCTIONS`` is the allow list the checker reads: name -> arity range.
 """
@@ -24,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from skystream.filters.limits import MAX_STRING_BYTES, utf8_len
+
 MJD_UNIX_EPOCH = 40587.0  # MJD of 1970-01-01T00:00:00
 
 
@@ -34,6 +40,7 @@ class FunctionSpec:
     max_args: int  # -1: any number >= min_args
     description: str
     impl: Callable[..., Any] | None  # None: SQLite's own function of the same name
+    unsafe: Callable[..., Any] | None = None  # impl before _safe: register() wraps it per connection
 
 
 _NUMERIC_PREFIX = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -75,24 +82,49 @@ def _str(value: Any) -> str | None:
     return str(value)
 
 
-def _finite(value: float | int | None) -> float | int | None:
+def _finite(value: Any) -> Any:
+    """A result SQLite can hold and a later step can afford: no inf/NaN, no int past 64 bits,
+    no text over MAX_STRING_BYTES (NULL instead, as MySQL gives NULL past max_allowed_packet)."""
     if value is None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         return float(value)
+    if isinstance(value, str) and len(value) * 4 > MAX_STRING_BYTES and utf8_len(value) > MAX_STRING_BYTES:
+        return None
     return value
 
 
-def _safe(func: Callable[..., Any]) -> Callable[..., Any]:
+class Stop:
+    """Set (by the engine's watchdog) when the running filter is past its deadline: from then
+    on every function returns NULL at once, so the rest of a row (which SQLite cannot
+    interrupt) costs nothing, and the engine reports the filter as timed out. One per
+    connection, read once per call: cheaper than a clock read on every call."""
+
+    __slots__ = ("stopped",)
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+
+def _safe(func: Callable[..., Any], stop: Stop | None = None) -> Callable[..., Any]:
     """Any Python error becomes NULL: user SQL that passed the check must never fail a batch."""
 
-    def wrapper(*args: Any) -> Any:
-        try:
-            return _finite(func(*args))
-        except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
-            return None
+    if stop is None:
+        def wrapper(*args: Any) -> Any:
+            try:
+                return _finite(func(*args))
+            except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+                return None
+    else:
+        def wrapper(*args: Any) -> Any:
+            if stop.stopped:
+                return None
+            try:
+                return _finite(func(*args))
+            except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+                return None
 
     wrapper.__name__ = func.__name__
     return wrapper
@@ -221,9 +253,13 @@ def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _concat(*args: Any) -> str | None:
+    """NULL if any part is NULL, or if the result would be over MAX_STRING_BYTES (checked
+    before joining: a thousand 64 KB parts must not build a 64 MB string first)."""
     parts = [_str(a) for a in args]
     if any(p is None for p in parts):
         return None
+    if sum(len(p) for p in parts) > MAX_STRING_BYTES:  # type: ignore[arg-type]
+        return None  # characters <= bytes: surely over
     return "".join(parts)  # type: ignore[arg-type]
 
 
@@ -372,7 +408,7 @@ def make_mjdnow(clock: Callable[[], float] = time.time) -> Callable[[], float]:
 
 
 def _spec(name: str, lo: int, hi: int, description: str, impl: Callable[..., Any] | None) -> FunctionSpec:
-    return FunctionSpec(name, lo, hi, description, None if impl is None else _safe(impl))
+    return FunctionSpec(name, lo, hi, description, None if impl is None else _safe(impl), impl)
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
@@ -444,15 +480,17 @@ def udf_name(name: str) -> str:
     return UDF_PREFIX + name.lower()
 
 
-def register(conn: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
-    """Install every allowed function on a SQLite connection (deterministic where it is).
+def register(conn: sqlite3.Connection, clock: Callable[[], float] = time.time, stop: Stop | None = None) -> None:
+    """Install every allowed function on a SQLite connection (deterministic where it is);
+    with ``stop``, each returns NULL at once while ``stop.stopped`` is set.
 
     ``mjdnow()`` is read once, here: constant for the whole batch as MySQL's NOW() is within
     a statement, so SQLite can evaluate it once instead of per row."""
     for name, spec in FUNCTIONS.items():
-        if spec.impl is None:
+        if spec.impl is None or spec.unsafe is None:
             continue
         n_args = -1 if spec.max_args != spec.min_args else spec.min_args
-        conn.create_function(udf_name(name), n_args, spec.impl, deterministic=True)
+        impl = spec.impl if stop is None else _safe(spec.unsafe, stop)
+        conn.create_function(udf_name(name), n_args, impl, deterministic=True)
     now = make_mjdnow(clock)()
     conn.create_function(udf_name("MJDNOW"), 0, lambda: now, deterministic=True)

@@ -9,6 +9,16 @@ atomically), delete its topic (and the old one after a rename), recreate it with
 retention, then run the filter over the most recent stored objects and put up to
 :data:`RESEED_LIMIT` records in it, so the user sees something at once. Old records never
 survive an edit: the topic always reflects the filter as saved.
+
+Saving also clears a suspension (``skystream.suspension``): the filter runs again as saved.
+
+Per-user limits (settings with documented defaults, docs/filters.md "Limits"): a save
+that would take the owner past ``max_active_filters_per_user`` active filters or
+``max_daily_bytes_per_user`` of daily byte quota over active Kafka filters is refused
+(403 ``limit_exceeded``), unless it does not add to what they already have (so an
+operator lowering a limit never blocks an edit that deactivates or shrinks); run-now is
+limited to ``run_now_per_minute`` requests per user (429) and to ``run_now_deadline_s``,
+the filter itself to the matcher's per-filter time limit (400 ``run_timed_out``).
 """
 
 from __future__ import annotations
@@ -22,12 +32,24 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from skystream.errors import BadRequest, Forbidden, InvalidFilter, NotFound, StaleVersion, Unavailable
+from skystream.config import settings
+from skystream.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidFilter,
+    LimitExceeded,
+    NotFound,
+    RateLimited,
+    RunTimedOut,
+    StaleVersion,
+    Unavailable,
+)
 from skystream.filters.model import FilterSpec, StoredFilter
 from skystream.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
 from skystream.storage.filters import FilterStore
+from skystream.storage.rates import RateCounter
 from skystream.storage.users import User
 from skystream.streams.producer import DEFAULT_MAX_RECORD_BYTES
 
@@ -84,12 +106,14 @@ class FilterService:
         objects: RecentObjects | None = None,
         producer: Any = None,
         quota: Any = None,
+        rates: RateCounter | None = None,
     ):
         self.store = store or FilterStore()
         self._topics = topics
         self._objects = objects
         self._producer = producer
         self._quota = quota
+        self._rates = rates
 
     # -- collaborators, made on first use (a read-only request never connects to Kafka) ---------
 
@@ -100,6 +124,14 @@ class FilterService:
 
             self._topics = TopicAdmin()
         return self._topics
+
+    @property
+    def rates(self) -> RateCounter:
+        if self._rates is None:
+            from skystream.storage.rates import RateStore
+
+            self._rates = RateStore()
+        return self._rates
 
     @property
     def objects(self) -> RecentObjects:
@@ -160,6 +192,30 @@ class FilterService:
                                 "(add annotator:NAME to tables); otherwise use on_alert")
         return spec
 
+    def _within_limits(self, user: User, saved: StoredFilter, current: StoredFilter | None = None) -> None:
+        """Refuse a save that takes ``user`` past a per-user limit (and adds to what they have)."""
+        config = settings()
+        others = [f for f in self.store.list_for(user.user_id) if f.filter_id != saved.filter_id]
+
+        def usage(mine: StoredFilter | None) -> tuple[int, int]:
+            active = [f for f in [*others, *([mine] if mine else [])] if f.active]
+            return len(active), sum(f.byte_quota for f in active if f.is_kafka)
+
+        (count_before, bytes_before), (count_after, bytes_after) = usage(current), usage(saved)
+        if count_after > config.max_active_filters_per_user and count_after > count_before:
+            raise LimitExceeded(
+                f"you would have {count_after} active filters; the limit is {config.max_active_filters_per_user} "
+                "per user (setting MAX_ACTIVE_FILTERS_PER_USER). Save this one inactive (on_alert and on_annotation "
+                "false), or deactivate or delete another, or ask the operator to raise the limit",
+                setting="MAX_ACTIVE_FILTERS_PER_USER", limit=config.max_active_filters_per_user)
+        if bytes_after > config.max_daily_bytes_per_user and bytes_after > bytes_before:
+            raise LimitExceeded(
+                f"the daily byte quotas of your active Kafka filters would add up to {bytes_after} bytes; the limit "
+                f"is {config.max_daily_bytes_per_user} per user (setting MAX_DAILY_BYTES_PER_USER). Lower byte_quota "
+                f"(at most {max(0, config.max_daily_bytes_per_user - (bytes_after - saved.byte_quota))} here), "
+                "deactivate another Kafka filter, or ask the operator to raise the limit",
+                setting="MAX_DAILY_BYTES_PER_USER", limit=config.max_daily_bytes_per_user)
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def create(self, user: User, spec: FilterSpec) -> SaveOutcome:
@@ -174,6 +230,7 @@ class FilterService:
             modified=now,
             version=1,
         )
+        self._within_limits(user, f)
         self.store.put(f)
         return self._after_save(f, previous_topic=None)
 
@@ -197,8 +254,11 @@ class FilterService:
             "topic": topic_name(user.user_id, spec.name) if spec.output.startswith("kafka") else None,
             "modified": _now(),
             "version": current.version + 1,
+            "consecutive_failures": 0,  # saving re-activates a suspended filter: it starts afresh
+            "suspended": None,
         })
         f._compiled = None
+        self._within_limits(user, f, current)
         self.store.put(f, expected_version=current.version, previous_topic=current.topic)
         return self._after_save(f, previous_topic=current.topic)
 
@@ -257,22 +317,47 @@ class FilterService:
 
     # -- run now --------------------------------------------------------------------------------
 
-    def run(self, f: StoredFilter | FilterSpec, *, limit: int = RUN_ROW_CAP) -> RunOutcome:
-        """Evaluate now over the most recent stored objects; returns the rows, capped at ``limit``."""
+    def run(self, user: User, f: StoredFilter | FilterSpec, *, limit: int = RUN_ROW_CAP) -> RunOutcome:
+        """Evaluate now over the most recent stored objects; returns the rows, capped at ``limit``.
+
+        Bounded well below the API's 29 s: the whole request by ``run_now_deadline_s``, the
+        filter itself by the matcher's per-filter time limit (a filter slower than that here
+        would time out in the matcher too). One user may run ``run_now_per_minute`` a minute.
+        """
         from skystream.filters.engine import SqliteEngine
         from skystream.joins import build_batch
 
-        started = time.perf_counter()
+        config = settings()
+        started = time.monotonic()
+        deadline = started + config.run_now_deadline_s
+        count, retry_after = self.rates.hit("run", user.user_id)
+        if count > config.run_now_per_minute:
+            raise RateLimited(f"this is your run-now request number {count} this minute; the limit is "
+                              f"{config.run_now_per_minute} per user per minute (setting RUN_NOW_PER_MINUTE); "
+                              f"try again in {retry_after:.0f} s",
+                              setting="RUN_NOW_PER_MINUTE", limit=config.run_now_per_minute,
+                              retry_after_s=round(retry_after, 1))
         if isinstance(f, FilterSpec):
             f = _probe(self._checked(f))
         compiled = f.compiled()
         rows = [o.row for o in self.objects.recent(RUN_SCAN)]
         batch = build_batch(rows, [compiled])
-        outcome = SqliteEngine(row_cap=limit).run(batch, [(f.filter_id, compiled)])[f.filter_id]
-        if outcome.error is not None or outcome.timed_out:
-            raise InvalidFilter(f"the filter failed while running: {outcome.error or 'it took too long'}")
+        time_limit = min(config.filter_time_limit_s, deadline - time.monotonic())
+        if time_limit <= 0:
+            raise RunTimedOut(f"reading the {len(rows)} most recent objects took the whole run-now time of "
+                              f"{config.run_now_deadline_s:g} s (setting RUN_NOW_DEADLINE_S); try again",
+                              time_limit_s=config.run_now_deadline_s, objects_scanned=len(rows))
+        outcome = SqliteEngine(time_limit_s=time_limit, row_cap=limit).run(batch, [(f.filter_id, compiled)])[f.filter_id]
+        if outcome.timed_out:
+            raise RunTimedOut(
+                f"the filter did not finish over the {len(rows)} most recent objects: {outcome.error}. The matcher "
+                f"gives each filter {config.filter_time_limit_s:g} s per batch, so it would time out there too; make it "
+                "cheaper (fewer or shorter LIKE patterns, fewer joined tables)",
+                time_limit_s=round(time_limit, 3), elapsed_s=round(outcome.elapsed_s, 3), objects_scanned=len(rows))
+        if outcome.error is not None:
+            raise InvalidFilter(f"the filter failed while running: {outcome.error}")
         return RunOutcome(rows=[clean(r) for r in outcome.rows], objects_scanned=len(rows),
-                          truncated=bool(outcome.truncated), elapsed_s=time.perf_counter() - started)
+                          truncated=bool(outcome.truncated), elapsed_s=time.monotonic() - started)
 
 
 def _spec_fields(f: StoredFilter) -> dict[str, Any]:

@@ -40,6 +40,16 @@ class FilterSpec(BaseModel):
     byte_quota: int = Field(default=DEFAULT_BYTE_QUOTA, ge=0, le=10 * 1024**3, description="Bytes per UTC day on the topic")
 
 
+class Suspension(BaseModel):
+    """Why and when the matcher stopped running a filter. Saving the filter again clears it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reason: str = Field(description="The last failure, e.g. 'stopped after 2.01 s: over the time limit of 2 s'")
+    at: str = Field(description="When it was suspended (UTC, ISO 8601)")
+    failures: int = Field(description="Consecutive failing batches that led to it")
+
+
 class StoredFilter(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -59,6 +69,10 @@ class StoredFilter(BaseModel):
     created: str
     modified: str
     version: int = 1
+    # Written by the matcher, not by the user: batches failed in a row (reset by a success),
+    # and the suspension once they reach the limit (``skystream.suspension``).
+    consecutive_failures: int = 0
+    suspended: Suspension | None = None
 
     _compiled: Any = PrivateAttr(default=None)
 
@@ -68,8 +82,9 @@ class StoredFilter(BaseModel):
 
     @property
     def active(self) -> bool:
-        """Runs by itself (on alerts or annotations); inactive filters run only when asked."""
-        return self.on_alert or self.on_annotation
+        """Runs by itself (on alerts or annotations); inactive filters run only when asked.
+        A suspended filter is not active until its owner saves it again."""
+        return (self.on_alert or self.on_annotation) and self.suspended is None
 
     def compiled(self) -> CompiledFilter:
         """The checked, transpiled query (compiled once; raises ``FilterRejected`` if the SQL is refused)."""

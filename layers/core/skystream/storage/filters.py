@@ -8,6 +8,13 @@ Item kinds, all keyed by ``filter_id``:
   Kafka would treat as colliding claim the same item;
 - ``meta#filters_changed`` with ``version``: bumped by every write, so matchers can
   keep the active list in memory and re-read it only when the counter moved.
+
+A filter item also carries what the matcher writes about it (``skystream.suspension``):
+``consecutive_failures`` (an atomic counter, written only when a batch fails it or when a
+success follows failures) and ``suspended`` (reason, time, count). Both are conditional on
+the filter's ``version``, so nothing about an old version lands on a newer one; neither
+changes ``version``, so the owner's next save is not refused as stale, and a save (a
+whole-item put) clears both. A suspended filter is not in :meth:`FilterStore.active`.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from skystream.config import settings
 from skystream.errors import NotFound, StaleVersion, TopicClash
-from skystream.filters.model import StoredFilter, Trigger
+from skystream.filters.model import StoredFilter, Suspension, Trigger
 from skystream.outputs.topics import collision_key
 from skystream.storage.aws import client
 
@@ -132,6 +139,61 @@ class FilterStore:
             + "; read it again and re-apply your change",
             current_version=current.version if current else None,
         )
+
+    # -- what the matcher writes about a filter ------------------------------------------------
+
+    def add_failure(self, f: StoredFilter) -> int:
+        """Count one more failing batch of this version of ``f``; returns the new count
+        (0 when the filter was changed or deleted meanwhile: nothing is counted then)."""
+        try:
+            out = self._db.update_item(
+                TableName=self.table,
+                Key={"filter_id": {"S": f.filter_id}},
+                UpdateExpression="ADD consecutive_failures :one",
+                ConditionExpression="attribute_exists(filter_id) AND #v = :v",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":v": {"N": str(f.version)}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return 0
+        return int(out["Attributes"]["consecutive_failures"]["N"])
+
+    def clear_failures(self, f: StoredFilter) -> None:
+        """Back to zero after a success (only if counting: the common case writes nothing)."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"filter_id": {"S": f.filter_id}},
+                UpdateExpression="SET consecutive_failures = :zero",
+                ConditionExpression="attribute_exists(filter_id) AND #v = :v AND consecutive_failures > :zero",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":v": {"N": str(f.version)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def suspend(self, f: StoredFilter, suspension: Suspension) -> bool:
+        """Mark this version of ``f`` suspended; True only for the one call that did it (so its
+        owner is told once however many matchers race). Every matcher re-reads its active list."""
+        failed = self._transact([
+            {"Update": {
+                "TableName": self.table,
+                "Key": {"filter_id": {"S": f.filter_id}},
+                "UpdateExpression": "SET suspended = :s",
+                "ConditionExpression": "attribute_exists(filter_id) AND #v = :v AND attribute_not_exists(suspended)",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":s": _ser.serialize(suspension.model_dump()),
+                                              ":v": {"N": str(f.version)}},
+            }},
+            self._bump(),
+        ])
+        for cached in _ACTIVE.values():
+            cached.filters = [c for c in cached.filters if c.filter_id != f.filter_id]
+        return failed is None
 
     def delete(self, f: StoredFilter) -> None:
         """Remove a filter and release its topic name (if it still holds it)."""
@@ -244,7 +306,8 @@ class FilterStore:
         return item["stamp"]["S"] if item and "stamp" in item else None
 
     def active(self, trigger: Trigger) -> list[StoredFilter]:
-        """Filters that run on ``trigger``. Cached per process; re-read within ``refresh_s`` of a change."""
+        """Filters that run on ``trigger`` (not suspended). Cached per process; re-read within
+        ``refresh_s`` of a change."""
         key = (self.table, trigger)
         cached = _ACTIVE.get(key)
         now = time.monotonic()
@@ -258,7 +321,7 @@ class FilterStore:
         items = self._paginate(
             "scan",
             TableName=self.table,
-            FilterExpression="#a = :t",
+            FilterExpression="#a = :t AND attribute_not_exists(suspended)",
             ExpressionAttributeNames={"#a": attribute},
             ExpressionAttributeValues={":t": {"BOOL": True}},
             ConsistentRead=True,
