@@ -67,7 +67,7 @@ class FakeRun:
     calls: list[list[int]] = field(default_factory=list)
 
     def __call__(self, objects: Sequence[ObjectContext], filters: Sequence[StoredFilter], *, trigger: str,
-                 producer: Any = None) -> MatchReport:
+                 producer: Any = None, budget: Any = None) -> MatchReport:
         self.calls.append([o.dia_object_id for o in objects])
         return MatchReport(objects=len(objects), filters=len(filters))
 
