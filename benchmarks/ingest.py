@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import decode_alert, encode_alert
-from skystream.ingest import enrich
+from skystream.devtools.generator import generate_alerts
+from skystream.services.ingest import enrich
 from skystream.streams.lambda_event import KafkaRecord
 
 HISTORIES = (10, 100, 300)
@@ -82,8 +82,8 @@ def bench_no_io(counts: dict[int, int], min_seconds: float) -> dict[str, dict[st
 
 
 def bench_with_io(counts: dict[int, int], no_io: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    from skystream.ingest import default_service
     from skystream.local.testing import EphemeralStack
+    from skystream.services.ingest import default_service
 
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)  # always a private stack on free ports, never someone's running one

@@ -50,11 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
-from skystream.filters.lifecycle import FilterService
-from skystream.filters.model import FilterSpec
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.filters import FilterSpec
 from skystream.local.testing import EphemeralStack
+from skystream.services.filters import FilterService
 from skystream.storage.users import UserStore
 
 PIPELINE = ("ingest_handler", "filter_matcher")

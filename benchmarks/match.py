@@ -5,7 +5,7 @@ What is measured: ``SqliteEngine.run`` on a batch (load the batch's rows into on
 in-memory SQLite database, then run every filter with its time limit and row cap). The
 filters are the test corpus (tests/filter_corpus: bright/rising, colour pairs, reliability,
 sherlock, TNS, annotators, jumps, MJD windows) cycled up to the filter count. The objects
-rows come from generated alerts (``skystream.alerts.generator.generate_alerts`` ->
+rows come from generated alerts (``skystream.devtools.generator.generate_alerts`` ->
 ``skystream.features.objects_row``; ``--rows synthetic`` uses the corpus's random rows
 instead), with random sherlock, TNS and annotation rows for those objects. Compilation
 happens once, before timing, as in the matcher; generating the alerts is not timed.
@@ -54,7 +54,7 @@ def bench_batch(size: int, rows: str) -> BatchRows:
     """``size`` alerts' objects rows plus context rows for them."""
     if rows == "synthetic":
         return make_batch(size, seed=size)
-    from skystream.alerts.generator import generate_alerts
+    from skystream.devtools.generator import generate_alerts
     from skystream.features import objects_row
 
     objects: list[dict] = []

@@ -8,9 +8,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skystream.annotations.trigger import on_annotations
 from skystream.config import settings
 from skystream.filters.schedule import BatchBudget
+from skystream.services.annotation_trigger import on_annotations
 from skystream.streams.lambda_event import records_from_event
 
 logger = Logger()

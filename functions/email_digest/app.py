@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from skystream.digest.event import DigestEvent
-from skystream.digest.send import CATCH_UP_DAYS, send_digest
+from skystream.services.digest.event import DigestEvent
+from skystream.services.digest.send import CATCH_UP_DAYS, send_digest
 
 _RESERVE_MS = 60_000  # stop starting new users with a minute left, so no send is cut mid-way
 

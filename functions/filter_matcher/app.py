@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from skystream.config import settings
 from skystream.filters.schedule import BatchBudget
-from skystream.matching import match_enriched
+from skystream.services.matching import match_enriched
 from skystream.streams.lambda_event import records_from_event
 
 logger = Logger()

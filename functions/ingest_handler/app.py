@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skystream.ingest import ingest_records
+from skystream.services.ingest import ingest_records
 from skystream.streams.lambda_event import records_from_event
 
 logger = Logger()

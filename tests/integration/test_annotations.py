@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.lightcurve import full_alert, lite_lightcurve
 from skystream.alerts.wire import encode_alert
 from skystream.cli import main as cli
+from skystream.devtools.generator import generate_alerts
 from skystream.local.processes import free_port
 from skystream.local.stack import FunctionHost
 from skystream.local.testing import EphemeralStack, produce, read_topic

@@ -21,7 +21,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from skystream.api.client import ApiClient, ApiError
+from skystream.clients.api import ApiClient, ApiError
 from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack
 from skystream.storage.users import UserStore

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from test_filter_streams import seed_objects
 
-from skystream.alerts.generator import generate_alerts
 from skystream.cli import main as cli
+from skystream.devtools.generator import generate_alerts
 from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack
 

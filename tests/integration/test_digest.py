@@ -9,16 +9,16 @@ import time
 
 import pytest
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
 from skystream.cli import main as cli_main
-from skystream.digest.mailbox import sent_emails
-from skystream.digest.send import send_digest
+from skystream.devtools.generator import generate_alerts
+from skystream.devtools.mailbox import sent_emails
+from skystream.domain.filters import FilterSpec
 from skystream.features import objects_row
-from skystream.filters.lifecycle import FilterService
-from skystream.filters.model import FilterSpec
 from skystream.local.handlers import load_handler
 from skystream.local.testing import produce
+from skystream.services.digest.send import send_digest
+from skystream.services.filters import FilterService
 from skystream.storage.digest import DigestStore
 from skystream.storage.users import UserStore
 
@@ -116,7 +116,7 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
 
 def test_both_triggers_feed_the_digest(stack) -> None:
     """An on-alert + on-annotation email filter: the annotation-time and the alert-time match both arrive."""
-    from skystream.annotations.service import AnnotationService
+    from skystream.services.annotations import AnnotationService
     from skystream.storage.annotators import AnnotatorRegistry
     from skystream.storage.objects import ObjectStore
 

@@ -2,7 +2,7 @@
 
 Real parts throughout: tansu for Kafka, moto's server for DynamoDB/S3, the functions
 hosted by the event-source runner, the HTTP API on a loopback port, and the records read
-back with ``skystream.client.lasair_consumer``. Which objects should match is computed
+back with ``skystream.clients.lasair.lasair_consumer``. Which objects should match is computed
 here from the generated alerts themselves, not by the SQL engine.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.lightcurve import lite_lightcurve
 from skystream.alerts.wire import encode_alert
-from skystream.api.client import ApiClient, ApiError
-from skystream.client import lasair_consumer
+from skystream.clients.api import ApiClient, ApiError
+from skystream.clients.lasair import lasair_consumer
+from skystream.devtools.generator import generate_alerts
 from skystream.features import objects_row
 from skystream.local.handlers import LocalLambdaContext, load_handler
 from skystream.local.lag import wait_caught_up

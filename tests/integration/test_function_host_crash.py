@@ -27,12 +27,12 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
-from skystream.filters.lifecycle import FilterService
-from skystream.filters.model import FilterSpec
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.filters import FilterSpec
 from skystream.local.processes import free_port, pid_alive
 from skystream.local.testing import EphemeralStack, produce
+from skystream.services.filters import FilterService
 from skystream.storage.users import UserStore
 
 TOTAL = 2000

@@ -8,11 +8,11 @@ import struct
 import time
 
 from skystream.alerts.enriched import EnrichedRecord
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.lightcurve import full_alert
 from skystream.alerts.wire import encode_alert
-from skystream.ingest import default_service, ingest_records
+from skystream.devtools.generator import generate_alerts
 from skystream.local.testing import EphemeralStack, produce, read_topic
+from skystream.services.ingest import default_service, ingest_records
 from skystream.storage.archive import AlertArchive
 from skystream.storage.objects import ObjectStore
 from skystream.streams.lambda_event import KafkaRecord

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from skystream.alerts.factory import make_alert
 from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.devtools.factory import make_alert
 from skystream.features import objects_row
 from skystream.local.testing import EphemeralStack
 from skystream.storage.archive import AlertArchive

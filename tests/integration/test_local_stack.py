@@ -15,14 +15,14 @@ from pathlib import Path
 import localstack_client.session
 import pytest
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
-from skystream.filters.lifecycle import FilterService
-from skystream.filters.model import FilterSpec
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.filters import FilterSpec
 from skystream.local.handlers import template_path
 from skystream.local.processes import free_port, pid_alive
 from skystream.local.template import load_yaml
 from skystream.local.testing import EphemeralStack, produce, read_topic
+from skystream.services.filters import FilterService
 from skystream.storage.aws import client
 from skystream.storage.users import UserStore
 from skystream.streams.admin import TopicAdmin

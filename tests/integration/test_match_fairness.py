@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
 from skystream.cli import main as cli
 from skystream.config import settings
-from skystream.digest.mailbox import sent_emails
+from skystream.devtools.generator import generate_alerts
+from skystream.devtools.mailbox import sent_emails
 from skystream.filters.schedule import COSTS
 from skystream.local.lag import wait_caught_up
 from skystream.local.processes import free_port

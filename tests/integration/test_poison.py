@@ -20,13 +20,13 @@ from typing import Any
 import fastavro
 import orjson
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
-from skystream.api.client import ApiClient
 from skystream.cli import main as cli
-from skystream.ingest import enrich
+from skystream.clients.api import ApiClient
+from skystream.devtools.generator import generate_alerts
 from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack, produce, read_topic
+from skystream.services.ingest import enrich
 from skystream.storage.archive import AlertArchive
 from skystream.storage.objects import ObjectStore
 from skystream.storage.users import UserStore

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from skystream.alerts.factory import make_alert
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.lightcurve import lite_lightcurve
-from skystream.api.client import ApiClient
+from skystream.clients.api import ApiClient
+from skystream.devtools.factory import make_alert
+from skystream.devtools.generator import generate_alerts
 from skystream.features import objects_row
 from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack

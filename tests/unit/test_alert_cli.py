@@ -5,10 +5,10 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.schema_files import sample_alert_path
 from skystream.alerts.wire import encode_alert
 from skystream.cli import main
+from skystream.devtools.generator import generate_alerts
 
 
 def test_generate_writes_a_container_file_that_show_reads(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import BadAlert, decode_alert, encode_alert
+from skystream.devtools.generator import generate_alerts
 from skystream.features import objects_row
 
 GOOD = encode_alert(generate_alerts(1, seed=1, detections=5)[0])

@@ -6,8 +6,8 @@ import time
 import fastavro.validation
 import pytest
 
-from skystream.alerts.generator import KINDS, generate_alerts
 from skystream.alerts.schema_files import SCHEMA_VERSIONS, parsed_schema
+from skystream.devtools.generator import KINDS, generate_alerts
 
 
 def test_same_seed_same_alerts_other_seed_other_alerts() -> None:

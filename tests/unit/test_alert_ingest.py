@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from skystream.alerts.enriched import EnrichedRecord
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.wire import encode_alert
-from skystream.ingest import IngestService
+from skystream.devtools.generator import generate_alerts
+from skystream.services.ingest import IngestService
 from skystream.streams.lambda_event import KafkaRecord
 from skystream.streams.producer import ProduceError
 

@@ -3,8 +3,8 @@
 import math
 
 from skystream.alerts.enriched import EnrichedRecord
-from skystream.alerts.factory import make_alert
 from skystream.alerts.lightcurve import full_alert, lite_and_full, lite_lightcurve
+from skystream.devtools.factory import make_alert
 from skystream.features import objects_row
 
 

@@ -21,15 +21,15 @@ from botocore.exceptions import EndpointConnectionError
 from fakes import RecordingProducer, records
 from moto_tables import template_tables
 
-from skystream import ingest
 from skystream.alerts.enriched import EnrichedRecord
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.lightcurve import lite_lightcurve
 from skystream.alerts.schema_files import RegistryUnavailable
 from skystream.alerts.wire import BadAlert, decode_alert, encode_alert
-from skystream.bounds import MAX_JSON_DEPTH
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.bounds import MAX_JSON_DEPTH
 from skystream.features import objects_row
-from skystream.ingest import IngestService
+from skystream.services import ingest
+from skystream.services.ingest import IngestService
 from skystream.storage.dynamo_values import UnstorableValue
 from skystream.storage.objects import ObjectStore, object_item
 from skystream.streams.dead_letter import DeadLetters, is_infrastructure

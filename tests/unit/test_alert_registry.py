@@ -12,9 +12,9 @@ import fastavro.schema
 import pytest
 
 from skystream.alerts import schema_files
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.schema_files import RegistryUnavailable, alert_schema_path
 from skystream.alerts.wire import BadAlert, decode_alert, encode_alert
+from skystream.devtools.generator import generate_alerts
 
 
 def _v12_schema() -> str:

@@ -6,9 +6,9 @@ import struct
 import fastavro
 import pytest
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.schema_files import SCHEMA_VERSIONS, sample_alert_path, schema_id
 from skystream.alerts.wire import BadAlert, decode_alert, encode_alert
+from skystream.devtools.generator import generate_alerts
 
 
 @pytest.mark.parametrize("version", SCHEMA_VERSIONS)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from skystream.context.loader import ContextFileError, load_file, load_text, parse_rows, table_for
+from skystream.services.context import ContextFileError, load_file, load_text, parse_rows, table_for
 
 
 @dataclass

@@ -15,12 +15,12 @@ import pytest
 from fakes import RecordingProducer, records
 from moto_tables import template_tables
 
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.lightcurve import lite_lightcurve
-from skystream.annotations.trigger import on_annotations
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.filters import StoredFilter
 from skystream.features import objects_row
-from skystream.filters.model import StoredFilter
-from skystream.matching import MatchReport, ObjectContext
+from skystream.services.annotation_trigger import on_annotations
+from skystream.services.matching import MatchReport, ObjectContext
 from skystream.storage.objects import ObjectStore
 from skystream.streams.dead_letter import DeadLetters
 from skystream.streams.producer import ProduceError

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from skystream.annotations.models import AnnotationEvent
-from skystream.annotations.service import AnnotationService, parse_uploads
-from skystream.errors import BadRequest, Forbidden, NotFound
+from skystream.domain.annotations import AnnotationEvent
+from skystream.domain.errors import BadRequest, Forbidden, NotFound
+from skystream.services.annotations import AnnotationService, parse_uploads
 from skystream.storage.annotations import AnnotationRecord
 from skystream.storage.annotators import Annotator, AnnotatorError, check_name
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from fakes import RecordingProducer, records
 
-from skystream.annotations.models import AnnotationEvent
-from skystream.annotations.trigger import on_annotations, plan
-from skystream.filters.model import StoredFilter
-from skystream.matching import MatchReport, ObjectContext
+from skystream.domain.annotations import AnnotationEvent
+from skystream.domain.filters import StoredFilter
+from skystream.services.annotation_trigger import on_annotations, plan
+from skystream.services.matching import MatchReport, ObjectContext
 from skystream.streams.dead_letter import DeadLetters
 
 

@@ -16,9 +16,9 @@ from test_outputs import FakeProducer
 
 from skystream.api import filter_routes
 from skystream.api.app import app
-from skystream.filters.lifecycle import FilterService
 from skystream.local.handlers import LocalLambdaContext
 from skystream.local.http_api import http_api_event
+from skystream.services.filters import FilterService
 from skystream.storage.quota import MemoryQuota
 from skystream.storage.users import UserStore
 

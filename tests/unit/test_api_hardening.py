@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from test_api import BODY, World, world  # noqa: F401  (world is a fixture)
 
-from skystream.annotations import service as annotation_service
-from skystream.annotations.models import AnnotationEvent
 from skystream.api import auth
 from skystream.api.app import app
 from skystream.cli import main as cli
+from skystream.domain.annotations import AnnotationEvent
 from skystream.local.handlers import LocalLambdaContext
 from skystream.local.http_api import http_api_event
+from skystream.services import annotations as annotation_service
 from skystream.storage.annotations import AnnotationRecord, AnnotationStore
 from skystream.storage.annotators import AnnotatorRegistry
 from skystream.storage.aws import client

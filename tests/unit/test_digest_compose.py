@@ -7,9 +7,9 @@ import json
 import math
 from decimal import Decimal
 
-from skystream.digest.compose import Recipient, by_filter, compose, split
-from skystream.digest.event import DigestEvent
-from skystream.digest.mailbox import parse
+from skystream.devtools.mailbox import parse
+from skystream.services.digest.compose import Recipient, by_filter, compose, split
+from skystream.services.digest.event import DigestEvent
 from skystream.storage.digest import Match, record_json
 
 DAY = dt.date(2026, 11, 30)

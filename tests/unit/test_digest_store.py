@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from skystream.digest.compose import Recipient
-from skystream.digest.mailbox import parse
-from skystream.digest.send import DigestIncomplete, send_digest
+from skystream.devtools.mailbox import parse
+from skystream.services.digest.compose import Recipient
+from skystream.services.digest.send import DigestIncomplete, send_digest
 from skystream.storage import aws
 from skystream.storage.digest import DigestStore
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from skystream.alerts.factory import make_alert
+from skystream.devtools.factory import make_alert
 from skystream.features import objects_row
 
 # (mjd, band, flux, err, reliability)

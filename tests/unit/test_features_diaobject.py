@@ -1,6 +1,6 @@
 """Columns copied from Rubin's diaObject, with dec renamed decl."""
 
-from skystream.alerts.factory import make_alert
+from skystream.devtools.factory import make_alert
 from skystream.features import objects_row
 from skystream.features.diaobject import DIAOBJECT_COLUMNS
 

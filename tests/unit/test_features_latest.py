@@ -1,6 +1,6 @@
 """Latest per-band flux and time, and the triggering flux, on a hand-made lightcurve."""
 
-from skystream.alerts.factory import make_alert
+from skystream.devtools.factory import make_alert
 from skystream.features import objects_row
 
 

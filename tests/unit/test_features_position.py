@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from skystream.alerts.factory import make_alert
+from skystream.devtools.factory import make_alert
 from skystream.features import objects_row
 from skystream.features.position import NGP_DEC, NGP_RA, galactic_latitude, htm_index
 

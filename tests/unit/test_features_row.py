@@ -2,9 +2,9 @@
 
 import math
 
-from skystream.alerts.factory import make_alert
-from skystream.alerts.generator import generate_alerts
 from skystream.alerts.schema_files import record_field_types
+from skystream.devtools.factory import make_alert
+from skystream.devtools.generator import generate_alerts
 from skystream.features import objects_row
 from skystream.features.columns import NULL_BY_DESIGN, OBJECT_COLUMN_NAMES
 

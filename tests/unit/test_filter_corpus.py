@@ -60,7 +60,7 @@ def test_corpus_filter_gives_expected_rows(f: CorpusFilter, batch: BatchRows, ou
 @pytest.fixture(scope="module")
 def generated_batch() -> BatchRows:
     """Objects rows computed by the feature code from generated alerts (not random rows)."""
-    from skystream.alerts.generator import generate_alerts
+    from skystream.devtools.generator import generate_alerts
     from skystream.features import objects_row
 
     return with_context([objects_row(a) for a in generate_alerts(300, seed=5)], seed=5)

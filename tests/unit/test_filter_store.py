@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from moto_tables import template_tables
 
-from skystream.errors import NotFound, StaleVersion, TopicClash
-from skystream.filters.model import StoredFilter
+from skystream.domain.errors import NotFound, StaleVersion, TopicClash
+from skystream.domain.filters import StoredFilter
 from skystream.outputs.topics import topic_name
 from skystream.storage.filters import FilterStore
 

@@ -1,6 +1,6 @@
 """A filter that keeps failing is suspended, visibly, its owner told once; saving it re-activates it.
 
-The rule (``skystream.suspension``): SUSPEND_AFTER_FAILURES consecutive failing batches.
+The rule (``skystream.services.suspension``): SUSPEND_AFTER_FAILURES consecutive failing batches.
 Counted on the filter item (moto DynamoDB here), so it holds across containers, and written
 only when something fails (or a success follows failures).
 """
@@ -15,12 +15,12 @@ import pytest
 from moto_tables import template_tables
 from test_api import BODY, World, world  # noqa: F401 (the fixture)
 
-from skystream.filters.model import StoredFilter, Suspension
-from skystream.matching import ObjectContext, run_and_deliver
+from skystream.domain.filters import StoredFilter, Suspension
 from skystream.outputs.topics import topic_name
+from skystream.services.matching import ObjectContext, run_and_deliver
+from skystream.services.suspension import MemoryFailureCounts, Suspensions, forget_known_counts, suspension_email
 from skystream.storage.filters import FilterStore
 from skystream.storage.quota import MemoryQuota
-from skystream.suspension import MemoryFailureCounts, Suspensions, forget_known_counts, suspension_email
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skystream.filters.batch import BatchRows
-from skystream.joins import build_batch, needed
+from skystream.services.joins import build_batch, needed
 
 
 @dataclass(frozen=True)

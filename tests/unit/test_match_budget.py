@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
+from skystream.domain.filters import StoredFilter
 from skystream.filters.batch import BatchRows
 from skystream.filters.compiler import CompiledFilter
 from skystream.filters.engine import FilterOutcome, SqliteEngine
-from skystream.filters.model import StoredFilter
 from skystream.filters.schedule import COSTS, PROBE_S, BatchBudget, CostMemory, FairSchedule
-from skystream.matching import SKIPPED_FOR_BUDGET, ObjectContext, run_and_deliver
+from skystream.services.matching import SKIPPED_FOR_BUDGET, ObjectContext, run_and_deliver
+from skystream.services.suspension import MemoryFailureCounts, Suspensions, forget_known_counts
 from skystream.storage.quota import MemoryQuota
-from skystream.suspension import MemoryFailureCounts, Suspensions, forget_known_counts
 
 pytestmark = pytest.mark.unit
 

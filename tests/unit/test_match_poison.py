@@ -14,11 +14,11 @@ import pytest
 from fakes import RecordingProducer, records
 from moto_tables import template_tables
 
-from skystream.alerts.generator import generate_alerts
-from skystream.filters.model import StoredFilter
-from skystream.ingest import enrich
-from skystream.matching import contexts_from_enriched, match_enriched
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.filters import StoredFilter
 from skystream.outputs.topics import topic_name
+from skystream.services.ingest import enrich
+from skystream.services.matching import contexts_from_enriched, match_enriched
 from skystream.storage.filters import FilterStore
 from skystream.streams.dead_letter import DeadLetters
 

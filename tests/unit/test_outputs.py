@@ -10,12 +10,12 @@ from collections.abc import Mapping
 
 import pytest
 
-from skystream.filters.model import StoredFilter
-from skystream.matching import ObjectContext, run_and_deliver
+from skystream.domain.filters import StoredFilter
 from skystream.outputs.delivery import Outgoing, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
+from skystream.services.matching import ObjectContext, run_and_deliver
+from skystream.services.suspension import MemoryFailureCounts, Suspensions
 from skystream.storage.quota import MemoryQuota
-from skystream.suspension import MemoryFailureCounts, Suspensions
 
 LITE = {
     "diaSourcesList": [{"psfFlux": 13677.0, "psfFluxErr": 1538.7, "midpointMjdTai": 61029.35, "band": "z",

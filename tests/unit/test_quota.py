@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from moto_tables import template_tables
 
-from skystream.filters.model import StoredFilter
+from skystream.domain.filters import StoredFilter
 from skystream.storage.aws import client
 from skystream.storage.quota import DEFAULT_BYTE_QUOTA, QuotaStore
 

@@ -14,7 +14,7 @@ from test_api import BODY, FakeObjects, FakeTopics, World, world  # noqa: F401 (
 
 from skystream.api import filter_routes
 from skystream.config import settings
-from skystream.filters.lifecycle import FilterService
+from skystream.services.filters import FilterService
 
 pytestmark = pytest.mark.unit
 

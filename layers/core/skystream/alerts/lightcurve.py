@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from skystream.bounds import finite_or_none
+from skystream.domain.bounds import finite_or_none
 
 LITE_SOURCE_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band", "reliability")
 LITE_FORCED_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band")

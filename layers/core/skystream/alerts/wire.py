@@ -4,7 +4,7 @@ Rubin publishes ``0x00 | 4-byte big-endian schema id | schemaless Avro body``. E
 record can be wrong ends in :class:`BadAlert` with a reason a person can act on; the
 ingest service sends such records to the dead-letter topic with that reason, it never
 lets them stop a partition. That includes values no store downstream could hold
-(:mod:`skystream.bounds`): ids beyond 64 bits, times outside the accepted MJD range, JSON
+(:mod:`skystream.domain.bounds`): ids beyond 64 bits, times outside the accepted MJD range, JSON
 nested too deep or with integers too long to parse safely.
 """
 
@@ -28,7 +28,7 @@ from skystream.alerts.schema_files import (
     schema_id,
     version_for_id,
 )
-from skystream.bounds import (
+from skystream.domain.bounds import (
     INT64_MAX,
     INT64_MIN,
     MAX_JSON_DEPTH,

@@ -1,6 +1,6 @@
 """/annotations (upload one or a list), /objects/{id}/annotations (latest + history), /context/{table} (admin).
 
-Upload bodies are read by :func:`skystream.annotations.service.parse_uploads` rather than by
+Upload bodies are read by :func:`skystream.services.annotations.parse_uploads` rather than by
 powertools' validation: a body may be one object or a list, and a problem in item 7 of
 500 should say "annotation 7: classification: ..." (400), not a union-type error dump.
 """
@@ -14,11 +14,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
-from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST
 from skystream.api import body as request_body
 from skystream.api.auth import require_user
 from skystream.api.models import ErrorBody, ObjectId
-from skystream.errors import BadRequest, Forbidden, NotFound
+from skystream.domain.annotations import MAX_UPLOADS_PER_REQUEST
+from skystream.domain.errors import BadRequest, Forbidden, NotFound
 
 router = Router()
 
@@ -97,7 +97,7 @@ def _json_body() -> Any:
              responses=_ok(201, UploadResponse, "All stored and announced") | UPLOAD_ERRORS)
 def upload_annotations() -> UploadResponse:
     user = require_user(router)
-    from skystream.annotations.service import AnnotationService
+    from skystream.services.annotations import AnnotationService
 
     records = AnnotationService().upload(user, _json_body())
     return UploadResponse(accepted=len(records), annotations=[
@@ -127,7 +127,7 @@ def load_context(table: TableName) -> ContextLoaded:
     user = require_user(router)
     if not user.is_admin:
         raise Forbidden("loading context tables is for administrators")
-    from skystream.context.loader import ContextFileError, load_text
+    from skystream.services.context import ContextFileError, load_text
     from skystream.storage.context import CONTEXT_TABLES
 
     if table not in CONTEXT_TABLES:

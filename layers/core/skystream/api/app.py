@@ -1,7 +1,7 @@
 """The API's powertools resolver: routers listed in :data:`ROUTERS`, errors mapped once, /openapi.json.
 
 Every error a user can meet leaves here as ``{"error": <code>, "detail": <what and how to fix>}``:
-domain errors (``skystream.errors``) by their type's status, a refused filter as 400 with
+domain errors (``skystream.domain.errors``) by their type's status, a refused filter as 400 with
 the checker's message, a body of the wrong shape as 422 naming where.
 
 Each request passes, in this order: the body's shape limits (``api.body``: nesting and number
@@ -30,7 +30,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from skystream.api import annotation_routes, body, filter_routes, object_routes
 from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
-from skystream.errors import SkystreamError, TooManyRequests
+from skystream.domain.errors import SkystreamError, TooManyRequests
 from skystream.filters.check import FilterRejected
 
 TITLE = "skystream filter API"

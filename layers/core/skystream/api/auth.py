@@ -16,7 +16,7 @@ import math
 import time
 from typing import Any, Protocol
 
-from skystream.errors import TooManyRequests, Unauthorized
+from skystream.domain.errors import TooManyRequests, Unauthorized
 from skystream.storage.users import User, UserStore
 
 HOW = "send the header 'Authorization: Token <key>'; an administrator makes a key with `skystream users add`"

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from skystream.errors import BadRequest
+from skystream.domain.errors import BadRequest
 
 MAX_BODY_DEPTH = 64
 """Deepest nesting of JSON arrays and objects a body may have (a filter body has 1, an annotation list 3)."""

@@ -21,8 +21,8 @@ from skystream.api.models import (
     error_responses,
 )
 from skystream.config import settings
-from skystream.filters.lifecycle import FilterService, RunOutcome, SaveOutcome
-from skystream.filters.model import FilterSpec
+from skystream.domain.filters import FilterSpec
+from skystream.services.filters import FilterService, RunOutcome, SaveOutcome
 
 if TYPE_CHECKING:
     from skystream.streams.admin import TopicAdmin

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from skystream.filters.model import FilterSpec, Output, StoredFilter, Suspension
-from skystream.names import PrintableName
+from skystream.domain.filters import FilterSpec, Output, StoredFilter, Suspension
+from skystream.domain.names import PrintableName
 
 ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
 """The ``{dia_object_id}`` path parameter of the object routes."""

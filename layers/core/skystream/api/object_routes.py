@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from skystream.api.auth import require_user
 from skystream.api.models import ColumnOut, Me, ObjectId, ObjectOut, SchemaResponse, TableOut, error_responses
-from skystream.errors import NotFound
+from skystream.domain.errors import NotFound
 from skystream.outputs.formats import clean
 
 router = Router()

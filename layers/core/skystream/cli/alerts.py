@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from skystream.alerts.generator import KINDS
 from skystream.alerts.schema_files import LATEST_VERSION, SCHEMA_VERSIONS
+from skystream.devtools.generator import KINDS
 
 
 def _json_default(value: Any) -> Any:
@@ -30,8 +30,8 @@ def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _generate(args: argparse.Namespace) -> int:
     import fastavro
 
-    from skystream.alerts.generator import generate_alerts
     from skystream.alerts.schema_files import parsed_schema
+    from skystream.devtools.generator import generate_alerts
 
     alerts = generate_alerts(args.count, **_generate_kwargs(args))
     out = Path(args.out)
@@ -68,7 +68,7 @@ def _replay(args: argparse.Namespace) -> int:
     if args.file:
         values = [encode_alert(alert, version) for alert, version in _read_alerts(Path(args.file))]
     else:
-        from skystream.alerts.generator import generate_alerts
+        from skystream.devtools.generator import generate_alerts
 
         values = [encode_alert(a, args.schema) for a in generate_alerts(args.count, **_generate_kwargs(args))]
     producer = Producer({"bootstrap.servers": cfg.kafka_bootstrap_servers, "enable.idempotence": True,

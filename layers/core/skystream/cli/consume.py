@@ -21,7 +21,7 @@ def _bootstrap(args: argparse.Namespace) -> str:
 def consume(topic: str, group: str, bootstrap: str, *, max_records: int | None, timeout: float,
             plot_dir: str | None, echo: Callable[[str], object] = print) -> int:
     """Print records (and plot lightcurves) until ``max_records`` or ``timeout`` s with nothing new."""
-    from skystream.client import lasair_consumer
+    from skystream.clients.lasair import lasair_consumer
 
     consumer = lasair_consumer(bootstrap, group, topic)
     n = 0
@@ -39,7 +39,7 @@ def consume(topic: str, group: str, bootstrap: str, *, max_records: int | None, 
             record = json.loads(msg.value())
             echo(json.dumps(record, indent=2))
             if plot_dir and isinstance(record, dict) and record.get("alert"):
-                from skystream.plot import plot_lightcurve
+                from skystream.devtools.plot import plot_lightcurve
 
                 echo(f"lightcurve plotted to {plot_lightcurve(record, plot_dir)}")
             echo("===")

@@ -10,7 +10,7 @@ from skystream.cli.common import connect
 
 def _load(args: argparse.Namespace) -> int:
     connect()
-    from skystream.context.loader import load_file
+    from skystream.services.context import load_file
 
     table, count = load_file(Path(args.file), args.table)
     print(f"{count} {table} row(s) stored; filters joining {table} see them from the next batch")

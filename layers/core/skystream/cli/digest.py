@@ -16,7 +16,7 @@ def _day(text: str) -> dt.date:
 
 
 def _show(endpoint: str, as_json: bool) -> int:
-    from skystream.digest.mailbox import sent_emails
+    from skystream.devtools.mailbox import sent_emails
 
     mails = sent_emails(endpoint)
     if as_json:
@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     state = use_running_stack()
     if args.show:
         return _show(state.endpoint, args.json)
-    from skystream.digest.send import send_digest, yesterday
+    from skystream.services.digest.send import send_digest, yesterday
 
     day = args.date or yesterday()
     report = send_digest(day, catch_up_days=args.catch_up_days)

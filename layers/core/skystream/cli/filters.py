@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from skystream.api.client import ApiClient
+from skystream.clients.api import ApiClient
 
 
 def api(args: argparse.Namespace) -> ApiClient:

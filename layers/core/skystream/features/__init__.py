@@ -4,14 +4,14 @@ One module per feature group (``diaobject``, ``latest``, ``counts``, ``position`
 ``jump``, ``colour``, ``host``); :func:`objects_row` runs them all on one prepared
 lightcurve and returns exactly :data:`~skystream.features.columns.OBJECT_COLUMNS`,
 with None (SQL NULL) wherever a feature cannot be computed or an input is not a finite
-number, and refuses (:class:`~skystream.bounds.OutOfBounds`) a row no store could hold.
+number, and refuses (:class:`~skystream.domain.bounds.OutOfBounds`) a row no store could hold.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from skystream.bounds import OutOfBounds, finite_or_none
+from skystream.domain.bounds import OutOfBounds, finite_or_none
 from skystream.features.colour import colour_features
 from skystream.features.columns import OBJECT_COLUMN_NAMES, row_problem
 from skystream.features.counts import counts_features

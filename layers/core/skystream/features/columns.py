@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from skystream.bounds import fits_int64, id_problem, is_integer, is_number
+from skystream.domain.bounds import fits_int64, id_problem, is_integer, is_number
 
 BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "y")
 

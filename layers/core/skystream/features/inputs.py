@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from skystream.bounds import finite_or_none
+from skystream.domain.bounds import finite_or_none
 
 
 @dataclass(frozen=True)

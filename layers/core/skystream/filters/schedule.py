@@ -16,7 +16,7 @@ final flush). Within it, no user's filters may delay another user's:
 
 What does not fit is *skipped* (not a failure: it is not the filter's fault, and it does
 not count towards suspension); a filter stopped at its own time limit has *timed out*.
-This module decides; ``skystream.matching`` evaluates and delivers.
+This module decides; ``skystream.services.matching`` evaluates and delivers.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def _summary(record: dict[str, Any]) -> str:
 
 def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable[[dict[str, Any]], None]) -> int:
     """Lasair's sample consumer loop: poll until ``want`` records or 20 s with nothing."""
-    from skystream.client import lasair_consumer
+    from skystream.clients.lasair import lasair_consumer
 
     consumer = lasair_consumer(bootstrap, group, topic)
     n = 0
@@ -99,10 +99,10 @@ def run_demo(count: int = 120) -> int:
 
 
 def _story(state: stack.StackState, count: int) -> int:
-    from skystream.alerts.generator import generate_alerts
-    from skystream.api.client import ApiClient
+    from skystream.clients.api import ApiClient
     from skystream.config import settings
-    from skystream.plot import plot_lightcurve
+    from skystream.devtools.generator import generate_alerts
+    from skystream.devtools.plot import plot_lightcurve
     from skystream.storage.users import UserStore
 
     cfg = settings()

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from skystream.filters.model import StoredFilter
+from skystream.domain.filters import StoredFilter
 from skystream.storage.quota import QuotaCounter
 from skystream.streams.producer import Producer, shared_producer
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
-from skystream.bounds import OutOfBounds
+from skystream.domain.bounds import OutOfBounds
 
 # DynamoDB numbers carry up to 38 significant digits; 17 round-trips an IEEE double exactly.
 _CONTEXT = Context(prec=38)

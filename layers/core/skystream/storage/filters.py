@@ -9,7 +9,7 @@ Item kinds, all keyed by ``filter_id``:
 - ``meta#filters_changed`` with ``version``: bumped by every write, so matchers can
   keep the active list in memory and re-read it only when the counter moved.
 
-A filter item also carries what the matcher writes about it (``skystream.suspension``):
+A filter item also carries what the matcher writes about it (``skystream.services.suspension``):
 ``consecutive_failures`` (an atomic counter, written only when a batch fails it or when a
 success follows failures) and ``suspended`` (reason, time, count). Both are conditional on
 the filter's ``version``, so nothing about an old version lands on a newer one; neither
@@ -29,8 +29,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from skystream.config import settings
-from skystream.errors import NotFound, StaleVersion, TopicClash
-from skystream.filters.model import StoredFilter, Suspension, Trigger
+from skystream.domain.errors import NotFound, StaleVersion, TopicClash
+from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.outputs.topics import collision_key
 from skystream.storage.aws import client
 

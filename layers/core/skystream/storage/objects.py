@@ -36,8 +36,8 @@ import orjson
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from skystream.bounds import is_integer, is_number
 from skystream.config import settings
+from skystream.domain.bounds import is_integer, is_number
 from skystream.features.columns import OBJECT_COLUMN_NAMES
 from skystream.storage.aws import client
 from skystream.storage.bulk import batch_get

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from skystream.bounds import INT64_MAX
-from skystream.names import PrintableName
+from skystream.domain.bounds import INT64_MAX
+from skystream.domain.names import PrintableName
 
 MAX_CLASSDICT_BYTES = 64_000
 MAX_UPLOADS_PER_REQUEST = 50
@@ -64,7 +64,7 @@ class AnnotationEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    # bounded as every store needs (skystream.bounds): 10**40 made the trigger fail its batch forever
+    # bounded as every store needs (skystream.domain.bounds): 10**40 made the trigger fail its batch forever
     diaObjectId: int = Field(gt=0, le=INT64_MAX)
     annotator: str
     classification: str

@@ -10,7 +10,7 @@ retention, then run the filter over the most recent stored objects and put up to
 :data:`RESEED_LIMIT` records in it, so the user sees something at once. Old records never
 survive an edit: the topic always reflects the filter as saved.
 
-Saving also clears a suspension (``skystream.suspension``): the filter runs again as saved.
+Saving also clears a suspension (``skystream.services.suspension``): the filter runs again as saved.
 
 Per-user limits (settings with documented defaults, docs/filters.md "Limits"): a save
 that would take the owner past ``max_active_filters_per_user`` active filters or
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from skystream.config import settings
-from skystream.errors import (
+from skystream.domain.errors import (
     BadRequest,
     Forbidden,
     InvalidFilter,
@@ -44,10 +44,10 @@ from skystream.errors import (
     StaleVersion,
     Unavailable,
 )
-from skystream.filters.model import FilterSpec, StoredFilter
-from skystream.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
+from skystream.domain.filters import FilterSpec, StoredFilter
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
+from skystream.services.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
 from skystream.storage.filters import FilterStore
 from skystream.storage.rates import RateCounter
 from skystream.storage.users import User
@@ -325,7 +325,7 @@ class FilterService:
         would time out in the matcher too). One user may run ``run_now_per_minute`` a minute.
         """
         from skystream.filters.engine import SqliteEngine
-        from skystream.joins import build_batch
+        from skystream.services.joins import build_batch
 
         config = settings()
         started = time.monotonic()

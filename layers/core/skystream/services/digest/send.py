@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from skystream.config import settings
-from skystream.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, Recipient, compose, split
+from skystream.services.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, Recipient, compose, split
 from skystream.storage.aws import client
 from skystream.storage.digest import DigestStore
 

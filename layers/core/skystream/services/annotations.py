@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from skystream.annotations.models import MAX_UPLOADS_PER_REQUEST, AnnotationEvent, AnnotationUpload
-from skystream.errors import BadRequest, Forbidden, NotFound
+from skystream.domain.annotations import MAX_UPLOADS_PER_REQUEST, AnnotationEvent, AnnotationUpload
+from skystream.domain.errors import BadRequest, Forbidden, NotFound
 from skystream.storage.annotations import AnnotationBatchTooLarge, AnnotationRecord
 from skystream.storage.annotators import Annotator
 

@@ -11,7 +11,7 @@ owners taking turns, the batch's budget split fairly between owners), and each f
 records are produced as soon as it has run, so one user's expensive filters never hold
 back another user's records. A filter the budget cannot fit is skipped and counted (not a
 failure); one that fails or times out is counted towards its suspension
-(``skystream.suspension``).
+(``skystream.services.suspension``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
-from skystream.errors import NotBuilt
+from skystream.domain.errors import NotBuilt
+from skystream.domain.filters import StoredFilter
 from skystream.features.columns import row_problem
-from skystream.filters.model import StoredFilter
 from skystream.filters.schedule import BatchBudget, FairSchedule
 from skystream.outputs.delivery import DeliveryCounts, Outgoing, RecordProducer, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
@@ -37,7 +37,7 @@ from skystream.streams.lambda_event import KafkaRecord
 if TYPE_CHECKING:
     from skystream.filters.compiler import CompiledFilter
     from skystream.filters.engine import FilterEngine, FilterOutcome
-    from skystream.suspension import FilterHealth
+    from skystream.services.suspension import FilterHealth
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def run_and_deliver(
 
     Collaborators default to the real ones (shared producer, DynamoDB quota, SQLite engine,
     S3 archive, digest table, and for alert and annotation triggers the failure counts of
-    ``skystream.suspension``); tests pass fakes. Produced records are flushed once before
+    ``skystream.services.suspension``); tests pass fakes. Produced records are flushed once before
     returning: a broker failure raises, so the event source retries the batch.
     """
     report = MatchReport()
@@ -191,7 +191,7 @@ def run_and_deliver(
     successes: list[StoredFilter] = []
     if runnable:
         if batch_builder is None:
-            from skystream.joins import build_batch as batch_builder
+            from skystream.services.joins import build_batch as batch_builder
         if engine is None:
             engine = _default_engine()
         outputs = _Outputs(contexts, now or dt.datetime.now(dt.UTC), producer=producer, quota=quota,
@@ -346,7 +346,7 @@ def _default_engine() -> FilterEngine:
 
 
 def _default_health() -> FilterHealth:
-    from skystream.suspension import Suspensions
+    from skystream.services.suspension import Suspensions
 
     return Suspensions()
 

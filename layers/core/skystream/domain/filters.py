@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from skystream.names import PrintableName
+from skystream.domain.names import PrintableName
 from skystream.outputs.formats import KAFKA_OUTPUTS
 from skystream.storage.quota import DEFAULT_BYTE_QUOTA
 
@@ -70,7 +70,7 @@ class StoredFilter(BaseModel):
     modified: str
     version: int = 1
     # Written by the matcher, not by the user: batches failed in a row (reset by a success),
-    # and the suspension once they reach the limit (``skystream.suspension``).
+    # and the suspension once they reach the limit (``skystream.services.suspension``).
     consecutive_failures: int = 0
     suspended: Suspension | None = None
 

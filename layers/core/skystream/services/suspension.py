@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Protocol
 
-from skystream.filters.model import StoredFilter, Suspension
+from skystream.domain.filters import StoredFilter, Suspension
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def suspension_email(f: StoredFilter, suspension: Suspension, *, to_name: str, t
 def email_owner(f: StoredFilter, suspension: Suspension) -> None:
     """Mail the owner through SES, found and sent as the daily digest does."""
     from skystream.config import settings
-    from skystream.digest.send import SesMailer, user_store_recipient
+    from skystream.services.digest.send import SesMailer, user_store_recipient
 
     recipient = user_store_recipient(f.owner)
     if recipient is None or not recipient.email:

@@ -25,8 +25,8 @@ from typing import Any, Protocol, TypeVar
 from skystream.alerts.enriched import MAX_RECORD_BYTES, EnrichedRecord
 from skystream.alerts.lightcurve import lite_and_full
 from skystream.alerts.wire import BadAlert, decode_alert
-from skystream.bounds import OutOfBounds
 from skystream.config import settings
+from skystream.domain.bounds import OutOfBounds
 from skystream.features import objects_row
 from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord

@@ -3,8 +3,8 @@
 For a batch of events from topic ``annotations`` each active on-annotation filter runs
 once, restricted to the objects annotated (in this batch) by an annotator the filter names,
 with the objects' stored features and lightcurve; the batch itself (including the latest
-annotations, read from the table, not from the event) is built by ``skystream.joins``
-and delivered by ``skystream.matching.run_and_deliver`` exactly as the matcher does.
+annotations, read from the table, not from the event) is built by ``skystream.services.joins``
+and delivered by ``skystream.services.matching.run_and_deliver`` exactly as the matcher does.
 Objects never seen by the ingest have no features to filter on: they are skipped and counted.
 
 An event that is not an annotation event (not JSON, a field missing, a ``diaObjectId``
@@ -22,11 +22,11 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from skystream.annotations.models import AnnotationEvent
+from skystream.domain.annotations import AnnotationEvent
+from skystream.domain.filters import StoredFilter
 from skystream.features.columns import row_problem
-from skystream.filters.model import StoredFilter
 from skystream.filters.schedule import BatchBudget
-from skystream.matching import MatchReport, ObjectContext, OutputCounts
+from skystream.services.matching import MatchReport, ObjectContext, OutputCounts
 from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord
 
@@ -161,7 +161,7 @@ def on_annotations(
         dead_letters.flush()  # before the filters run: a dead letter the broker refuses fails the batch
         log.warning("%d annotation event(s) sent to the dead-letter topic: %s", len(refused), report.reasons[:5])
     if run is None:
-        from skystream.matching import run_and_deliver as run
+        from skystream.services.matching import run_and_deliver as run
     for ids, group in work:
         contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
         if contexts:

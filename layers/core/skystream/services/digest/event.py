@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skystream.digest.send import yesterday
+from skystream.services.digest.send import yesterday
 
 
 class DigestEvent(BaseModel):

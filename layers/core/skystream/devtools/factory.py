@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from skystream.alerts.generator import _template
 from skystream.alerts.schema_files import LATEST_VERSION
+from skystream.devtools.generator import _template
 
 # (mjd, band, psfFlux) or (mjd, band, psfFlux, psfFluxErr) or (mjd, band, psfFlux, psfFluxErr, reliability)
 Point = tuple[Any, ...]

@@ -1,1 +1,0 @@
-"""Annotations: users' classifiers upload a verdict per object; filters join it and can be re-run by it."""

@@ -1,0 +1,1 @@
+"""Clients of a running skystream: Lasair's Kafka consumer and the HTTP API client. Not shipped in the Lambda layer."""

@@ -1,1 +1,0 @@
-"""Context tables (sherlock_classifications, crossmatch_tns): loading admin-supplied rows per object."""
