@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from skystream.api.auth import MAX_FAILURES
+from skystream.aws import client
 from skystream.config import settings
 from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack
 from skystream.storage.annotators import AnnotatorRegistry
-from skystream.storage.aws import client
 from skystream.storage.users import UserStore
 
 

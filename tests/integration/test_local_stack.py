@@ -16,6 +16,7 @@ import localstack_client.session
 import pytest
 
 from skystream.alerts.wire import encode_alert
+from skystream.aws import client
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import FilterSpec
 from skystream.local.handlers import template_path
@@ -23,7 +24,6 @@ from skystream.local.processes import free_port, pid_alive
 from skystream.local.template import load_yaml
 from skystream.local.testing import EphemeralStack, produce, read_topic
 from skystream.services.filters import FilterService
-from skystream.storage.aws import client
 from skystream.storage.users import UserStore
 from skystream.streams.admin import TopicAdmin
 

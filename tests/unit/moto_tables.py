@@ -8,8 +8,8 @@ from contextlib import contextmanager
 import pytest
 from moto import mock_aws
 
+from skystream import aws
 from skystream.local.stack import local_template
-from skystream.storage import aws
 from skystream.storage.filters import forget_active_cache
 
 

@@ -26,18 +26,10 @@ from skystream.streams.dead_letter import DeadLetters
 from skystream.streams.producer import ProduceError
 
 
-@dataclass(frozen=True)
-class FakeCompiled:
-    annotators: frozenset[str]
-    tables: frozenset[str] = frozenset({"objects", "annotations"})
-
-
 def _filter(filter_id: str, annotator: str) -> StoredFilter:
-    stored = StoredFilter(filter_id=filter_id, owner=1, name=filter_id, selected="objects.diaObjectId",
-                          tables="objects", on_annotation=True, output="kafka_plain",
-                          created="2026-01-01 00:00:00", modified="2026-01-01 00:00:00")
-    stored._compiled = FakeCompiled(frozenset({annotator}))
-    return stored
+    return StoredFilter(filter_id=filter_id, owner=1, name=filter_id, selected="objects.diaObjectId",
+                        tables=f"objects, annotator:{annotator}", on_annotation=True, output="kafka_plain",
+                        created="2026-01-01 00:00:00", modified="2026-01-01 00:00:00")
 
 
 @dataclass

@@ -9,8 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from skystream import aws
 from skystream.config import settings
-from skystream.storage import aws, bulk
+from skystream.storage import bulk
 from skystream.storage.annotations import AnnotationRecord, AnnotationStore
 from skystream.storage.annotators import AnnotatorError, AnnotatorRegistry
 from skystream.storage.context import ContextStore, UnknownContextTable

@@ -15,18 +15,11 @@ from skystream.services.matching import MatchReport, ObjectContext
 from skystream.streams.dead_letter import DeadLetters
 
 
-@dataclass(frozen=True)
-class FakeCompiled:
-    annotators: frozenset[str]
-    tables: frozenset[str] = frozenset({"objects", "annotations"})
-
-
 def _filter(filter_id: str, annotators: Iterable[str], on_annotation: bool = True) -> StoredFilter:
-    stored = StoredFilter(filter_id=filter_id, owner=1, name=filter_id, selected="objects.diaObjectId",
-                          tables="objects", on_annotation=on_annotation, output="kafka_plain",
-                          created="2026-01-01 00:00:00", modified="2026-01-01 00:00:00")
-    stored._compiled = FakeCompiled(frozenset(annotators))
-    return stored
+    tables = ", ".join(["objects", *(f"annotator:{name}" for name in annotators)])
+    return StoredFilter(filter_id=filter_id, owner=1, name=filter_id, selected="objects.diaObjectId",
+                        tables=tables, on_annotation=on_annotation, output="kafka_plain",
+                        created="2026-01-01 00:00:00", modified="2026-01-01 00:00:00")
 
 
 def _event(object_id: int, annotator: str, classification: str = "SN") -> AnnotationEvent:

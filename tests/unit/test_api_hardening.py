@@ -16,6 +16,7 @@ from test_api import BODY, World, world  # noqa: F401  (world is a fixture)
 
 from skystream.api import auth
 from skystream.api.app import app
+from skystream.aws import client
 from skystream.cli import main as cli
 from skystream.domain.annotations import AnnotationEvent
 from skystream.local.handlers import LocalLambdaContext
@@ -23,7 +24,6 @@ from skystream.local.http_api import http_api_event
 from skystream.services import annotations as annotation_service
 from skystream.storage.annotations import AnnotationRecord, AnnotationStore
 from skystream.storage.annotators import AnnotatorRegistry
-from skystream.storage.aws import client
 from skystream.storage.users import UserStore
 
 DEEP = "[" * 100_000 + "]" * 100_000

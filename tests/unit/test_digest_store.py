@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from skystream import aws
 from skystream.devtools.mailbox import parse
 from skystream.services.digest.compose import Recipient
 from skystream.services.digest.send import DigestIncomplete, send_digest
-from skystream.storage import aws
 from skystream.storage.digest import DigestStore
 
 DAY = dt.date(2026, 11, 30)

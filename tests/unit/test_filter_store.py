@@ -91,8 +91,8 @@ def test_active_list_is_cached_and_refreshed_when_the_counter_moves(store: Filte
 
 
 def test_a_recreated_table_is_never_mistaken_for_the_cached_one(store: FilterStore) -> None:
+    from skystream.aws import client
     from skystream.local.stack import local_template
-    from skystream.storage.aws import client
 
     store.put(make("a1", name="old"))
     assert [f.filter_id for f in store.active("alert")] == ["a1"]

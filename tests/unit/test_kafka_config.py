@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from skystream.aws import reset_clients
 from skystream.config import ConfigurationError, settings
-from skystream.storage.aws import reset_clients
 from skystream.streams.config import (
     KafkaAuth,
     auth_config,

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from moto_tables import template_tables
 
-from skystream.domain.filters import StoredFilter
-from skystream.storage.aws import client
-from skystream.storage.quota import DEFAULT_BYTE_QUOTA, QuotaStore
+from skystream.aws import client
+from skystream.domain.filters import DEFAULT_BYTE_QUOTA, StoredFilter
+from skystream.storage.quota import QuotaStore
 
 DAY = dt.date(2026, 12, 1)
 

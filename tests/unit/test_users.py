@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from moto_tables import template_tables
 
-from skystream.storage.aws import client
+from skystream.aws import client
 from skystream.storage.users import UserStore, token_hash
 
 

@@ -1,24 +1,21 @@
 """A user's stored filter: Lasair's three SQL parts plus triggers, output and bookkeeping.
 
 This is the record kept in the filters table and returned by the API. Its SQL is
-compiled once per process on first use (:meth:`StoredFilter.compiled`).
+compiled by :func:`skystream.filters.compiler.compiled_filter` (memoised on its text).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from skystream.domain.names import PrintableName
-from skystream.outputs.formats import KAFKA_OUTPUTS
-from skystream.storage.quota import DEFAULT_BYTE_QUOTA
-
-if TYPE_CHECKING:
-    from skystream.filters.compiler import CompiledFilter
 
 Output = Literal["none", "email", "kafka_plain", "kafka_lite", "kafka_full"]
+KAFKA_OUTPUTS: frozenset[str] = frozenset({"kafka_plain", "kafka_lite", "kafka_full"})
 Trigger = Literal["alert", "annotation"]
+DEFAULT_BYTE_QUOTA = 100 * 1024 * 1024  # 100 MB per filter per UTC day
 
 
 class FilterSpec(BaseModel):
@@ -74,8 +71,6 @@ class StoredFilter(BaseModel):
     consecutive_failures: int = 0
     suspended: Suspension | None = None
 
-    _compiled: Any = PrivateAttr(default=None)
-
     @property
     def is_kafka(self) -> bool:
         return self.output in KAFKA_OUTPUTS
@@ -85,13 +80,3 @@ class StoredFilter(BaseModel):
         """Runs by itself (on alerts or annotations); inactive filters run only when asked.
         A suspended filter is not active until its owner saves it again."""
         return (self.on_alert or self.on_annotation) and self.suspended is None
-
-    def compiled(self) -> CompiledFilter:
-        """The checked, transpiled query (compiled once; raises ``FilterRejected`` if the SQL is refused)."""
-        if self._compiled is None:
-            from skystream.filters.compiler import FilterQuery, compile_filter
-
-            self._compiled = compile_filter(
-                FilterQuery(selected=self.selected, tables=self.tables, conditions=self.conditions or None)
-            )
-        return self._compiled

@@ -11,6 +11,7 @@ import functools
 import sqlite3
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
@@ -55,6 +56,20 @@ def compile_filter(query: FilterQuery, *, row_cap: int = ROW_CAP) -> CompiledFil
     one of them changes, and an unchanged one must not be compiled again (a few ms each,
     seconds for a thousand filters). ``CompiledFilter`` is immutable, so sharing is safe."""
     return _compile_text(query.selected, query.tables, query.conditions, query.sql, row_cap)
+
+
+class FilterParts(Protocol):
+    """Anything holding Lasair's three parts, as a stored filter does."""
+
+    selected: str
+    tables: str
+    conditions: str
+
+
+def compiled_filter(f: FilterParts) -> CompiledFilter:
+    """A stored filter's checked, transpiled query (memoised like :func:`compile_filter`);
+    raises ``FilterRejected`` if a newer checker refuses what was once saved."""
+    return _compile_text(f.selected, f.tables, f.conditions or None, None, ROW_CAP)
 
 
 # Bounded: a compiled filter is ~1 KB typically but up to ~60 KB for a 20,000-character one,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from skystream.aws import client
 from skystream.local.template import LocalTemplate
-from skystream.storage.aws import client
 from skystream.streams.admin import TopicAdmin
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from skystream.aws import reset_clients
 from skystream.local.aws_endpoint import LOCAL_CREDENTIALS, LOCALSTACK_PORT, start_moto
 from skystream.local.broker import start_broker
 from skystream.local.esm import EventSourceRunner
@@ -33,7 +34,6 @@ from skystream.local.http_api import LocalHttpApi
 from skystream.local.processes import pid_alive, port_open, spawn, stop_pid
 from skystream.local.provision import provision
 from skystream.local.template import LocalTemplate, load_template
-from skystream.storage.aws import reset_clients
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_API_PORT = 8000

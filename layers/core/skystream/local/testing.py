@@ -18,6 +18,7 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from skystream.aws import client
 from skystream.local.aws_endpoint import moto_reset, start_moto
 from skystream.local.broker import start_broker
 from skystream.local.esm import to_record
@@ -25,7 +26,6 @@ from skystream.local.processes import free_port, stop_pid
 from skystream.local.provision import provision
 from skystream.local.stack import FunctionHost, apply_environment, local_environment, local_template
 from skystream.local.template import LocalTemplate
-from skystream.storage.aws import client
 from skystream.streams.lambda_event import KafkaRecord
 from skystream.streams.producer import close_shared_producers
 

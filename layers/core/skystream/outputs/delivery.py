@@ -9,26 +9,15 @@ headers naming the filter and the alert schema version it came from.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from skystream.domain.filters import StoredFilter
-from skystream.storage.quota import QuotaCounter
-from skystream.streams.producer import Producer, shared_producer
+from skystream.ports import QuotaCounter, RecordProducer
 
 HEADER_FILTER_ID = "filter_id"
 HEADER_FILTER_VERSION = "filter_version"
 HEADER_SCHEMA_VERSION = "schema_version"
-
-
-class RecordProducer(Protocol):
-    def fits(self, value: bytes, key: bytes | None = None) -> bool: ...
-
-    def produce(
-        self, topic: str, value: bytes, key: bytes | str | None = None,
-        headers: Mapping[str, bytes | str] | None = None,
-    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -85,14 +74,3 @@ def deliver(
     if counts.bytes_produced:
         quota.add(f.filter_id, day, counts.bytes_produced)
     return counts
-
-
-def output_producer() -> Producer:
-    """The container's producer for users' topics.
-
-    It never creates a topic by producing to it (librdkafka's producer default would, on a
-    broker that allows it): a filter deleted a moment ago must not get its topic back. A
-    record for a topic that is gone fails the flush, the batch is retried, and by then the
-    deleted filter is no longer in the active list.
-    """
-    return shared_producer(config={"allow.auto.create.topics": False})

@@ -16,10 +16,10 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-OutputKind = Literal["none", "email", "kafka_plain", "kafka_lite", "kafka_full"]
-KAFKA_OUTPUTS: frozenset[str] = frozenset({"kafka_plain", "kafka_lite", "kafka_full"})
+from skystream.domain.filters import Output as OutputKind
+
 UTC_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 

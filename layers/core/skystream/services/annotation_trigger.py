@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from skystream.domain.annotations import AnnotationEvent
 from skystream.domain.filters import StoredFilter
 from skystream.features.columns import row_problem
+from skystream.filters.compiler import compiled_filter
 from skystream.filters.schedule import BatchBudget
 from skystream.services.matching import MatchReport, ObjectContext, OutputCounts
 from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
@@ -104,7 +105,7 @@ def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> 
         if not stored.on_annotation:
             continue
         try:
-            names = stored.compiled().annotators
+            names = compiled_filter(stored).annotators
         except ValueError as exc:
             log.warning("filter %s does not compile, not run on annotations: %s", stored.filter_id, exc)
             continue

@@ -45,6 +45,7 @@ from skystream.domain.errors import (
     Unavailable,
 )
 from skystream.domain.filters import FilterSpec, StoredFilter
+from skystream.filters.compiler import compiled_filter
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
 from skystream.services.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
@@ -181,7 +182,7 @@ class FilterService:
                 raise InvalidFilter("a filter needs selected (the SELECT list) and tables (the FROM list), "
                                     "or one whole sql SELECT statement")
             probe = _probe(spec)
-            compiled = probe.compiled()
+            compiled = compiled_filter(probe)
         except FilterRejected as exc:
             raise InvalidFilter(str(exc), position=getattr(exc, "position", None)) from exc
         if spec.output != "none" and KEY_COLUMN not in compiled.output_columns:
@@ -339,7 +340,7 @@ class FilterService:
                               retry_after_s=round(retry_after, 1))
         if isinstance(f, FilterSpec):
             f = _probe(self._checked(f))
-        compiled = f.compiled()
+        compiled = compiled_filter(f)
         rows = [o.row for o in self.objects.recent(RUN_SCAN)]
         batch = build_batch(rows, [compiled])
         time_limit = min(config.filter_time_limit_s, deadline - time.monotonic())

@@ -28,6 +28,7 @@ from skystream.alerts.wire import BadAlert, decode_alert
 from skystream.config import settings
 from skystream.domain.bounds import OutOfBounds
 from skystream.features import objects_row
+from skystream.ports import RecordProducer
 from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord
 from skystream.streams.producer import shared_producer
@@ -47,13 +48,6 @@ class ObjectWriter(Protocol):
 
 class ArchiveWriter(Protocol):
     def put(self, dia_object_id: int, full_alert: dict[str, Any], schema_version: str) -> None: ...
-
-
-class RecordProducer(Protocol):
-    def fits(self, value: bytes, key: bytes | None = None) -> bool: ...
-    def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
-                headers: dict[str, bytes | str] | None = None) -> bool: ...
-    def flush(self, timeout: float = 30.0) -> int: ...
 
 
 @dataclass

@@ -27,10 +27,11 @@ from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
 from skystream.domain.errors import NotBuilt
 from skystream.domain.filters import StoredFilter
 from skystream.features.columns import row_problem
+from skystream.filters.compiler import compiled_filter
 from skystream.filters.schedule import BatchBudget, FairSchedule
-from skystream.outputs.delivery import DeliveryCounts, Outgoing, RecordProducer, deliver
+from skystream.outputs.delivery import DeliveryCounts, Outgoing, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
-from skystream.storage.quota import QuotaCounter
+from skystream.ports import QuotaCounter, RecordProducer
 from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord
 
@@ -233,7 +234,7 @@ def _compile(filters: Sequence[StoredFilter], report: MatchReport,
     refused: list[tuple[StoredFilter, str]] = []
     for f in filters:
         try:
-            runnable.append((f, f.compiled()))
+            runnable.append((f, compiled_filter(f)))
         except ValueError as exc:  # FilterRejected
             report.add(f.filter_id, FilterResult(error=f"refused: {exc}"))
             refused.append((f, f"refused: {exc}"))
@@ -288,7 +289,7 @@ class _Outputs:
         elif rows and f.is_kafka:
             outgoing = _records(f, rows, self.by_object, self.utc, self.full_alerts, result)
             if self.producer is None:
-                from skystream.outputs.delivery import output_producer
+                from skystream.streams.producer import output_producer
 
                 self.producer = output_producer()
             if self.quota is None:

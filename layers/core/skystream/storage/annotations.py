@@ -31,8 +31,8 @@ from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
+from skystream.aws import client, resource
 from skystream.config import settings
-from skystream.storage.aws import client, resource
 from skystream.storage.bulk import batch_get
 
 LATEST = "latest#"

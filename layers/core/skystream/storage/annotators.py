@@ -16,9 +16,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
+from skystream.aws import resource
 from skystream.config import settings
 from skystream.filters.schema import TABLES
-from skystream.storage.aws import resource
 
 PREFIX = "annotator#"
 # The name becomes a table alias in filters (``annotator:NAME`` joins ``annotations AS NAME``).

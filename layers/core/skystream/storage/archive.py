@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
+from skystream.aws import client
 from skystream.config import settings
-from skystream.storage.aws import client
 
 
 def archive_key(dia_object_id: int) -> str:

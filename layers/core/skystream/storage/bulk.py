@@ -15,7 +15,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from skystream.storage.aws import client
+from skystream.aws import client
 
 BATCH_GET_LIMIT = 100
 _MAX_ATTEMPTS = 8

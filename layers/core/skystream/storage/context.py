@@ -16,9 +16,9 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from skystream.aws import resource
 from skystream.config import settings
 from skystream.outputs.formats import clean, encode_record
-from skystream.storage.aws import resource
 from skystream.storage.bulk import batch_get
 
 CONTEXT_TABLES: tuple[str, ...] = ("sherlock_classifications", "crossmatch_tns")

@@ -33,8 +33,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from skystream.aws import client
 from skystream.config import settings
-from skystream.storage.aws import client
 from skystream.storage.bulk import chunks
 
 BATCH_WRITE_LIMIT = 25

@@ -28,11 +28,11 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.errors import NotFound, StaleVersion, TopicClash
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.outputs.topics import collision_key
-from skystream.storage.aws import client
 
 TOPIC_PREFIX = "topic#"
 META_PREFIX = "meta#"

@@ -36,10 +36,10 @@ import orjson
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.bounds import is_integer, is_number
 from skystream.features.columns import OBJECT_COLUMN_NAMES
-from skystream.storage.aws import client
 from skystream.storage.bulk import batch_get
 from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
 

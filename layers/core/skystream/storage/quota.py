@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
 
+from skystream.aws import client
 from skystream.config import settings
-from skystream.storage.aws import client
-
-DEFAULT_BYTE_QUOTA = 100 * 1024 * 1024  # 100 MB per filter per UTC day
-
-
-class QuotaCounter(Protocol):
-    def used(self, filter_id: str, day: dt.date) -> int: ...
-    def add(self, filter_id: str, day: dt.date, nbytes: int) -> int: ...
 
 
 def _pk(filter_id: str, day: dt.date) -> str:

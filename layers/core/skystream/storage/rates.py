@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from skystream.aws import client
 from skystream.config import settings
-from skystream.storage.aws import client
 
 WINDOW_S = 60
 

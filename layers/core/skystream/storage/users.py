@@ -16,8 +16,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from skystream.aws import client
 from skystream.config import settings
-from skystream.storage.aws import client
 from skystream.storage.bulk import batch_get
 
 _COUNTER = "counter#user_id"

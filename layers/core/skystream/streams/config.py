@@ -58,7 +58,7 @@ class KafkaAuth:
 @lru_cache(maxsize=8)
 def read_scram_secret(secret_arn: str, region: str) -> tuple[str, str]:
     """``{"username": ..., "password": ...}`` from Secrets Manager (the shape MSK SCRAM secrets have)."""
-    from skystream.storage.aws import client
+    from skystream.aws import client
 
     try:
         secret = client("secretsmanager").get_secret_value(SecretId=secret_arn)

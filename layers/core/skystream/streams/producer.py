@@ -208,3 +208,14 @@ def close_shared_producers() -> None:
         producer._producer.flush(5)
     _CREATED.clear()
     _producer_for.cache_clear()
+
+
+def output_producer() -> Producer:
+    """The container's producer for users' topics.
+
+    It never creates a topic by producing to it (librdkafka's producer default would, on a
+    broker that allows it): a filter deleted a moment ago must not get its topic back. A
+    record for a topic that is gone fails the flush, the batch is retried, and by then the
+    deleted filter is no longer in the active list.
+    """
+    return shared_producer(config={"allow.auto.create.topics": False})

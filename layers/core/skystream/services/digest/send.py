@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from skystream.aws import client
 from skystream.config import settings
 from skystream.services.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, Recipient, compose, split
-from skystream.storage.aws import client
 from skystream.storage.digest import DigestStore
 
 logger = logging.getLogger(__name__)
