@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
 from skystream.alerts.wire import decode_alert, encode_alert
 from skystream.devtools.generator import generate_alerts
+from skystream.domain.records import KafkaRecord
 from skystream.services.ingest import enrich
-from skystream.streams.lambda_event import KafkaRecord
 
 HISTORIES = (10, 100, 300)
 

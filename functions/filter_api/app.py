@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
+from skystream import wiring
 from skystream.api.app import app
 
+FUNCTION = "filter_api"
 logger = Logger()
+metrics = Metrics()
+# Built at cold start: a missing or malformed setting fails here, naming the variable.
+wiring.filter_service(), wiring.annotation_service(), wiring.object_reads(), wiring.users()
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    status = int(response.get("statusCode", 200))
+    metrics.add_dimension(name="function", value=FUNCTION)
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=int(400 <= status < 500))
+    metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=int(status >= 500))
+    return response

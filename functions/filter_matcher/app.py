@@ -7,13 +7,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from skystream import wiring
 from skystream.config import settings
 from skystream.filters.schedule import BatchBudget
-from skystream.services.matching import match_enriched
 from skystream.streams.lambda_event import records_from_event
 
+FUNCTION = "filter_matcher"
 logger = Logger()
 metrics = Metrics()
+wiring.enriched_matcher()  # built at cold start: a missing or malformed setting fails here, naming the variable
 
 _COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_filters", "skipped_filters", "emailed",
            "dead_lettered")
@@ -23,13 +25,13 @@ _COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_f
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     budget = BatchBudget.from_remaining(context.get_remaining_time_in_millis(), settings().match_reserve_s)
-    report = match_enriched(records_from_event(event), budget=budget)
-    counts = {name: getattr(report, name) for name in ("objects", *_COUNTS)}
-    for name in _COUNTS:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])
+    report = wiring.enriched_matcher().match_enriched(records_from_event(event), budget=budget)
+    metrics.add_dimension(name="function", value=FUNCTION)
+    for name, value in report.metrics().items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if report.failed_filters:
         logger.warning("filters failed", extra={"failed": {k: v.error for k, v in report.per_filter.items() if v.error}})
     if report.skipped_filters:
         logger.warning("filters skipped: the batch's time was used up",
                        extra={"skipped": [k for k, v in report.per_filter.items() if v.skipped]})
-    return counts
+    return {name: getattr(report, name) for name in ("objects", *_COUNTS)}

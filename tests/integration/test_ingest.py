@@ -11,11 +11,11 @@ from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.lightcurve import full_alert
 from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
+from skystream.domain.records import KafkaRecord
 from skystream.local.testing import EphemeralStack, produce, read_topic
 from skystream.services.ingest import default_service, ingest_records
 from skystream.storage.archive import AlertArchive
 from skystream.storage.objects import ObjectStore
-from skystream.streams.lambda_event import KafkaRecord
 
 
 def _malformed(good: bytes, alert: dict) -> list[tuple[str, bytes]]:

@@ -27,6 +27,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
+from skystream import wiring
 from skystream.api import annotation_routes, body, filter_routes, object_routes
 from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
@@ -69,7 +70,8 @@ def _authenticated(app: APIGatewayHttpResolver, next_middleware: NextMiddleware)
     registered = any(route is known for known in (*app._static_routes, *app._dynamic_routes))
     if registered and (route.method.upper(), route.path) not in PUBLIC_ROUTES:
         event = app.current_event
-        app.append_context(user=authenticate(event.headers, event.request_context.http.source_ip))
+        app.append_context(user=authenticate(event.headers, event.request_context.http.source_ip,
+                                             store=wiring.users()))
     return next_middleware(app)
 
 

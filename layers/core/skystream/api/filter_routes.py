@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+from skystream import wiring
 from skystream.api.auth import require_user
 from skystream.api.models import (
     AdhocRun,
@@ -20,12 +20,8 @@ from skystream.api.models import (
     SaveResponse,
     error_responses,
 )
-from skystream.config import settings
 from skystream.domain.filters import FilterSpec
 from skystream.services.filters import FilterService, RunOutcome, SaveOutcome
-
-if TYPE_CHECKING:
-    from skystream.streams.admin import TopicAdmin
 
 router = Router()
 
@@ -33,16 +29,9 @@ FilterId = Annotated[str, Path(min_length=1, max_length=64, description="The fil
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most rows to return")]
 
 
-@cache
-def _topic_admin(bootstrap: str) -> TopicAdmin:
-    """One Kafka admin client per container and broker (made on the first save, not at import)."""
-    from skystream.streams.admin import TopicAdmin
-
-    return TopicAdmin()
-
-
 def service() -> FilterService:
-    return FilterService(topics=_topic_admin(settings().kafka_bootstrap_servers))
+    """The container's filter service (``skystream.wiring``: one per process and settings)."""
+    return wiring.filter_service()
 
 
 def _saved(outcome: SaveOutcome) -> SaveResponse:

@@ -38,10 +38,11 @@ def _run(args: argparse.Namespace) -> int:
     state = use_running_stack()
     if args.show:
         return _show(state.endpoint, args.json)
-    from skystream.services.digest.send import send_digest, yesterday
+    from skystream import wiring
+    from skystream.services.digest.send import yesterday
 
     day = args.date or yesterday()
-    report = send_digest(day, catch_up_days=args.catch_up_days)
+    report = wiring.digest_sender().send(day, catch_up_days=args.catch_up_days)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

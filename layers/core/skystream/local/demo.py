@@ -34,8 +34,8 @@ def _replay(bootstrap: str, topic: str, alerts: list[dict[str, Any]], label: str
     """Produce the alerts, then follow them through ingest with a progress bar until all are stored."""
     from tqdm import tqdm
 
+    from skystream import wiring
     from skystream.alerts.wire import encode_alert
-    from skystream.storage.objects import ObjectStore
 
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for alert in alerts:
@@ -43,7 +43,7 @@ def _replay(bootstrap: str, topic: str, alerts: list[dict[str, Any]], label: str
     if producer.flush(30):
         raise RuntimeError(f"the broker did not take every alert on {topic}")
     ids = [a["diaObject"]["diaObjectId"] for a in alerts]
-    store = ObjectStore()
+    store = wiring.objects()
     deadline = time.monotonic() + 180
     with tqdm(total=len(ids), desc=label, unit="alert") as bar:
         while bar.n < len(ids):
@@ -99,11 +99,11 @@ def run_demo(count: int = 120) -> int:
 
 
 def _story(state: stack.StackState, count: int) -> int:
+    from skystream import wiring
     from skystream.clients.api import ApiClient
     from skystream.config import settings
     from skystream.devtools.generator import generate_alerts
     from skystream.devtools.plot import plot_lightcurve
-    from skystream.storage.users import UserStore
 
     cfg = settings()
     run = int(time.time()) % 100_000  # fresh objects on every run, even against a long-running stack
@@ -115,7 +115,7 @@ def _story(state: stack.StackState, count: int) -> int:
     wait_caught_up(state.bootstrap, _matcher_group(state), cfg.topic_enriched)  # no filter has seen them
 
     _say("\n== 2. a user saves a kafka_lite filter through the HTTP API")
-    user, token = UserStore().add("Susan", "susan@example.org")
+    user, token = wiring.users().add("Susan", "susan@example.org")
     _say(f"user {user.user_id} created; API token {token[:8]}...")
     api = ApiClient(str(state.api_url), token)
     saved = api.post("/filters", {
