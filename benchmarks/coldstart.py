@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +41,15 @@ def _import_snippet(name: str) -> str:
     )
 
 
+@cache
 def _env() -> dict[str, str]:
-    return {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "bench"}
+    """What a deployed function has: the template's environment (a handler builds its service at import,
+    and settings have no defaults), pointing at loopback; dummy credentials."""
+    from skystream.local.aws_endpoint import LOCAL_CREDENTIALS
+    from skystream.local.stack import local_template
+
+    return {**os.environ, **LOCAL_CREDENTIALS, **local_template("127.0.0.1:9092").environment,
+            "POWERTOOLS_SERVICE_NAME": "bench"}
 
 
 def _wall(code: str) -> float:

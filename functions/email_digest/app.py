@@ -8,22 +8,22 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skystream import wiring
 from skystream.services.digest.event import DigestEvent
 from skystream.services.digest.send import CATCH_UP_DAYS
+from skystream.wiring.digest import digest_sender
 
 FUNCTION = "email_digest"
 _RESERVE_MS = 60_000  # stop starting new users with a minute left, so no send is cut mid-way
 logger = Logger()
 metrics = Metrics()
-wiring.digest_sender()  # built at cold start: a missing or malformed setting fails here, naming the variable
+digest_sender()  # built at cold start: a missing or malformed setting fails here, naming the variable
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = DigestEvent.model_validate(event or {})
-    report = wiring.digest_sender().send(
+    report = digest_sender().send(
         request.day(),
         catch_up_days=CATCH_UP_DAYS if request.catch_up_days is None else request.catch_up_days,
         out_of_time=lambda: context is not None and context.get_remaining_time_in_millis() < _RESERVE_MS,

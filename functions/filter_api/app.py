@@ -7,14 +7,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skystream import wiring
 from skystream.api.app import app
+from skystream.wiring import users
+from skystream.wiring.api import annotation_service, filter_service, object_reads
 
 FUNCTION = "filter_api"
 logger = Logger()
 metrics = Metrics()
 # Built at cold start: a missing or malformed setting fails here, naming the variable.
-wiring.filter_service(), wiring.annotation_service(), wiring.object_reads(), wiring.users()
+filter_service(), annotation_service(), object_reads(), users()
 
 
 @metrics.log_metrics

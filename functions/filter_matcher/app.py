@@ -7,15 +7,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skystream import wiring
 from skystream.config import settings
 from skystream.filters.schedule import BatchBudget
 from skystream.streams.lambda_event import records_from_event
+from skystream.wiring.matching import enriched_matcher
 
 FUNCTION = "filter_matcher"
 logger = Logger()
 metrics = Metrics()
-wiring.enriched_matcher()  # built at cold start: a missing or malformed setting fails here, naming the variable
+enriched_matcher()  # built at cold start: a missing or malformed setting fails here, naming the variable
 
 _COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_filters", "skipped_filters", "emailed",
            "dead_lettered")
@@ -25,7 +25,7 @@ _COUNTS = ("matched", "produced", "dropped_oversize", "dropped_quota", "failed_f
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     budget = BatchBudget.from_remaining(context.get_remaining_time_in_millis(), settings().match_reserve_s)
-    report = wiring.enriched_matcher().match_enriched(records_from_event(event), budget=budget)
+    report = enriched_matcher().match_enriched(records_from_event(event), budget=budget)
     metrics.add_dimension(name="function", value=FUNCTION)
     for name, value in report.metrics().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -14,7 +14,6 @@ import pytest
 from fakes import MemoryObjects, MemoryQuota, RecordingProducer, RecordingTopics, matcher
 from moto_tables import template_tables
 
-from skystream import wiring
 from skystream.api.app import app
 from skystream.config import settings
 from skystream.local.handlers import LocalLambdaContext
@@ -27,6 +26,7 @@ from skystream.storage.context import ContextStore
 from skystream.storage.filters import FilterStore
 from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
+from skystream.wiring import api as wiring
 
 
 def recent_objects(count: int) -> MemoryObjects:

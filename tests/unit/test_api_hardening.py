@@ -14,7 +14,6 @@ import pytest
 from fakes import RecordingPublisher
 from test_api import BODY, World, world  # noqa: F401  (world is a fixture)
 
-from skystream import wiring
 from skystream.api import auth
 from skystream.api.app import app
 from skystream.aws import client
@@ -26,6 +25,7 @@ from skystream.services.annotations import AnnotationService
 from skystream.storage.annotations import AnnotationStore
 from skystream.storage.annotators import AnnotatorRegistry
 from skystream.storage.users import UserStore
+from skystream.wiring import api as wiring
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

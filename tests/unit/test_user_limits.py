@@ -13,8 +13,8 @@ import pytest
 from fakes import RecordingTopics
 from test_api import BODY, World, filter_service, recent_objects, world  # noqa: F401 (the fixture)
 
-from skystream import wiring
 from skystream.config import settings
+from skystream.wiring import api as wiring
 
 pytestmark = pytest.mark.unit
 

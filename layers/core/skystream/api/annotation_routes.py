@@ -22,6 +22,7 @@ from skystream.domain.annotations import MAX_UPLOADS_PER_REQUEST
 from skystream.domain.errors import BadRequest, Forbidden, NotFound
 from skystream.services.context import ContextFileError, load_text
 from skystream.storage.context import CONTEXT_TABLES
+from skystream.wiring import api as services
 
 router = Router()
 
@@ -100,7 +101,7 @@ def _json_body() -> Any:
              responses=_ok(201, UploadResponse, "All stored and announced") | UPLOAD_ERRORS)
 def upload_annotations() -> UploadResponse:
     user = require_user(router)
-    records = wiring.annotation_service().upload(user, _json_body())
+    records = services.annotation_service().upload(user, _json_body())
     return UploadResponse(accepted=len(records), annotations=[
         AcceptedAnnotation(diaObjectId=r.dia_object_id, annotator=r.annotator, classification=r.classification,
                            timestamp=r.timestamp)
@@ -114,7 +115,7 @@ def upload_annotations() -> UploadResponse:
             summary="An object's annotations: the latest per annotator and every upload, newest first")
 def object_annotations(dia_object_id: ObjectId) -> ObjectAnnotations:
     require_user(router)
-    shown = wiring.object_reads().annotations_of(dia_object_id)
+    shown = services.object_reads().annotations_of(dia_object_id)
     return ObjectAnnotations(diaObjectId=dia_object_id, **shown)
 
 

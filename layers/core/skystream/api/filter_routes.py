@@ -7,7 +7,6 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from skystream import wiring
 from skystream.api.auth import require_user
 from skystream.api.models import (
     AdhocRun,
@@ -22,6 +21,7 @@ from skystream.api.models import (
 )
 from skystream.domain.filters import FilterSpec
 from skystream.services.filters import FilterService, RunOutcome, SaveOutcome
+from skystream.wiring import api as wiring
 
 router = Router()
 
@@ -30,7 +30,7 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most rows to return")]
 
 
 def service() -> FilterService:
-    """The container's filter service (``skystream.wiring``: one per process and settings)."""
+    """The container's filter service (``skystream.wiring.api``: one per process and settings)."""
     return wiring.filter_service()
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from skystream import wiring
 from skystream.api.auth import require_user
 from skystream.api.models import ColumnOut, Me, ObjectId, ObjectOut, SchemaResponse, TableOut, error_responses
 from skystream.filters.schema import TABLES
+from skystream.wiring import api as services
 
 router = Router()
 
@@ -27,7 +27,7 @@ def schema() -> SchemaResponse:
             responses=error_responses(401, 404))
 def get_object(dia_object_id: ObjectId) -> ObjectOut:
     require_user(router)
-    view = wiring.object_reads().view(dia_object_id)
+    view = services.object_reads().view(dia_object_id)
     return ObjectOut(diaObjectId=view.dia_object_id, objects=view.objects, lite=view.lite,
                      annotations=view.annotations, annotation_history=view.annotation_history, context=view.context)
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from skystream import wiring
 from skystream.cli.common import connect
 
 
@@ -17,7 +18,6 @@ def _owner(text: str) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     connect()
-    from skystream import wiring
 
     if wiring.users().get(args.owner) is None:
         raise RuntimeError(f"no user {args.owner}; create the user first, then register the annotator")
@@ -29,7 +29,6 @@ def _add(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     connect()
-    from skystream import wiring
 
     found = wiring.annotators().all()
     if args.json:
@@ -44,7 +43,6 @@ def _list(args: argparse.Namespace) -> int:
 def _set_active(active: bool):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
         connect()
-        from skystream import wiring
 
         annotator = wiring.annotators().set_active(args.name, active)
         print(f"annotator {annotator.name} is now {'active' if annotator.active else 'inactive'}")

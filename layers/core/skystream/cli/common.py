@@ -1,10 +1,7 @@
 """Helpers shared by the command modules (not a command group: not in ``COMMAND_MODULES``).
 
-Commands reach the stores and services through :mod:`skystream.wiring`, imported inside each
-command (after :func:`connect`), not at the top of the module: ``skystream --help`` and every
-command load all command modules, and importing the wiring (the Kafka client, sqlglot, the
-services) there costs 0.19 s of 0.43 s (measured: ``import skystream.cli`` plus the parser,
-0.24 s; with ``skystream.wiring`` too, 0.43 s).
+Commands reach the stores and services through :mod:`skystream.wiring`, after :func:`connect`
+has pointed the process at a stack.
 """
 
 from __future__ import annotations

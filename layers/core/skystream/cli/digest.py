@@ -7,6 +7,9 @@ import datetime as dt
 import json
 from dataclasses import asdict
 
+from skystream.services.digest.send import yesterday
+from skystream.wiring.digest import digest_sender
+
 
 def _day(text: str) -> dt.date:
     try:
@@ -38,11 +41,9 @@ def _run(args: argparse.Namespace) -> int:
     state = use_running_stack()
     if args.show:
         return _show(state.endpoint, args.json)
-    from skystream import wiring
-    from skystream.services.digest.send import yesterday
 
     day = args.date or yesterday()
-    report = wiring.digest_sender().send(day, catch_up_days=args.catch_up_days)
+    report = digest_sender().send(day, catch_up_days=args.catch_up_days)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

@@ -6,12 +6,12 @@ import argparse
 import json
 from typing import Any
 
+from skystream import wiring
 from skystream.cli.common import connect
 
 
 def _show(args: argparse.Namespace) -> int:
     connect()
-    from skystream import wiring
 
     stored = wiring.objects().get(args.dia_object_id)
     if stored is None:

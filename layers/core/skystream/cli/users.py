@@ -7,12 +7,12 @@ import argparse
 import json
 from dataclasses import asdict
 
+from skystream import wiring
 from skystream.cli.common import connect
 
 
 def _add(args: argparse.Namespace) -> int:
     connect()
-    from skystream import wiring
 
     user, token = wiring.users().add(args.name, args.email, is_admin=args.admin)
     if args.json:
@@ -27,7 +27,6 @@ def _add(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     connect()
-    from skystream import wiring
 
     store = wiring.users()
     if store.get(args.user_id) is None:
@@ -38,7 +37,6 @@ def _token(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     connect()
-    from skystream import wiring
 
     store = wiring.users()
     if store.get(args.user_id) is None:
@@ -56,7 +54,6 @@ def _revoke(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     connect()
-    from skystream import wiring
 
     user = wiring.users().get(args.user_id)
     if user is None:
