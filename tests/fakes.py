@@ -21,6 +21,7 @@ import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException
 
 from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Annotator
+from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import ObjectContext, StoredObject
@@ -35,6 +36,7 @@ from skystream.ports import (
     ArchiveWriter,
     ContextReader,
     ContextWriter,
+    DigestOutbox,
     DigestSink,
     EventPublisher,
     FailureCounts,
@@ -473,14 +475,44 @@ class RecordingMailer(Mailer):
         return f"msg-{len(self.sent)}"
 
 
-class RecordingDigest(DigestSink):
+class MemoryDigests(DigestSink, DigestOutbox):
+    """The digest table: email filters' matches per (day, user), the parts sent, one lease per (day, user).
+    ``calls`` logs every ``add_matches`` as it was given."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
+        self.matches: dict[tuple[dt.date, int], list[Match]] = {}
+        self.sent: dict[tuple[dt.date, int], list[SentPart]] = {}
+        self.leases: dict[tuple[dt.date, int], str] = {}
 
     def add_matches(self, day: dt.date, user_id: int, filter_id: str, filter_name: str, rows: list[dict[str, Any]],
                     utc: str) -> int:
         self.calls.append((day, user_id, filter_id, filter_name, rows, utc))
+        stored = self.matches.setdefault((day, user_id), [])
+        stored += [Match(sk=f"m#{utc}#{filter_id}#{len(stored) + n}", filter_id=filter_id, filter_name=filter_name,
+                         utc=utc, record={**row, "UTC": utc}) for n, row in enumerate(rows)]
         return len(rows)
+
+    def users(self, day: dt.date) -> list[int]:
+        return sorted(user for d, user in self.matches if d == day)
+
+    def pending(self, day: dt.date, user_id: int) -> tuple[list[Match], list[SentPart]]:
+        sent = self.sent.get((day, user_id), [])
+        covered = {sk for part in sent for sk in part.items}
+        return [m for m in self.matches.get((day, user_id), []) if m.sk.encode() not in covered], list(sent)
+
+    def mark_sent(self, day: dt.date, user_id: int, part: int, matches: Sequence[Match], message_id: str) -> None:
+        self.sent.setdefault((day, user_id), []).append(
+            SentPart(part=part, count=len(matches), message_id=message_id, sent_at="",
+                     items=frozenset(m.sk.encode() for m in matches)))
+
+    def claim(self, day: dt.date, user_id: int, owner: str, lease_s: int = 900) -> bool:
+        holder = self.leases.setdefault((day, user_id), owner)
+        return holder == owner
+
+    def release(self, day: dt.date, user_id: int, owner: str) -> None:
+        if self.leases.get((day, user_id)) == owner:
+            del self.leases[(day, user_id)]
 
 
 # -- services wired with fakes -------------------------------------------------------------------
@@ -494,7 +526,7 @@ def matcher(*, producer: RecordProducer | None = None, quota: QuotaCounter | Non
     the engine is SQLite with its default limits, and no failure bookkeeping unless ``health``."""
     outputs = Outputs.of(kafka=KafkaOutput(producer or RecordingProducer(), quota or MemoryQuota(),
                                            archive or MemoryArchive()),
-                         email=EmailOutput(digest or RecordingDigest()))
+                         email=EmailOutput(digest or MemoryDigests()))
     return Matcher(engine=engine or SqliteEngine(), joins=joins or Joins(annotations=MemoryAnnotations(),
                                                                         context=MemoryContext()),
                    outputs=outputs, health=health)

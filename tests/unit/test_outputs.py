@@ -10,9 +10,9 @@ import re
 import pytest
 from fakes import (
     MemoryArchive,
+    MemoryDigests,
     MemoryFailureCounts,
     MemoryQuota,
-    RecordingDigest,
     RecordingNotice,
     RecordingProducer,
     matcher,
@@ -105,7 +105,7 @@ def test_run_and_deliver_formats_per_output_and_isolates_failures() -> None:
     mail = stored("mail", output="email", conditions="objects.ra < 100")
     muted = stored("muted", output="none")
     broken = stored("broken", conditions="objects.ra / 0 > 1 AND nosuchfunction(objects.ra) > 1")
-    producer, digest = RecordingProducer(), RecordingDigest()
+    producer, digest = RecordingProducer(), MemoryDigests()
     now = dt.datetime(2026, 12, 1, 3, 4, 5, tzinfo=dt.UTC)
     counts = MemoryFailureCounts()
     health = Suspensions(counts, notify=RecordingNotice(), after=5)
