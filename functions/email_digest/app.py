@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = digest_sender().send(
         request.day(),
         catch_up_days=CATCH_UP_DAYS if request.catch_up_days is None else request.catch_up_days,
-        out_of_time=lambda: context is not None and context.get_remaining_time_in_millis() < _RESERVE_MS,
+        out_of_time=lambda: context.get_remaining_time_in_millis() < _RESERVE_MS,
     )
     metrics.add_dimension(name="function", value=FUNCTION)
     for name, value in report.metrics().items():

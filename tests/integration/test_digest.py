@@ -16,7 +16,7 @@ from skystream.devtools.generator import generate_alerts
 from skystream.devtools.mailbox import sent_emails
 from skystream.domain.filters import FilterSpec
 from skystream.features import objects_row
-from skystream.local.handlers import load_handler
+from skystream.local.handlers import LocalLambdaContext, load_handler
 from skystream.local.testing import produce
 from skystream.storage.digest import DigestStore
 from skystream.storage.users import UserStore
@@ -24,6 +24,11 @@ from skystream.wiring.api import annotation_service, filter_service
 from skystream.wiring.digest import digest_sender
 
 DAY = dt.date(2026, 11, 30)
+
+
+def digest_context() -> LocalLambdaContext:
+    """The digest function's Lambda context: its 900 s timeout (infra/template.yaml)."""
+    return LocalLambdaContext("EmailDigestFunction", timeout_s=900)
 
 
 def _today() -> dt.date:
@@ -80,7 +85,7 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
     counts = {u.user_id: len(store.matches(_today(), u.user_id)) for u in (ada, bob)}
 
     handler = load_handler("functions/email_digest")
-    report = handler({"date": _today().isoformat()}, None)
+    report = handler({"date": _today().isoformat()}, digest_context())
     assert report["emails_sent"] == 2 and sorted(report["users_mailed"]) == sorted([ada.user_id, bob.user_id])
     assert report["records_sent"] == sum(counts.values())
     mails = {m.to: m for m in sent_emails(stack.endpoint)}
@@ -101,7 +106,7 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
     assert all(set(r) == {"diaObjectId", "decl", "UTC", "_filter", "_filter_id"} for r in southern)
     assert all(r["decl"] == pytest.approx(rows[r["diaObjectId"]]["decl"]) for r in southern)
 
-    assert handler({"date": _today().isoformat()}, None)["emails_sent"] == 0  # running again sends none
+    assert handler({"date": _today().isoformat()}, digest_context())["emails_sent"] == 0  # running again sends none
     assert len(sent_emails(stack.endpoint)) == 2
 
     # the command line reads the same mail back from the local stack
@@ -173,7 +178,7 @@ def test_two_users_three_filters_one_email_each_and_never_twice(stack) -> None:
     store.add_matches(DAY + dt.timedelta(days=1), bob.user_id, "f-bob", "Bright", _rows(400, 1), "2026-12-01 00:00:01")
 
     handler = load_handler("functions/email_digest")
-    report = handler({"date": DAY.isoformat()}, None)
+    report = handler({"date": DAY.isoformat()}, digest_context())
     assert report["emails_sent"] == 2 and report["records_sent"] == 6
     mails = {m.to: m for m in sent_emails(stack.endpoint)}
     assert set(mails) == {"Ada <ada@example.org>", "Bob <bob@example.org>"}
@@ -193,7 +198,7 @@ def test_two_users_three_filters_one_email_each_and_never_twice(stack) -> None:
     assert [r["diaObjectId"] for r in bob_mail.records] == [300]  # not the next day's match
     assert "<td>300</td>" in bob_mail.html and "400" not in bob_mail.text
 
-    again = handler({"date": DAY.isoformat()}, None)
+    again = handler({"date": DAY.isoformat()}, digest_context())
     assert again["emails_sent"] == 0 and again["users_up_to_date"] == 2
     assert len(sent_emails(stack.endpoint)) == 2
 
