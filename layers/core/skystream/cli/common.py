@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 
+from skystream.local.stack import use_running_stack
+
 
 def connect() -> None:
     """Use the stack the environment names (a deployed one, or a test's, with every variable set);
     otherwise the running local stack, whose environment (every variable) is set from its template."""
     if not os.environ.get("USERS_TABLE"):
-        from skystream.local.stack import use_running_stack
-
         use_running_stack()

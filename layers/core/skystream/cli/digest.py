@@ -7,6 +7,8 @@ import datetime as dt
 import json
 from dataclasses import asdict
 
+from skystream.devtools.mailbox import sent_emails
+from skystream.local.stack import use_running_stack
 from skystream.services.digest.send import yesterday
 from skystream.wiring.digest import digest_sender
 
@@ -19,8 +21,6 @@ def _day(text: str) -> dt.date:
 
 
 def _show(endpoint: str, as_json: bool) -> int:
-    from skystream.devtools.mailbox import sent_emails
-
     mails = sent_emails(endpoint)
     if as_json:
         print(json.dumps([{**asdict(m), "record_count": len(m.records)} for m in mails], indent=2, default=str))
@@ -36,8 +36,6 @@ def _show(endpoint: str, as_json: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from skystream.local.stack import use_running_stack
-
     state = use_running_stack()
     if args.show:
         return _show(state.endpoint, args.json)
