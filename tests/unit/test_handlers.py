@@ -120,6 +120,8 @@ FAKES: dict[str, tuple[str, str, Callable[[], Any]]] = {
 @pytest.mark.parametrize("name", HANDLERS)
 def test_every_handler_reports_camelcase_metrics_with_its_function_dimension(
         name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for switch in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"):  # the local stack turns metrics off
+        monkeypatch.delenv(switch, raising=False)
     if name == "filter_api":
         for builder in ("filter_service", "annotation_service", "object_reads"):
             monkeypatch.setattr(f"skystream.wiring.api.{builder}", lambda: None)  # /health uses none of them

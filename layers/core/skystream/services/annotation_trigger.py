@@ -4,7 +4,7 @@ For a batch of events from topic ``annotations`` each active on-annotation filte
 once, restricted to the objects annotated (in this batch) by an annotator the filter names,
 with the objects' stored features and lightcurve; the batch itself (including the latest
 annotations, read from the table, not from the event) is built by ``skystream.services.joins``
-and delivered by ``skystream.services.matching.run_and_deliver`` exactly as the matcher does.
+and delivered by ``skystream.services.matching.Matcher.run_and_deliver`` exactly as the matcher does.
 Objects never seen by the ingest have no features to filter on: they are skipped and counted.
 
 An event that is not an annotation event (not JSON, a field missing, a ``diaObjectId``
