@@ -3,8 +3,9 @@
 The same path serves every trigger: new alerts (the matcher), new annotations, and the
 reseed of a freshly saved Kafka filter. One batch of objects becomes one in-memory SQLite
 database; every filter runs on it (a failing filter never stops the others); each
-matching row becomes a record in the filter's output format and goes to its topic within
-the size limit and the daily byte quota, or to the email digest.
+filter's matching rows go to the strategy of its output (``skystream.outputs``: records on
+its Kafka topic within the size limit and the daily byte quota, or rows for the email
+digest). This module only orchestrates: schedule, evaluate, hand the rows over, report.
 
 Time is shared: filters run in the order ``filters.schedule`` gives (cheap ones first,
 owners taking turns, the batch's budget split fairly between owners), and each filter's
