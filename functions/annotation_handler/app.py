@@ -15,7 +15,7 @@ from skystream.wiring.matching import annotation_trigger
 
 FUNCTION = "annotation_handler"
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(service=FUNCTION)  # dimension service = the function: one metric name, several functions
 annotation_trigger()  # built at cold start: a missing or malformed setting fails here, naming the variable
 
 
@@ -24,7 +24,6 @@ annotation_trigger()  # built at cold start: a missing or malformed setting fail
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     budget = BatchBudget.from_remaining(context.get_remaining_time_in_millis(), settings().match_reserve_s)
     report = annotation_trigger().on_annotations(records_from_event(event), budget=budget)
-    metrics.add_dimension(name="function", value=FUNCTION)
     for name, value in report.metrics().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if report.unknown_objects:

@@ -15,7 +15,7 @@ from skystream.wiring.digest import digest_sender
 FUNCTION = "email_digest"
 _RESERVE_MS = 60_000  # stop starting new users with a minute left, so no send is cut mid-way
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(service=FUNCTION)  # dimension service = the function: one metric name, several functions
 digest_sender()  # built at cold start: a missing or malformed setting fails here, naming the variable
 
 
@@ -28,7 +28,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         catch_up_days=CATCH_UP_DAYS if request.catch_up_days is None else request.catch_up_days,
         out_of_time=lambda: context.get_remaining_time_in_millis() < _RESERVE_MS,
     )
-    metrics.add_dimension(name="function", value=FUNCTION)
     for name, value in report.metrics().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     report.raise_for_failures()

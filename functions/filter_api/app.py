@@ -13,7 +13,7 @@ from skystream.wiring.api import annotation_service, filter_service, object_read
 
 FUNCTION = "filter_api"
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(service=FUNCTION)  # dimension service = the function: one metric name, several functions
 # Built at cold start: a missing or malformed setting fails here, naming the variable.
 filter_service(), annotation_service(), object_reads(), users()
 
@@ -23,7 +23,6 @@ filter_service(), annotation_service(), object_reads(), users()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = app.resolve(event, context)
     status = int(response.get("statusCode", 200))
-    metrics.add_dimension(name="function", value=FUNCTION)
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=int(400 <= status < 500))
     metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=int(status >= 500))

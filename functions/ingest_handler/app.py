@@ -16,7 +16,7 @@ from skystream.wiring.ingest import ingest_service
 
 FUNCTION = "ingest_handler"
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(service=FUNCTION)  # dimension service = the function: one metric name, several functions
 ingest_service()  # built at cold start: a missing or malformed setting fails here, naming the variable
 
 
@@ -24,7 +24,6 @@ ingest_service()  # built at cold start: a missing or malformed setting fails he
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     report = ingest_service().process(records_from_event(event))
-    metrics.add_dimension(name="function", value=FUNCTION)
     for name, value in report.metrics().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if report.reasons:

@@ -4,7 +4,7 @@ Each builds its service at import (``skystream.wiring``), so a missing variable 
 start with its name, not the first batch; none loads the local stack, the command line, the
 developer tools or the clients (what the Lambda layer leaves out). Each handler reports its
 counts as CloudWatch metrics in one convention: CamelCase names in namespace ``skystream``,
-dimension ``function`` = the function's directory name (docs/deploy.md, "Metrics").
+dimension ``service`` = the function's directory name (docs/deploy.md, "Metrics").
 """
 
 from __future__ import annotations
@@ -118,9 +118,9 @@ FAKES: dict[str, tuple[str, str, Callable[[], Any]]] = {
 
 
 @pytest.mark.parametrize("name", HANDLERS)
-def test_every_handler_reports_camelcase_metrics_with_its_function_dimension(
+def test_every_handler_reports_camelcase_metrics_with_its_function_as_the_service(
         name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    for switch in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"):  # the local stack turns metrics off
+    for switch in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"):  # whatever the shell says: publish
         monkeypatch.delenv(switch, raising=False)
     if name == "filter_api":
         for builder in ("filter_service", "annotation_service", "object_reads"):
@@ -140,5 +140,5 @@ def test_every_handler_reports_camelcase_metrics_with_its_function_dimension(
     (directive,) = blobs[0]["_aws"]["CloudWatchMetrics"]
     names = [metric["Name"] for metric in directive["Metrics"]]
     assert names and all(METRIC_NAME.match(n) for n in names), names
-    assert directive["Namespace"] == "skystream" and blobs[0]["function"] == name
-    assert ["function", "service"] in [sorted(d) for d in directive["Dimensions"]]
+    assert directive["Namespace"] == "skystream" and directive["Dimensions"] == [["service"]]
+    assert blobs[0]["service"] == name

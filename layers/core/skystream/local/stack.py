@@ -54,17 +54,13 @@ def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
     """What a function sees locally: the template's environment, loopback endpoints, dummy credentials.
 
     Every variable ``skystream.config.settings`` requires is here (the template's Globals set
-    all but the region, which the dummy credentials bring), none left to a default. Tracing and
-    metrics are off: there is no X-Ray or CloudWatch here, and the metrics' JSON lines would
-    mix with the output of a command or test sharing the process (the handlers' counts are in
-    their results and logs).
+    all but the region, which the dummy credentials bring), none left to a default.
     """
     return {
         **LOCAL_CREDENTIALS,
         **template.environment,
         "AWS_ENDPOINT_URL": endpoint,
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 
 
