@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skystream.api.app import app
+from skystream.api.app import app, request_metrics
 from skystream.wiring import users
 from skystream.wiring.api import annotation_service, filter_service, object_reads
 
@@ -22,8 +22,6 @@ filter_service(), annotation_service(), object_reads(), users()
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = app.resolve(event, context)
-    status = int(response.get("statusCode", 200))
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=int(400 <= status < 500))
-    metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=int(status >= 500))
+    for name, value in request_metrics(response).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     return response

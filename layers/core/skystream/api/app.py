@@ -79,6 +79,13 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
+def request_metrics(response: dict[str, Any]) -> dict[str, int]:
+    """One request's counts under their metric names (docs/deploy.md, "Metrics"): every request, and
+    whether the caller (4xx) or the service (5xx) was at fault."""
+    status = int(response.get("statusCode", 200))
+    return {"Requests": 1, "ClientErrors": int(400 <= status < 500), "ServerErrors": int(status >= 500)}
+
+
 def build_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(json_body_deserializer=body.loads)
     app.use([_bounded_body, _authenticated, OpenAPIRequestValidationMiddleware(),
