@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -124,8 +125,8 @@ def measure_imports(repeat: int) -> dict[str, dict[str, object]]:
 def layer_figures() -> dict[str, float]:
     """The runtime-only layer with its dependencies, as ``sam build`` builds it (layer_size.py's cache)."""
     print("the layer as sam build builds it (layers/core/Makefile)...")
-    figures = layer_size.measure(with_deps=True)
-    after = figures["layer_after"]
+    figures = layer_size.measure(with_deps=True, python312=shutil.which("python3.12"))
+    after = figures.get("layer_after") or figures["layer_after_no_bytecode"]  # byte-code needs a python3.12
     assert isinstance(after, dict)
     unzipped, zipped = after["unzipped"] / 1e6, after["zipped"] / 1e6
     print(f"layer: {unzipped:.1f} MB unzipped ({100 * unzipped / LAMBDA_UNZIPPED_LIMIT_MB:.0f}% of Lambda's "
