@@ -62,3 +62,8 @@ def create_topics(template: LocalTemplate, admin: TopicAdmin) -> list[str]:
     factor = int(template.environment.get("KAFKA_REPLICATION_FACTOR", "-1"))
     outcomes = provision_topics(admin, template.topics, replication_factor=factor)
     return [o.name for o in outcomes]
+
+
+if __name__ == "__main__":  # the old runbook's command: say where it went rather than do nothing
+    raise SystemExit("`python -m skystream.local.provision topics` is now `skystream topics provision --prefix P` "
+                     "(see `skystream topics provision --help` and docs/deploy.md)")
