@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from skystream.aws import resource
 from skystream.config import settings
+from skystream.domain.errors import AnnotatorError, AnnotatorTaken, UnknownAnnotator
 from skystream.filters.schema import TABLES
 
 PREFIX = "annotator#"
@@ -25,10 +26,6 @@ PREFIX = "annotator#"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # Every table a filter can name, and Lasair's watchlist/area tables (not built here, kept free for them).
 RESERVED = frozenset(TABLES) | {"watchlist_hits", "area_hits"}
-
-
-class AnnotatorError(ValueError):
-    """An annotator cannot be registered or changed as asked; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,7 @@ class AnnotatorRegistry:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise AnnotatorError(f"annotator {name!r} already exists; pick another name") from exc
+                raise AnnotatorTaken(f"annotator {name!r} already exists; pick another name") from exc
             raise
         return annotator
 
@@ -104,7 +101,7 @@ class AnnotatorRegistry:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise AnnotatorError(f"no annotator {name!r}; register it with `skystream annotators add`") from exc
+                raise UnknownAnnotator(f"no annotator {name!r}; register it with `skystream annotators add`") from exc
             raise
         return _annotator(out["Attributes"])
 

@@ -18,14 +18,11 @@ from boto3.dynamodb.conditions import Key
 
 from skystream.aws import resource
 from skystream.config import settings
+from skystream.domain.errors import UnknownContextTable
 from skystream.outputs.formats import clean, encode_record
 from skystream.storage.bulk import batch_get
 
 CONTEXT_TABLES: tuple[str, ...] = ("sherlock_classifications", "crossmatch_tns")
-
-
-class UnknownContextTable(ValueError):
-    """The table name is not one of the context tables."""
 
 
 def check_table(table: str) -> str:

@@ -24,7 +24,6 @@ day (~4 bytes; MJDs inside the ingest's sane range keep it well under DynamoDB's
 
 from __future__ import annotations
 
-import logging
 import math
 import zlib
 from collections.abc import Iterable
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -48,7 +48,7 @@ MAX_ITEM_BYTES = 400_000  # DynamoDB's item limit is 400 KB (409,600 bytes): kee
 NIGHT_INDEX = "by-night"
 MAX_NIGHT_QUERIES = 64
 """Most by-night queries one :meth:`ObjectStore.recent` call makes (each a few ms on DynamoDB)."""
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _NEWER = (

@@ -20,13 +20,13 @@ goes through the new client.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import confluent_kafka
+from aws_lambda_powertools import Logger
 from confluent_kafka import KafkaError, KafkaException
 
 from skystream.config import settings
@@ -34,7 +34,7 @@ from skystream.streams.config import client_config
 
 DEFAULT_MAX_RECORD_BYTES = 1_000_000
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 # Delivery errors that say the client, not the record, is broken: the broker forgot its
 # producer id, its sequence numbers or epoch no longer match, or nothing was acknowledged
