@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from skystream.aws import client, resource
 from skystream.config import settings
-from skystream.storage.bulk import batch_get
+from skystream.storage.bulk import batch_get, paged_items
 
 LATEST = "latest#"
 _SERIALIZE = TypeSerializer().serialize
@@ -188,17 +188,9 @@ class AnnotationStore:
         return [_row(item) for item in batch_get(self.table_name, keys)]
 
     def _query(self, dia_object_id: int, prefix: str) -> list[dict[str, Any]]:
-        table = self._table
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("diaObjectId").eq(int(dia_object_id)) & Key("sk").begins_with(prefix)
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(paged_items(
+            self._table.meta.client, "query", TableName=self.table_name,
+            KeyConditionExpression=Key("diaObjectId").eq(int(dia_object_id)) & Key("sk").begins_with(prefix)))
 
     def history(self, dia_object_id: int) -> list[dict[str, Any]]:
         """Every upload for the object, all annotators, newest first."""

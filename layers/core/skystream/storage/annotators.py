@@ -20,6 +20,7 @@ from skystream.aws import resource
 from skystream.config import settings
 from skystream.domain.errors import AnnotatorError, AnnotatorTaken, UnknownAnnotator
 from skystream.filters.schema import TABLES
+from skystream.storage.bulk import paged_items
 
 PREFIX = "annotator#"
 # The name becomes a table alias in filters (``annotator:NAME`` joins ``annotations AS NAME``).
@@ -107,12 +108,6 @@ class AnnotatorRegistry:
 
     def all(self) -> list[Annotator]:
         """Every annotator, by name (a scan of the small users table, for admins)."""
-        table = self._table
-        kwargs: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with(PREFIX)}
-        found: list[Annotator] = []
-        while True:
-            page = table.scan(**kwargs)
-            found.extend(_annotator(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return sorted(found, key=lambda a: a.name)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = paged_items(self._table.meta.client, "scan", TableName=self.table_name,
+                            FilterExpression=Attr("pk").begins_with(PREFIX))
+        return sorted((_annotator(item) for item in items), key=lambda a: a.name)
