@@ -38,6 +38,7 @@ EXPECTED: dict[type[SkystreamError], tuple[int, str]] = {
     errors.AnnotatorTaken: (409, "conflict"),
     errors.UnknownAnnotator: (404, "not_found"),
     errors.ContextFileError: (400, "bad_request"),
+    errors.AnnotationBatchTooLarge: (400, "bad_request"),
     errors.UnknownContextTable: (404, "not_found"),
     errors.Unauthorized: (401, "unauthorized"),
     errors.Forbidden: (403, "forbidden"),

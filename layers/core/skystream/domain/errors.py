@@ -106,6 +106,10 @@ class UnknownAnnotator(AnnotatorError):
     code = "not_found"
 
 
+class AnnotationBatchTooLarge(BadRequest):
+    """The uploads of one request do not fit in one DynamoDB transaction; nothing was stored."""
+
+
 class ContextFileError(BadRequest):
     """Context rows cannot be loaded; the message names the line or row and the column. Nothing is stored."""
 
