@@ -217,7 +217,7 @@ def run_and_deliver(
                         "again", "skipped"):
                     continue
                 started = time.monotonic()
-                result = _failed(f, outcome) or outputs.deliver(f, outcome.rows)
+                result = _failed(outcome) or outputs.deliver(f, outcome.rows)
                 schedule.charge(turn, time.monotonic() - started)
                 report.add(f.filter_id, result)
                 if result.error is None:
@@ -280,7 +280,7 @@ def _summarise(report: MatchReport, trigger: str) -> None:
         "skipped_because": SKIPPED_FOR_BUDGET if skipped else None})
 
 
-def _failed(f: StoredFilter, outcome: FilterOutcome) -> FilterResult | None:
+def _failed(outcome: FilterOutcome) -> FilterResult | None:
     """The result of a filter that failed (an error or its own time limit), else None."""
     if outcome.ok:
         return None
