@@ -27,9 +27,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     counts = {name: getattr(report, name) for name in ("objects", *_COUNTS)}
     for name in _COUNTS:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])
-    if report.failed_filters:
-        logger.warning("filters failed", extra={"failed": {k: v.error for k, v in report.per_filter.items() if v.error}})
-    if report.skipped_filters:
-        logger.warning("filters skipped: the batch's time was used up",
-                       extra={"skipped": [k for k, v in report.per_filter.items() if v.skipped]})
-    return counts
+    return counts  # failed and skipped filters are logged once each by the matcher (services.matching)

@@ -15,23 +15,24 @@ with the reason; the rest of the batch runs. Only a store or the broker failing 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from skystream.domain.annotations import AnnotationEvent
+from skystream.domain.errors import FilterRejected
 from skystream.domain.filters import StoredFilter
 from skystream.features.columns import row_problem
 from skystream.filters.compiler import compiled_filter
 from skystream.filters.schedule import BatchBudget
-from skystream.services.matching import MatchReport, ObjectContext, OutputCounts
+from skystream.services.matching import MatchReport, ObjectContext, OutputCounts, log_failed_filter
 from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
 from skystream.streams.lambda_event import KafkaRecord
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 
 class ActiveFilters(Protocol):
@@ -106,8 +107,8 @@ def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> 
             continue
         try:
             names = compiled_filter(stored).annotators
-        except ValueError as exc:
-            log.warning("filter %s does not compile, not run on annotations: %s", stored.filter_id, exc)
+        except FilterRejected as exc:  # its one "filter failed" line; the matcher never sees it
+            log_failed_filter(stored, f"refused, not run on annotations: {exc}", trigger="annotation")
             continue
         ids: dict[int, None] = {}
         for name in sorted(names):

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from skystream.domain.annotations import MAX_UPLOADS_PER_REQUEST, AnnotationEvent, AnnotationUpload
 from skystream.domain.errors import BadRequest, Forbidden, NotFound
-from skystream.storage.annotations import AnnotationBatchTooLarge, AnnotationRecord
+from skystream.storage.annotations import AnnotationRecord
 from skystream.storage.annotators import Annotator
 
 
@@ -137,10 +137,7 @@ class AnnotationService:
             )
             for n, u in enumerate(uploads)
         ]
-        try:
-            self.store.put_many(records)
-        except AnnotationBatchTooLarge as exc:
-            raise BadRequest(f"nothing was stored: {exc}") from exc
+        self.store.put_many(records)  # all or nothing: AnnotationBatchTooLarge (400) when they do not fit
         self.publisher.publish([
             AnnotationEvent(diaObjectId=r.dia_object_id, annotator=r.annotator, classification=r.classification,
                             uploaded_us=r.uploaded_us, user_id=r.user_id)

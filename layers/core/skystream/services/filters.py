@@ -35,8 +35,8 @@ from pydantic import ValidationError
 from skystream.config import settings
 from skystream.domain.errors import (
     BadRequest,
+    FilterRejected,
     Forbidden,
-    InvalidFilter,
     LimitExceeded,
     NotFound,
     RateLimited,
@@ -168,29 +168,24 @@ class FilterService:
     # -- checks ---------------------------------------------------------------------------------
 
     def _checked(self, spec: FilterSpec) -> FilterSpec:
-        """Resolve a whole SELECT into parts and compile; refusals become 400 with the checker's message."""
-        from skystream.filters.check import FilterRejected
-
-        try:
-            if spec.sql:
-                if spec.selected or spec.tables or spec.conditions:
-                    raise InvalidFilter("give either sql, or selected/tables/conditions, not both")
-                selected, tables, conditions = split_sql(spec.sql)
-                spec = spec.model_copy(update={"sql": None, "selected": selected, "tables": tables,
-                                               "conditions": conditions})
-            if not spec.selected or not spec.tables:
-                raise InvalidFilter("a filter needs selected (the SELECT list) and tables (the FROM list), "
-                                    "or one whole sql SELECT statement")
-            probe = _probe(spec)
-            compiled = compiled_filter(probe)
-        except FilterRejected as exc:
-            raise InvalidFilter(str(exc), position=getattr(exc, "position", None)) from exc
+        """Resolve a whole SELECT into parts and compile; the checker's refusals (``FilterRejected``,
+        400 with its message and position) pass through as they are."""
+        if spec.sql:
+            if spec.selected or spec.tables or spec.conditions:
+                raise FilterRejected("give either sql, or selected/tables/conditions, not both")
+            selected, tables, conditions = split_sql(spec.sql)
+            spec = spec.model_copy(update={"sql": None, "selected": selected, "tables": tables,
+                                           "conditions": conditions})
+        if not spec.selected or not spec.tables:
+            raise FilterRejected("a filter needs selected (the SELECT list) and tables (the FROM list), "
+                                 "or one whole sql SELECT statement")
+        compiled = compiled_filter(_probe(spec))
         if spec.output != "none" and KEY_COLUMN not in compiled.output_columns:
-            raise InvalidFilter(f"filters with output {spec.output} must select objects.{KEY_COLUMN}: "
-                                "records are keyed by it and lightcurves are attached by it")
+            raise FilterRejected(f"filters with output {spec.output} must select objects.{KEY_COLUMN}: "
+                                 "records are keyed by it and lightcurves are attached by it")
         if spec.on_annotation and not compiled.annotators:
-            raise InvalidFilter("on_annotation needs a filter that joins an annotator "
-                                "(add annotator:NAME to tables); otherwise use on_alert")
+            raise FilterRejected("on_annotation needs a filter that joins an annotator "
+                                 "(add annotator:NAME to tables); otherwise use on_alert")
         return spec
 
     def _within_limits(self, user: User, saved: StoredFilter, current: StoredFilter | None = None) -> None:
@@ -356,7 +351,7 @@ class FilterService:
                 "cheaper (fewer or shorter LIKE patterns, fewer joined tables)",
                 time_limit_s=round(time_limit, 3), elapsed_s=round(outcome.elapsed_s, 3), objects_scanned=len(rows))
         if outcome.error is not None:
-            raise InvalidFilter(f"the filter failed while running: {outcome.error}")
+            raise FilterRejected(f"the filter failed while running: {outcome.error}")
         return RunOutcome(rows=[clean(r) for r in outcome.rows], objects_scanned=len(rows),
                           truncated=bool(outcome.truncated), elapsed_s=time.monotonic() - started)
 

@@ -33,7 +33,8 @@ from botocore.exceptions import ClientError
 
 from skystream.aws import client, resource
 from skystream.config import settings
-from skystream.storage.bulk import batch_get
+from skystream.domain.errors import AnnotationBatchTooLarge
+from skystream.storage.bulk import batch_get, paged_items
 
 LATEST = "latest#"
 _SERIALIZE = TypeSerializer().serialize
@@ -96,10 +97,6 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-class AnnotationBatchTooLarge(ValueError):
-    """The uploads do not fit in one transaction; the message says how to split them."""
-
-
 def _estimated_bytes(item: dict[str, Any]) -> int:
     """An upper estimate of a DynamoDB item's size: names and strings in UTF-8, numbers at most 21 bytes."""
     return sum(len(name.encode()) + (len(value.encode()) if isinstance(value, str) else 21)
@@ -147,7 +144,7 @@ class AnnotationStore:
         latest = [self._put(item, newer_than=item["uploaded_us"]) for item in latest_items]
         if len(history) + len(latest) > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
             raise AnnotationBatchTooLarge(
-                f"{len(annotations)} annotations make {len(history) + len(latest)} writes of about "
+                f"nothing was stored: {len(annotations)} annotations make {len(history) + len(latest)} writes of about "
                 f"{size / 1e6:.1f} MB; one request is stored in one transaction of at most "
                 f"{MAX_TRANSACTION_ITEMS} writes and {MAX_TRANSACTION_BYTES / 1e6:g} MB: send fewer at a time"
             )
@@ -188,17 +185,9 @@ class AnnotationStore:
         return [_row(item) for item in batch_get(self.table_name, keys)]
 
     def _query(self, dia_object_id: int, prefix: str) -> list[dict[str, Any]]:
-        table = self._table
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("diaObjectId").eq(int(dia_object_id)) & Key("sk").begins_with(prefix)
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(paged_items(
+            self._table.meta.client, "query", TableName=self.table_name,
+            KeyConditionExpression=Key("diaObjectId").eq(int(dia_object_id)) & Key("sk").begins_with(prefix)))
 
     def history(self, dia_object_id: int) -> list[dict[str, Any]]:
         """Every upload for the object, all annotators, newest first."""

@@ -15,18 +15,19 @@ never zero times).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from aws_lambda_powertools import Logger
 
 from skystream.aws import client
 from skystream.config import settings
 from skystream.services.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, Recipient, compose, split
 from skystream.storage.digest import DigestStore
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)
 
 CATCH_UP_DAYS = 3
 
