@@ -28,9 +28,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     report = enriched_matcher().match_enriched(records_from_event(event), budget=budget)
     for name, value in report.metrics().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    if report.failed_filters:
-        logger.warning("filters failed", extra={"failed": {k: v.error for k, v in report.per_filter.items() if v.error}})
-    if report.skipped_filters:
-        logger.warning("filters skipped: the batch's time was used up",
-                       extra={"skipped": [k for k, v in report.per_filter.items() if v.skipped]})
-    return {name: getattr(report, name) for name in ("objects", *_COUNTS)}
+    return {name: getattr(report, name) for name in ("objects", *_COUNTS)}  # failed and skipped filters are
+    # logged once each by the matcher (services.matching)

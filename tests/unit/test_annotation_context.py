@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fakes import MemoryContext
 
+from skystream.domain.errors import UnknownContextTable
 from skystream.services.context import ContextFileError, load_file, load_text, parse_rows, table_for
 
 
@@ -51,5 +52,5 @@ def test_table_comes_from_the_option_or_the_file_name() -> None:
     assert table_for(Path("/d/crossmatch_tns_2026.jsonl"), None) == "crossmatch_tns"
     with pytest.raises(ContextFileError, match="give --table"):
         table_for(Path("rows.csv"), None)
-    with pytest.raises(ValueError, match="unknown context table"):
+    with pytest.raises(UnknownContextTable, match="unknown context table"):
         table_for(Path("x.csv"), "objects")

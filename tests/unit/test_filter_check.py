@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from skystream.domain.errors import SkystreamError
 from skystream.filters.check import FilterRejected
 from skystream.filters.compiler import FilterQuery, compile_filter
 from skystream.filters.parts import parse_tables, split_select
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.unit
 def refusal(**query: str) -> FilterRejected:
     with pytest.raises(FilterRejected) as info:
         compile_filter(FilterQuery(**query))
-    assert isinstance(info.value, ValueError)
+    # one type per meaning: a refusal is the domain's 400 invalid_filter wherever it is raised (issue 14)
+    assert isinstance(info.value, SkystreamError)
+    assert (info.value.status, info.value.code) == (400, "invalid_filter")
     return info.value
 
 

@@ -32,12 +32,12 @@ def test_exploding_cross_join_is_stopped_by_the_time_limit_and_the_others_still_
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
-    logging.getLogger("skystream").addHandler(handler)  # the powertools Logger of the engine
+    logging.getLogger().addHandler(handler)  # every logger's records reach the root
     start = time.perf_counter()
     try:
         out = SqliteEngine(time_limit_s=0.3).run(batch, [("before", before), ("bomb", bomb), ("after", after)])
     finally:
-        logging.getLogger("skystream").removeHandler(handler)
+        logging.getLogger().removeHandler(handler)
     assert time.perf_counter() - start < 3.0
     assert out["bomb"].timed_out and not out["bomb"].ok
     assert "time limit" in (out["bomb"].error or "")
@@ -45,7 +45,9 @@ def test_exploding_cross_join_is_stopped_by_the_time_limit_and_the_others_still_
     assert out["before"].ok and out["after"].ok
     assert {r["diaObjectId"] for r in out["before"].rows} == {o["diaObjectId"] for o in batch.objects if o["ra"] < 10}
     assert {r["diaObjectId"] for r in out["after"].rows} == {o["diaObjectId"] for o in batch.objects if o["ra"] > 350}
-    assert any(getattr(r, "filter_id", None) == "bomb" and getattr(r, "timed_out", False) for r in records)
+    # The engine reports, it does not log: the matcher writes the one line a failed filter gets, with its
+    # owner (tests/unit/test_failure_logging.py). Before issue 14 the engine logged it too.
+    assert not [r for r in records if r.levelno >= logging.WARNING]
     assert '"FilterTimeouts":[1.0]' in capsys.readouterr().out  # a CloudWatch metric (EMF) counts it
 
 

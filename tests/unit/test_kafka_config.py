@@ -18,8 +18,8 @@ from skystream.streams.config import (
     auth_config,
     client_config,
     cluster_config,
+    forget_secrets,
     oauth_callback,
-    read_scram_secret,
 )
 
 
@@ -36,10 +36,10 @@ def env(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.setenv("AWS_REGION", "eu-west-2")
     reset_clients()
-    read_scram_secret.cache_clear()
+    forget_secrets()
     yield monkeypatch
     reset_clients()
-    read_scram_secret.cache_clear()
+    forget_secrets()
 
 
 def test_none_is_plaintext_with_only_the_bootstrap_servers(env: pytest.MonkeyPatch) -> None:

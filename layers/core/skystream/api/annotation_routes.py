@@ -19,9 +19,9 @@ from skystream.api import body as request_body
 from skystream.api.auth import require_user
 from skystream.api.models import ErrorBody, ObjectId
 from skystream.domain.annotations import MAX_UPLOADS_PER_REQUEST
-from skystream.domain.errors import BadRequest, Forbidden, NotFound
-from skystream.services.context import ContextFileError, load_text
-from skystream.storage.context import CONTEXT_TABLES
+from skystream.domain.errors import BadRequest, Forbidden
+from skystream.services.context import load_text
+from skystream.storage.context import check_table
 from skystream.wiring import api as services
 
 router = Router()
@@ -127,15 +127,11 @@ def load_context(table: TableName) -> ContextLoaded:
     user = require_user(router)
     if not user.is_admin:
         raise Forbidden("loading context tables is for administrators")
-    if table not in CONTEXT_TABLES:
-        raise NotFound(f"no context table {table!r}; use {' or '.join(CONTEXT_TABLES)}")
+    check_table(table)  # UnknownContextTable: 404, before the body is read
     content_type = (router.current_event.headers or {}).get("content-type", "")
     fmt = "csv" if "csv" in content_type.lower() else "json"
     text = router.current_event.decoded_body or ""
     if not text.strip():
         raise BadRequest("the request has no rows; send a JSON list of rows, JSON lines, or CSV with a header")
-    try:
-        stored = load_text(table, text, fmt, wiring.context())
-    except ContextFileError as exc:
-        raise BadRequest(str(exc)) from exc
+    stored = load_text(table, text, fmt, wiring.context())  # ContextFileError: 400 naming the row and column
     return ContextLoaded(table=table, stored=stored)

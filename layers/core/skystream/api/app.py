@@ -1,8 +1,8 @@
 """The API's powertools resolver: routers listed in :data:`ROUTERS`, errors mapped once, /openapi.json.
 
 Every error a user can meet leaves here as ``{"error": <code>, "detail": <what and how to fix>}``:
-domain errors (``skystream.domain.errors``) by their type's status, a refused filter as 400 with
-the checker's message, a body of the wrong shape as 422 naming where.
+domain errors (``skystream.domain.errors``, the filter checker's ``FilterRejected`` among them) by
+their type's status and code, a body of the wrong shape as 422 naming where. Never by the message.
 
 Each request passes, in this order: the body's shape limits (``api.body``: nesting and number
 length, 400, before anything parses it), authentication (``api.auth``: 401, or 429 for a
@@ -32,7 +32,6 @@ from skystream.api import annotation_routes, body, filter_routes, object_routes
 from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
 from skystream.domain.errors import SkystreamError, TooManyRequests
-from skystream.filters.check import FilterRejected
 
 TITLE = "skystream filter API"
 VERSION = "1"
@@ -119,11 +118,6 @@ def build_app() -> APIGatewayHttpResolver:
         summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
         return _json(422, {"error": "invalid_request", "detail": summary or "the request is malformed",
                            "problems": problems})
-
-    @app.exception_handler(FilterRejected)
-    def _rejected(exc: FilterRejected) -> Response:
-        # A refused filter that escapes the service still reaches the user as 400 with the checker's words.
-        return _json(400, {"error": "invalid_filter", "detail": str(exc), "position": exc.position})
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_text(exc: UnicodeDecodeError) -> Response:

@@ -12,7 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("stack", "digest", "annotators", "context", "users", "filters", "consume", "relay", "alerts", "objects")
+COMMAND_MODULES: tuple[str, ...] = ("stack", "digest", "annotators", "context", "users", "filters", "consume", "relay", "alerts", "objects",
+                                   "topics")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,10 +32,20 @@ class BadRequest(SkystreamError):
     code = "bad_request"
 
 
-class InvalidFilter(BadRequest):
-    """The filter's SQL was refused by the checker; ``position`` is the character offset when known."""
+class FilterRejected(BadRequest):
+    """A filter that cannot be saved or run as written: the checker refused its SQL (what and where),
+    or it does not fit its output or trigger, or it failed while running now.
+
+    Raised by the filter core (``skystream.filters``) and the filter service alike, so a refusal
+    raised anywhere reaches the user the same way: 400 ``invalid_filter`` with ``position``, the
+    0-based character offset in the text the user wrote (None when no place can be named).
+    """
 
     code = "invalid_filter"
+
+    def __init__(self, detail: str, position: int | None = None, **extra: Any):
+        super().__init__(detail, position=position, **extra)
+        self.position = position
 
 
 class Unauthorized(SkystreamError):
@@ -76,6 +86,36 @@ class StaleVersion(Conflict):
     """The filter changed since the caller read it (optimistic concurrency)."""
 
     code = "stale_version"
+
+
+class AnnotatorError(BadRequest):
+    """An annotator cannot be registered or changed as asked (e.g. its name is unusable in SQL)."""
+
+
+class AnnotatorTaken(AnnotatorError):
+    """The annotator name is already registered (names are global, like SQL aliases)."""
+
+    status = 409
+    code = "conflict"
+
+
+class UnknownAnnotator(AnnotatorError):
+    """No annotator of that name is registered."""
+
+    status = 404
+    code = "not_found"
+
+
+class AnnotationBatchTooLarge(BadRequest):
+    """The uploads of one request do not fit in one DynamoDB transaction; nothing was stored."""
+
+
+class ContextFileError(BadRequest):
+    """Context rows cannot be loaded; the message names the line or row and the column. Nothing is stored."""
+
+
+class UnknownContextTable(NotFound):
+    """The table name is not one of the context tables (``sherlock_classifications``, ``crossmatch_tns``)."""
 
 
 class TooManyRequests(SkystreamError):

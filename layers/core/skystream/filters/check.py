@@ -4,6 +4,10 @@ Each pass knows one thing (statements, node kinds, tables, columns, functions, l
 refuses with a message that says what is wrong, where, and how to fix it. It is an allow
 list: a node kind, table, column or function not listed here is refused, whatever it is.
 Strings are never matched against blacklists; the parse tree is the only truth.
+
+A refusal is :class:`skystream.domain.errors.FilterRejected` (``str(exc)`` is the user-facing
+message, ``position`` the 0-based offset in the text the user wrote): the same type the filter
+service raises, so the API answers 400 ``invalid_filter`` wherever it was raised.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from skystream.domain.errors import FilterRejected
 from skystream.filters.functions import FUNCTIONS
 from skystream.filters.limits import (
     MAX_LIKE_PATTERN_BYTES,
@@ -39,16 +44,6 @@ MAX_PREFIX_RUN = 4
 """Most prefix operators in a row (``NOT NOT x``, ``- -x``): each is a recursion of the parser."""
 MAX_LIMIT = 1_000_000_000
 """Largest LIMIT a filter may write (rows are capped at 1000 per filter per batch whatever it says)."""
-
-
-class FilterRejected(ValueError):
-    """A filter the checker refuses. ``str(exc)`` is the user-facing message (what and where);
-    ``position`` is the 0-based character offset in the text the user wrote, if known."""
-
-    def __init__(self, message: str, position: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
 
 
 class FilterSQL(MySQL):

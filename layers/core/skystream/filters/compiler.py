@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from skystream.filters.check import CAST_TYPES, CheckedQuery, FilterRejected, SourceMap, check
+from skystream.domain.errors import FilterRejected
+from skystream.filters.check import CAST_TYPES, CheckedQuery, SourceMap, check
 from skystream.filters.database import new_database, seal
 from skystream.filters.functions import FUNCTIONS, NATIVE, udf_name
 from skystream.filters.parts import assemble

@@ -1,7 +1,9 @@
 """Run many compiled filters over one batch: one fresh in-memory SQLite database per batch.
 
 Each filter runs with a time limit and a row cap. A filter that errors or runs out of time
-is reported in its outcome and logged with its id; the other filters still run. This is
+is reported in its outcome (error, timed_out, elapsed_s); the other filters still run. The
+engine logs nothing: the caller knows who owns the filter and why it ran, and writes the one
+log line a failure gets (``skystream.services.matching``). This is
 the engine's whole interface (compile once elsewhere; per batch, ``session`` loads the rows
 and ``evaluate`` runs one filter, or ``run`` runs them all), so a faster evaluator can sit
 beside it and be tested against it.
@@ -28,7 +30,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from skystream.filters.batch import BatchRows
@@ -37,8 +38,6 @@ from skystream.filters.database import new_database, seal, table_columns
 from skystream.filters.functions import Stop
 from skystream.filters.limits import MAX_VALUE_BYTES, apply_sqlite_limits
 from skystream.filters.schema import TABLES
-
-logger = Logger(service="skystream")
 
 DEFAULT_TIME_LIMIT_S = 2.0  # per filter per batch
 
@@ -218,36 +217,29 @@ def _count_metric(name: str, value: int) -> None:
 class SqliteSession:
     """One batch loaded into a fresh database; filters evaluated on it one by one.
 
-    Failures are counted as they happen and summarised (one log line, two metrics) on close.
+    Failures are counted as they happen and emitted as two metrics on close.
     """
 
-    def __init__(self, conn: sqlite3.Connection, stop: Stop, row_cap: int, objects: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, stop: Stop, row_cap: int) -> None:
         self._conn = conn
         self._stop = stop
         self._row_cap = row_cap
-        self._objects = objects
-        self._evaluated = 0
-        self._failed: list[Hashable] = []
+        self._failed = 0
         self._timed_out = 0
 
     def evaluate(self, key: Hashable, compiled: CompiledFilter, time_limit_s: float) -> FilterOutcome:
-        outcome = _run_one(self._conn, self._stop, key, compiled, time_limit_s, self._row_cap)
-        self._evaluated += 1
+        outcome = _run_one(self._conn, self._stop, compiled, time_limit_s, self._row_cap)
         if not outcome.ok:
-            self._failed.append(key)
+            self._failed += 1
             self._timed_out += outcome.timed_out
         return outcome
 
     def close(self) -> None:
         self._conn.close()
         if self._failed:
-            logger.warning("filters failed on a batch", extra={
-                "failed_filters": len(self._failed), "timed_out_filters": self._timed_out,
-                "filters": self._evaluated, "objects": self._objects,
-                "failed_filter_ids": [str(k) for k in self._failed[:50]]})
-            _count_metric("FilterErrors", len(self._failed) - self._timed_out)
+            _count_metric("FilterErrors", self._failed - self._timed_out)
             _count_metric("FilterTimeouts", self._timed_out)
-            self._failed = []
+            self._failed = self._timed_out = 0
 
     def __enter__(self) -> SqliteSession:
         return self
@@ -269,7 +261,7 @@ class SqliteEngine:
         """Load ``batch`` (only the columns ``filters`` read) for evaluating them; close it after."""
         stop = Stop()
         conn = loaded_database(batch, self.clock, columns_needed(filters), stop)
-        return SqliteSession(conn, stop, self.row_cap, len(batch.objects))
+        return SqliteSession(conn, stop, self.row_cap)
 
     def run(self, batch: BatchRows, filters: Sequence[tuple[Hashable, CompiledFilter]]) -> dict[Hashable, FilterOutcome]:
         """Every filter, in order, each with the engine's time limit."""
@@ -279,7 +271,7 @@ class SqliteEngine:
             return {key: session.evaluate(key, compiled, self.time_limit_s) for key, compiled in filters}
 
 
-def _run_one(conn: sqlite3.Connection, stop: Stop, key: Hashable, compiled: CompiledFilter, time_limit_s: float,
+def _run_one(conn: sqlite3.Connection, stop: Stop, compiled: CompiledFilter, time_limit_s: float,
              row_cap: int) -> FilterOutcome:
     start = time.monotonic()
     outcome = FilterOutcome()
@@ -314,8 +306,4 @@ def _run_one(conn: sqlite3.Connection, stop: Stop, key: Hashable, compiled: Comp
     if interrupted and outcome.error is None:
         outcome.rows, outcome.truncated, outcome.timed_out = [], False, True
         outcome.error = f"stopped after {outcome.elapsed_s:.2f} s: over the time limit of {time_limit_s:g} s"
-    if not outcome.ok:
-        logger.warning("filter failed", extra={"filter_id": str(key), "error": outcome.error,
-                                               "timed_out": outcome.timed_out, "elapsed_s": outcome.elapsed_s,
-                                               "time_limit_s": time_limit_s})
     return outcome

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from skystream.filters.check import FilterRejected, SourceMap, SourcePart, check
+from skystream.domain.errors import FilterRejected
+from skystream.filters.check import SourceMap, SourcePart, check
 from skystream.filters.schema import TABLES
 
 _ANNOTATOR = re.compile(r"^annotator\s*:\s*([A-Za-z_][A-Za-z0-9_]*)$", re.IGNORECASE)

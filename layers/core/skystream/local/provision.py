@@ -1,4 +1,9 @@
-"""Create what the template declares (tables, buckets, topics) on the local endpoints."""
+"""Create what the template declares (tables, buckets, topics) on the local endpoints.
+
+Only the local stack's part lives here: moto's tables, bucket and SES identity, and wiping the
+topics between tests. Creating the topics is the same step as on a real cluster
+(``skystream.streams.provision``, run there by ``skystream topics provision``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from botocore.exceptions import ClientError
 from skystream.aws import client
 from skystream.local.template import LocalTemplate
 from skystream.streams.admin import TopicAdmin
+from skystream.streams.provision import provision_topics
 
 
 @dataclass
@@ -50,33 +56,14 @@ def provision(template: LocalTemplate, *, fresh_topics: bool = False) -> Provisi
     )
 
 
-def create_topics(template: LocalTemplate, admin: TopicAdmin | None = None) -> list[str]:
-    """Create the template's topics (``Skystream::KafkaTopics``, prefixed) where they are missing.
-
-    Also the deploy step for a real cluster: topics are not CloudFormation resources. Replication
-    follows ``KAFKA_REPLICATION_FACTOR`` (-1: the broker's default).
-    """
-    admin = admin or TopicAdmin()
-    for topic in template.topics:
-        admin.create([topic.name], partitions=topic.partitions, retention_ms=topic.retention_ms)
-    return [t.name for t in template.topics]
+def create_topics(template: LocalTemplate, admin: TopicAdmin) -> list[str]:
+    """Create the template's topics where they are missing, with the replication the template's
+    environment gives (the local stack sets KafkaReplicationFactor -1: the broker's default)."""
+    factor = int(template.environment.get("KAFKA_REPLICATION_FACTOR", "-1"))
+    outcomes = provision_topics(admin, template.topics, replication_factor=factor)
+    return [o.name for o in outcomes]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m skystream.local.provision topics [--prefix P]``: create the topics on KAFKA_BOOTSTRAP_SERVERS."""
-    import argparse
-
-    from skystream.local.handlers import template_path
-    from skystream.local.template import load_template
-
-    parser = argparse.ArgumentParser(prog="python -m skystream.local.provision")
-    parser.add_argument("what", choices=["topics"], help="what to create on the cluster the environment names")
-    parser.add_argument("--prefix", default="", help="the stack's TopicPrefix")
-    args = parser.parse_args(argv)
-    created = create_topics(load_template(template_path(), parameters={"TopicPrefix": args.prefix}))
-    print("topics present:", ", ".join(created))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the old runbook's command: say where it went rather than do nothing
+    raise SystemExit("`python -m skystream.local.provision topics` is now `skystream topics provision --prefix P` "
+                     "(see `skystream topics provision --help` and docs/deploy.md)")

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from skystream.streams.provision import TopicSpec  # the topics' shape belongs to the provisioning they feed
+
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "us-east-1"
 KAFKA_EVENT_TYPES = {"MSK", "SelfManagedKafka"}
@@ -75,13 +77,6 @@ class FunctionSpec:
     kafka_sources: list[KafkaEventSource] = field(default_factory=list)
     http_api: bool = False
     schedules: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    retention_ms: int
 
 
 @dataclass

@@ -15,13 +15,14 @@ with the reason; the rest of the batch runs. Only a store or the broker failing 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from skystream.domain.annotations import AnnotationEvent
+from skystream.domain.errors import FilterRejected
 from skystream.domain.filters import StoredFilter
 from skystream.domain.matches import MatchReport, OutputCounts
 from skystream.domain.objects import ObjectContext, StoredObject
@@ -30,9 +31,10 @@ from skystream.features.columns import row_problem
 from skystream.filters.compiler import compiled_filter
 from skystream.filters.schedule import BatchBudget
 from skystream.ports import ActiveFilters, FilterRunner, ObjectReader
+from skystream.services.matching import log_failed_filter
 from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 
 @dataclass
@@ -104,8 +106,8 @@ def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> 
             continue
         try:
             names = compiled_filter(stored).annotators
-        except ValueError as exc:
-            log.warning("filter %s does not compile, not run on annotations: %s", stored.filter_id, exc)
+        except FilterRejected as exc:  # its one "filter failed" line; the matcher never sees it
+            log_failed_filter(stored, f"refused, not run on annotations: {exc}", trigger="annotation")
             continue
         ids: dict[int, None] = {}
         for name in sorted(names):

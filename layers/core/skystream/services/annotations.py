@@ -25,7 +25,6 @@ from skystream.domain.annotations import (
 )
 from skystream.domain.errors import BadRequest, Forbidden, NotFound
 from skystream.ports import AnnotationWriter, AnnotatorLookup, Caller, EventPublisher, RecordProducer
-from skystream.storage.annotations import AnnotationBatchTooLarge
 
 
 class KafkaEventPublisher:
@@ -109,10 +108,7 @@ class AnnotationService:
             )
             for n, u in enumerate(uploads)
         ]
-        try:
-            self.store.put_many(records)
-        except AnnotationBatchTooLarge as exc:
-            raise BadRequest(f"nothing was stored: {exc}") from exc
+        self.store.put_many(records)  # all or nothing: AnnotationBatchTooLarge (400) when they do not fit
         self.publisher.publish([
             AnnotationEvent(diaObjectId=r.dia_object_id, annotator=r.annotator, classification=r.classification,
                             uploaded_us=r.uploaded_us, user_id=r.user_id)

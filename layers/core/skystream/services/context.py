@@ -15,16 +15,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from skystream.domain.errors import ContextFileError
 from skystream.filters.schema import TABLES
 from skystream.ports import ContextWriter
 from skystream.storage.context import CONTEXT_TABLES, check_table
 
 INTEGER_TYPES = ("INT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT")
 REAL_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
-
-
-class ContextFileError(ValueError):
-    """The rows cannot be loaded; the message names the line or row and the column."""
 
 
 def column_types(table: str) -> dict[str, str]:

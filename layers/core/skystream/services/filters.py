@@ -35,8 +35,8 @@ from pydantic import ValidationError
 from skystream.config import Settings
 from skystream.domain.errors import (
     BadRequest,
+    FilterRejected,
     Forbidden,
-    InvalidFilter,
     LimitExceeded,
     NotFound,
     RateLimited,
@@ -48,7 +48,6 @@ from skystream.domain.filters import FilterSpec, StoredFilter
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import KEY_COLUMN, ObjectContext
 from skystream.domain.users import User
-from skystream.filters.check import FilterRejected
 from skystream.filters.compiler import compiled_filter
 from skystream.filters.engine import SqliteEngine
 from skystream.filters.parts import split_select
@@ -148,29 +147,6 @@ class FilterService:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def _checked(self, spec: FilterSpec) -> FilterSpec:
-        """Resolve a whole SELECT into parts and compile; refusals become 400 with the checker's message."""
-        try:
-            if spec.sql:
-                if spec.selected or spec.tables or spec.conditions:
-                    raise InvalidFilter("give either sql, or selected/tables/conditions, not both")
-                selected, tables, conditions = split_sql(spec.sql)
-                spec = spec.model_copy(update={"sql": None, "selected": selected, "tables": tables,
-                                               "conditions": conditions})
-            if not spec.selected or not spec.tables:
-                raise InvalidFilter("a filter needs selected (the SELECT list) and tables (the FROM list), "
-                                    "or one whole sql SELECT statement")
-            probe = _probe(spec)
-            compiled = compiled_filter(probe)
-        except FilterRejected as exc:
-            raise InvalidFilter(str(exc), position=getattr(exc, "position", None)) from exc
-        if spec.output != "none" and KEY_COLUMN not in compiled.output_columns:
-            raise InvalidFilter(f"filters with output {spec.output} must select objects.{KEY_COLUMN}: "
-                                "records are keyed by it and lightcurves are attached by it")
-        if spec.on_annotation and not compiled.annotators:
-            raise InvalidFilter("on_annotation needs a filter that joins an annotator "
-                                "(add annotator:NAME to tables); otherwise use on_alert")
-        return spec
 
     def _within_limits(self, user: User, saved: StoredFilter, current: StoredFilter | None = None) -> None:
         """Refuse a save that takes ``user`` past a per-user limit (and adds to what they have)."""
@@ -199,7 +175,7 @@ class FilterService:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def create(self, user: User, spec: FilterSpec) -> SaveOutcome:
-        spec = self._checked(spec)
+        spec = checked_spec(spec)
         now = _now()
         f = StoredFilter(
             filter_id=uuid.uuid4().hex[:16],
@@ -228,7 +204,7 @@ class FilterService:
         except ValidationError as exc:  # the change is valid alone but not with the stored fields
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise BadRequest(f"the filter would not be valid after this change: {problems}") from exc
-        spec = self._checked(spec)
+        spec = checked_spec(spec)
         f = current.model_copy(update={
             **_stored_fields(spec),
             "topic": topic_name(user.user_id, spec.name) if spec.output.startswith("kafka") else None,
@@ -308,7 +284,7 @@ class FilterService:
                               setting="RUN_NOW_PER_MINUTE", limit=config.run_now_per_minute,
                               retry_after_s=round(retry_after, 1))
         if isinstance(f, FilterSpec):
-            f = _probe(self._checked(f))
+            f = _probe(checked_spec(f))
         compiled = compiled_filter(f)
         rows = [o.row for o in self.objects.recent(RUN_SCAN)]
         batch = self.joins.build(rows, [compiled])
@@ -325,10 +301,31 @@ class FilterService:
                 "cheaper (fewer or shorter LIKE patterns, fewer joined tables)",
                 time_limit_s=round(time_limit, 3), elapsed_s=round(outcome.elapsed_s, 3), objects_scanned=len(rows))
         if outcome.error is not None:
-            raise InvalidFilter(f"the filter failed while running: {outcome.error}")
+            raise FilterRejected(f"the filter failed while running: {outcome.error}")
         return RunOutcome(rows=[clean(r) for r in outcome.rows], objects_scanned=len(rows),
                           truncated=bool(outcome.truncated), elapsed_s=time.monotonic() - started)
 
+
+def checked_spec(spec: FilterSpec) -> FilterSpec:
+    """Resolve a whole SELECT into parts and compile; the checker's refusals (``FilterRejected``,
+    400 with its message and position) pass through as they are."""
+    if spec.sql:
+        if spec.selected or spec.tables or spec.conditions:
+            raise FilterRejected("give either sql, or selected/tables/conditions, not both")
+        selected, tables, conditions = split_sql(spec.sql)
+        spec = spec.model_copy(update={"sql": None, "selected": selected, "tables": tables,
+                                       "conditions": conditions})
+    if not spec.selected or not spec.tables:
+        raise FilterRejected("a filter needs selected (the SELECT list) and tables (the FROM list), "
+                             "or one whole sql SELECT statement")
+    compiled = compiled_filter(_probe(spec))
+    if spec.output != "none" and KEY_COLUMN not in compiled.output_columns:
+        raise FilterRejected(f"filters with output {spec.output} must select objects.{KEY_COLUMN}: "
+                             "records are keyed by it and lightcurves are attached by it")
+    if spec.on_annotation and not compiled.annotators:
+        raise FilterRejected("on_annotation needs a filter that joins an annotator "
+                             "(add annotator:NAME to tables); otherwise use on_alert")
+    return spec
 
 def _spec_fields(f: StoredFilter) -> dict[str, Any]:
     return {name: getattr(f, name) for name in FilterSpec.model_fields if name != "sql"}

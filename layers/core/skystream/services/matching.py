@@ -13,18 +13,25 @@ records are produced as soon as it has run, so one user's expensive filters neve
 back another user's records. A filter the budget cannot fit is skipped and counted (not a
 failure); one that fails or times out is counted towards its suspension
 (``skystream.services.suspension``).
+
+Logging: each failed filter gets exactly one line per run, ``filter failed`` (filter id, owner,
+error, timed_out, elapsed_s, trigger, objects), written here and nowhere else (the engine only
+reports outcomes); a run with failed or skipped filters adds one summary line,
+``filters failed or skipped``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
+from aws_lambda_powertools import Logger
+
 from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
+from skystream.domain.errors import FilterRejected
 from skystream.domain.filters import StoredFilter
 from skystream.domain.matches import FilterResult, MatchReport
 from skystream.domain.objects import ObjectContext
@@ -38,7 +45,7 @@ from skystream.ports import ActiveFilters, FilterHealth, FilterRunner
 from skystream.services.joins import Joins
 from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 SKIPPED_FOR_BUDGET = ("not run on this batch: the batch's time was used up (it is shared fairly between users); "
                       "its matches in this batch are not delivered, the next batch runs it again")
@@ -103,6 +110,8 @@ class Matcher:
             return report
         health = None if trigger == "save" else self.health
         runnable, failures = _compile(filters, report)
+        for f, reason in failures:
+            log_failed_filter(f, reason, trigger=trigger, objects=len(contexts))
         successes: list[StoredFilter] = []
         if runnable:
             outputs = self.outputs.session(MatchedBatch.of(contexts, now or dt.datetime.now(dt.UTC)))
@@ -119,15 +128,19 @@ class Matcher:
                         continue
                     started = time.monotonic()
                     rows = outcome.rows if max_records_per_filter is None else outcome.rows[:max_records_per_filter]
-                    result = _failed(f, outcome, len(contexts), trigger) or outputs.deliver(f, list(rows))
+                    result = _failed(outcome) or outputs.deliver(f, list(rows))
                     schedule.charge(turn, time.monotonic() - started)
                     report.add(f.filter_id, result)
                     if result.error is None:
                         successes.append(f)
-                    elif not outcome.ok:
+                        continue
+                    log_failed_filter(f, result.error, trigger=trigger, objects=len(contexts),
+                                      timed_out=outcome.timed_out, elapsed_s=outcome.elapsed_s)
+                    if not outcome.ok:
                         failures.append((f, result.error))
-            _skipped([f for f, _ in schedule.skipped], report, len(contexts), trigger)
+            _skipped([f for f, _ in schedule.skipped], report)
             outputs.finish()
+        _summarise(report, trigger)
         if health is not None:  # after the flush: failure bookkeeping never delays anyone's records
             for f in successes:
                 health.succeeded(f)
@@ -145,28 +158,44 @@ def _compile(filters: Sequence[StoredFilter], report: MatchReport,
     for f in filters:
         try:
             runnable.append((f, compiled_filter(f)))
-        except ValueError as exc:  # FilterRejected
+        except FilterRejected as exc:
             report.add(f.filter_id, FilterResult(error=f"refused: {exc}"))
             refused.append((f, f"refused: {exc}"))
     return runnable, refused
 
 
-def _skipped(filters: list[StoredFilter], report: MatchReport, objects: int, trigger: str) -> None:
+def _skipped(filters: list[StoredFilter], report: MatchReport) -> None:
     for f in filters:
         report.add(f.filter_id, FilterResult(skipped=SKIPPED_FOR_BUDGET))
-    if filters:
-        log.warning("%d of %d filters skipped on a batch of %d objects (%s trigger): the batch's time was used up",
-                    len(filters), report.filters, objects, trigger,
-                    extra={"skipped_filter_ids": [f.filter_id for f in filters[:50]]})
 
 
-def _failed(f: StoredFilter, outcome: FilterOutcome, objects: int, trigger: str) -> FilterResult | None:
+def log_failed_filter(f: StoredFilter, error: str, *, trigger: str, objects: int | None = None,
+                      timed_out: bool = False, elapsed_s: float = 0.0) -> None:
+    """The one log line of a filter that failed on a batch: refused by the checker, raised, ran out
+    of time, or matched rows that could not become records. Searchable by ``filter_id`` and ``owner``."""
+    log.warning("filter failed", extra={
+        "filter_id": f.filter_id, "owner": f.owner, "error": error, "timed_out": timed_out,
+        "elapsed_s": round(elapsed_s, 3), "trigger": trigger, "objects": objects})
+
+
+def _summarise(report: MatchReport, trigger: str) -> None:
+    """One line for a run where filters failed or were skipped (each failure also has its own line)."""
+    if not report.failed_filters and not report.skipped_filters:
+        return
+    failed = [fid for fid, r in report.per_filter.items() if r.error is not None]
+    skipped = [fid for fid, r in report.per_filter.items() if r.skipped is not None]
+    log.warning("filters failed or skipped", extra={
+        "failed_filters": report.failed_filters, "skipped_filters": report.skipped_filters,
+        "filters": report.filters, "objects": report.objects, "trigger": trigger,
+        "failed_filter_ids": failed[:50], "skipped_filter_ids": skipped[:50],
+        "skipped_because": SKIPPED_FOR_BUDGET if skipped else None})
+
+
+def _failed(outcome: FilterOutcome) -> FilterResult | None:
     """The result of a filter that failed (an error or its own time limit), else None."""
     if outcome.ok:
         return None
-    error = outcome.error or "timed out"
-    log.warning("filter %s failed on a batch of %d objects (%s trigger): %s", f.filter_id, objects, trigger, error)
-    return FilterResult(error=error)
+    return FilterResult(error=outcome.error or "timed out")
 
 
 @dataclass

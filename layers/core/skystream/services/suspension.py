@@ -17,17 +17,18 @@ suspends the filter sends the email.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
+from aws_lambda_powertools import Logger
+
 from skystream.domain.filters import StoredFilter, Suspension
 from skystream.ports import FailureCounts, Mailer, Notify, UserLookup
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 KNOWN_COUNTS_SIZE = 10_000
 

@@ -32,7 +32,8 @@ from botocore.exceptions import ClientError
 from skystream.aws import client, resource
 from skystream.config import settings
 from skystream.domain.annotations import AnnotationRecord
-from skystream.storage.bulk import batch_get
+from skystream.domain.errors import AnnotationBatchTooLarge
+from skystream.storage.bulk import batch_get, paged_items
 
 LATEST = "latest#"
 _SERIALIZE = TypeSerializer().serialize
@@ -59,10 +60,6 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
     row = {name: item.get(name) for name in ANNOTATION_COLUMNS}
     row["diaObjectId"] = int(row["diaObjectId"])
     return row
-
-
-class AnnotationBatchTooLarge(ValueError):
-    """The uploads do not fit in one transaction; the message says how to split them."""
 
 
 def _estimated_bytes(item: dict[str, Any]) -> int:
@@ -112,7 +109,7 @@ class AnnotationStore:
         latest = [self._put(item, newer_than=item["uploaded_us"]) for item in latest_items]
         if len(history) + len(latest) > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
             raise AnnotationBatchTooLarge(
-                f"{len(annotations)} annotations make {len(history) + len(latest)} writes of about "
+                f"nothing was stored: {len(annotations)} annotations make {len(history) + len(latest)} writes of about "
                 f"{size / 1e6:.1f} MB; one request is stored in one transaction of at most "
                 f"{MAX_TRANSACTION_ITEMS} writes and {MAX_TRANSACTION_BYTES / 1e6:g} MB: send fewer at a time"
             )
@@ -153,17 +150,9 @@ class AnnotationStore:
         return [_row(item) for item in batch_get(self.table_name, keys)]
 
     def _query(self, dia_object_id: int, prefix: str) -> list[dict[str, Any]]:
-        table = self._table
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("diaObjectId").eq(int(dia_object_id)) & Key("sk").begins_with(prefix)
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(paged_items(
+            self._table.meta.client, "query", TableName=self.table_name,
+            KeyConditionExpression=Key("diaObjectId").eq(int(dia_object_id)) & Key("sk").begins_with(prefix)))
 
     def history(self, dia_object_id: int) -> list[dict[str, Any]]:
         """Every upload for the object, all annotators, newest first."""

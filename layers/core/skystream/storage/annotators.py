@@ -18,7 +18,9 @@ from botocore.exceptions import ClientError
 from skystream.aws import resource
 from skystream.config import settings
 from skystream.domain.annotations import Annotator
+from skystream.domain.errors import AnnotatorError, AnnotatorTaken, UnknownAnnotator
 from skystream.filters.schema import TABLES
+from skystream.storage.bulk import paged_items
 
 PREFIX = "annotator#"
 # The name becomes a table alias in filters (``annotator:NAME`` joins ``annotations AS NAME``).
@@ -27,8 +29,6 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 RESERVED = frozenset(TABLES) | {"watchlist_hits", "area_hits"}
 
 
-class AnnotatorError(ValueError):
-    """An annotator cannot be registered or changed as asked; the message says why."""
 
 
 def check_name(name: str) -> str:
@@ -73,7 +73,7 @@ class AnnotatorRegistry:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise AnnotatorError(f"annotator {name!r} already exists; pick another name") from exc
+                raise AnnotatorTaken(f"annotator {name!r} already exists; pick another name") from exc
             raise
         return annotator
 
@@ -95,18 +95,12 @@ class AnnotatorRegistry:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise AnnotatorError(f"no annotator {name!r}; register it with `skystream annotators add`") from exc
+                raise UnknownAnnotator(f"no annotator {name!r}; register it with `skystream annotators add`") from exc
             raise
         return _annotator(out["Attributes"])
 
     def all(self) -> list[Annotator]:
         """Every annotator, by name (a scan of the small users table, for admins)."""
-        table = self._table
-        kwargs: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with(PREFIX)}
-        found: list[Annotator] = []
-        while True:
-            page = table.scan(**kwargs)
-            found.extend(_annotator(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return sorted(found, key=lambda a: a.name)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = paged_items(self._table.meta.client, "scan", TableName=self.table_name,
+                            FilterExpression=Attr("pk").begins_with(PREFIX))
+        return sorted((_annotator(item) for item in items), key=lambda a: a.name)

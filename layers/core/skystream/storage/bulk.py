@@ -1,9 +1,12 @@
-"""Bulk DynamoDB reads: BatchGetItem in chunks of 100 keys, unprocessed keys retried.
+"""Bulk DynamoDB access, written once: batch reads, batch writes, and every page of a query or scan.
 
 A filter batch joins up to a thousand objects with their annotations and context rows;
 one GetItem per object would cost a round trip each. BatchGetItem takes 100 keys per
 call and may hand some back as ``UnprocessedKeys`` under throttling: those are retried
 with a short exponential backoff until none are left, or the call raises naming the table.
+BatchWriteItem (:func:`batch_put`) is the same with 25 items a call and ``UnprocessedItems``.
+:func:`paged_items` follows ``LastEvaluatedKey`` through boto3's paginator, so no caller
+writes that loop by hand.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from skystream.aws import client
 
 BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
 _MAX_ATTEMPTS = 8
+_MAX_WRITE_ATTEMPTS = 10
 _MAX_PARALLEL = 8
 _SERIALIZE = TypeSerializer().serialize
 _DESERIALIZE = TypeDeserializer().deserialize
@@ -26,6 +31,12 @@ _DESERIALIZE = TypeDeserializer().deserialize
 
 class BulkReadError(RuntimeError):
     """DynamoDB kept returning unprocessed keys; retry the batch later (the table is throttled)."""
+
+
+class BulkWriteError(RuntimeError):
+    """DynamoDB kept returning unprocessed items; retry the batch later (the table is throttled).
+    Every caller writes whole items under keys that are a function of their content, so a retry
+    rewrites the same items."""
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -81,3 +92,41 @@ def batch_get(table_name: str, keys: Iterable[Mapping[str, Any]], *,
     with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(parts))) as pool:
         results = pool.map(lambda part: _get_chunk(dynamodb, table_name, part, projection), parts)
         return [item for result in results for item in result]
+
+
+def typed(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain item (ints, strings, Decimals, ...) as the low-level client's attribute values."""
+    return {k: _SERIALIZE(v) for k, v in item.items()}
+
+
+def batch_put(dynamodb: Any, table_name: str, items: Sequence[Mapping[str, Any]]) -> int:
+    """Put ``items`` (low-level attribute values, see :func:`typed`) with BatchWriteItem, 25 a call.
+
+    Items DynamoDB hands back as ``UnprocessedItems`` (throttling) are sent again with an
+    exponential backoff; if some are still left after 10 attempts, :class:`BulkWriteError`
+    names the table and how many. Returns how many items were written.
+    """
+    for chunk in chunks(items, BATCH_WRITE_LIMIT):
+        pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": dict(item)}} for item in chunk]}
+        for attempt in range(_MAX_WRITE_ATTEMPTS):
+            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise BulkWriteError(
+                f"{len(pending.get(table_name, []))} item(s) stayed unprocessed in table {table_name} after "
+                f"{_MAX_WRITE_ATTEMPTS} attempts (it is throttled); retry the batch"
+            )
+    return len(items)
+
+
+def paged_items(dynamodb: Any, operation: Literal["query", "scan"], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Query or Scan, page after page, through boto3's paginator.
+
+    With a low-level client the items are attribute values (``{"S": ...}``); with a resource
+    table's client (``table.meta.client``) conditions may be ``Key``/``Attr`` expressions and
+    the items come back as plain values, as ``table.query`` gives them.
+    """
+    for page in dynamodb.get_paginator(operation).paginate(**kwargs):
+        yield from page.get("Items", [])

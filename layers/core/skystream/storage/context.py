@@ -16,16 +16,13 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from skystream.aws import resource
+from skystream.aws import client, resource
 from skystream.config import settings
+from skystream.domain.errors import UnknownContextTable
 from skystream.outputs.formats import clean, encode_record
-from skystream.storage.bulk import batch_get
+from skystream.storage.bulk import batch_get, batch_put, typed
 
 CONTEXT_TABLES: tuple[str, ...] = ("sherlock_classifications", "crossmatch_tns")
-
-
-class UnknownContextTable(ValueError):
-    """The table name is not one of the context tables."""
 
 
 def check_table(table: str) -> str:
@@ -63,10 +60,7 @@ class ContextStore:
                 raise ValueError(f"{table} row {n}: diaObjectId must be an integer, got {raw!r}")
             items[raw] = {"diaObjectId": raw, "table_name": table, "row": _encode({**row, "diaObjectId": raw}),
                           "loaded": loaded}
-        with self._table.batch_writer() as writer:
-            for item in items.values():
-                writer.put_item(Item=item)
-        return len(items)
+        return batch_put(client("dynamodb"), self.table_name, [typed(item) for item in items.values()])
 
     def rows(self, object_ids: Iterable[int], table: str) -> list[dict[str, Any]]:
         """The ``table`` rows of the objects that have one: BatchGetItem in chunks of 100."""

@@ -35,21 +35,17 @@ from botocore.exceptions import ClientError
 from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.digest import Match, SentPart
-from skystream.storage.bulk import chunks
+from skystream.storage.bulk import batch_put, paged_items
 
-BATCH_WRITE_LIMIT = 25
 RECORDS_PER_ITEM = 100
 MAX_ITEMS_PER_PART = 15_000  # a sent marker lists its items in 8 bytes each: 120 KB, under the 400 KB item limit
 MAX_ITEM_JSON_BYTES = 300_000  # DynamoDB's item limit is 400 KB
 RETENTION_DAYS = 30  # matches and sent markers outlive their day by this long (retries, support questions)
-_MAX_ATTEMPTS = 10
 _MATCH = "m#"
 _SENT = "sent#"
 _LOCK = "lock"
 
 
-class DigestWriteError(RuntimeError):
-    """DynamoDB kept returning unprocessed items; the caller's batch should be retried (it is idempotent)."""
 
 
 def item_hash(sk: str) -> bytes:
@@ -163,37 +159,14 @@ class DigestStore:
                 "objects": {"S": json.dumps(keys)}, "records": {"S": "[" + ",".join(records[k] for k in keys) + "]"},
                 "count": {"N": str(len(keys))}, "expires_at": {"N": expires},
             })
-        self._batch_put(items)
+        batch_put(self._dynamodb, self.table, items)  # idempotent: a retried batch rewrites the same items
         return len(records)
-
-    def _batch_put(self, items: list[dict[str, Any]]) -> None:
-        for chunk in chunks(items, BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {self.table: [{"PutRequest": {"Item": item}} for item in chunk]}
-            for attempt in range(_MAX_ATTEMPTS):
-                response = self._dynamodb.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise DigestWriteError(
-                    f"{len(pending.get(self.table, []))} digest item(s) stayed unprocessed in {self.table} "
-                    f"after {_MAX_ATTEMPTS} attempts; retry the batch (writes are idempotent)"
-                )
 
     # -- read by the digest -----------------------------------------------------------------
     def _query(self, pk: str, prefix: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-        }
-        while True:
-            page = self._dynamodb.query(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return paged_items(self._dynamodb, "query", TableName=self.table,
+                           KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                           ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": prefix}})
 
     def users(self, day: dt.date) -> list[int]:
         """Users with at least one match recorded for ``day``, ascending."""

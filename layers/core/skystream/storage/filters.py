@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -33,6 +33,7 @@ from skystream.config import settings
 from skystream.domain.errors import NotFound, StaleVersion, TopicClash
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.outputs.topics import collision_key
+from skystream.storage.bulk import paged_items
 
 TOPIC_PREFIX = "topic#"
 META_PREFIX = "meta#"
@@ -330,9 +331,8 @@ class FilterStore:
         _ACTIVE[key] = _ActiveCache(version=version, checked_at=now, filters=filters)
         return filters
 
-    def _paginate(self, operation: str, **kwargs: Any) -> Iterable[dict[str, Any]]:
-        for page in self._db.get_paginator(operation).paginate(**kwargs):
-            yield from page.get("Items", [])
+    def _paginate(self, operation: Literal["query", "scan"], **kwargs: Any) -> Iterable[dict[str, Any]]:
+        return paged_items(self._db, operation, **kwargs)
 
 
 def forget_active_cache() -> None:

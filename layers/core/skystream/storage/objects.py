@@ -24,7 +24,6 @@ day (~4 bytes; MJDs inside the ingest's sane range keep it well under DynamoDB's
 
 from __future__ import annotations
 
-import logging
 import math
 import zlib
 from collections.abc import Iterable
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -49,7 +49,11 @@ MAX_ITEM_BYTES = 400_000  # DynamoDB's item limit is 400 KB (409,600 bytes): kee
 NIGHT_INDEX = "by-night"
 MAX_NIGHT_QUERIES = 64
 """Most by-night queries one :meth:`ObjectStore.recent` call makes (each a few ms on DynamoDB)."""
-log = logging.getLogger(__name__)
+MAX_NIGHTS = 40_000
+"""Most nights the meta item's set holds (110 years of nights). A set number takes at most ~8 bytes
+for any night an alert can carry, so the item stays far under DynamoDB's 400 KB, and a set at this
+size is refused by a condition (a code), not by DynamoDB's size error (only its message says "size")."""
+log = Logger(child=True)
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _NEWER = (
@@ -178,8 +182,9 @@ class ObjectStore:
         """Add ``night`` to the meta item's set of nights that hold objects (once per store and night).
 
         ``ADD`` to a number set is idempotent and atomic, so racing writers need no read and no
-        condition. A set that would outgrow DynamoDB's item limit (only with nights far outside
-        any survey) is logged, not raised: the object is stored; only ``recent()`` misses its night.
+        condition on what is already there. A set already holding :data:`MAX_NIGHTS` nights (only
+        with nights far outside any survey) is not grown: logged, not raised; the object is stored,
+        only ``recent()`` misses its night.
         """
         if night in self._noted_nights:
             return
@@ -188,14 +193,15 @@ class ObjectStore:
                 TableName=self.table_name,
                 Key={"diaObjectId": {"N": str(META_ID)}},
                 UpdateExpression="ADD nights :n",
-                ExpressionAttributeValues={":n": {"NS": [str(night)]}},
+                ConditionExpression="attribute_not_exists(nights) OR contains(nights, :night) OR size(nights) < :max",
+                ExpressionAttributeValues={":n": {"NS": [str(night)]}, ":night": {"N": str(night)},
+                                           ":max": {"N": str(MAX_NIGHTS)}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ValidationException" \
-                    or "size" not in str(exc).lower():
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            log.warning("night %s not recorded for recent(): the set of nights is at DynamoDB's item size limit",
-                        night)
+            log.warning("night not recorded for recent(): the set of nights is full",
+                        extra={"night": night, "max_nights": MAX_NIGHTS})
         self._noted_nights.add(night)
 
     def _nights(self) -> list[int]:

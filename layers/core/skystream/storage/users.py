@@ -18,7 +18,7 @@ from typing import Any
 from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.users import User
-from skystream.storage.bulk import batch_get
+from skystream.storage.bulk import batch_get, paged_items
 
 _COUNTER = "counter#user_id"
 _TOKEN = "token#"
@@ -107,17 +107,17 @@ class UserStore:
         rare command over a table of users, not a request path.
         """
         revoked = 0
-        pages = self._db.get_paginator("scan").paginate(
+        tokens = paged_items(
+            self._db, "scan",
             TableName=self.table,
             FilterExpression="begins_with(pk, :token) AND user_id = :user",
             ExpressionAttributeValues={":token": {"S": _TOKEN}, ":user": {"N": str(int(user_id))}},
             ProjectionExpression="pk",
             ConsistentRead=True,
         )
-        for page in pages:
-            for item in page.get("Items", []):
-                self._db.delete_item(TableName=self.table, Key={"pk": item["pk"]})
-                revoked += 1
+        for item in tokens:
+            self._db.delete_item(TableName=self.table, Key={"pk": item["pk"]})
+            revoked += 1
         return revoked
 
     def revoke_token(self, user_id: int, token: str) -> bool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
+from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from skystream.config import settings
 from skystream.streams.config import client_config
@@ -15,9 +16,10 @@ SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 
 
 class TopicAdmin:
-    def __init__(self, client: AdminClient | None = None):
+    def __init__(self, client: AdminClient | None = None, *, config: dict[str, Any] | None = None):
+        """The functions' cluster (from the settings), or the one ``config`` describes (``cluster_config``)."""
         if client is None:
-            config = client_config()
+            config = client_config() if config is None else config
             client = AdminClient(config)
             if "oauth_cb" in config:
                 client.poll(0)  # librdkafka fetches the MSK IAM token from poll(): do it before the first request
@@ -28,6 +30,22 @@ class TopicAdmin:
 
     def exists(self, topic: str) -> bool:
         return topic in self.list_topics()
+
+    def partitions(self, timeout: float = 10.0) -> dict[str, int]:
+        """Each topic's partition count (the broker's internal ``__`` topics left out)."""
+        topics = self._admin.list_topics(timeout=timeout).topics
+        return {name: len(meta.partitions) for name, meta in topics.items() if not name.startswith("__")}
+
+    def retention_ms(self, topics: Iterable[str]) -> dict[str, int | None]:
+        """Each topic's ``retention.ms`` as the broker reports it (None when it reports none)."""
+        resources = [ConfigResource("topic", name) for name in topics]
+        if not resources:
+            return {}
+        found: dict[str, int | None] = {}
+        for resource, future in self._admin.describe_configs(resources, request_timeout=15).items():
+            entry = future.result().get("retention.ms")
+            found[resource.name] = int(entry.value) if entry is not None and entry.value is not None else None
+        return found
 
     def create(
         self,

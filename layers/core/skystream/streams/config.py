@@ -2,7 +2,10 @@
 
 ``none``  plaintext (the local stack, or a VPC-private MSK listener on 9092);
 ``scram`` SASL + SCRAM-SHA-512 (MSK SCRAM on 9096, or Rubin's upstream stream), credentials
-          either given (the relay's command line) or read from Secrets Manager (Lambda);
+          either given (the relay's command line) or read from Secrets Manager (Lambda) through
+          powertools parameters, cached for :data:`SCRAM_SECRET_MAX_AGE_S`: a warm container
+          picks up a rotated password in the clients it makes after that (each admin client, and
+          a producer replaced after a failed flush);
 ``iam``   SASL_SSL + OAUTHBEARER with an MSK IAM token signed by the caller's AWS credentials
           (``aws-msk-iam-sasl-signer-python``; MSK's IAM listener on 9098).
 
@@ -14,18 +17,25 @@ calls it from ``poll()``/``flush()``, so a client must be polled once before it 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
+
+from skystream.aws import client
 from skystream.config import ConfigurationError, Settings, settings
 
 AuthMode = Literal["none", "scram", "iam"]
 AUTH_MODES: tuple[str, ...] = ("none", "scram", "iam")
 SCRAM_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SCRAM_SECRET_MAX_AGE_S = 300
+"""How long a container uses the SCRAM secret it read before reading it again (seconds). Rotation
+(Secrets Manager keeps the old password valid for a while) needs no restart: within five minutes
+every new client logs in with the new password."""
 
 SecretReader = Callable[[str, str], tuple[str, str]]
 TokenProvider = Callable[[str], tuple[str, int]]
@@ -55,19 +65,29 @@ class KafkaAuth:
         )
 
 
-@lru_cache(maxsize=8)
-def read_scram_secret(secret_arn: str, region: str) -> tuple[str, str]:
-    """``{"username": ..., "password": ...}`` from Secrets Manager (the shape MSK SCRAM secrets have)."""
-    from skystream.aws import client
+@lru_cache(maxsize=4)
+def _secrets(secretsmanager: Any) -> SecretsProvider:
+    """One powertools provider, and so one cache, per boto3 client (a new endpoint or region: a new one)."""
+    return SecretsProvider(boto3_client=secretsmanager)
 
+
+def read_scram_secret(secret_arn: str, region: str) -> tuple[str, str]:
+    """``{"username": ..., "password": ...}`` from Secrets Manager (the shape MSK SCRAM secrets have),
+    at most :data:`SCRAM_SECRET_MAX_AGE_S` old. A secret that cannot be read raises powertools'
+    ``GetParameterError`` (an infrastructure error: the batch is retried)."""
+    provider = _secrets(client("secretsmanager"))
     try:
-        secret = client("secretsmanager").get_secret_value(SecretId=secret_arn)
-        body = json.loads(secret["SecretString"])
-        return str(body["username"]), str(body["password"])
-    except (KeyError, ValueError) as exc:
+        body = provider.get(secret_arn, max_age=SCRAM_SECRET_MAX_AGE_S, transform="json")
+        return str(body["username"]), str(body["password"])  # type: ignore[index]
+    except (TransformParameterError, KeyError, TypeError) as exc:  # not JSON, not an object, a key missing
         raise ConfigurationError(
             f"secret {secret_arn} must be a JSON object with 'username' and 'password' (as MSK SCRAM secrets are)"
         ) from exc
+
+
+def forget_secrets() -> None:
+    """Drop every cached secret (tests; in a container they expire after SCRAM_SECRET_MAX_AGE_S)."""
+    _secrets.cache_clear()
 
 
 def msk_iam_token(region: str) -> tuple[str, int]:

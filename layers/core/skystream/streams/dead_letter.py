@@ -19,6 +19,7 @@ Which errors are the record's and which the infrastructure's is decided by type
 
 from __future__ import annotations
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
 
@@ -32,10 +33,11 @@ HEADER_ERROR = "error"
 HEADER_STAGE = "stage"
 HEADER_SOURCE = "source"
 
-# A store, the broker or the schema registry could not be reached or refused the call: the
-# batch is retried. OSError covers sockets and timeouts (ConnectionError, TimeoutError).
+# A store, the broker, the schema registry or Secrets Manager could not be reached or refused the
+# call: the batch is retried. OSError covers sockets and timeouts (ConnectionError, TimeoutError);
+# GetParameterError is powertools' wrapper of a failed secret read (the Kafka SCRAM credentials).
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    BotoCoreError, ClientError, KafkaException, ProduceError, RegistryUnavailable, OSError,
+    BotoCoreError, ClientError, KafkaException, ProduceError, RegistryUnavailable, OSError, GetParameterError,
 )
 
 

@@ -20,13 +20,13 @@ goes through the new client.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import confluent_kafka
+from aws_lambda_powertools import Logger
 from confluent_kafka import KafkaError, KafkaException
 
 from skystream.config import settings
@@ -34,7 +34,7 @@ from skystream.streams.config import client_config
 
 DEFAULT_MAX_RECORD_BYTES = 1_000_000
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 # Delivery errors that say the client, not the record, is broken: the broker forgot its
 # producer id, its sequence numbers or epoch no longer match, or nothing was acknowledged
@@ -81,18 +81,15 @@ class Producer:
     def __init__(self, config: Mapping[str, Any] | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
                  client_factory: ClientFactory = confluent_kafka.Producer):
         self.max_record_bytes = max_record_bytes
-        conf = client_config(
-            **{
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "compression.type": "zstd",
-                "message.max.bytes": max_record_bytes + 64_000,
-                "message.timeout.ms": 30_000,
-            }
-        )
-        conf.update(config or {})
-        self._conf = conf
+        self._settings: dict[str, Any] = {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "zstd",
+            "message.max.bytes": max_record_bytes + 64_000,
+            "message.timeout.ms": 30_000,
+            **(config or {}),
+        }
         self._client_factory = client_factory
         self.rebuilds = 0  # how many times the client was replaced (see the module docstring)
         self._fatal_error: str | None = None  # set by librdkafka's error callback
@@ -100,7 +97,9 @@ class Producer:
         self._log = _DeliveryLog()
 
     def _new_client(self) -> Any:
-        conf = dict(self._conf)
+        """A librdkafka client from the configuration as it is now: a replaced client reads the
+        credentials again, so a rotated SCRAM secret (past its cache age) is what it logs in with."""
+        conf = client_config(**self._settings)
         conf["error_cb"] = self._on_client_error
         self._fatal_error = None
         return self._client_factory(conf)

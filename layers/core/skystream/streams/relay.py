@@ -14,7 +14,6 @@ on restart: duplicates, bounded by one batch per crash, which the ingest path to
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,9 +21,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import confluent_kafka
+from aws_lambda_powertools import Logger
 from confluent_kafka import KafkaError, Message, TopicPartition
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 TIMESTAMP_CREATE_TIME = confluent_kafka.TIMESTAMP_CREATE_TIME
 TIMESTAMP_LOG_APPEND_TIME = confluent_kafka.TIMESTAMP_LOG_APPEND_TIME

@@ -15,17 +15,18 @@ never zero times).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
 
 from skystream.aws import client
 from skystream.domain.users import Recipient
 from skystream.ports import DigestOutbox, Mailer, Recipients, UserLookup
 from skystream.services.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, compose, split
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)
 
 CATCH_UP_DAYS = 3
 
