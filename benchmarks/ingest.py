@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
 from skystream.alerts.wire import decode_alert, encode_alert
 from skystream.devtools.generator import generate_alerts
+from skystream.domain.records import KafkaRecord
 from skystream.services.ingest import enrich
-from skystream.streams.lambda_event import KafkaRecord
 
 HISTORIES = (10, 100, 300)
 
@@ -83,7 +83,7 @@ def bench_no_io(counts: dict[int, int], min_seconds: float) -> dict[str, dict[st
 
 def bench_with_io(counts: dict[int, int], no_io: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     from skystream.local.testing import EphemeralStack
-    from skystream.services.ingest import default_service
+    from skystream.wiring.ingest import ingest_service
 
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)  # always a private stack on free ports, never someone's running one
@@ -94,7 +94,7 @@ def bench_with_io(counts: dict[int, int], no_io: dict[str, dict[str, float]]) ->
         print(f"\n== with DynamoDB + S3 + Kafka writes (local stack started in {time.perf_counter() - started:.1f} s: "
               f"tansu {stack.bootstrap}, moto {stack.endpoint})")
         print(f"{'detections':>10} {'batch':>6} {'alerts/s (wall)':>15} {'ratio to no-I/O':>16} {'ms/batch':>9}")
-        service = default_service()
+        service = ingest_service()
         results = {}
         for n in HISTORIES:
             values = _alerts(n, counts[n])

@@ -54,8 +54,8 @@ from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import FilterSpec
 from skystream.local.testing import EphemeralStack
-from skystream.services.filters import FilterService
 from skystream.storage.users import UserStore
+from skystream.wiring.api import filter_service
 
 PIPELINE = ("ingest_handler", "filter_matcher")
 DETECTIONS = 5  # detections per alert; every alert also carries the generator's forced photometry
@@ -164,7 +164,7 @@ class Pipeline:
         user, _token = UserStore().add("Latency Bench", "bench@example.org")
         spec = FilterSpec(name="latency", selected="objects.diaObjectId, objects.nDiaSources", tables="objects",
                           on_alert=True, output="kafka_plain")
-        saved = FilterService().create(user, spec)
+        saved = filter_service().create(user, spec)
         assert saved.topic, saved
         self.stack = stack
         self.topic = saved.topic

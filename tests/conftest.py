@@ -9,6 +9,7 @@ runs them alone, with no broker or endpoint started); the rest are ``integration
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 from skystream.local.testing import EphemeralStack
 
 TESTS = Path(__file__).parent
+if str(TESTS) not in sys.path:  # tests/fakes.py: ``from fakes import ...`` in unit and integration tests
+    sys.path.insert(0, str(TESTS))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

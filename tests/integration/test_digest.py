@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -15,14 +16,19 @@ from skystream.devtools.generator import generate_alerts
 from skystream.devtools.mailbox import sent_emails
 from skystream.domain.filters import FilterSpec
 from skystream.features import objects_row
-from skystream.local.handlers import load_handler
+from skystream.local.handlers import LocalLambdaContext, load_handler
 from skystream.local.testing import produce
-from skystream.services.digest.send import send_digest
-from skystream.services.filters import FilterService
 from skystream.storage.digest import DigestStore
 from skystream.storage.users import UserStore
+from skystream.wiring.api import annotation_service, filter_service
+from skystream.wiring.digest import digest_sender
 
 DAY = dt.date(2026, 11, 30)
+
+
+def digest_context() -> LocalLambdaContext:
+    """The digest function's Lambda context: its 900 s timeout (infra/template.yaml)."""
+    return LocalLambdaContext("EmailDigestFunction", timeout_s=900)
 
 
 def _today() -> dt.date:
@@ -46,7 +52,7 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
     ada, _ = users.add("Ada", "ada@example.org")
     bob, _ = users.add("Bob", "bob@example.org")
     carol, _ = users.add("Carol", "carol@example.org")
-    service = FilterService()
+    service = filter_service()
     specs = {
         (ada, "southern"): ("objects.diaObjectId, objects.decl", "objects.decl < -20", lambda r: r["decl"] < -20),
         (ada, "well sampled"): ("objects.diaObjectId, objects.nDiaSources, objects.ra", "objects.nDiaSources >= 20",
@@ -79,7 +85,7 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
     counts = {u.user_id: len(store.matches(_today(), u.user_id)) for u in (ada, bob)}
 
     handler = load_handler("functions/email_digest")
-    report = handler({"date": _today().isoformat()}, None)
+    report = handler({"date": _today().isoformat()}, digest_context())
     assert report["emails_sent"] == 2 and sorted(report["users_mailed"]) == sorted([ada.user_id, bob.user_id])
     assert report["records_sent"] == sum(counts.values())
     mails = {m.to: m for m in sent_emails(stack.endpoint)}
@@ -100,7 +106,7 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
     assert all(set(r) == {"diaObjectId", "decl", "UTC", "_filter", "_filter_id"} for r in southern)
     assert all(r["decl"] == pytest.approx(rows[r["diaObjectId"]]["decl"]) for r in southern)
 
-    assert handler({"date": _today().isoformat()}, None)["emails_sent"] == 0  # running again sends none
+    assert handler({"date": _today().isoformat()}, digest_context())["emails_sent"] == 0  # running again sends none
     assert len(sent_emails(stack.endpoint)) == 2
 
     # the command line reads the same mail back from the local stack
@@ -116,13 +122,12 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
 
 def test_both_triggers_feed_the_digest(stack) -> None:
     """An on-alert + on-annotation email filter: the annotation-time and the alert-time match both arrive."""
-    from skystream.services.annotations import AnnotationService
     from skystream.storage.annotators import AnnotatorRegistry
     from skystream.storage.objects import ObjectStore
 
     owner, _ = UserStore().add("Ada", "ada@example.org")
     AnnotatorRegistry().add("mycls", owner.user_id)
-    FilterService().create(owner, FilterSpec(
+    filter_service().create(owner, FilterSpec(
         name="classified SN", selected="objects.diaObjectId, mycls.classification",
         tables="objects, annotator:mycls", conditions="mycls.classification = 'SN'",
         on_alert=True, on_annotation=True, output="email"))
@@ -135,7 +140,7 @@ def test_both_triggers_feed_the_digest(stack) -> None:
         produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(first)])
         _wait_for(lambda: ObjectStore().get(x) is not None, "the ingest of the first alert")
         assert store.users(_today()) == []  # no annotation yet: the alert-time run matched nothing
-        AnnotationService().upload(owner, {"annotator": "mycls", "diaObjectId": x, "classification": "SN"})
+        annotation_service().upload(owner, {"annotator": "mycls", "diaObjectId": x, "classification": "SN"})
         _wait_for(lambda: len(store.matches(_today(), owner.user_id)) >= 1, "the annotation-time match")
         time.sleep(1.1)  # a match is identified by (filter, object, UTC second): make the next one distinct
         boundary = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -146,7 +151,7 @@ def test_both_triggers_feed_the_digest(stack) -> None:
         host.stop()
 
     stored = store.matches(_today(), owner.user_id)
-    report = send_digest(_today())
+    report = digest_sender().send(_today())
     assert report.emails_sent == 1 and report.records_sent == len(stored) >= 2
     [mail] = sent_emails(stack.endpoint)
     assert {(r["diaObjectId"], r["classification"]) for r in mail.records} == {(x, "SN")}
@@ -173,7 +178,7 @@ def test_two_users_three_filters_one_email_each_and_never_twice(stack) -> None:
     store.add_matches(DAY + dt.timedelta(days=1), bob.user_id, "f-bob", "Bright", _rows(400, 1), "2026-12-01 00:00:01")
 
     handler = load_handler("functions/email_digest")
-    report = handler({"date": DAY.isoformat()}, None)
+    report = handler({"date": DAY.isoformat()}, digest_context())
     assert report["emails_sent"] == 2 and report["records_sent"] == 6
     mails = {m.to: m for m in sent_emails(stack.endpoint)}
     assert set(mails) == {"Ada <ada@example.org>", "Bob <bob@example.org>"}
@@ -193,7 +198,7 @@ def test_two_users_three_filters_one_email_each_and_never_twice(stack) -> None:
     assert [r["diaObjectId"] for r in bob_mail.records] == [300]  # not the next day's match
     assert "<td>300</td>" in bob_mail.html and "400" not in bob_mail.text
 
-    again = handler({"date": DAY.isoformat()}, None)
+    again = handler({"date": DAY.isoformat()}, digest_context())
     assert again["emails_sent"] == 0 and again["users_up_to_date"] == 2
     assert len(sent_emails(stack.endpoint)) == 2
 
@@ -207,17 +212,17 @@ def test_failed_send_is_retried_by_the_next_run_and_nothing_marked(stack) -> Non
         def send(self, raw: bytes, sender: str) -> str:
             raise RuntimeError("SES throttled")
 
-    failed = send_digest(DAY, mailer=Refusing())
+    failed = dataclasses.replace(digest_sender(), mailer=Refusing()).send(DAY)
     assert failed.failures and failed.emails_sent == 0 and not failed.complete
     assert store.sent_parts(DAY, user.user_id) == [] and sent_emails(stack.endpoint) == []
 
-    next_day = send_digest(DAY + dt.timedelta(days=1))  # the next daily run catches up
+    next_day = digest_sender().send(DAY + dt.timedelta(days=1))  # the next daily run catches up
     assert next_day.emails_sent == 1 and next_day.records_sent == 4
     [mail] = sent_emails(stack.endpoint)
     assert len(mail.records) == 4
     # a match recorded after the day was sent goes out in a new part, not lost
     store.add_matches(DAY, user.user_id, "f1", "one", _rows(9, 1), "2026-11-30 23:59:59")
-    late = send_digest(DAY, catch_up_days=0)
+    late = digest_sender().send(DAY, catch_up_days=0)
     assert late.emails_sent == 1 and late.records_sent == 1
     assert [r["diaObjectId"] for r in sent_emails(stack.endpoint)[-1].records] == [9]
 
@@ -235,7 +240,7 @@ def test_fifty_thousand_matches_in_a_day_are_all_delivered(stack) -> None:
         store.add_matches(DAY, user.user_id, filter_id, f"filter {filter_id}", rows, second)
     written = time.monotonic() - started
 
-    report = send_digest(DAY, catch_up_days=0)  # the production size limit
+    report = digest_sender().send(DAY, catch_up_days=0)  # the production size limit
     mails = sent_emails(stack.endpoint)
     elapsed = time.monotonic() - started
     assert report.records_sent == total and report.emails_sent == len(mails) >= 2
@@ -245,6 +250,6 @@ def test_fifty_thousand_matches_in_a_day_are_all_delivered(stack) -> None:
     assert sum(m.attachment["record_count"] for m in mails) == total
     assert all(f"of {len(mails)})" in m.subject for m in mails)
     assert all(len(m.html) < 200_000 for m in mails)  # bodies stay small; the attachments carry the rows
-    assert send_digest(DAY, catch_up_days=0).emails_sent == 0
+    assert digest_sender().send(DAY, catch_up_days=0).emails_sent == 0
     print(f"50k matches: written in {written:.1f} s, all in {elapsed:.1f} s, {len(mails)} emails")
     assert elapsed < 40

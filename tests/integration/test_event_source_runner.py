@@ -3,20 +3,18 @@ commits only after the handler returns, and resumes from committed offsets after
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
-from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 from aws_lambda_powertools.utilities.parser.models import KafkaMskEventModel
+from fakes import RecordingHandler
 
 from skystream.local.esm import EventSourceRunner
 from skystream.local.template import KafkaEventSource
 from skystream.local.testing import EphemeralStack, produce
 from skystream.streams.admin import TopicAdmin
-from skystream.streams.lambda_event import records_from_event
 
 
 def _source(topic: str, batch_size: int = 100, window: float = 0.2, start: str = "TRIM_HORIZON") -> KafkaEventSource:
@@ -35,26 +33,6 @@ def _fresh_topic(partitions: int = 3) -> str:
     name = f"runner-{uuid.uuid4().hex[:8]}"
     TopicAdmin().create([name], partitions=partitions)
     return name
-
-
-class RecordingHandler:
-    """Fails on its first ``failures`` calls, then records every (partition, offset, value) it is given."""
-
-    def __init__(self, failures: int = 0):
-        self.failures_left = failures
-        self.calls = 0
-        self.seen: list[tuple[int, int, bytes]] = []
-        self.events: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, event: dict[str, Any], context: Any) -> None:
-        with self.lock:
-            self.calls += 1
-            self.events.append(event)
-            if self.failures_left > 0:
-                self.failures_left -= 1
-                raise RuntimeError("simulated failure")
-            self.seen.extend((r.partition, r.offset, r.value) for r in records_from_event(event))
 
 
 def _drain(runner: EventSourceRunner, handler: RecordingHandler, want: int, timeout: float = 60) -> None:

@@ -32,8 +32,8 @@ from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import FilterSpec
 from skystream.local.processes import free_port, pid_alive
 from skystream.local.testing import EphemeralStack, produce
-from skystream.services.filters import FilterService
 from skystream.storage.users import UserStore
+from skystream.wiring.api import filter_service
 
 TOTAL = 2000
 CLI = [sys.executable, "-m", "skystream.cli"]
@@ -101,7 +101,7 @@ def test_a_function_host_killed_at_random_points_and_restarted_loses_no_alert(
     assert len(source_ids) == len(object_ids) == TOTAL
 
     user, _token = UserStore().add("Crash Test", "crash@example.org")
-    saved = FilterService().create(user, FilterSpec(
+    saved = filter_service().create(user, FilterSpec(
         name="everything", selected="objects.diaObjectId", tables="objects", on_alert=True, output="kafka_plain"))
     topics = {t.name: t.partitions for t in stack.template.topics}
     enriched_topic, alerts_topic = os.environ["TOPIC_ENRICHED"], os.environ["TOPIC_ALERTS"]

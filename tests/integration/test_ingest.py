@@ -11,11 +11,11 @@ from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.lightcurve import full_alert
 from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
+from skystream.domain.records import KafkaRecord
 from skystream.local.testing import EphemeralStack, produce, read_topic
-from skystream.services.ingest import default_service, ingest_records
 from skystream.storage.archive import AlertArchive
 from skystream.storage.objects import ObjectStore
-from skystream.streams.lambda_event import KafkaRecord
+from skystream.wiring.ingest import ingest_service
 
 
 def _malformed(good: bytes, alert: dict) -> list[tuple[str, bytes]]:
@@ -83,25 +83,25 @@ def _records(values: list[bytes]) -> list[KafkaRecord]:
 def test_replays_and_older_alerts_never_move_an_object_back(stack: EphemeralStack) -> None:
     # four successive alerts of each of five objects, oldest first
     stream = generate_alerts(20, seed=8, alerts_per_object=4, kinds=["supernova"])
-    service = default_service()
+    service = ingest_service()
     store = ObjectStore()
     newest: dict[int, dict] = {}
     for alert in stream:
         newest[alert["diaObject"]["diaObjectId"]] = alert  # later in the stream = newer
-    first = ingest_records(_records([encode_alert(a) for a in stream]), service)
+    first = service.process(_records([encode_alert(a) for a in stream]))
     assert first.enriched == 20 and first.dead_lettered == 0
     state = {i: store.get(i) for i in newest}
     for object_id, alert in newest.items():
         assert state[object_id].row["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
         assert state[object_id].dia_source_id == alert["diaSourceId"]
 
-    again = ingest_records(_records([encode_alert(a) for a in stream]), service)  # the same batch replayed
+    again = service.process(_records([encode_alert(a) for a in stream]))  # the same batch replayed
     assert again.enriched == 20
     assert {i: store.get(i).row for i in newest} == {i: s.row for i, s in state.items()}
     assert {i: store.get(i).lite for i in newest} == {i: s.lite for i, s in state.items()}
 
     oldest_first_alert = stream[0]
-    late = ingest_records(_records([encode_alert(oldest_first_alert)]), service)  # an old alert, late
+    late = service.process(_records([encode_alert(oldest_first_alert)]))  # an old alert, late
     assert late.stale == 1 and late.stored == 0 and late.enriched == 1
     object_id = oldest_first_alert["diaObject"]["diaObjectId"]
     assert store.get(object_id).row == state[object_id].row

@@ -23,9 +23,9 @@ from skystream.local.handlers import template_path
 from skystream.local.processes import free_port, pid_alive
 from skystream.local.template import load_yaml
 from skystream.local.testing import EphemeralStack, produce, read_topic
-from skystream.services.filters import FilterService
 from skystream.storage.users import UserStore
 from skystream.streams.admin import TopicAdmin
+from skystream.wiring.api import filter_service
 
 
 def test_the_stack_holds_exactly_what_the_template_declares(stack: EphemeralStack) -> None:
@@ -57,7 +57,7 @@ def test_a_generated_alert_flows_through_ingest_and_matcher_to_a_users_filter_to
     alerts = generate_alerts(3, seed=11)
     ids = sorted(a["diaObject"]["diaObjectId"] for a in alerts)
     user, _token = UserStore().add("Ada", "ada@example.org")
-    saved = FilterService().create(user, FilterSpec(
+    saved = filter_service().create(user, FilterSpec(
         name="everything", selected="objects.diaObjectId, objects.decl", tables="objects",
         on_alert=True, output="kafka_plain"))
     assert saved.topic == f"lasair_{user.user_id}everything" and saved.reseeded == 0

@@ -2,70 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from fakes import MemoryArchive, MemoryObjects, RecordingProducer
 
 from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
+from skystream.domain.records import KafkaRecord
 from skystream.services.ingest import IngestService
-from skystream.streams.lambda_event import KafkaRecord
 from skystream.streams.producer import ProduceError
 
 
-class FakeProducer:
-    def __init__(self, fail_flush: bool = False, limit: int = 4_000_000):
-        self.sent: list[tuple[str, bytes, Any, dict]] = []
-        self.fail_flush = fail_flush
-        self.limit = limit
-
-    def fits(self, value: bytes, key: bytes | None = None) -> bool:
-        return len(value) + len(key or b"") <= self.limit
-
-    def produce(self, topic, value, key=None, headers=None) -> bool:
-        if not self.fits(value):
-            return False
-        self.sent.append((topic, value, key, dict(headers or {})))
-        return True
-
-    def flush(self, timeout: float = 30.0) -> int:
-        if self.fail_flush:
-            raise ProduceError("1 record(s) failed, 0 unacknowledged: broker down")
-        return len(self.sent)
-
-    def topic(self, name: str) -> list[tuple[str, bytes, Any, dict]]:
-        return [s for s in self.sent if s[0] == name]
-
-
-class FakeObjects:
-    def __init__(self, fail: bool = False):
-        self.rows: dict[int, tuple[float, dict]] = {}
-        self.fail = fail
-
-    def item(self, row, lite, *, schema_version="", dia_source_id=None) -> dict:
-        return row
-
-    def put_if_newer(self, row) -> bool:
-        if self.fail:
-            raise ConnectionError("DynamoDB unreachable")
-        key = row["diaObjectId"]
-        if key in self.rows and self.rows[key][0] > row["lastDiaSourceMjdTai"]:
-            return False
-        self.rows[key] = (row["lastDiaSourceMjdTai"], row)
-        return True
-
-
-class FakeArchive:
-    def __init__(self):
-        self.alerts: dict[int, dict] = {}
-
-    def put(self, dia_object_id, full_alert, schema_version) -> None:
-        self.alerts[dia_object_id] = full_alert
-
-
-def _service(producer=None, objects=None) -> tuple[IngestService, FakeProducer, FakeObjects, FakeArchive]:
-    producer, objects, archive = producer or FakeProducer(), objects or FakeObjects(), FakeArchive()
+def _service(producer: RecordingProducer | None = None, objects: MemoryObjects | None = None,
+             ) -> tuple[IngestService, RecordingProducer, MemoryObjects, MemoryArchive]:
+    producer, objects, archive = producer or RecordingProducer(), objects or MemoryObjects(), MemoryArchive()
     service = IngestService(producer, objects, archive, enriched_topic="alerts-enriched", dlq_topic="alerts-dlq",
                             workers=1)
     return service, producer, objects, archive
@@ -82,7 +32,7 @@ def test_good_bad_and_solar_system_alerts_each_go_their_way() -> None:
     service, producer, objects, archive = _service()
     report = service.process(_records(values))
     assert (report.received, report.enriched, report.solar_system, report.dead_lettered) == (10, 6, 2, 2)
-    assert report.stored == 6 and len(objects.rows) == 6 and len(archive.alerts) == 6
+    assert report.stored == 6 and len(objects.stored) == 6 and len(archive.alerts) == 6
     enriched = producer.topic("alerts-enriched")
     assert [EnrichedRecord.from_bytes(v).dia_object_id for _, v, _, _ in enriched] == [
         a["diaObject"]["diaObjectId"] for a in alerts
@@ -102,12 +52,12 @@ def test_an_older_alert_is_forwarded_but_not_stored() -> None:
     report = service.process(_records([encode_alert(old)]))
     assert (report.stored, report.stale, report.enriched) == (0, 1, 1)
     object_id = new["diaObject"]["diaObjectId"]
-    assert objects.rows[object_id][0] == new["diaSource"]["midpointMjdTai"]
-    assert archive.alerts[object_id]["diaSourcesList"][0]["diaSourceId"] == new["diaSourceId"]
+    assert objects.stored[object_id].row["lastDiaSourceMjdTai"] == new["diaSource"]["midpointMjdTai"]
+    assert archive.alerts[object_id][0]["diaSourcesList"][0]["diaSourceId"] == new["diaSourceId"]
 
 
 def test_an_oversize_enriched_record_is_dead_lettered() -> None:
-    service, producer, _, _ = _service(producer=FakeProducer(limit=20_000))
+    service, producer, _, _ = _service(producer=RecordingProducer(limit=20_000))
     big = generate_alerts(1, seed=4, detections=100)[0]
     report = service.process(_records([encode_alert(big)]))
     assert report.dead_lettered == 1 and report.enriched == 0
@@ -115,13 +65,13 @@ def test_an_oversize_enriched_record_is_dead_lettered() -> None:
 
 
 def test_a_produce_failure_raises_so_the_batch_is_retried() -> None:
-    service, _, _, _ = _service(producer=FakeProducer(fail_flush=True))
+    service, _, _, _ = _service(producer=RecordingProducer(fail_flush=True))
     with pytest.raises(ProduceError):
         service.process(_records([encode_alert(generate_alerts(1, seed=5)[0])]))
 
 
 def test_a_storage_failure_raises_so_the_batch_is_retried() -> None:
-    service, producer, _, _ = _service(objects=FakeObjects(fail=True))
+    service, producer, _, _ = _service(objects=MemoryObjects(fail=ConnectionError("DynamoDB unreachable")))
     service.workers = 4
     with pytest.raises(ConnectionError):
         service.process(_records([encode_alert(a) for a in generate_alerts(3, seed=6)]))

@@ -18,7 +18,7 @@ import fastavro
 import orjson
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from fakes import RecordingProducer, records
+from fakes import MemoryArchive, MemoryObjects, RecordingProducer, records
 from moto_tables import template_tables
 
 from skystream.alerts.enriched import EnrichedRecord
@@ -37,34 +37,9 @@ from skystream.streams.dead_letter import DeadLetters, is_infrastructure
 GOOD = generate_alerts(1, seed=11, detections=30)[0]
 
 
-class FakeObjects:
-    """The ObjectWriter port without DynamoDB's limits: items are the rows themselves."""
-
-    def __init__(self, fail: Exception | None = None):
-        self.rows: dict[int, dict] = {}
-        self.fail = fail
-
-    def item(self, row: dict, lite: dict, *, schema_version: str = "", dia_source_id: int | None = None) -> dict:
-        return {"row": row, "lite": lite}
-
-    def put_if_newer(self, item: dict) -> bool:
-        if self.fail is not None:
-            raise self.fail
-        self.rows[item["row"]["diaObjectId"]] = item
-        return True
-
-
-class FakeArchive:
-    def __init__(self) -> None:
-        self.alerts: dict[int, dict] = {}
-
-    def put(self, dia_object_id: int, full_alert: dict, schema_version: str) -> None:
-        self.alerts[dia_object_id] = full_alert
-
-
 def _service(objects: Any = None) -> tuple[IngestService, RecordingProducer, Any]:
-    producer, objects = RecordingProducer(), objects or FakeObjects()
-    service = IngestService(producer, objects, FakeArchive(), enriched_topic="alerts-enriched",
+    producer, objects = RecordingProducer(), objects or MemoryObjects()
+    service = IngestService(producer, objects, MemoryArchive(), enriched_topic="alerts-enriched",
                             dlq_topic="alerts-dlq", workers=1)
     return service, producer, objects
 
@@ -147,7 +122,7 @@ def test_a_poison_record_goes_to_the_dlq_with_its_reason_and_the_next_alert_is_p
     assert (report.dead_lettered, report.enriched, report.stored) == (1, 1, 1)
     (enriched,) = producer.topic("alerts-enriched")
     assert enriched[2] == str(after["diaObject"]["diaObjectId"])
-    assert list(objects.rows) == [after["diaObject"]["diaObjectId"]]
+    assert list(objects.stored) == [after["diaObject"]["diaObjectId"]]
 
 
 def test_decode_refuses_every_bound_with_a_bad_alert_not_another_exception() -> None:
@@ -184,9 +159,9 @@ def test_an_alert_with_infinite_fluxes_is_kept_with_those_fluxes_null() -> None:
     assert body.objects["nDiaSources"] == alert["diaObject"]["nDiaSources"]
     assert body.lite["diaSourcesList"][0]["psfFlux"] is None  # the trigger is the newest
     assert body.alert["diaSourcesList"][0]["psfFlux"] is None
-    stored = objects.rows[object_id]
-    assert stored["row"]["latest_psfFlux"] is None and stored["lite"]["diaSourcesList"][0]["psfFlux"] is None
-    assert all(p["psfFlux"] is None for p in stored["lite"]["diaSourcesList"] if p["psfFlux"] != p["psfFlux"])
+    stored = objects.stored[object_id]
+    assert stored.row["latest_psfFlux"] is None and stored.lite["diaSourcesList"][0]["psfFlux"] is None
+    assert all(p["psfFlux"] is None for p in stored.lite["diaSourcesList"] if p["psfFlux"] != p["psfFlux"])
     assert b"Infinity" not in producer.topic("alerts-enriched")[0][1]
 
 
@@ -238,7 +213,7 @@ def test_an_item_over_dynamodbs_400_kb_is_refused_before_the_write() -> None:
     ConnectionError("DynamoDB unreachable"),
 ])
 def test_a_store_outage_still_raises_so_the_batch_is_retried(outage: Exception) -> None:
-    service, producer, _ = _service(objects=FakeObjects(fail=outage))
+    service, producer, _ = _service(objects=MemoryObjects(fail=outage))
     with pytest.raises(type(outage)):
         service.process(records([POISON["Avro container holding an int"][0], encode_alert(GOOD)]))
     assert producer.topic("alerts-enriched") == []

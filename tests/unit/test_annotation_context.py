@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fakes import MemoryContext
 
 from skystream.domain.errors import UnknownContextTable
 from skystream.services.context import ContextFileError, load_file, load_text, parse_rows, table_for
-
-
-@dataclass
-class FakeStore:
-    puts: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
-
-    def put_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
-        self.puts.append((table, rows))
-        return len({r["diaObjectId"] for r in rows})
 
 
 def test_csv_cells_are_typed_by_the_schema_and_empty_is_null(tmp_path: Path) -> None:
     path = tmp_path / "sherlock_classifications.csv"
     path.write_text("diaObjectId,classification,separationArcsec,classificationReliability,z\n"
                     "11,SN,0.42,1,\n12,AGN,1.5,2,0.03\n")
-    store = FakeStore()
-    assert load_file(path, store=store) == ("sherlock_classifications", 2)
+    store = MemoryContext()
+    assert load_file(path, store) == ("sherlock_classifications", 2)
     rows = store.puts[0][1]
     assert rows[0] == {"diaObjectId": 11, "classification": "SN", "separationArcsec": 0.42,
                        "classificationReliability": 1, "z": None}
@@ -38,7 +28,7 @@ def test_json_lines_array_and_envelope_all_parse() -> None:
     assert len(parse_rows(lines, "json")) == 2
     assert parse_rows('[{"diaObjectId": 1}]', "json") == [{"diaObjectId": 1}]
     assert parse_rows('{"rows": [{"diaObjectId": 3}]}', "json") == [{"diaObjectId": 3}]
-    store = FakeStore()
+    store = MemoryContext()
     assert load_text("crossmatch_tns", lines, "json", store) == 2
 
 
@@ -51,7 +41,7 @@ def test_json_lines_array_and_envelope_all_parse() -> None:
     ("crossmatch_tns", '{"diaObjectId": 1.5}\n', "json", "row 1: diaObjectId must be an integer"),
 ])
 def test_bad_rows_are_refused_and_nothing_stored(table: str, text: str, fmt: str, message: str) -> None:
-    store = FakeStore()
+    store = MemoryContext()
     with pytest.raises(ContextFileError, match=message):
         load_text(table, text, fmt, store)
     assert store.puts == []

@@ -7,20 +7,18 @@ holding it (``decimal.Rounded`` reading the objects table), and the trigger stop
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fakes import RecordingProducer, records
+from fakes import MemoryFilters, MemoryObjects, RecordingProducer, RecordingRunner, records
 from moto_tables import template_tables
 
 from skystream.alerts.lightcurve import lite_lightcurve
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import StoredFilter
 from skystream.features import objects_row
-from skystream.services.annotation_trigger import on_annotations
-from skystream.services.matching import MatchReport, ObjectContext
+from skystream.ports import ObjectReader
+from skystream.services.annotation_trigger import AnnotationTrigger, TriggerReport
 from skystream.storage.objects import ObjectStore
 from skystream.streams.dead_letter import DeadLetters
 from skystream.streams.producer import ProduceError
@@ -32,36 +30,16 @@ def _filter(filter_id: str, annotator: str) -> StoredFilter:
                         created="2026-01-01 00:00:00", modified="2026-01-01 00:00:00")
 
 
-@dataclass
-class FakeFilters:
-    filters: list[StoredFilter]
-
-    def active(self, trigger: Any) -> list[StoredFilter]:
-        return self.filters
-
-
-@dataclass
-class Stored:
-    row: dict[str, Any]
-    lite: dict[str, Any] = field(default_factory=dict)
+def on_annotations(values: list[bytes], objects: ObjectReader, runner: RecordingRunner,
+                   dead_letters: RecordingProducer) -> TriggerReport:
+    trigger = AnnotationTrigger(filters=MemoryFilters([_filter("f", "a")]), objects=objects, matcher=runner,
+                                dead_letters=DeadLetters(dead_letters, "alerts-dlq"))
+    return trigger.on_annotations(records(values, "annotations"))
 
 
-class FakeObjects:
-    def __init__(self, rows: dict[int, dict[str, Any]]):
-        self.known = {i: Stored(row) for i, row in rows.items()}
-
-    def get_many(self, ids: Sequence[int]) -> dict[int, Stored]:
-        return {i: self.known[i] for i in ids if i in self.known}
-
-
-@dataclass
-class FakeRun:
-    calls: list[list[int]] = field(default_factory=list)
-
-    def __call__(self, objects: Sequence[ObjectContext], filters: Sequence[StoredFilter], *, trigger: str,
-                 producer: Any = None, budget: Any = None) -> MatchReport:
-        self.calls.append([o.dia_object_id for o in objects])
-        return MatchReport(objects=len(objects), filters=len(filters))
+def ran(runner: RecordingRunner) -> list[list[int]]:
+    """The object ids of each run."""
+    return [ids for ids, _, _ in runner.calls]
 
 
 def _event(object_id: Any, annotator: str = "a") -> bytes:
@@ -84,11 +62,9 @@ POISON: dict[str, tuple[bytes, str]] = {
 @pytest.mark.parametrize("name", list(POISON))
 def test_a_poison_event_goes_to_the_dlq_with_its_reason_and_the_next_event_runs(name: str) -> None:
     value, reason = POISON[name]
-    run, dlq = FakeRun(), RecordingProducer()
-    report = on_annotations(records([value, _event(5)], "annotations"), filters=FakeFilters([_filter("f", "a")]),
-                            objects=FakeObjects({5: {"diaObjectId": 5}}), run=run,
-                            dead_letters=DeadLetters(dlq, "alerts-dlq"))
-    assert run.calls == [[5]]
+    run, dlq = RecordingRunner(), RecordingProducer()
+    report = on_annotations([value, _event(5)], MemoryObjects.of([{"diaObjectId": 5}]), run, dlq)
+    assert ran(run) == [[5]]
     ((topic, dead_value, key, headers),) = dlq.sent
     assert (topic, dead_value, key) == ("alerts-dlq", value, b"k0")
     assert headers["stage"] == "annotation" and headers["source"] == "annotations-0@0"
@@ -99,12 +75,10 @@ def test_a_poison_event_goes_to_the_dlq_with_its_reason_and_the_next_event_runs(
 
 def test_an_event_whose_stored_object_cannot_be_filtered_is_dead_lettered_and_the_others_run() -> None:
     # a row an older ingest stored with a value no SQLite batch can bind
-    objects = FakeObjects({5: {"diaObjectId": 5}, 6: {"diaObjectId": 6, "nDiaSources": 2**63}, 7: {"diaObjectId": 7}})
-    run, dlq = FakeRun(), RecordingProducer()
-    report = on_annotations(records([_event(5), _event(6), _event(7)], "annotations"),
-                            filters=FakeFilters([_filter("f", "a")]), objects=objects, run=run,
-                            dead_letters=DeadLetters(dlq, "alerts-dlq"))
-    assert run.calls == [[5, 7]]
+    objects = MemoryObjects.of([{"diaObjectId": 5}, {"diaObjectId": 6, "nDiaSources": 2**63}, {"diaObjectId": 7}])
+    run, dlq = RecordingRunner(), RecordingProducer()
+    report = on_annotations([_event(5), _event(6), _event(7)], objects, run, dlq)
+    assert ran(run) == [[5, 7]]
     ((_, value, _, headers),) = dlq.sent
     assert value == _event(6) and headers["source"] == "annotations-0@1"
     assert headers["error"] == ("stored object 6 cannot be filtered: objects.nDiaSources = 9223372036854775808 "
@@ -113,11 +87,10 @@ def test_an_event_whose_stored_object_cannot_be_filtered_is_dead_lettered_and_th
 
 
 def test_a_dlq_the_broker_refuses_fails_the_batch_before_any_filter_runs() -> None:
-    run = FakeRun()
+    run = RecordingRunner()
     with pytest.raises(ProduceError):
-        on_annotations(records([POISON["not JSON"][0], _event(5)], "annotations"),
-                       filters=FakeFilters([_filter("f", "a")]), objects=FakeObjects({5: {"diaObjectId": 5}}),
-                       run=run, dead_letters=DeadLetters(RecordingProducer(fail_flush=True), "alerts-dlq"))
+        on_annotations([POISON["not JSON"][0], _event(5)], MemoryObjects.of([{"diaObjectId": 5}]), run,
+                       RecordingProducer(fail_flush=True))
     assert run.calls == []
 
 
@@ -129,9 +102,7 @@ def test_with_the_real_objects_table_an_id_of_10_to_the_40_no_longer_stops_the_b
     with template_tables(monkeypatch):
         ObjectStore().upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
                                       dia_source_id=alert["diaSourceId"])
-        run, dlq = FakeRun(), RecordingProducer()
-        report = on_annotations(records([_event(10**40), _event(object_id)], "annotations"),
-                                filters=FakeFilters([_filter("f", "a")]), run=run,
-                                dead_letters=DeadLetters(dlq, "alerts-dlq"))
-    assert run.calls == [[object_id]] and report.dead_lettered == 1
+        run, dlq = RecordingRunner(), RecordingProducer()
+        report = on_annotations([_event(10**40), _event(object_id)], ObjectStore(), run, dlq)
+    assert ran(run) == [[object_id]] and report.dead_lettered == 1
     assert "less than or equal to 9223372036854775807" in dlq.sent[0][3]["error"]

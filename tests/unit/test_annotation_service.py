@@ -3,54 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import pytest
+from fakes import Caller, MemoryAnnotationWriter, MemoryAnnotators, RecordingPublisher
 
-from skystream.domain.annotations import AnnotationEvent
+from skystream.domain.annotations import AnnotationEvent, Annotator
 from skystream.domain.errors import BadRequest, Forbidden, NotFound
 from skystream.services.annotations import AnnotationService, parse_uploads
-from skystream.storage.annotations import AnnotationRecord
-from skystream.storage.annotators import Annotator, AnnotatorError, check_name
-
-
-@dataclass(frozen=True)
-class Caller:
-    user_id: int
-
-
-@dataclass
-class FakeStore:
-    stored: list[AnnotationRecord] = field(default_factory=list)
-
-    def put_many(self, annotations: Sequence[AnnotationRecord]) -> None:
-        self.stored.extend(annotations)
-
-
-@dataclass
-class FakePublisher:
-    events: list[AnnotationEvent] = field(default_factory=list)
-
-    def publish(self, events: Sequence[AnnotationEvent]) -> None:
-        self.events.extend(events)
-
-
-class FakeRegistry:
-    def __init__(self, *annotators: Annotator):
-        self.by_name = {a.name: a for a in annotators}
-
-    def get(self, name: str) -> Annotator | None:
-        return self.by_name.get(name)
-
+from skystream.storage.annotators import AnnotatorError, check_name
 
 GOOD = {"annotator": "myclassifier", "diaObjectId": 170032882292375568, "classification": "SN",
         "version": "1.2", "explanation": "rising fast", "classdict": {"prob": 0.93}, "url": "https://example.org/x"}
 
 
-def _service() -> tuple[AnnotationService, FakeStore, FakePublisher]:
-    store, publisher = FakeStore(), FakePublisher()
-    registry = FakeRegistry(Annotator("myclassifier", owner=7), Annotator("theirs", owner=8),
+def _service() -> tuple[AnnotationService, MemoryAnnotationWriter, RecordingPublisher]:
+    store, publisher = MemoryAnnotationWriter(), RecordingPublisher()
+    registry = MemoryAnnotators(Annotator("myclassifier", owner=7), Annotator("theirs", owner=8),
                             Annotator("retired", owner=7, active=False))
     return AnnotationService(store=store, registry=registry, publisher=publisher), store, publisher
 

@@ -11,8 +11,9 @@ from moto import mock_aws
 
 from skystream import aws
 from skystream.config import settings
+from skystream.domain.annotations import AnnotationRecord
 from skystream.storage import bulk
-from skystream.storage.annotations import AnnotationRecord, AnnotationStore
+from skystream.storage.annotations import AnnotationStore
 from skystream.storage.annotators import AnnotatorError, AnnotatorRegistry
 from skystream.storage.context import ContextStore, UnknownContextTable
 

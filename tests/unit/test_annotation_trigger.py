@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
-from fakes import RecordingProducer, records
+from fakes import MemoryFilters, MemoryObjects, RecordingProducer, RecordingRunner, records
 
 from skystream.domain.annotations import AnnotationEvent
 from skystream.domain.filters import StoredFilter
-from skystream.services.annotation_trigger import on_annotations, plan
-from skystream.services.matching import MatchReport, ObjectContext
+from skystream.domain.objects import StoredObject
+from skystream.services.annotation_trigger import AnnotationTrigger, plan
 from skystream.streams.dead_letter import DeadLetters
 
 
@@ -34,47 +32,14 @@ def test_each_filter_runs_on_the_objects_of_the_annotators_it_names() -> None:
     assert groups == {(1,): ["fa"], (1, 2): ["fab", "fb"]}  # one batch for filters sharing an object set
 
 
-@dataclass
-class FakeFilters:
-    filters: list[StoredFilter]
-    asked: list[str] = field(default_factory=list)
-
-    def active(self, trigger: Any) -> list[StoredFilter]:
-        self.asked.append(trigger)
-        return self.filters
-
-
-@dataclass
-class Stored:
-    row: dict[str, Any]
-    lite: dict[str, Any]
-
-
-class FakeObjects:
-    def __init__(self, *ids: int):
-        self.known = {i: Stored({"diaObjectId": i}, {"diaSourcesList": []}) for i in ids}
-
-    def get_many(self, ids: Iterable[int]) -> dict[int, Stored]:
-        return {i: self.known[i] for i in ids if i in self.known}
-
-
-@dataclass
-class FakeRun:
-    calls: list[tuple[list[int], list[str], str]] = field(default_factory=list)
-
-    def __call__(self, objects: Sequence[ObjectContext], filters: Sequence[StoredFilter], *, trigger: str,
-                 producer: Any = None, budget: Any = None) -> MatchReport:
-        self.calls.append(([o.dia_object_id for o in objects], [f.filter_id for f in filters], trigger))
-        return MatchReport(objects=len(objects), filters=len(filters), matched=len(objects), produced=len(objects))
-
-
 def test_a_batch_runs_matching_filters_on_known_objects_and_counts_the_rest() -> None:
-    run = FakeRun()
+    run = RecordingRunner()
     values = [_event(1, "a").to_bytes(), b"not json", _event(2, "a").to_bytes(), _event(1, "a").to_bytes()]
     dlq = RecordingProducer()
-    report = on_annotations(records(values, "annotations"),
-                            filters=FakeFilters([_filter("fa", ["a"]), _filter("fb", ["b"])]),
-                            objects=FakeObjects(1), run=run, dead_letters=DeadLetters(dlq, "alerts-dlq"))
+    trigger = AnnotationTrigger(filters=MemoryFilters([_filter("fa", ["a"]), _filter("fb", ["b"])]),
+                                objects=MemoryObjects.of([{"diaObjectId": 1}], lite={"diaSourcesList": []}),
+                                matcher=run, dead_letters=DeadLetters(dlq, "alerts-dlq"))
+    report = trigger.on_annotations(records(values, "annotations"))
     assert run.calls == [([1], ["fa"], "annotation")]
     assert (report.events, report.bad_events, report.objects, report.unknown_objects) == (3, 1, 1, 1)
     assert report.unknown_ids == [2] and report.produced == 1 and report.filters_run == 1
@@ -83,11 +48,12 @@ def test_a_batch_runs_matching_filters_on_known_objects_and_counts_the_rest() ->
 
 
 def test_no_interested_filter_reads_no_objects() -> None:
-    class Exploding:
-        def get_many(self, ids: Iterable[int]) -> dict[int, Stored]:
+    class Exploding(MemoryObjects):
+        def get_many(self, ids: Iterable[int]) -> dict[int, StoredObject]:
             raise AssertionError("objects were read although no filter wanted them")
 
-    run = FakeRun()
-    report = on_annotations(records([_event(1, "a").to_bytes()], "annotations"),
-                            filters=FakeFilters([_filter("fb", ["b"])]), objects=Exploding(), run=run)
+    run = RecordingRunner()
+    trigger = AnnotationTrigger(filters=MemoryFilters([_filter("fb", ["b"])]), objects=Exploding(), matcher=run,
+                                dead_letters=DeadLetters(RecordingProducer(), "alerts-dlq"))
+    report = trigger.on_annotations(records([_event(1, "a").to_bytes()], "annotations"))
     assert run.calls == [] and report.events == 1 and report.filters_run == 0

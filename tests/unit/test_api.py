@@ -11,56 +11,45 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fakes import MemoryObjects, MemoryQuota, RecordingProducer, RecordingTopics, matcher
 from moto_tables import template_tables
-from test_outputs import FakeProducer
 
-from skystream.api import filter_routes
 from skystream.api.app import app
+from skystream.config import settings
 from skystream.local.handlers import LocalLambdaContext
 from skystream.local.http_api import http_api_event
-from skystream.services.filters import FilterService
-from skystream.storage.quota import MemoryQuota
+from skystream.ports import ObjectReader, QuotaCounter, RecordProducer, Topics
+from skystream.services.filters import FilterLimits, FilterService
+from skystream.services.joins import Joins
+from skystream.storage.annotations import AnnotationStore
+from skystream.storage.context import ContextStore
+from skystream.storage.filters import FilterStore
+from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
+from skystream.wiring import api as wiring
 
 
-class FakeTopics:
-    def __init__(self) -> None:
-        self.topics: set[str] = set()
-        self.log: list[tuple[str, str]] = []
-
-    def create(self, topics: list[str], *, partitions: int = 1, retention_ms: int | None = None) -> None:
-        assert retention_ms == 7 * 24 * 3600 * 1000
-        for t in topics:
-            self.topics.add(t)
-            self.log.append(("create", t))
-
-    def delete(self, topics: list[str], *, missing_ok: bool = True) -> None:
-        for t in topics:
-            self.topics.discard(t)
-            self.log.append(("delete", t))
+def recent_objects(count: int) -> MemoryObjects:
+    """``count`` objects, the most recent first (``lastDiaSourceMjdTai`` falling with the id)."""
+    return MemoryObjects.of([{"diaObjectId": 500 + i, "ra": float(i), "decl": -1.0, "nDiaSources": i,
+                              "lastDiaSourceMjdTai": 61000.0 - i} for i in range(count)],
+                            lite={"diaSourcesList": [], "diaForcedSourcesList": []}, schema_version="11.1")
 
 
-@dataclass
-class Obj:
-    row: dict[str, Any]
-    lite: dict[str, Any]
-    schema_version: str = "11.1"
-
-
-class FakeObjects:
-    def __init__(self, count: int) -> None:
-        self.objects = [Obj({"diaObjectId": 500 + i, "ra": float(i), "decl": -1.0, "nDiaSources": i,
-                             "lastDiaSourceMjdTai": 61000.0 - i}, {"diaSourcesList": [], "diaForcedSourcesList": []})
-                        for i in range(count)]
-
-    def recent(self, limit: int) -> list[Obj]:
-        return self.objects[:limit]
+def filter_service(topics: Topics, objects: ObjectReader, producer: RecordProducer | None = None,
+                   quota: QuotaCounter | None = None) -> FilterService:
+    """The filter service on the moto tables (filters, rates, annotations, context), with fake Kafka and objects;
+    the limits from the settings as they are now."""
+    joins = Joins(annotations=AnnotationStore(), context=ContextStore())
+    return FilterService(FilterStore(), topics=topics, objects=objects,
+                         matcher=matcher(producer=producer, quota=quota, joins=joins), joins=joins, rates=RateStore(),
+                         limits=FilterLimits.of(settings()))
 
 
 @dataclass
 class World:
-    topics: FakeTopics
-    producer: FakeProducer
+    topics: RecordingTopics
+    producer: RecordingProducer
     token: str
     other_token: str
 
@@ -77,9 +66,8 @@ class World:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     with template_tables(monkeypatch):
-        topics, producer, quota, objects = FakeTopics(), FakeProducer(), MemoryQuota(), FakeObjects(30)
-        monkeypatch.setattr(filter_routes, "service", lambda: FilterService(
-            topics=topics, objects=objects, producer=producer, quota=quota))
+        topics, producer, quota, objects = RecordingTopics(), RecordingProducer(), MemoryQuota(), recent_objects(30)
+        monkeypatch.setattr(wiring, "filter_service", lambda: filter_service(topics, objects, producer, quota))
         users = UserStore()
         _me, token = users.add("Ada", "ada@example.org")
         _other, other = users.add("Bob", "bob@example.org")

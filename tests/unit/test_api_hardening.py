@@ -8,23 +8,24 @@ Each test failed on main 737fbe3: 500s, 422 before 401, partial uploads, accepte
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from fakes import RecordingPublisher
 from test_api import BODY, World, world  # noqa: F401  (world is a fixture)
 
 from skystream.api import auth
 from skystream.api.app import app
 from skystream.aws import client
 from skystream.cli import main as cli
-from skystream.domain.annotations import AnnotationEvent
+from skystream.domain.annotations import AnnotationRecord
 from skystream.local.handlers import LocalLambdaContext
 from skystream.local.http_api import http_api_event
-from skystream.services import annotations as annotation_service
-from skystream.storage.annotations import AnnotationRecord, AnnotationStore
+from skystream.services.annotations import AnnotationService
+from skystream.storage.annotations import AnnotationStore
 from skystream.storage.annotators import AnnotatorRegistry
 from skystream.storage.users import UserStore
+from skystream.wiring import api as wiring
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -40,20 +41,13 @@ def raw_call(method: str, path: str, body: bytes | str, token: str | None = None
     return response["statusCode"], response.get("headers") or {}, parsed
 
 
-class Published:
-    def __init__(self) -> None:
-        self.events: list[AnnotationEvent] = []
-
-    def publish(self, events: Sequence[AnnotationEvent]) -> None:
-        self.events.extend(events)
-
-
 @pytest.fixture
-def annotator(world: World, monkeypatch: pytest.MonkeyPatch) -> Published:  # noqa: F811
+def annotator(world: World, monkeypatch: pytest.MonkeyPatch) -> RecordingPublisher:  # noqa: F811
     """Ada (user 1) owns annotator ``myclassifier``; uploads are stored in moto, announced to a list."""
     AnnotatorRegistry().add("myclassifier", 1)
-    published = Published()
-    monkeypatch.setattr(annotation_service, "KafkaEventPublisher", lambda: published)
+    published = RecordingPublisher()
+    monkeypatch.setattr(wiring, "annotation_service",
+                        lambda: AnnotationService(AnnotationStore(), AnnotatorRegistry(), published))
     return published
 
 
@@ -70,7 +64,7 @@ def test_json_nested_100000_deep_is_a_400_with_or_without_a_token(world: World, 
     assert status == 400 and "levels deep" in body["detail"]
 
 
-def test_integers_of_5000_digits_are_a_400_naming_where(world: World, annotator: Published) -> None:  # noqa: F811
+def test_integers_of_5000_digits_are_a_400_naming_where(world: World, annotator: RecordingPublisher) -> None:  # noqa: F811
     huge = "9" * 5000
     status, _, body = raw_call("POST", "/filters", json.dumps(BODY)[:-1] + f', "byte_quota": {huge}}}', world.token)
     assert status == 400 and "a number of 5000 characters" in body["detail"] and "column" in body["detail"]
@@ -93,7 +87,7 @@ def test_a_limit_of_5000_digits_is_refused_by_the_checker_with_where(world: Worl
 
 # -- ids and all-or-nothing uploads ------------------------------------------------------------
 
-def test_an_annotation_id_beyond_int64_is_a_400(world: World, annotator: Published) -> None:  # noqa: F811
+def test_an_annotation_id_beyond_int64_is_a_400(world: World, annotator: RecordingPublisher) -> None:  # noqa: F811
     status, body = world.call("POST", "/annotations",
                               {"annotator": "myclassifier", "diaObjectId": 10**40, "classification": "SN"})
     assert status == 400 and "diaObjectId: Input should be less than or equal to 9223372036854775807" in body["detail"]
@@ -117,7 +111,7 @@ def _stored_items() -> list[dict[str, Any]]:
     return client("dynamodb").scan(TableName=settings().annotations_table)["Items"]
 
 
-def test_a_30_item_upload_with_a_bad_last_id_stores_nothing(world: World, annotator: Published) -> None:  # noqa: F811
+def test_a_30_item_upload_with_a_bad_last_id_stores_nothing(world: World, annotator: RecordingPublisher) -> None:  # noqa: F811
     items = [{"annotator": "myclassifier", "diaObjectId": 1000 + i, "classification": "SN"} for i in range(29)]
     items.append({"annotator": "myclassifier", "diaObjectId": 10**40, "classification": "SN"})
     status, body = world.call("POST", "/annotations", items)
@@ -145,7 +139,7 @@ def test_the_store_writes_an_upload_in_one_transaction_or_not_at_all(world: Worl
 
 
 def test_an_upload_over_one_transaction_is_a_400_and_stores_nothing(world: World,  # noqa: F811
-                                                                     annotator: Published) -> None:
+                                                                     annotator: RecordingPublisher) -> None:
     item = {"annotator": "myclassifier", "diaObjectId": 5, "classification": "SN"}
     status, body = world.call("POST", "/annotations", [item] * 51)
     assert status == 400 and "send at most 50 at a time" in body["detail"]
@@ -236,7 +230,7 @@ def test_users_revoke_token_revokes_every_token_or_one(world: World, capsys: pyt
     ("gpj\u202eexe.jpg", "character 4", "U+202E RIGHT-TO-LEFT OVERRIDE"),
     ("zero\u200bwidth", "character 5", "U+200B ZERO WIDTH SPACE"),
 ])
-def test_names_with_control_or_bidi_characters_are_refused_with_where(world: World, annotator: Published,  # noqa: F811
+def test_names_with_control_or_bidi_characters_are_refused_with_where(world: World, annotator: RecordingPublisher,  # noqa: F811
                                                                       name: str, where: str, what: str) -> None:
     status, body = world.call("POST", "/filters", {**BODY, "name": name})
     assert status == 422 and body["problems"][0]["where"] == "body.name"

@@ -8,9 +8,11 @@ import math
 from decimal import Decimal
 
 from skystream.devtools.mailbox import parse
-from skystream.services.digest.compose import Recipient, by_filter, compose, split
+from skystream.domain.digest import Match
+from skystream.domain.users import Recipient
+from skystream.services.digest.compose import by_filter, compose, split
 from skystream.services.digest.event import DigestEvent
-from skystream.storage.digest import Match, record_json
+from skystream.storage.digest import record_json
 
 DAY = dt.date(2026, 11, 30)
 ADA = Recipient(7, "Ada <Lovelace>", "ada@example.org")

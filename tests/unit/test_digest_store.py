@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from fakes import RecordingMailer
 from moto import mock_aws
 
 from skystream import aws
 from skystream.devtools.mailbox import parse
-from skystream.services.digest.compose import Recipient
+from skystream.domain.users import Recipient
 from skystream.services.digest.send import DigestIncomplete, send_digest
 from skystream.storage.digest import DigestStore
 
@@ -36,19 +37,6 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DigestStore]:
         yield DigestStore()
     aws._client.cache_clear()
     aws.reset_clients()
-
-
-class FakeMailer:
-    def __init__(self, fail_for: set[str] = frozenset()):
-        self.sent: list[bytes] = []
-        self.fail_for = set(fail_for)
-
-    def send(self, raw: bytes, sender: str) -> str:
-        to = parse(raw).to
-        if any(address in to for address in self.fail_for):
-            raise RuntimeError(f"refused {to}")
-        self.sent.append(raw)
-        return f"msg-{len(self.sent)}"
 
 
 PEOPLE = {1: Recipient(1, "Ada", "ada@example.org"), 2: Recipient(2, "Bob", "bob@example.org")}
@@ -85,7 +73,7 @@ def test_pending_is_what_no_sent_part_covers(store: DigestStore) -> None:
 
 def test_a_match_written_after_sending_is_sent_next_even_with_an_earlier_time(store: DigestStore) -> None:
     store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}, {"diaObjectId": 2}], "2026-11-30 10:00:00")
-    mailer = FakeMailer()
+    mailer = RecordingMailer()
     assert send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s").records_sent == 2
     # written late (a slow retry of an earlier batch): an earlier UTC than what was sent, and a repeat of object 2
     store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 0}], "2026-11-30 09:00:00")
@@ -124,7 +112,7 @@ def test_send_mails_each_user_once_and_marks_only_accepted_parts(store: DigestSt
     store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
     store.add_matches(DAY, 2, "f2", "AGN", [{"diaObjectId": 2}], "2026-11-30 10:00:00")
     store.add_matches(DAY, 3, "f3", "ghost", [{"diaObjectId": 3}], "2026-11-30 10:00:00")  # user 3 was deleted
-    mailer = FakeMailer(fail_for={"bob@"})
+    mailer = RecordingMailer(fail_for={"bob@"})
     report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s@example.org")
     assert report.emails_sent == 1 and report.users_mailed == [1]
     assert list(report.failures) == ["2026-11-30/2"] and report.users_without_address == [3]
@@ -138,7 +126,7 @@ def test_send_mails_each_user_once_and_marks_only_accepted_parts(store: DigestSt
 def test_a_user_held_by_another_run_is_skipped(store: DigestStore) -> None:
     store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
     assert store.claim(DAY, 1, "someone-else")
-    mailer = FakeMailer()
+    mailer = RecordingMailer()
     report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s@example.org")
     assert report.users_busy == [1] and mailer.sent == [] and not report.complete
 
@@ -148,7 +136,7 @@ def test_split_parts_are_numbered_and_a_failed_later_part_resumes_there(store: D
         rows = [{"diaObjectId": second, "payload": "x" * 200}]
         store.add_matches(DAY, 1, "f1", "SN", rows, f"2026-11-30 10:00:{second:02d}")
 
-    class FailThird(FakeMailer):
+    class FailThird(RecordingMailer):
         def send(self, raw: bytes, sender: str) -> str:
             if len(self.sent) == 2:
                 raise RuntimeError("throttled")
@@ -158,7 +146,7 @@ def test_split_parts_are_numbered_and_a_failed_later_part_resumes_there(store: D
     report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=first, sender="s@example.org",
                          max_attachment_bytes=2500)
     assert report.emails_sent == 2 and report.failures
-    second = FakeMailer()
+    second = RecordingMailer()
     report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=second, sender="s@example.org",
                          max_attachment_bytes=2500)
     mails = [parse(raw) for raw in first.sent + second.sent]
@@ -170,7 +158,7 @@ def test_split_parts_are_numbered_and_a_failed_later_part_resumes_there(store: D
 def test_out_of_time_defers_users_and_a_failure_raises_for_a_retry(store: DigestStore) -> None:
     store.add_matches(DAY, 1, "f1", "SN", [{"diaObjectId": 1}], "2026-11-30 10:00:00")
     store.add_matches(DAY, 2, "f2", "AGN", [{"diaObjectId": 2}], "2026-11-30 10:00:00")
-    mailer = FakeMailer()
+    mailer = RecordingMailer()
     calls = iter([False, True])
     report = send_digest(DAY, store=store, recipients=PEOPLE.get, mailer=mailer, sender="s", catch_up_days=0,
                          out_of_time=lambda: next(calls))
@@ -201,7 +189,7 @@ def test_one_users_broken_lookup_does_not_stop_the_others(store: DigestStore) ->
             raise ConnectionError("users table unreachable")
         return PEOPLE[user_id]
 
-    mailer = FakeMailer()
+    mailer = RecordingMailer()
     report = send_digest(DAY, store=store, recipients=lookup, mailer=mailer, sender="s", catch_up_days=0)
     assert report.users_mailed == [2] and "ConnectionError" in report.failures["2026-11-30/1"]
     assert store.claim(DAY, 1, "next-run")  # the lease was released despite the error

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from test_api import BODY, World, world  # noqa: F401
 
-from skystream.api import filter_routes
 from skystream.api.app import app
 from skystream.domain import errors
 from skystream.domain.errors import SkystreamError
@@ -24,9 +23,10 @@ from skystream.filters.check import FilterRejected
 from skystream.local.handlers import LocalLambdaContext
 from skystream.local.http_api import http_api_event
 from skystream.services.context import ContextFileError, parse_rows
-from skystream.services.filters import FilterService
+from skystream.services.filters import checked_spec
 from skystream.storage.annotators import AnnotatorError, check_name
 from skystream.storage.context import UnknownContextTable, check_table
+from skystream.wiring import api as wiring
 
 pytestmark = pytest.mark.unit
 
@@ -100,7 +100,7 @@ class Raising:
 def test_the_api_maps_each_error_type_to_its_status_and_body(
         world: World, monkeypatch: pytest.MonkeyPatch, cls: type[SkystreamError]) -> None:  # noqa: F811
     exc = _instance(cls)
-    monkeypatch.setattr(filter_routes, "service", lambda: Raising(exc))
+    monkeypatch.setattr(wiring, "filter_service", lambda: Raising(exc))
     response = app.resolve(http_api_event("GET", "/filters", {"authorization": f"Token {world.token}"}, b"",
                                           "127.0.0.1"), LocalLambdaContext("api"))
     status, body = response["statusCode"], json.loads(response["body"])
@@ -116,7 +116,7 @@ def test_the_filter_core_refusal_passes_through_the_service_unchanged() -> None:
     """The service no longer translates: what the checker raised is what the API maps."""
     spec = FilterSpec(name="x", selected="objects.diaObjectId", tables="objects", conditions="objects.rra > 1")
     with pytest.raises(FilterRejected) as info:
-        FilterService(store=object())._checked(spec)  # type: ignore[arg-type]
+        checked_spec(spec)
     assert info.value.__traceback__ is not None
     raised_in = info.traceback[-1].path.name
     assert raised_in in {"check.py", "parts.py", "compiler.py"}  # raised by the filter core itself

@@ -17,21 +17,20 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import RecordingProducer
+from fakes import MemoryFailureCounts, RecordingNotice, matcher
 
 from skystream.domain.filters import StoredFilter
-from skystream.filters.batch import BatchRows
+from skystream.domain.matches import MatchReport
+from skystream.domain.objects import ObjectContext
 from skystream.filters.compiler import CompiledFilter
 from skystream.filters.engine import SqliteEngine
 from skystream.filters.schedule import COSTS
 from skystream.services import matching
-from skystream.services.matching import MatchReport, ObjectContext, run_and_deliver
-from skystream.services.suspension import MemoryFailureCounts, Suspensions, forget_known_counts
-from skystream.storage.quota import MemoryQuota
+from skystream.services.suspension import Suspensions, forget_known_counts
 
 pytestmark = pytest.mark.unit
 
@@ -74,13 +73,9 @@ def run_scenario() -> MatchReport:
     try:
         contexts = [ObjectContext(row={"diaObjectId": i, "ra": float(i), "decl": -1.0,
                                        "lastDiaSourceMjdTai": 61000.0}, lite={}) for i in range(OBJECTS)]
-
-        def batch(rows: Sequence[dict], _compiled: object) -> BatchRows:
-            return BatchRows(objects=list(rows))
-
-        return run_and_deliver(contexts, FILTERS, trigger="alert", producer=RecordingProducer(), quota=MemoryQuota(),
-                               engine=SqliteEngine(time_limit_s=TIME_LIMIT_S), batch_builder=batch,
-                               health=Suspensions(MemoryFailureCounts(), after=5))
+        runner = matcher(engine=SqliteEngine(time_limit_s=TIME_LIMIT_S),
+                         health=Suspensions(MemoryFailureCounts(), notify=RecordingNotice(), after=5))
+        return runner.run_and_deliver(contexts, FILTERS, trigger="alert")
     finally:
         matching.compiled_filter = real  # type: ignore[assignment]
 
@@ -121,10 +116,10 @@ def test_each_failed_filter_is_logged_once_with_its_owner_and_the_run_once_in_su
 
 def test_a_run_without_failures_logs_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    report = run_and_deliver([ObjectContext(row={"diaObjectId": 1, "ra": 1.0, "lastDiaSourceMjdTai": 1.0}, lite={})],
-                             [_filter("good", 14)], trigger="alert", producer=RecordingProducer(), quota=MemoryQuota(),
-                             engine=SqliteEngine(), batch_builder=lambda rows, _c: BatchRows(objects=list(rows)),
-                             health=Suspensions(MemoryFailureCounts(), after=5))
+    runner = matcher(health=Suspensions(MemoryFailureCounts(), notify=RecordingNotice(), after=5))
+    report = runner.run_and_deliver(
+        [ObjectContext(row={"diaObjectId": 1, "ra": 1.0, "lastDiaSourceMjdTai": 1.0}, lite={})],
+        [_filter("good", 14)], trigger="alert")
     assert report.produced == 1
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -132,13 +127,13 @@ def test_a_run_without_failures_logs_no_warning(caplog: pytest.LogCaptureFixture
 def test_in_a_lambda_the_line_is_powertools_json_on_stdout_under_the_service_name() -> None:
     """As in a handler: the function's ``Logger()`` (POWERTOOLS_SERVICE_NAME=skystream) prints the core's lines."""
     here = Path(__file__).parent
-    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
             "from aws_lambda_powertools import Logger\n"
             "Logger()  # what every handler module creates\n"
             "from test_failure_logging import run_scenario\n"
             "run_scenario()\n")
     env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "skystream", "POWERTOOLS_METRICS_NAMESPACE": "skystream"}
-    done = subprocess.run([sys.executable, "-c", code, str(here)], capture_output=True, text=True, env=env,
+    done = subprocess.run([sys.executable, "-c", code, str(here), str(here.parent)], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]  # every line is JSON

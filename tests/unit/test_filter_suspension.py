@@ -12,15 +12,15 @@ import email.policy
 from collections.abc import Iterator
 
 import pytest
+from fakes import MemoryFailureCounts, RecordingNotice, RecordingProducer, matcher
 from moto_tables import template_tables
 from test_api import BODY, World, world  # noqa: F401 (the fixture)
 
 from skystream.domain.filters import StoredFilter, Suspension
+from skystream.domain.objects import ObjectContext
 from skystream.outputs.topics import topic_name
-from skystream.services.matching import ObjectContext, run_and_deliver
-from skystream.services.suspension import MemoryFailureCounts, Suspensions, forget_known_counts, suspension_email
+from skystream.services.suspension import Suspensions, forget_known_counts, suspension_email
 from skystream.storage.filters import FilterStore
-from skystream.storage.quota import MemoryQuota
 
 pytestmark = pytest.mark.unit
 
@@ -35,40 +35,21 @@ def fresh_counts() -> Iterator[None]:
     forget_known_counts()
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.sent: list[tuple[StoredFilter, Suspension]] = []
-
-    def __call__(self, f: StoredFilter, suspension: Suspension) -> None:
-        self.sent.append((f, suspension))
-
-
 def make(fid: str = "f1", owner: int = 1, conditions: str = "objects.ra > 0", **kw) -> StoredFilter:
     return StoredFilter(filter_id=fid, owner=owner, name=fid, selected="objects.diaObjectId", tables="objects",
                         conditions=conditions, output="kafka_plain", on_alert=True, topic=topic_name(owner, fid),
                         created="t", modified="t", **kw)
 
 
-class NullProducer:
-    def fits(self, value: bytes, key: bytes | None = None) -> bool:
-        return True
-
-    def produce(self, topic: str, value: bytes, key: object = None, headers: object = None) -> bool:
-        return True
-
-    def flush(self) -> int:
-        return 0
-
-
 def batch(health: Suspensions, filters: list[StoredFilter]) -> None:
     objects = [ObjectContext(row={"diaObjectId": 1, "ra": 1.0}, lite={})]
-    run_and_deliver(objects, filters, trigger="alert", producer=NullProducer(), quota=MemoryQuota(), health=health)
+    matcher(producer=RecordingProducer(), health=health).run_and_deliver(objects, filters, trigger="alert")
 
 
 # -- the rule --------------------------------------------------------------------------------
 
 def test_n_failures_in_a_row_suspend_once_and_tell_the_owner_once() -> None:
-    counts, mailbox = MemoryFailureCounts(), Mailbox()
+    counts, mailbox = MemoryFailureCounts(), RecordingNotice()
     health = Suspensions(counts, notify=mailbox, after=3)
     f = make()
     for _ in range(2):
@@ -84,7 +65,7 @@ def test_n_failures_in_a_row_suspend_once_and_tell_the_owner_once() -> None:
 
 def test_a_success_resets_the_count_and_writes_nothing_when_nothing_failed() -> None:
     counts = MemoryFailureCounts()
-    health = Suspensions(counts, notify=Mailbox(), after=3)
+    health = Suspensions(counts, notify=RecordingNotice(), after=3)
     f = make()
     for _ in range(10):
         health.succeeded(f)
@@ -111,7 +92,7 @@ def test_a_filter_failing_every_batch_is_suspended_and_leaves_the_active_list(st
     broken, good = make("broken", conditions=REFUSED_NOW), make("good")
     store.put(broken)
     store.put(good)
-    mailbox = Mailbox()
+    mailbox = RecordingNotice()
     for _ in range(4):  # each batch a fresh container: the count lives on the item
         forget_known_counts()
         batch(Suspensions(store, notify=mailbox, after=5), store.active("alert"))
@@ -139,9 +120,9 @@ def test_counts_and_suspension_never_land_on_a_newer_version(store: FilterStore)
 def test_a_success_after_failures_clears_the_stored_count(store: FilterStore) -> None:
     f = make()
     store.put(f)
-    Suspensions(store, notify=Mailbox(), after=5).failed(f, "x")
+    Suspensions(store, notify=RecordingNotice(), after=5).failed(f, "x")
     forget_known_counts()  # another container: it learns the count from the item it read
-    health = Suspensions(store, notify=Mailbox(), after=5)
+    health = Suspensions(store, notify=RecordingNotice(), after=5)
     health.succeeded(store.get("f1"))
     assert store.get("f1").consecutive_failures == 0
 
@@ -155,7 +136,7 @@ def test_suspension_is_visible_in_the_api_and_saving_again_reactivates(world: Wo
     store = FilterStore(refresh_s=0.0)
     stored = store.get(fid)
     for _ in range(5):
-        Suspensions(store, notify=Mailbox(), after=5).failed(stored, "stopped after 2.01 s: over the time limit of 2 s")
+        Suspensions(store, notify=RecordingNotice(), after=5).failed(stored, "stopped after 2.01 s: over the time limit of 2 s")
 
     status, shown = world.call("GET", f"/filters/{fid}")
     assert status == 200 and shown["active"] is False and shown["consecutive_failures"] == 5

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from fakes import MemoryAnnotations, MemoryContext
+
 from skystream.filters.batch import BatchRows
-from skystream.services.joins import build_batch, needed
+from skystream.services.joins import Joins, needed
 
 
 @dataclass(frozen=True)
@@ -16,26 +17,9 @@ class Needs:
     annotators: frozenset[str] = frozenset()
 
 
-@dataclass
-class FakeAnnotations:
-    rows: list[dict[str, Any]]
-    calls: list[tuple[list[int], list[str]]] = field(default_factory=list)
-
-    def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]:
-        ids, names = list(object_ids), list(annotators)
-        self.calls.append((ids, names))
-        return [r for r in self.rows if r["diaObjectId"] in ids and r["annotator"] in names]
-
-
-@dataclass
-class FakeContext:
-    rows: dict[str, list[dict[str, Any]]]
-    calls: list[tuple[list[int], list[str]]] = field(default_factory=list)
-
-    def rows_of(self, object_ids: Iterable[int], tables: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-        ids, names = list(object_ids), list(tables)
-        self.calls.append((ids, names))
-        return {t: [r for r in self.rows.get(t, []) if r["diaObjectId"] in ids] for t in names}
+def build_batch(objects: list[dict[str, Any]], filters: list[Any], *, annotations: MemoryAnnotations,
+                context: MemoryContext) -> BatchRows:
+    return Joins(annotations=annotations, context=context).build(objects, filters)
 
 
 OBJECTS = [{"diaObjectId": 1, "ra": 10.0}, {"diaObjectId": 2, "ra": 20.0}, {"diaObjectId": 1, "ra": 10.0}]
@@ -49,7 +33,7 @@ CONTEXT = {"sherlock_classifications": [{"diaObjectId": 2, "classification": "NT
 
 
 def test_objects_only_filters_read_nothing_else() -> None:
-    annotations, context = FakeAnnotations(ANNOTATIONS), FakeContext(CONTEXT)
+    annotations, context = MemoryAnnotations(ANNOTATIONS), MemoryContext(CONTEXT)
     batch = build_batch(OBJECTS, [Needs()], annotations=annotations, context=context)
     assert isinstance(batch, BatchRows)
     assert batch.objects == OBJECTS
@@ -58,7 +42,7 @@ def test_objects_only_filters_read_nothing_else() -> None:
 
 
 def test_reads_the_named_annotators_and_joined_tables_for_the_batch_objects_once() -> None:
-    annotations, context = FakeAnnotations(ANNOTATIONS), FakeContext(CONTEXT)
+    annotations, context = MemoryAnnotations(ANNOTATIONS), MemoryContext(CONTEXT)
     filters = [Needs(frozenset({"objects", "annotations"}), frozenset({"myclassifier"})),
                Needs(frozenset({"objects", "sherlock_classifications"}))]
     batch = build_batch(OBJECTS, filters, annotations=annotations, context=context)
@@ -70,7 +54,7 @@ def test_reads_the_named_annotators_and_joined_tables_for_the_batch_objects_once
 
 
 def test_no_objects_means_no_reads() -> None:
-    annotations, context = FakeAnnotations(ANNOTATIONS), FakeContext(CONTEXT)
+    annotations, context = MemoryAnnotations(ANNOTATIONS), MemoryContext(CONTEXT)
     filters = [Needs(frozenset({"objects", "crossmatch_tns"}), frozenset({"a"}))]
     assert build_batch([], filters, annotations=annotations, context=context).objects == []
     assert annotations.calls == [] and context.calls == []
@@ -83,9 +67,9 @@ def test_needed_unions_over_filters_and_ignores_non_context_tables() -> None:
 
 
 def test_engine_sees_annotation_rows_as_stored_including_classdict_json() -> None:
+    from skystream.domain.annotations import AnnotationRecord
     from skystream.filters.compiler import FilterQuery, compile_filter
     from skystream.filters.engine import SqliteEngine
-    from skystream.storage.annotations import AnnotationRecord
 
     stored = [AnnotationRecord("myclassifier", 1, "SN", classdict={"prob": 0.9}).row(),
               AnnotationRecord("myclassifier", 2, "AGN", classdict={"prob": 0.95}).row(),
@@ -101,8 +85,8 @@ def test_engine_sees_annotation_rows_as_stored_including_classdict_json() -> Non
     compiled = [(key, compile_filter(FilterQuery(selected="objects.diaObjectId", tables=t, conditions=c)))
                 for key, (t, c) in queries.items()]
     objects = [{"diaObjectId": i} for i in (1, 2, 3, 4)]
-    batch = build_batch(objects, [c for _, c in compiled], annotations=FakeAnnotations(stored),
-                        context=FakeContext(sherlock))
+    batch = build_batch(objects, [c for _, c in compiled], annotations=MemoryAnnotations(stored),
+                        context=MemoryContext(sherlock))
     outcomes = SqliteEngine().run(batch, compiled)
     matched = {key: sorted(row["diaObjectId"] for row in outcome.rows) for key, outcome in outcomes.items()}
     assert matched == {"sn": [1, 3], "prob": [1, 2], "sherlock": [2]}

@@ -25,9 +25,12 @@ from skystream.streams.config import (
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch):
-    """A clean environment for settings(), with dummy AWS credentials (nothing leaves the machine)."""
-    for name in ("KAFKA_AUTH", "KAFKA_SCRAM_SECRET_ARN", "AWS_ENDPOINT_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+    """A clean environment for settings(), with dummy AWS credentials (nothing leaves the machine): no auth,
+    one loopback broker (settings have no defaults: the test sets what the template would)."""
+    for name in ("KAFKA_SCRAM_SECRET_ARN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAFKA_AUTH", "none")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)

@@ -8,7 +8,8 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 from aws_lambda_powertools.utilities.parser.models import KafkaMskEventModel, KafkaSelfManagedEventModel
 
-from skystream.streams.lambda_event import KafkaRecord, build_kafka_event, records_from_event
+from skystream.domain.records import KafkaRecord
+from skystream.streams.lambda_event import build_kafka_event, records_from_event
 
 RECORDS = [
     KafkaRecord("alerts", 0, 7, b'{"a": 1}', key=b"170", headers={"schema": b"11.1"}, timestamp_ms=1_700_000_000_000),

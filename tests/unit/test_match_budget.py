@@ -15,15 +15,16 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
+from fakes import MemoryFailureCounts, RecordingNotice, RecordingProducer, matcher
 
 from skystream.domain.filters import StoredFilter
+from skystream.domain.objects import ObjectContext
 from skystream.filters.batch import BatchRows
 from skystream.filters.compiler import CompiledFilter
 from skystream.filters.engine import FilterOutcome, SqliteEngine
 from skystream.filters.schedule import COSTS, PROBE_S, BatchBudget, CostMemory, FairSchedule
-from skystream.services.matching import SKIPPED_FOR_BUDGET, ObjectContext, run_and_deliver
-from skystream.services.suspension import MemoryFailureCounts, Suspensions, forget_known_counts
-from skystream.storage.quota import MemoryQuota
+from skystream.services.matching import SKIPPED_FOR_BUDGET
+from skystream.services.suspension import Suspensions, forget_known_counts
 
 pytestmark = pytest.mark.unit
 
@@ -89,28 +90,6 @@ class CostedEngine:
         pass
 
 
-class LoggingProducer:
-    def __init__(self, log: Log | None = None) -> None:
-        self.log = log
-        self.sent: list[tuple[str, float]] = []  # (topic, wall clock when produced)
-        self.flushed = 0
-
-    def fits(self, value: bytes, key: bytes | None = None) -> bool:
-        return True
-
-    def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
-                headers: Mapping[str, bytes | str] | None = None) -> bool:
-        self.sent.append((topic, time.monotonic()))
-        if self.log is not None:
-            fid = str((headers or {})["filter_id"])
-            self.log.events.append(("produce", fid, self.log.clock.now))
-        return True
-
-    def flush(self) -> int:
-        self.flushed += 1
-        return len(self.sent)
-
-
 def kafka_filter(fid: str, owner: int, conditions: str = "") -> StoredFilter:
     return StoredFilter(filter_id=fid, owner=owner, name=fid, selected="objects.diaObjectId, objects.ra",
                         tables="objects", conditions=conditions, output="kafka_plain", on_alert=True,
@@ -127,9 +106,11 @@ def run(filters: list[StoredFilter], costs: dict[str, float], *, budget_s: float
     clock = Clock()
     log = Log(clock)
     budget = BatchBudget(None if budget_s is None else clock.now + budget_s, clock)
-    report = run_and_deliver(contexts(), filters, trigger="alert", producer=LoggingProducer(log), quota=MemoryQuota(),
-                             engine=CostedEngine(log, costs), budget=budget,
-                             health=Suspensions(counts or MemoryFailureCounts(), after=5))
+    producer = RecordingProducer(
+        on_produce=lambda topic, headers: log.events.append(("produce", str(headers["filter_id"]), clock.now)))
+    health = Suspensions(counts or MemoryFailureCounts(), notify=RecordingNotice(), after=5)
+    report = matcher(producer=producer, engine=CostedEngine(log, costs), health=health).run_and_deliver(
+        contexts(), filters, trigger="alert", budget=budget)
     return report, log
 
 
@@ -227,12 +208,13 @@ def test_with_the_real_engine_a_cheap_filter_is_on_the_wire_before_the_expensive
     b = kafka_filter("b1", owner=2, conditions="objects.ra < 10")
     objects = [ObjectContext(row={"diaObjectId": i, "ra": float(i), "lastDiaSourceMjdTai": 61000.0}, lite={})
                for i in range(1000)]
-    producer = LoggingProducer()
+    producer = RecordingProducer()
+    health = Suspensions(MemoryFailureCounts(), notify=RecordingNotice(), after=5)
     start = time.monotonic()
-    report = run_and_deliver(objects, [*a, b], trigger="alert", producer=producer, quota=MemoryQuota(),
-                             engine=SqliteEngine(time_limit_s=1.0), health=Suspensions(MemoryFailureCounts()))
+    report = matcher(producer=producer, engine=SqliteEngine(time_limit_s=1.0), health=health).run_and_deliver(
+        objects, [*a, b], trigger="alert")
     elapsed = time.monotonic() - start
-    b_sent = [at - start for topic, at in producer.sent if topic == "lasair_2b1"]
+    b_sent = [at - start for (topic, *_), at in zip(producer.sent, producer.times, strict=True) if topic == "lasair_2b1"]
     assert len(b_sent) == 10 and report.per_filter["b1"].produced == 10
     assert all(report.per_filter[f.filter_id].error for f in a)  # each timed out at its 1 s
     assert elapsed >= 3.0  # so A's filters really took their time...

@@ -11,14 +11,15 @@ import json
 
 import orjson
 import pytest
-from fakes import RecordingProducer, records
+from fakes import RecordingProducer, matcher, records
 from moto_tables import template_tables
 
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import StoredFilter
+from skystream.domain.records import KafkaRecord
 from skystream.outputs.topics import topic_name
 from skystream.services.ingest import enrich
-from skystream.services.matching import contexts_from_enriched, match_enriched
+from skystream.services.matching import EnrichedMatcher, EnrichedMatchReport, contexts_from_enriched
 from skystream.storage.filters import FilterStore
 from skystream.streams.dead_letter import DeadLetters
 
@@ -70,6 +71,13 @@ def _filter() -> StoredFilter:
     return StoredFilter(filter_id="f1", owner=7, name="everything", selected="objects.diaObjectId, objects.nDiaSources",
                         tables="objects", conditions="objects.diaObjectId > 0", on_alert=True, output="kafka_plain",
                         topic=topic_name(7, "everything"), created="t", modified="t")
+
+
+def match_enriched(batch: list[KafkaRecord], *, producer: RecordingProducer,
+                   dead_letters: DeadLetters) -> EnrichedMatchReport:
+    """The matcher's work with the filters of the (moto) filters table, records to ``producer``."""
+    service = EnrichedMatcher(filters=FilterStore(), matcher=matcher(producer=producer), dead_letters=dead_letters)
+    return service.match_enriched(batch)
 
 
 @pytest.fixture

@@ -6,16 +6,23 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
 
 import pytest
+from fakes import (
+    MemoryArchive,
+    MemoryDigests,
+    MemoryFailureCounts,
+    MemoryQuota,
+    RecordingNotice,
+    RecordingProducer,
+    matcher,
+)
 
 from skystream.domain.filters import StoredFilter
+from skystream.domain.objects import ObjectContext
 from skystream.outputs.delivery import Outgoing, deliver
 from skystream.outputs.formats import build_record, encode_record, utc_stamp
-from skystream.services.matching import ObjectContext, run_and_deliver
-from skystream.services.suspension import MemoryFailureCounts, Suspensions
-from skystream.storage.quota import MemoryQuota
+from skystream.services.suspension import Suspensions
 
 LITE = {
     "diaSourcesList": [{"psfFlux": 13677.0, "psfFluxErr": 1538.7, "midpointMjdTai": 61029.35, "band": "z",
@@ -23,37 +30,6 @@ LITE = {
     "diaForcedSourcesList": [{"psfFlux": float("nan"), "psfFluxErr": 12.0, "midpointMjdTai": 61020.1, "band": "r"}],
 }
 UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-class FakeProducer:
-    def __init__(self, max_record_bytes: int = 1_000_000):
-        self.max_record_bytes = max_record_bytes
-        self.sent: list[tuple[str, bytes, bytes, dict[str, bytes]]] = []
-        self.flushed = 0
-
-    def fits(self, value: bytes, key: bytes | None = None) -> bool:
-        return len(value) + len(key or b"") <= self.max_record_bytes
-
-    def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
-                headers: Mapping[str, bytes | str] | None = None) -> bool:
-        if not self.fits(value, key if isinstance(key, bytes) else None):
-            return False
-        hdrs = {k: v.encode() if isinstance(v, str) else v for k, v in (headers or {}).items()}
-        self.sent.append((topic, value, key if isinstance(key, bytes) else str(key).encode(), hdrs))
-        return True
-
-    def flush(self) -> int:
-        self.flushed += 1
-        return len(self.sent)
-
-
-class FakeDigest:
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def add_matches(self, day, user_id, filter_id, filter_name, rows, utc) -> int:
-        self.calls.append((day, user_id, filter_id, filter_name, rows, utc))
-        return len(rows)
 
 
 def stored(fid: str, output: str = "kafka_plain", conditions: str = "", selected: str = "objects.diaObjectId, "
@@ -104,7 +80,7 @@ def test_utc_stamp_format() -> None:
 
 def test_delivery_drops_oversize_and_over_quota_records_one_by_one() -> None:
     f = stored("q", byte_quota=250)
-    producer = FakeProducer(max_record_bytes=120)
+    producer = RecordingProducer(limit=120)
     quota = MemoryQuota()
     day = dt.date(2026, 12, 1)
     records = [Outgoing(1, b"a" * 50, "11.1"), Outgoing(2, b"b" * 500, "11.1"), Outgoing(3, b"c" * 100, "11.1"),
@@ -114,7 +90,7 @@ def test_delivery_drops_oversize_and_over_quota_records_one_by_one() -> None:
     assert (counts.produced, counts.dropped_oversize, counts.dropped_quota) == (3, 1, 1)
     assert [key for _, _, key, _ in producer.sent] == [b"1", b"3", b"5"]
     assert quota.used("q", day) == 51 + 101 + 41
-    assert producer.sent[0][3] == {"filter_id": b"q", "filter_version": b"1", "schema_version": b"11.1"}
+    assert producer.sent[0][3] == {"filter_id": "q", "filter_version": "1", "schema_version": "11.1"}
     assert "schema_version" not in producer.sent[2][3]
     # the next batch of the same day starts from the stored count
     again = deliver(f, [Outgoing(6, b"f" * 60, "11.1")], producer=producer, quota=quota, day=day)
@@ -129,15 +105,16 @@ def test_run_and_deliver_formats_per_output_and_isolates_failures() -> None:
     mail = stored("mail", output="email", conditions="objects.ra < 100")
     muted = stored("muted", output="none")
     broken = stored("broken", conditions="objects.ra / 0 > 1 AND nosuchfunction(objects.ra) > 1")
-    producer, digest = FakeProducer(), FakeDigest()
+    producer, digest = RecordingProducer(), MemoryDigests()
     now = dt.datetime(2026, 12, 1, 3, 4, 5, tzinfo=dt.UTC)
     counts = MemoryFailureCounts()
-    report = run_and_deliver(objects, [plain, lite, full, mail, muted, broken], trigger="alert", producer=producer,
-                             quota=MemoryQuota(), digest=digest, now=now, health=Suspensions(counts, after=5))
+    health = Suspensions(counts, notify=RecordingNotice(), after=5)
+    report = matcher(producer=producer, digest=digest, health=health).run_and_deliver(
+        objects, [plain, lite, full, mail, muted, broken], trigger="alert", now=now)
     by_topic: dict[str, list[dict]] = {}
     for topic, value, key, headers in producer.sent:
         record = json.loads(value)
-        assert key == str(record["diaObjectId"]).encode() and headers["filter_id"] == topic[len("lasair_7"):].encode()
+        assert key == str(record["diaObjectId"]).encode() and headers["filter_id"] == topic[len("lasair_7"):]
         by_topic.setdefault(topic, []).append(record)
     assert sorted(r["diaObjectId"] for r in by_topic["lasair_7plain"]) == [102, 103]
     assert all(list(r) == ["diaObjectId", "ra", "decl", "UTC"] and r["UTC"] == "2026-12-01 03:04:05"
@@ -150,51 +127,42 @@ def test_run_and_deliver_formats_per_output_and_isolates_failures() -> None:
     assert report.per_filter["muted"].matched == 3 and "lasair_7muted" not in by_topic
     assert report.per_filter["broken"].error is not None and report.failed_filters == 1
     assert (report.matched, report.produced, report.emailed) == (2 + 2 + 1 + 1 + 3, 5, 1)
-    assert producer.flushed == 1
+    assert producer.flushes == 1
     assert counts.counts == {"broken": 1}  # the failure counts towards suspension; the others wrote nothing
 
 
 def test_an_oversize_full_record_is_dropped_and_counted_and_the_others_go() -> None:
     objects = [ctx(201, 1.0), ctx(202, 2.0, padding=5000), ctx(203, 3.0)]
-    producer = FakeProducer(max_record_bytes=2000)
-    report = run_and_deliver(objects, [stored("big", output="kafka_full")], trigger="alert", producer=producer,
-                             quota=MemoryQuota())
+    producer = RecordingProducer(limit=2000)
+    report = matcher(producer=producer).run_and_deliver(objects, [stored("big", output="kafka_full")], trigger="alert")
     assert sorted(int(key) for _, _, key, _ in producer.sent) == [201, 203]
     assert (report.matched, report.produced, report.dropped_oversize) == (3, 2, 1)
 
 
 def test_full_alerts_missing_from_the_batch_are_read_from_the_archive_once_per_object() -> None:
-    class CountingArchive:
-        def __init__(self) -> None:
-            self.reads: list[int] = []
-
-        def get(self, dia_object_id: int) -> tuple[dict, str] | None:
-            self.reads.append(dia_object_id)
-            return ({"diaObject": {"diaObjectId": dia_object_id}}, "10.0") if dia_object_id != 402 else None
-
     objects = [ctx(401, 1.0), ctx(402, 2.0)]
     for c in objects:
         c.full_alert = None
-    archive, producer = CountingArchive(), FakeProducer()
-    report = run_and_deliver(objects, [stored("f1", output="kafka_full"), stored("f2", output="kafka_full")],
-                             trigger="annotation", producer=producer, quota=MemoryQuota(), archive=archive)
+    archive, producer = MemoryArchive({401: ({"diaObject": {"diaObjectId": 401}}, "10.0")}), RecordingProducer()
+    report = matcher(producer=producer, archive=archive).run_and_deliver(
+        objects, [stored("f1", output="kafka_full"), stored("f2", output="kafka_full")], trigger="annotation")
     assert sorted(archive.reads) == [401, 402]
     assert sorted((topic, int(key), headers["schema_version"]) for topic, _, key, headers in producer.sent) == [
-        ("lasair_7f1", 401, b"10.0"), ("lasair_7f2", 401, b"10.0")]
+        ("lasair_7f1", 401, "10.0"), ("lasair_7f2", 401, "10.0")]
     assert report.produced == 2 and "402" in (report.per_filter["f1"].error or "")
 
 
 def test_two_alerts_of_one_object_in_a_batch_give_one_record_from_the_newer() -> None:
     older, newer = ctx(301, 1.0), ctx(301, 2.0)
     newer.row["lastDiaSourceMjdTai"] = older.row["lastDiaSourceMjdTai"] + 1
-    producer = FakeProducer()
-    run_and_deliver([newer, older], [stored("p")], trigger="alert", producer=producer, quota=MemoryQuota())
+    producer = RecordingProducer()
+    matcher(producer=producer).run_and_deliver([newer, older], [stored("p")], trigger="alert")
     assert [json.loads(v)["ra"] for _, v, _, _ in producer.sent] == [2.0]
 
 
 def test_nan_features_reach_consumers_as_null() -> None:
     weird = ctx(401, 1.0)
     weird.row["decl"] = math.nan
-    producer = FakeProducer()
-    run_and_deliver([weird], [stored("p")], trigger="alert", producer=producer, quota=MemoryQuota())
+    producer = RecordingProducer()
+    matcher(producer=producer).run_and_deliver([weird], [stored("p")], trigger="alert")
     assert json.loads(producer.sent[0][1])["decl"] is None

@@ -6,63 +6,24 @@ tests/integration/test_crash_recovery.py restarts a real broker under a real one
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
+from fakes import FakeKafkaClient
 
 from skystream.streams.producer import ProduceError, Producer, breaks_client
 
 
-class FakeMessage:
-    def __init__(self, topic: str):
-        self._topic = topic
-
-    def topic(self) -> str:
-        return self._topic
-
-
-class FakeClient:
-    """One librdkafka client: every delivery fails with ``delivery_error`` (None: succeeds)."""
-
-    def __init__(self, conf: dict[str, Any], delivery_error: KafkaError | None = None,
-                 produce_error: KafkaError | None = None, unacknowledged: int = 0):
-        self.conf = conf
-        self.delivery_error = delivery_error
-        self.produce_error = produce_error
-        self.unacknowledged = unacknowledged
-        self.queued: list[tuple[str, Callable[[Any, Any], None]]] = []
-        self.purged = False
-
-    def produce(self, topic: str, *, value: bytes, key: bytes | None, headers: Any,
-                on_delivery: Callable[[Any, Any], None]) -> None:
-        if self.produce_error is not None:
-            raise KafkaException(self.produce_error)
-        self.queued.append((topic, on_delivery))
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        for topic, callback in self.queued:
-            callback(self.delivery_error, FakeMessage(topic))
-        self.queued.clear()
-        return self.unacknowledged
-
-    def purge(self) -> None:
-        self.purged = True
-
-
 class Factory:
-    """Makes the clients in ``plan`` order (keyword arguments for FakeClient), then healthy ones."""
+    """Makes the clients in ``plan`` order (keyword arguments for FakeKafkaClient), then healthy ones."""
 
     def __init__(self, *plan: dict[str, Any]):
         self.plan = list(plan)
-        self.made: list[FakeClient] = []
+        self.made: list[FakeKafkaClient] = []
 
-    def __call__(self, conf: dict[str, Any]) -> FakeClient:
-        client = FakeClient(conf, **(self.plan.pop(0) if self.plan else {}))
+    def __call__(self, conf: dict[str, Any]) -> FakeKafkaClient:
+        client = FakeKafkaClient(conf, **(self.plan.pop(0) if self.plan else {}))
         self.made.append(client)
         return client
 

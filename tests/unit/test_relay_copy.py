@@ -3,92 +3,15 @@ acknowledged, never commit a batch the target refused; and the command line buil
 
 from __future__ import annotations
 
-from typing import Any
-
 import confluent_kafka
 import pytest
+from fakes import FakeKafkaClient, FakeKafkaConsumer, FakeKafkaMessage
 
 from skystream.cli import build_parser
 from skystream.cli.relay import _source_auth, _target_auth
 from skystream.config import settings
 from skystream.streams.config import cluster_config
 from skystream.streams.relay import Relay, RelayError, RelaySettings
-
-
-class FakeMessage:
-    def __init__(self, topic: str, partition: int, offset: int, value: bytes, key: bytes | None = None,
-                 headers: list[tuple[str, bytes]] | None = None, timestamp: int = 0):
-        self._t, self._p, self._o = topic, partition, offset
-        self._value, self._key, self._headers, self._ts = value, key, headers, timestamp
-
-    def topic(self) -> str:
-        return self._t
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def value(self) -> bytes:
-        return self._value
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def headers(self) -> list[tuple[str, bytes]] | None:
-        return self._headers
-
-    def timestamp(self) -> tuple[int, int]:
-        kind = confluent_kafka.TIMESTAMP_CREATE_TIME if self._ts else confluent_kafka.TIMESTAMP_NOT_AVAILABLE
-        return kind, self._ts
-
-    def error(self) -> None:
-        return None
-
-
-class FakeConsumer:
-    def __init__(self, batches: list[list[FakeMessage]]):
-        self.batches = list(batches)
-        self.commits: list[list[tuple[str, int, int]]] = []
-        self.closed = False
-
-    def subscribe(self, topics: list[str], on_assign: Any = None) -> None:
-        if on_assign:
-            on_assign(self, [])
-
-    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
-        return self.batches.pop(0) if self.batches else []
-
-    def commit(self, offsets: list[confluent_kafka.TopicPartition], asynchronous: bool) -> None:
-        assert asynchronous is False
-        self.commits.append([(o.topic, o.partition, o.offset) for o in offsets])
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakeProducer:
-    def __init__(self, fail_on: set[bytes] | None = None, events: list[str] | None = None):
-        self.fail_on = fail_on or set()
-        self.pending: list[tuple[Any, FakeMessage]] = []
-        self.produced: list[dict[str, Any]] = []
-        self.events = events if events is not None else []
-
-    def produce(self, topic: str, **kwargs: Any) -> None:
-        self.produced.append({"topic": topic, **kwargs})
-        self.pending.append((kwargs["on_delivery"], FakeMessage(topic, 0, len(self.produced), kwargs["value"])))
-
-    def poll(self, timeout: float) -> int:
-        return 0
-
-    def flush(self, timeout: float) -> int:
-        for callback, message in self.pending:
-            error = "BROKER_NOT_AVAILABLE" if message.value() in self.fail_on else None
-            callback(error, message)
-        self.pending.clear()
-        self.events.append("flushed")
-        return 0
 
 
 def _settings(batch_size: int = 10) -> RelaySettings:
@@ -98,11 +21,11 @@ def _settings(batch_size: int = 10) -> RelaySettings:
 
 def test_a_batch_is_copied_byte_for_byte_then_committed_past_its_last_offset() -> None:
     batch = [
-        FakeMessage("up", 0, 41, b"\x00\x00\x00\x04\x4d\xff", b"k1", [("h", b"\x01")], 1_700_000_000_001),
-        FakeMessage("up", 1, 7, b"v2", None, None, 0),
-        FakeMessage("up", 0, 42, b"v3", b"k3", [("a", b"1"), ("a", b"2")], 1_700_000_000_003),
+        FakeKafkaMessage("up", 0, 41, b"\x00\x00\x00\x04\x4d\xff", b"k1", [("h", b"\x01")], 1_700_000_000_001),
+        FakeKafkaMessage("up", 1, 7, b"v2", None, None, 0),
+        FakeKafkaMessage("up", 0, 42, b"v3", b"k3", [("a", b"1"), ("a", b"2")], 1_700_000_000_003),
     ]
-    consumer, producer = FakeConsumer([batch]), FakeProducer()
+    consumer, producer = FakeKafkaConsumer([batch]), FakeKafkaClient()
     stats = Relay(_settings(), consumer=consumer, producer=producer).run(idle_exit_s=0)
     assert stats.produced == stats.committed == 3 and stats.batches == 1
     assert [p["topic"] for p in producer.produced] == ["alerts"] * 3
@@ -116,8 +39,8 @@ def test_a_batch_is_copied_byte_for_byte_then_committed_past_its_last_offset() -
 
 
 def test_a_refused_record_fails_the_batch_and_nothing_is_committed() -> None:
-    consumer = FakeConsumer([[FakeMessage("up", 0, 0, b"ok"), FakeMessage("up", 0, 1, b"bad")]])
-    relay = Relay(_settings(), consumer=consumer, producer=FakeProducer(fail_on={b"bad"}))
+    consumer = FakeKafkaConsumer([[FakeKafkaMessage("up", 0, 0, b"ok"), FakeKafkaMessage("up", 0, 1, b"bad")]])
+    relay = Relay(_settings(), consumer=consumer, producer=FakeKafkaClient(fail_on={b"bad"}))
     with pytest.raises(RelayError, match="acknowledged 1 of 2 records"):
         relay.run(idle_exit_s=0)
     assert consumer.commits == []
@@ -126,19 +49,19 @@ def test_a_refused_record_fails_the_batch_and_nothing_is_committed() -> None:
 def test_commit_happens_only_after_the_flush() -> None:
     events: list[str] = []
 
-    class OrderedConsumer(FakeConsumer):
+    class OrderedConsumer(FakeKafkaConsumer):
         def commit(self, offsets: list[confluent_kafka.TopicPartition], asynchronous: bool) -> None:
             events.append("committed")
             super().commit(offsets, asynchronous)
 
-    consumer = OrderedConsumer([[FakeMessage("up", 0, i, b"v%d" % i) for i in range(3)] for _ in range(2)])
-    Relay(_settings(), consumer=consumer, producer=FakeProducer(events=events)).run(idle_exit_s=0)
+    consumer = OrderedConsumer([[FakeKafkaMessage("up", 0, i, b"v%d" % i) for i in range(3)] for _ in range(2)])
+    Relay(_settings(), consumer=consumer, producer=FakeKafkaClient(events=events)).run(idle_exit_s=0)
     assert events == ["flushed", "committed", "flushed", "committed", "flushed"]  # the last: close()
 
 
 def test_max_records_stops_after_whole_batches() -> None:
-    consumer = FakeConsumer([[FakeMessage("up", 0, i * 2 + j, b"x") for j in range(2)] for i in range(5)])
-    stats = Relay(_settings(batch_size=2), consumer=consumer, producer=FakeProducer()).run(max_records=3)
+    consumer = FakeKafkaConsumer([[FakeKafkaMessage("up", 0, i * 2 + j, b"x") for j in range(2)] for i in range(5)])
+    stats = Relay(_settings(batch_size=2), consumer=consumer, producer=FakeKafkaClient()).run(max_records=3)
     assert stats.produced == 4 and len(consumer.commits) == 2
 
 

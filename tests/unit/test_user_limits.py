@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_api import BODY, FakeObjects, FakeTopics, World, world  # noqa: F401 (the fixture)
+from fakes import RecordingTopics
+from test_api import BODY, World, filter_service, recent_objects, world  # noqa: F401 (the fixture)
 
-from skystream.api import filter_routes
 from skystream.config import settings
-from skystream.services.filters import FilterService
+from skystream.wiring import api as wiring
 
 pytestmark = pytest.mark.unit
 
@@ -96,7 +96,7 @@ def test_run_now_is_rate_limited_per_user(world: World, limits: pytest.MonkeyPat
 def test_an_expensive_run_now_answers_a_clear_timeout_in_bounded_time(world: World,  # noqa: F811
                                                                     limits: pytest.MonkeyPatch) -> None:
     limits.setenv("FILTER_TIME_LIMIT_S", "0.3")
-    limits.setattr(filter_routes, "service", lambda: FilterService(topics=FakeTopics(), objects=FakeObjects(1000)))
+    limits.setattr(wiring, "filter_service", lambda: filter_service(RecordingTopics(), recent_objects(1000)))
     # about a second over 1,000 objects: the most LIKE work per row the checker allows, five times
     like = "CONCAT(objects.ra, '" + "a" * 990 + "') LIKE '%" + "a" * 197 + "b%'"
     query = {"selected": "objects.diaObjectId", "tables": "objects", "conditions": " OR ".join([like] * 5)}

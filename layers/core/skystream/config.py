@@ -2,6 +2,13 @@
 
 Lambda functions get these from the template's Globals; the local stack sets the
 same variables from the same template, so code never asks "am I local?".
+
+What the template sets (:data:`REQUIRED`: the broker, topics, tables, bucket, sender, region)
+has no default here: a function that misses one fails at cold start with
+:class:`ConfigurationError` naming it, rather than quietly talking to loopback or to a
+table of a guessed name. Only the tunables the template leaves alone (the limits of
+docs/filters.md, "Limits") have documented defaults. ``AWS_ENDPOINT_URL`` is unset in AWS;
+``KAFKA_SCRAM_SECRET_ARN`` is empty unless ``KAFKA_AUTH`` is ``scram``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,15 @@ from typing import Any
 
 class ConfigurationError(RuntimeError):
     """A required setting is missing or malformed; the message names the variable to set."""
+
+
+REQUIRED: tuple[str, ...] = (
+    "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_AUTH", "KAFKA_REPLICATION_FACTOR",
+    "TOPIC_ALERTS", "TOPIC_ENRICHED", "TOPIC_DLQ", "TOPIC_ANNOTATIONS",
+    "OBJECTS_TABLE", "FILTERS_TABLE", "USERS_TABLE", "ANNOTATIONS_TABLE", "CONTEXT_TABLE", "DIGEST_TABLE",
+    "QUOTA_TABLE", "ALERTS_BUCKET", "DIGEST_SENDER", "AWS_REGION",
+)
+"""The variables :func:`settings` needs, each with no default (the template sets them; Lambda sets AWS_REGION)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,7 @@ class Settings:
     aws_region: str
     aws_endpoint_url: str | None
     digest_sender: str
-    kafka_replication_factor: int = -1  # topics skystream creates; -1 = the broker's default (3 on MSK)
+    kafka_replication_factor: int  # topics skystream creates; -1 = the broker's default (3 on MSK)
     # Limits: tunables with documented defaults (docs/filters.md, "Limits"), each from the variable named.
     filter_time_limit_s: float = 2.0  # FILTER_TIME_LIMIT_S: one filter on one batch
     match_reserve_s: float = 35.0  # MATCH_RESERVE_S: Lambda time kept back from filters for delivery and flush
@@ -61,36 +77,64 @@ def _number(name: str, default: float, kind: type[int] | type[float]) -> Any:
     return value
 
 
-def _env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None or value == "":
-        raise ConfigurationError(f"environment variable {name} is not set; set it (the local stack and the template do)")
+def _raw(name: str) -> str:
+    value = os.environ.get(name, "")
+    if name == "AWS_REGION" and not value:  # boto3's other name for it; Lambda sets both
+        value = os.environ.get("AWS_DEFAULT_REGION", "")
     return value
+
+
+def _check_required() -> None:
+    """Every variable of :data:`REQUIRED` is set; else one error naming all that are not."""
+    missing = [name for name in REQUIRED if not _raw(name)]
+    if missing:
+        names, many = ", ".join(missing), len(missing) > 1
+        raise ConfigurationError(
+            f"environment variable{'s' if many else ''} {names} {'are' if many else 'is'} not set; "
+            "infra/template.yaml sets each for every function (Globals) and the local stack sets them from there: "
+            f"set {'them' if many else 'it'}, or run through `skystream up`")
+
+
+def _env(name: str) -> str:
+    value = _raw(name)
+    if not value:
+        _check_required()
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def _integer(name: str) -> int:
+    raw = _env(name)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name}={raw!r} is not an integer") from None
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     """The process's settings. Call ``settings.cache_clear()`` after changing the environment."""
+    _check_required()
     return Settings(
-        kafka_bootstrap_servers=_env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        kafka_auth=_env("KAFKA_AUTH", "none").lower(),
+        kafka_bootstrap_servers=_env("KAFKA_BOOTSTRAP_SERVERS"),
+        kafka_auth=_env("KAFKA_AUTH").lower(),
         kafka_scram_secret_arn=os.environ.get("KAFKA_SCRAM_SECRET_ARN") or None,
-        topic_alerts=_env("TOPIC_ALERTS", "alerts"),
-        topic_enriched=_env("TOPIC_ENRICHED", "alerts-enriched"),
-        topic_dlq=_env("TOPIC_DLQ", "alerts-dlq"),
-        topic_annotations=_env("TOPIC_ANNOTATIONS", "annotations"),
-        objects_table=_env("OBJECTS_TABLE", "skystream-objects"),
-        filters_table=_env("FILTERS_TABLE", "skystream-filters"),
-        users_table=_env("USERS_TABLE", "skystream-users"),
-        annotations_table=_env("ANNOTATIONS_TABLE", "skystream-annotations"),
-        context_table=_env("CONTEXT_TABLE", "skystream-context"),
-        digest_table=_env("DIGEST_TABLE", "skystream-digest"),
-        quota_table=_env("QUOTA_TABLE", "skystream-quota"),
-        alerts_bucket=_env("ALERTS_BUCKET", "skystream-alerts"),
-        aws_region=_env("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+        topic_alerts=_env("TOPIC_ALERTS"),
+        topic_enriched=_env("TOPIC_ENRICHED"),
+        topic_dlq=_env("TOPIC_DLQ"),
+        topic_annotations=_env("TOPIC_ANNOTATIONS"),
+        objects_table=_env("OBJECTS_TABLE"),
+        filters_table=_env("FILTERS_TABLE"),
+        users_table=_env("USERS_TABLE"),
+        annotations_table=_env("ANNOTATIONS_TABLE"),
+        context_table=_env("CONTEXT_TABLE"),
+        digest_table=_env("DIGEST_TABLE"),
+        quota_table=_env("QUOTA_TABLE"),
+        alerts_bucket=_env("ALERTS_BUCKET"),
+        aws_region=_env("AWS_REGION"),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        digest_sender=_env("DIGEST_SENDER", "skystream@example.org"),
-        kafka_replication_factor=int(_env("KAFKA_REPLICATION_FACTOR", "-1")),
+        digest_sender=_env("DIGEST_SENDER"),
+        kafka_replication_factor=_integer("KAFKA_REPLICATION_FACTOR"),
         filter_time_limit_s=_number("FILTER_TIME_LIMIT_S", Settings.filter_time_limit_s, float),
         match_reserve_s=_number("MATCH_RESERVE_S", Settings.match_reserve_s, float),
         suspend_after_failures=_number("SUSPEND_AFTER_FAILURES", Settings.suspend_after_failures, int),

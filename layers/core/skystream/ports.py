@@ -4,13 +4,25 @@ Services are written against these; the adapters (``storage/``, ``streams/``) im
 and :mod:`skystream.wiring` hands real ones to the services; tests hand the fakes in
 ``tests/fakes.py``. A port names only domain types, so this module sits just above
 :mod:`skystream.domain` and imports nothing else of skystream.
+
+The one port that is not here is the filter engine (``skystream.filters.engine.FilterEngine``):
+it names the filter core's own types (a compiled filter, a batch of rows), so it lives there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Annotator
+from skystream.domain.digest import Match, SentPart
+from skystream.domain.filters import StoredFilter, Suspension, Trigger
+from skystream.domain.matches import MatchReport
+from skystream.domain.objects import ObjectContext, StoredObject
+from skystream.domain.users import Recipient, User
+
+# -- Kafka ---------------------------------------------------------------------------------------
 
 
 class RecordProducer(Protocol):
@@ -27,9 +39,230 @@ class RecordProducer(Protocol):
         """Wait for every queued record; raises when the broker refused or lost one."""
 
 
+class Topics(Protocol):
+    """Creating and deleting users' topics (``skystream.streams.admin.TopicAdmin``)."""
+
+    def create(self, topics: Sequence[str], *, partitions: int = 1, retention_ms: int | None = ...) -> None: ...
+
+    def delete(self, topics: Sequence[str], *, missing_ok: bool = True) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Announces accepted annotations on topic ``annotations``."""
+
+    def publish(self, events: Sequence[AnnotationEvent]) -> None: ...
+
+
+# -- counters ------------------------------------------------------------------------------------
+
+
 class QuotaCounter(Protocol):
     """Bytes each filter has put on its topic per UTC day."""
 
     def used(self, filter_id: str, day: dt.date) -> int: ...
 
     def add(self, filter_id: str, day: dt.date, nbytes: int) -> int: ...
+
+
+class RateCounter(Protocol):
+    def hit(self, what: str, user_id: int) -> tuple[int, float]:
+        """Count one request; returns (requests in the current window, seconds until it ends)."""
+
+
+# -- objects and alerts --------------------------------------------------------------------------
+
+
+class ObjectWriter(Protocol):
+    """The objects table as the ingest writes it: build an item (pure), then write it if newer."""
+
+    def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
+             dia_source_id: int | None = None) -> object:
+        """The storage item of one record, with no I/O; raises ``OutOfBounds`` when it cannot be stored."""
+
+    def put_if_newer(self, item: Any) -> bool:
+        """Write the item unless a newer alert of the object is stored; raises only for the store's failures."""
+
+
+class ObjectReader(Protocol):
+    """The objects table as filters read it: by id, many ids, or the most recent."""
+
+    def get(self, dia_object_id: int) -> StoredObject | None: ...
+
+    def get_many(self, ids: Iterable[int]) -> Mapping[int, StoredObject]: ...
+
+    def recent(self, limit: int) -> list[StoredObject]: ...
+
+
+class ArchiveWriter(Protocol):
+    def put(self, dia_object_id: int, full_alert: dict[str, Any], schema_version: str) -> None: ...
+
+
+class FullAlertSource(Protocol):
+    """The latest full alert of an object and its schema version (None: never archived)."""
+
+    def get(self, dia_object_id: int) -> tuple[dict[str, Any], str] | None: ...
+
+
+# -- filters -------------------------------------------------------------------------------------
+
+
+class ActiveFilters(Protocol):
+    def active(self, trigger: Trigger) -> list[StoredFilter]: ...
+
+
+class FilterRepository(ActiveFilters, Protocol):
+    """Users' filters (``skystream.storage.filters.FilterStore``), with optimistic versions."""
+
+    def get(self, filter_id: str) -> StoredFilter | None: ...
+
+    def put(self, f: StoredFilter, *, expected_version: int | None = None,
+            previous_topic: str | None = None) -> StoredFilter: ...
+
+    def delete(self, f: StoredFilter) -> None: ...
+
+    def list_for(self, owner: int) -> list[StoredFilter]: ...
+
+    def list_public(self) -> list[StoredFilter]: ...
+
+
+class FailureCounts(Protocol):
+    """The durable side of suspension: a failure counter on the filter item."""
+
+    def add_failure(self, f: StoredFilter) -> int: ...
+
+    def clear_failures(self, f: StoredFilter) -> None: ...
+
+    def suspend(self, f: StoredFilter, suspension: Suspension) -> bool: ...
+
+
+class FilterHealth(Protocol):
+    """What the matcher reports after each batch, per filter it ran."""
+
+    def succeeded(self, f: StoredFilter) -> None: ...
+
+    def failed(self, f: StoredFilter, reason: str) -> None: ...
+
+
+Notify = Callable[[StoredFilter, Suspension], None]
+"""Tells a filter's owner it was suspended (once, by the container that suspended it)."""
+
+
+class Deadline(Protocol):
+    """A batch's time budget (``skystream.filters.schedule.BatchBudget``)."""
+
+    def left(self) -> float: ...
+
+
+class FilterRunner(Protocol):
+    """Runs filters over objects and delivers their matches (``skystream.services.matching.Matcher``)."""
+
+    def run_and_deliver(self, objects: Sequence[ObjectContext], filters: Sequence[StoredFilter], *,
+                        trigger: Literal["alert", "annotation", "save"], max_records_per_filter: int | None = None,
+                        budget: Deadline | None = None) -> MatchReport: ...
+
+
+# -- joined tables -------------------------------------------------------------------------------
+
+
+class NeedsTables(Protocol):
+    """What a batch builder reads of a compiled filter (``skystream.filters.compiler.CompiledFilter``)."""
+
+    @property
+    def tables(self) -> frozenset[str]: ...
+
+    @property
+    def annotators(self) -> frozenset[str]: ...
+
+
+class AnnotationReader(Protocol):
+    def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]: ...
+
+
+class ContextReader(Protocol):
+    def rows_of(self, object_ids: Iterable[int], tables: Iterable[str]) -> dict[str, list[dict[str, Any]]]: ...
+
+
+class ContextWriter(Protocol):
+    def put_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int: ...
+
+
+class ObjectAnnotations(Protocol):
+    """An object's annotations as the API shows them."""
+
+    def latest_for_object(self, dia_object_id: int) -> list[dict[str, Any]]: ...
+
+    def history(self, dia_object_id: int) -> list[dict[str, Any]]: ...
+
+    def for_object(self, dia_object_id: int) -> dict[str, list[dict[str, Any]]]: ...
+
+
+class ObjectContextRows(Protocol):
+    """An object's context rows by table, as the API shows them."""
+
+    def for_object(self, dia_object_id: int) -> dict[str, dict[str, Any]]: ...
+
+
+# -- annotations ---------------------------------------------------------------------------------
+
+
+class AnnotationWriter(Protocol):
+    def put_many(self, annotations: Sequence[AnnotationRecord]) -> None: ...
+
+
+class AnnotatorLookup(Protocol):
+    def get(self, name: str) -> Annotator | None: ...
+
+
+class Caller(Protocol):
+    """Who is uploading (a :class:`~skystream.domain.users.User` fits)."""
+
+    @property
+    def user_id(self) -> int: ...
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+
+class UserLookup(Protocol):
+    def get(self, user_id: int) -> User | None: ...
+
+
+class TokenLookup(Protocol):
+    """Finding a token's user while counting a source's wrong tokens (``skystream.storage.users.UserStore``)."""
+
+    def by_token_counting(self, token: str, source: str, window: int) -> tuple[User | None, int]: ...
+
+    def count_failure(self, source: str, window: int, expires_at: int) -> int: ...
+
+
+Recipients = Callable[[int], Recipient | None]
+"""A user's name and address by user id (None: no such user)."""
+
+
+# -- email ---------------------------------------------------------------------------------------
+
+
+class Mailer(Protocol):
+    def send(self, raw: bytes, sender: str) -> str:
+        """Hand one raw MIME message to the mail service; return its message id or raise."""
+
+
+class DigestSink(Protocol):
+    """Where email filters' matches wait for the daily digest."""
+
+    def add_matches(self, day: dt.date, user_id: int, filter_id: str, filter_name: str, rows: list[dict[str, Any]],
+                    utc: str) -> int: ...
+
+
+class DigestOutbox(Protocol):
+    """The digest table as the sender reads it: who has matches, what is unsent, a lease per user."""
+
+    def users(self, day: dt.date) -> list[int]: ...
+
+    def pending(self, day: dt.date, user_id: int) -> tuple[list[Match], list[SentPart]]: ...
+
+    def mark_sent(self, day: dt.date, user_id: int, part: int, matches: Sequence[Match], message_id: str) -> None: ...
+
+    def claim(self, day: dt.date, user_id: int, owner: str, lease_s: int = 900) -> bool: ...
+
+    def release(self, day: dt.date, user_id: int, owner: str) -> None: ...

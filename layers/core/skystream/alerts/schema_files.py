@@ -7,6 +7,10 @@ A Confluent schema id is ``major * 100 + minor`` (10.0 -> 1000, 11.1 -> 1101).
 
 from __future__ import annotations
 
+import json
+import os
+import urllib.error
+import urllib.request
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -69,8 +73,6 @@ def record_fields(version: str, record: str) -> tuple[str, ...]:
 @cache
 def record_field_types(version: str, record: str) -> dict[str, Any]:
     """Field name -> declared Avro type (``"float"``, ``["null", "int"]``...) of ``record``."""
-    import json
-
     major, minor = version.split(".")
     path = schema_dir(version) / f"lsst.v{major}_{minor}.{record}.avsc"
     return {f["name"]: f["type"] for f in json.loads(path.read_text())["fields"]}
@@ -92,11 +94,6 @@ def registry_schema(identifier: int) -> tuple[Any, str] | None:
     The label is ``"<major>.<minor>"`` when the schema's namespace is Rubin's (``lsst.v12_0``),
     else ``"id:<identifier>"``.
     """
-    import json
-    import os
-    import urllib.error
-    import urllib.request
-
     base = os.environ.get(REGISTRY_ENV, "").rstrip("/")
     if not base:
         return None

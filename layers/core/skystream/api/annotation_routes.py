@@ -14,11 +14,15 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
+from skystream import wiring
 from skystream.api import body as request_body
 from skystream.api.auth import require_user
 from skystream.api.models import ErrorBody, ObjectId
 from skystream.domain.annotations import MAX_UPLOADS_PER_REQUEST
 from skystream.domain.errors import BadRequest, Forbidden
+from skystream.services.context import load_text
+from skystream.storage.context import check_table
+from skystream.wiring import api as services
 
 router = Router()
 
@@ -97,9 +101,7 @@ def _json_body() -> Any:
              responses=_ok(201, UploadResponse, "All stored and announced") | UPLOAD_ERRORS)
 def upload_annotations() -> UploadResponse:
     user = require_user(router)
-    from skystream.services.annotations import AnnotationService
-
-    records = AnnotationService().upload(user, _json_body())
+    records = services.annotation_service().upload(user, _json_body())
     return UploadResponse(accepted=len(records), annotations=[
         AcceptedAnnotation(diaObjectId=r.dia_object_id, annotator=r.annotator, classification=r.classification,
                            timestamp=r.timestamp)
@@ -113,9 +115,7 @@ def upload_annotations() -> UploadResponse:
             summary="An object's annotations: the latest per annotator and every upload, newest first")
 def object_annotations(dia_object_id: ObjectId) -> ObjectAnnotations:
     require_user(router)
-    from skystream.storage.annotations import AnnotationStore
-
-    shown = AnnotationStore().for_object(dia_object_id)
+    shown = services.object_reads().annotations_of(dia_object_id)
     return ObjectAnnotations(diaObjectId=dia_object_id, **shown)
 
 
@@ -127,14 +127,11 @@ def load_context(table: TableName) -> ContextLoaded:
     user = require_user(router)
     if not user.is_admin:
         raise Forbidden("loading context tables is for administrators")
-    from skystream.services.context import load_text
-    from skystream.storage.context import check_table
-
     check_table(table)  # UnknownContextTable: 404, before the body is read
     content_type = (router.current_event.headers or {}).get("content-type", "")
     fmt = "csv" if "csv" in content_type.lower() else "json"
     text = router.current_event.decoded_body or ""
     if not text.strip():
         raise BadRequest("the request has no rows; send a JSON list of rows, JSON lines, or CSV with a header")
-    stored = load_text(table, text, fmt)  # ContextFileError: 400 naming the row and column
+    stored = load_text(table, text, fmt, wiring.context())  # ContextFileError: 400 naming the row and column
     return ContextLoaded(table=table, stored=stored)

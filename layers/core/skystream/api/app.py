@@ -27,6 +27,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
+from skystream import wiring
 from skystream.api import annotation_routes, body, filter_routes, object_routes
 from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
@@ -68,12 +69,20 @@ def _authenticated(app: APIGatewayHttpResolver, next_middleware: NextMiddleware)
     registered = any(route is known for known in (*app._static_routes, *app._dynamic_routes))
     if registered and (route.method.upper(), route.path) not in PUBLIC_ROUTES:
         event = app.current_event
-        app.append_context(user=authenticate(event.headers, event.request_context.http.source_ip))
+        app.append_context(user=authenticate(event.headers, event.request_context.http.source_ip,
+                                             store=wiring.users()))
     return next_middleware(app)
 
 
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
+
+
+def request_metrics(response: dict[str, Any]) -> dict[str, int]:
+    """One request's counts under their metric names (docs/deploy.md, "Metrics"): every request, and
+    whether the caller (4xx) or the service (5xx) was at fault."""
+    status = int(response.get("statusCode", 200))
+    return {"Requests": 1, "ClientErrors": int(400 <= status < 500), "ServerErrors": int(status >= 500)}
 
 
 def build_app() -> APIGatewayHttpResolver:

@@ -14,25 +14,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from skystream.domain.errors import TooManyRequests, Unauthorized
-from skystream.storage.users import User, UserStore
+from skystream.domain.users import User
+from skystream.ports import TokenLookup
 
 HOW = "send the header 'Authorization: Token <key>'; an administrator makes a key with `skystream users add`"
 FAILURE_WINDOW_S = 60
 MAX_FAILURES = 10
 """Wrong tokens one source address may send per window before it is refused with 429."""
-
-
-class TokenLookup(Protocol):
-    def by_token_counting(self, token: str, source: str, window: int) -> tuple[User | None, int]: ...
-    def count_failure(self, source: str, window: int, expires_at: int) -> int: ...
-
-
-def users() -> UserStore:
-    """A store on this environment's users table (cheap: boto3 clients are cached per endpoint)."""
-    return UserStore()
 
 
 def token_from(headers: dict[str, str] | None) -> str:
@@ -46,14 +37,13 @@ def token_from(headers: dict[str, str] | None) -> str:
     return token.strip()
 
 
-def authenticate(headers: dict[str, str] | None, source: str, *, store: TokenLookup | None = None,
+def authenticate(headers: dict[str, str] | None, source: str, *, store: TokenLookup,
                  now: float | None = None) -> User:
     """The user holding the request's token; 401 without a valid one, 429 while ``source`` is throttled."""
     token = token_from(headers)
     now = time.time() if now is None else now
     window = int(now // FAILURE_WINDOW_S) * FAILURE_WINDOW_S
     retry_after = max(1, math.ceil(window + FAILURE_WINDOW_S - now))
-    store = store or users()
     user, failures = store.by_token_counting(token, source, window)
     if failures >= MAX_FAILURES:
         raise _throttled(source, retry_after)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -20,29 +19,14 @@ from skystream.api.models import (
     SaveResponse,
     error_responses,
 )
-from skystream.config import settings
 from skystream.domain.filters import FilterSpec
-from skystream.services.filters import FilterService, RunOutcome, SaveOutcome
-
-if TYPE_CHECKING:
-    from skystream.streams.admin import TopicAdmin
+from skystream.services.filters import RunOutcome, SaveOutcome
+from skystream.wiring import api as wiring  # the container's services, one per process
 
 router = Router()
 
 FilterId = Annotated[str, Path(min_length=1, max_length=64, description="The filter's id")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most rows to return")]
-
-
-@cache
-def _topic_admin(bootstrap: str) -> TopicAdmin:
-    """One Kafka admin client per container and broker (made on the first save, not at import)."""
-    from skystream.streams.admin import TopicAdmin
-
-    return TopicAdmin()
-
-
-def service() -> FilterService:
-    return FilterService(topics=_topic_admin(settings().kafka_bootstrap_servers))
 
 
 def _saved(outcome: SaveOutcome) -> SaveResponse:
@@ -60,14 +44,14 @@ def list_filters(
     public: Annotated[bool, Query(description="Include other users' public filters")] = True,
 ) -> FilterList:
     user = require_user(router)
-    return FilterList(filters=[FilterOut.of(f) for f in service().listing(user, include_public=public)])
+    return FilterList(filters=[FilterOut.of(f) for f in wiring.filter_service().listing(user, include_public=public)])
 
 
 @router.post("/filters", status_code=201, summary="Save a new filter (a Kafka filter gets its topic, reseeded)",
              tags=["filters"], responses=error_responses(400, 401, 403, 409, 503, success=201))
 def create_filter(body: Annotated[FilterCreate, Body()]) -> SaveResponse:
     user = require_user(router)
-    return _saved(service().create(user, FilterSpec.model_validate(body.model_dump())))
+    return _saved(wiring.filter_service().create(user, FilterSpec.model_validate(body.model_dump())))
 
 
 @router.post("/filters/run", summary="Run an unsaved query now over the most recent objects", tags=["filters"],
@@ -75,13 +59,13 @@ def create_filter(body: Annotated[FilterCreate, Body()]) -> SaveResponse:
 def run_adhoc(body: Annotated[AdhocRun, Body()]) -> RunResponse:
     user = require_user(router)
     spec = FilterSpec.model_validate(body.model_dump(exclude={"limit"}))
-    return _ran(service().run(user, spec, limit=body.limit))
+    return _ran(wiring.filter_service().run(user, spec, limit=body.limit))
 
 
 @router.get("/filters/<filter_id>", summary="One filter (yours, or a public one)", tags=["filters"], responses=error_responses(401, 404))
 def get_filter(filter_id: FilterId) -> FilterOut:
     user = require_user(router)
-    return FilterOut.of(service().visible(user, filter_id))
+    return FilterOut.of(wiring.filter_service().visible(user, filter_id))
 
 
 @router.put("/filters/<filter_id>", summary="Replace a filter of yours (its topic is emptied and reseeded)",
@@ -89,20 +73,20 @@ def get_filter(filter_id: FilterId) -> FilterOut:
 def replace_filter(filter_id: FilterId, body: Annotated[FilterReplace, Body()]) -> SaveResponse:
     user = require_user(router)
     changes = body.model_dump(exclude={"version"})
-    return _saved(service().update(user, filter_id, changes, body.version))
+    return _saved(wiring.filter_service().update(user, filter_id, changes, body.version))
 
 
 @router.patch("/filters/<filter_id>", summary="Change some fields of a filter of yours", tags=["filters"], responses=error_responses(400, 401, 403, 404, 409, 503))
 def patch_filter(filter_id: FilterId, body: Annotated[FilterPatch, Body()]) -> SaveResponse:
     user = require_user(router)
     changes = body.model_dump(exclude={"version"}, exclude_unset=True)
-    return _saved(service().update(user, filter_id, changes, body.version))
+    return _saved(wiring.filter_service().update(user, filter_id, changes, body.version))
 
 
 @router.delete("/filters/<filter_id>", summary="Delete a filter of yours and its topic", tags=["filters"], responses=error_responses(401, 403, 404, 503))
 def delete_filter(filter_id: FilterId) -> dict[str, str | None]:
     user = require_user(router)
-    f = service().delete(user, filter_id)
+    f = wiring.filter_service().delete(user, filter_id)
     return {"deleted": f.filter_id, "topic_deleted": f.topic}
 
 
@@ -110,5 +94,5 @@ def delete_filter(filter_id: FilterId) -> dict[str, str | None]:
              responses=error_responses(400, 401, 404, 429))
 def run_filter(filter_id: FilterId, limit: Limit = 100) -> RunResponse:
     user = require_user(router)
-    svc = service()
+    svc = wiring.filter_service()
     return _ran(svc.run(user, svc.visible(user, filter_id), limit=limit))

@@ -12,8 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from skystream.alerts.schema_files import LATEST_VERSION, SCHEMA_VERSIONS
-from skystream.devtools.generator import KINDS
+import fastavro
+from confluent_kafka import Producer
+
+from skystream.alerts.lightcurve import detections, forced_sources
+from skystream.alerts.schema_files import LATEST_VERSION, SCHEMA_VERSIONS, parsed_schema
+from skystream.alerts.wire import decode_alert, encode_alert
+from skystream.config import settings
+from skystream.devtools.generator import KINDS, generate_alerts
+from skystream.features import objects_row
+from skystream.local.stack import use_running_stack
 
 
 def _json_default(value: Any) -> Any:
@@ -28,11 +36,6 @@ def _generate_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import fastavro
-
-    from skystream.alerts.schema_files import parsed_schema
-    from skystream.devtools.generator import generate_alerts
-
     alerts = generate_alerts(args.count, **_generate_kwargs(args))
     out = Path(args.out)
     if out.suffix in {".json", ".jsonl"}:
@@ -55,21 +58,12 @@ def _progress(total: int, what: str) -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from confluent_kafka import Producer
-
-    from skystream.alerts.wire import encode_alert
-    from skystream.config import settings
-
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        from skystream.local.stack import use_running_stack
-
         use_running_stack()
     cfg = settings()
     if args.file:
         values = [encode_alert(alert, version) for alert, version in _read_alerts(Path(args.file))]
     else:
-        from skystream.devtools.generator import generate_alerts
-
         values = [encode_alert(a, args.schema) for a in generate_alerts(args.count, **_generate_kwargs(args))]
     producer = Producer({"bootstrap.servers": cfg.kafka_bootstrap_servers, "enable.idempotence": True,
                          "linger.ms": 10, "compression.type": "zstd"})
@@ -107,12 +101,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _read_alerts(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
     """Alerts in a file: an Avro container file, one wire-format message, JSON, or JSON lines."""
-    from skystream.alerts.wire import decode_alert
-
     data = path.read_bytes()
     if data.startswith(b"Obj\x01"):
-        import fastavro
-
         reader = fastavro.reader(io.BytesIO(data))
         version = decode_alert(data).schema_version
         for alert in reader:
@@ -135,9 +125,6 @@ def _fmt(value: Any) -> str:
 
 def describe_alert(alert: dict[str, Any], version: str) -> str:
     """A person-readable page: identity, lightcurve table, and the computed objects row."""
-    from skystream.alerts.lightcurve import detections, forced_sources
-    from skystream.features import objects_row
-
     lines = []
     obj = alert.get("diaObject")
     source = alert["diaSource"]

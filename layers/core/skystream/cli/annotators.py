@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from skystream import wiring
 from skystream.cli.common import connect
 
 
@@ -17,12 +18,10 @@ def _owner(text: str) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     connect()
-    from skystream.storage.annotators import AnnotatorRegistry
-    from skystream.storage.users import UserStore
 
-    if UserStore().get(args.owner) is None:
+    if wiring.users().get(args.owner) is None:
         raise RuntimeError(f"no user {args.owner}; create the user first, then register the annotator")
-    annotator = AnnotatorRegistry().add(args.name, args.owner, description=args.description)
+    annotator = wiring.annotators().add(args.name, args.owner, description=args.description)
     print(f"annotator {annotator.name} registered, owned by user {annotator.owner}; filters join it with "
           f"`annotator:{annotator.name}` in their tables")
     return 0
@@ -30,9 +29,8 @@ def _add(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     connect()
-    from skystream.storage.annotators import AnnotatorRegistry
 
-    found = AnnotatorRegistry().all()
+    found = wiring.annotators().all()
     if args.json:
         print(json.dumps([asdict(a) for a in found], indent=2))
     elif not found:
@@ -45,9 +43,8 @@ def _list(args: argparse.Namespace) -> int:
 def _set_active(active: bool):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
         connect()
-        from skystream.storage.annotators import AnnotatorRegistry
 
-        annotator = AnnotatorRegistry().set_active(args.name, active)
+        annotator = wiring.annotators().set_active(args.name, active)
         print(f"annotator {annotator.name} is now {'active' if annotator.active else 'inactive'}")
         return 0
 

@@ -1,13 +1,18 @@
-"""Helpers shared by the command modules (not a command group: not in ``COMMAND_MODULES``)."""
+"""Helpers shared by the command modules (not a command group: not in ``COMMAND_MODULES``).
+
+Commands reach the stores and services through :mod:`skystream.wiring`, after :func:`connect`
+has pointed the process at a stack.
+"""
 
 from __future__ import annotations
 
 import os
 
+from skystream.local.stack import use_running_stack
+
 
 def connect() -> None:
-    """Use the tables the environment names (a deployed stack, or a test); otherwise the running local stack."""
+    """Use the stack the environment names (a deployed one, or a test's, with every variable set);
+    otherwise the running local stack, whose environment (every variable) is set from its template."""
     if not os.environ.get("USERS_TABLE"):
-        from skystream.local.stack import use_running_stack
-
         use_running_stack()

@@ -7,13 +7,16 @@ import json
 import os
 from collections.abc import Callable
 
+from skystream.clients.lasair import lasair_consumer
+from skystream.devtools.plot import plot_lightcurve
+from skystream.local.stack import use_running_stack
+
 
 def _bootstrap(args: argparse.Namespace) -> str:
     if args.kafka:
         return args.kafka
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    from skystream.local.stack import use_running_stack
 
     return use_running_stack().bootstrap
 
@@ -21,7 +24,6 @@ def _bootstrap(args: argparse.Namespace) -> str:
 def consume(topic: str, group: str, bootstrap: str, *, max_records: int | None, timeout: float,
             plot_dir: str | None, echo: Callable[[str], object] = print) -> int:
     """Print records (and plot lightcurves) until ``max_records`` or ``timeout`` s with nothing new."""
-    from skystream.clients.lasair import lasair_consumer
 
     consumer = lasair_consumer(bootstrap, group, topic)
     n = 0
@@ -39,8 +41,6 @@ def consume(topic: str, group: str, bootstrap: str, *, max_records: int | None, 
             record = json.loads(msg.value())
             echo(json.dumps(record, indent=2))
             if plot_dir and isinstance(record, dict) and record.get("alert"):
-                from skystream.devtools.plot import plot_lightcurve
-
                 echo(f"lightcurve plotted to {plot_lightcurve(record, plot_dir)}")
             echo("===")
             n += 1

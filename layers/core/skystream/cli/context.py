@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from skystream import wiring
 from skystream.cli.common import connect
+from skystream.services.context import load_file
 
 
 def _load(args: argparse.Namespace) -> int:
     connect()
-    from skystream.services.context import load_file
 
-    table, count = load_file(Path(args.file), args.table)
+    table, count = load_file(Path(args.file), wiring.context(), args.table)
     print(f"{count} {table} row(s) stored; filters joining {table} see them from the next batch")
     return 0
 

@@ -7,6 +7,11 @@ import datetime as dt
 import json
 from dataclasses import asdict
 
+from skystream.devtools.mailbox import sent_emails
+from skystream.local.stack import use_running_stack
+from skystream.services.digest.send import yesterday
+from skystream.wiring.digest import digest_sender
+
 
 def _day(text: str) -> dt.date:
     try:
@@ -16,8 +21,6 @@ def _day(text: str) -> dt.date:
 
 
 def _show(endpoint: str, as_json: bool) -> int:
-    from skystream.devtools.mailbox import sent_emails
-
     mails = sent_emails(endpoint)
     if as_json:
         print(json.dumps([{**asdict(m), "record_count": len(m.records)} for m in mails], indent=2, default=str))
@@ -33,15 +36,12 @@ def _show(endpoint: str, as_json: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from skystream.local.stack import use_running_stack
-
     state = use_running_stack()
     if args.show:
         return _show(state.endpoint, args.json)
-    from skystream.services.digest.send import send_digest, yesterday
 
     day = args.date or yesterday()
-    report = send_digest(day, catch_up_days=args.catch_up_days)
+    report = digest_sender().send(day, catch_up_days=args.catch_up_days)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

@@ -8,14 +8,13 @@ import os
 from typing import Any
 
 from skystream.clients.api import ApiClient
+from skystream.local.stack import use_running_stack
 
 
 def api(args: argparse.Namespace) -> ApiClient:
     """The API at --api, $SKYSTREAM_API_URL, or the running local stack; token from --token or $SKYSTREAM_TOKEN."""
     url = args.api or os.environ.get("SKYSTREAM_API_URL")
     if not url:
-        from skystream.local.stack import use_running_stack
-
         url = use_running_stack().api_url
     token = args.token or os.environ.get("SKYSTREAM_TOKEN")
     if not token:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
+
+from skystream import wiring
+from skystream.cli.common import connect
 
 
 def _show(args: argparse.Namespace) -> int:
-    if not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("OBJECTS_TABLE"):
-        from skystream.local.stack import use_running_stack
+    connect()
 
-        use_running_stack()
-    from skystream.storage.objects import ObjectStore
-
-    stored = ObjectStore().get(args.dia_object_id)
+    stored = wiring.objects().get(args.dia_object_id)
     if stored is None:
         print(f"object {args.dia_object_id} is not stored (no alert of it has been ingested)")
         return 1

@@ -15,6 +15,15 @@ from skystream.streams.config import AUTH_MODES, SCRAM_MECHANISMS, SECURITY_PROT
 from skystream.streams.relay import Relay, RelaySettings, RelayStats
 
 
+def _region() -> str:
+    """The relay's AWS region (its Fargate task sets AWS_REGION): where its secrets and MSK IAM tokens are.
+
+    Read here, not through the functions' settings: the relay's task has only AWS_REGION and
+    KAFKA_SCRAM_SECRET_ARN (infra/relay.yaml) and is given everything else as flags.
+    """
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or KafkaAuth.region
+
+
 def _source_auth(args: argparse.Namespace) -> KafkaAuth:
     password = os.environ.get(args.from_password_env) if args.from_password_env else None
     if args.from_username and password is None and not args.from_secret_arn:
@@ -30,30 +39,28 @@ def _source_auth(args: argparse.Namespace) -> KafkaAuth:
         username=args.from_username,
         password=password,
         secret_arn=args.from_secret_arn,
-        region=settings().aws_region,
+        region=_region(),
     )
 
 
 def _target_auth(args: argparse.Namespace) -> KafkaAuth:
-    cfg = settings()
-    mode = args.to_auth or cfg.kafka_auth
+    """The flags, else the functions' settings (a relay into the local stack, which sets them all)."""
     return KafkaAuth(
-        mode=mode,
+        mode=args.to_auth or settings().kafka_auth,
         security_protocol=args.to_security_protocol,
-        secret_arn=args.to_secret_arn or cfg.kafka_scram_secret_arn,
-        region=cfg.aws_region,
+        secret_arn=args.to_secret_arn or os.environ.get("KAFKA_SCRAM_SECRET_ARN") or None,
+        region=_region(),
     )
 
 
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s relay %(levelname)s %(message)s", stream=sys.stderr)
-    cfg = settings()
     relay = Relay(
         RelaySettings(
             source=cluster_config(args.from_bootstrap, _source_auth(args)),
             source_topics=tuple(args.topic),
-            target=cluster_config(args.to or cfg.kafka_bootstrap_servers, _target_auth(args)),
-            target_topic=args.to_topic or cfg.topic_alerts,
+            target=cluster_config(args.to or settings().kafka_bootstrap_servers, _target_auth(args)),
+            target_topic=args.to_topic or settings().topic_alerts,
             group_id=args.group,
             batch_size=args.batch_size,
             start_at=args.start_at,

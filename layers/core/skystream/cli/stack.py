@@ -7,6 +7,7 @@ import json
 
 from skystream.local import stack
 from skystream.local.aws_endpoint import LOCALSTACK_PORT
+from skystream.local.demo import run_demo
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -41,8 +42,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from skystream.local.demo import run_demo
-
     return run_demo(count=args.count)
 
 

@@ -7,14 +7,14 @@ import argparse
 import json
 from dataclasses import asdict
 
+from skystream import wiring
 from skystream.cli.common import connect
 
 
 def _add(args: argparse.Namespace) -> int:
     connect()
-    from skystream.storage.users import UserStore
 
-    user, token = UserStore().add(args.name, args.email, is_admin=args.admin)
+    user, token = wiring.users().add(args.name, args.email, is_admin=args.admin)
     if args.json:
         print(json.dumps({**asdict(user), "token": token}))
         return 0
@@ -27,9 +27,8 @@ def _add(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     connect()
-    from skystream.storage.users import UserStore
 
-    store = UserStore()
+    store = wiring.users()
     if store.get(args.user_id) is None:
         raise RuntimeError(f"no user {args.user_id} (`skystream users add NAME EMAIL` creates one)")
     print(store.new_token(args.user_id))
@@ -38,9 +37,8 @@ def _token(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     connect()
-    from skystream.storage.users import UserStore
 
-    store = UserStore()
+    store = wiring.users()
     if store.get(args.user_id) is None:
         raise RuntimeError(f"no user {args.user_id} (`skystream users show USER_ID` checks an id)")
     if args.token:
@@ -56,9 +54,8 @@ def _revoke(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     connect()
-    from skystream.storage.users import UserStore
 
-    user = UserStore().get(args.user_id)
+    user = wiring.users().get(args.user_id)
     if user is None:
         raise RuntimeError(f"no user {args.user_id}")
     print(json.dumps(asdict(user), indent=2))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -77,3 +80,46 @@ class AnnotationEvent(BaseModel):
     @classmethod
     def from_bytes(cls, value: bytes) -> AnnotationEvent:
         return cls.model_validate_json(value)
+
+
+@dataclass(frozen=True)
+class AnnotationRecord:
+    """One accepted upload, as stored. ``classdict`` is the parsed JSON object."""
+
+    annotator: str
+    dia_object_id: int
+    classification: str
+    version: str = ""
+    explanation: str = ""
+    classdict: dict[str, Any] = field(default_factory=dict)
+    url: str = ""
+    user_id: int | None = None
+    uploaded_us: int = field(default_factory=lambda: time.time_ns() // 1000)
+
+    @property
+    def timestamp(self) -> str:
+        """``YYYY-MM-DD HH:MM:SS`` UTC, the form Lasair's annotations.timestamp takes in SQL."""
+        return datetime.fromtimestamp(self.uploaded_us / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    def row(self) -> dict[str, Any]:
+        """The row filters and the objects endpoint see (``classdict`` as JSON text)."""
+        return {
+            "diaObjectId": self.dia_object_id,
+            "annotator": self.annotator,
+            "topic": self.annotator,  # Lasair's name for the annotator column
+            "classification": self.classification,
+            "version": self.version,
+            "explanation": self.explanation,
+            "classdict": json.dumps(self.classdict, separators=(",", ":"), allow_nan=False),
+            "url": self.url,
+            "timestamp": self.timestamp,
+        }
+
+
+@dataclass(frozen=True)
+class Annotator:
+    name: str
+    owner: int
+    active: bool = True
+    description: str = ""
+    created: str = ""

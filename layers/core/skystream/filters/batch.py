@@ -1,6 +1,6 @@
 """The rows one batch run sees: objects plus the joined context for those objects.
 
-Filled by ``skystream.services.joins.build_batch`` (annotations and context only when some filter
+Filled by ``skystream.services.joins.Joins.build`` (annotations and context only when some filter
 needs them); loaded by ``SqliteEngine`` into a fresh database per batch. Keys of each row
 dict are column names of ``skystream.filters.schema.TABLES``; a missing key is NULL.
 """

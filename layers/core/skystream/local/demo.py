@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
+from tqdm import tqdm
 
+from skystream import wiring
+from skystream.alerts.wire import encode_alert
+from skystream.clients.api import ApiClient
+from skystream.clients.lasair import lasair_consumer
+from skystream.config import settings
+from skystream.devtools.generator import generate_alerts
+from skystream.devtools.plot import plot_lightcurve
 from skystream.local import stack
 from skystream.local.lag import wait_caught_up
 
@@ -32,18 +40,13 @@ def _say(text: str = "") -> None:
 
 def _replay(bootstrap: str, topic: str, alerts: list[dict[str, Any]], label: str) -> None:
     """Produce the alerts, then follow them through ingest with a progress bar until all are stored."""
-    from tqdm import tqdm
-
-    from skystream.alerts.wire import encode_alert
-    from skystream.storage.objects import ObjectStore
-
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for alert in alerts:
         producer.produce(topic, encode_alert(alert), key=str(alert["diaObject"]["diaObjectId"]))
     if producer.flush(30):
         raise RuntimeError(f"the broker did not take every alert on {topic}")
     ids = [a["diaObject"]["diaObjectId"] for a in alerts]
-    store = ObjectStore()
+    store = wiring.objects()
     deadline = time.monotonic() + 180
     with tqdm(total=len(ids), desc=label, unit="alert") as bar:
         while bar.n < len(ids):
@@ -64,8 +67,6 @@ def _summary(record: dict[str, Any]) -> str:
 
 def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable[[dict[str, Any]], None]) -> int:
     """Lasair's sample consumer loop: poll until ``want`` records or 20 s with nothing."""
-    from skystream.clients.lasair import lasair_consumer
-
     consumer = lasair_consumer(bootstrap, group, topic)
     n = 0
     try:
@@ -99,12 +100,6 @@ def run_demo(count: int = 120) -> int:
 
 
 def _story(state: stack.StackState, count: int) -> int:
-    from skystream.clients.api import ApiClient
-    from skystream.config import settings
-    from skystream.devtools.generator import generate_alerts
-    from skystream.devtools.plot import plot_lightcurve
-    from skystream.storage.users import UserStore
-
     cfg = settings()
     run = int(time.time()) % 100_000  # fresh objects on every run, even against a long-running stack
     last_night = generate_alerts(max(count // 2, 20), seed=run * 2)
@@ -115,7 +110,7 @@ def _story(state: stack.StackState, count: int) -> int:
     wait_caught_up(state.bootstrap, _matcher_group(state), cfg.topic_enriched)  # no filter has seen them
 
     _say("\n== 2. a user saves a kafka_lite filter through the HTTP API")
-    user, token = UserStore().add("Susan", "susan@example.org")
+    user, token = wiring.users().add("Susan", "susan@example.org")
     _say(f"user {user.user_id} created; API token {token[:8]}...")
     api = ApiClient(str(state.api_url), token)
     saved = api.post("/filters", {

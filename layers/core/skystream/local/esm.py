@@ -29,9 +29,10 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from skystream.domain.records import KafkaRecord
 from skystream.local.handlers import Handler, LocalLambdaContext
 from skystream.local.template import KafkaEventSource
-from skystream.streams.lambda_event import KafkaRecord, build_kafka_event
+from skystream.streams.lambda_event import build_kafka_event
 
 log = logging.getLogger(__name__)
 

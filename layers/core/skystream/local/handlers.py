@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
+import uuid
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -46,9 +48,6 @@ class LocalLambdaContext:
     """The attributes of Lambda's context object that handlers and powertools read."""
 
     def __init__(self, function_name: str, timeout_s: float = 60.0, memory_mb: int = 1024):
-        import time
-        import uuid
-
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
@@ -59,6 +58,4 @@ class LocalLambdaContext:
         self._deadline = time.monotonic() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
-        import time
-
         return max(0, int((self._deadline - time.monotonic()) * 1000))

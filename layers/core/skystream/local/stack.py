@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from skystream.aws import reset_clients
+from skystream import wiring
 from skystream.local.aws_endpoint import LOCAL_CREDENTIALS, LOCALSTACK_PORT, start_moto
 from skystream.local.broker import start_broker
 from skystream.local.esm import EventSourceRunner
@@ -51,7 +51,11 @@ def local_template(bootstrap: str) -> LocalTemplate:
 
 
 def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
-    """What a function sees locally: the template's environment, loopback endpoints, dummy credentials."""
+    """What a function sees locally: the template's environment, loopback endpoints, dummy credentials.
+
+    Every variable ``skystream.config.settings`` requires is here (the template's Globals set
+    all but the region, which the dummy credentials bring), none left to a default.
+    """
     return {
         **LOCAL_CREDENTIALS,
         **template.environment,
@@ -61,8 +65,9 @@ def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
 
 
 def apply_environment(env: dict[str, str]) -> None:
+    """Point this process at ``env``: settings re-read, every service built afresh (``skystream.wiring``)."""
     os.environ.update(env)
-    reset_clients()
+    wiring.reset()
 
 
 class FunctionHost:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from skystream import wiring
 from skystream.aws import client
+from skystream.domain.records import KafkaRecord
 from skystream.local.aws_endpoint import moto_reset, start_moto
 from skystream.local.broker import start_broker
 from skystream.local.esm import to_record
@@ -26,7 +28,6 @@ from skystream.local.processes import free_port, stop_pid
 from skystream.local.provision import provision
 from skystream.local.stack import FunctionHost, apply_environment, local_environment, local_template
 from skystream.local.template import LocalTemplate
-from skystream.streams.lambda_event import KafkaRecord
 from skystream.streams.producer import close_shared_producers
 
 
@@ -65,6 +66,7 @@ class EphemeralStack:
                 with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
                     dynamodb.delete_table(TableName=name)
         provision(self.template, fresh_topics=True)
+        wiring.reset()  # the stores remember what they wrote (the nights holding objects): forget it
 
     def host(self, *, only: set[str] | None = None, batching_window_s: float | None = None,
              api_port: int | None = None) -> FunctionHost:

@@ -4,7 +4,7 @@ For a batch of events from topic ``annotations`` each active on-annotation filte
 once, restricted to the objects annotated (in this batch) by an annotator the filter names,
 with the objects' stored features and lightcurve; the batch itself (including the latest
 annotations, read from the table, not from the event) is built by ``skystream.services.joins``
-and delivered by ``skystream.services.matching.run_and_deliver`` exactly as the matcher does.
+and delivered by ``skystream.services.matching.Matcher.run_and_deliver`` exactly as the matcher does.
 Objects never seen by the ingest have no features to filter on: they are skipped and counted.
 
 An event that is not an annotation event (not JSON, a field missing, a ``diaObjectId``
@@ -15,9 +15,8 @@ with the reason; the rest of the batch runs. Only a store or the broker failing 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
@@ -25,22 +24,17 @@ from pydantic import ValidationError
 from skystream.domain.annotations import AnnotationEvent
 from skystream.domain.errors import FilterRejected
 from skystream.domain.filters import StoredFilter
+from skystream.domain.matches import MatchReport, OutputCounts
+from skystream.domain.objects import ObjectContext, StoredObject
+from skystream.domain.records import KafkaRecord
 from skystream.features.columns import row_problem
 from skystream.filters.compiler import compiled_filter
 from skystream.filters.schedule import BatchBudget
-from skystream.services.matching import MatchReport, ObjectContext, OutputCounts, log_failed_filter
-from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
-from skystream.streams.lambda_event import KafkaRecord
+from skystream.ports import ActiveFilters, FilterRunner, ObjectReader
+from skystream.services.matching import log_failed_filter
+from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
 
 log = Logger(child=True)
-
-
-class ActiveFilters(Protocol):
-    def active(self, trigger: Any) -> list[StoredFilter]: ...
-
-
-class ObjectReader(Protocol):
-    def get_many(self, ids: Iterable[int]) -> Mapping[int, Any]: ...
 
 
 @dataclass
@@ -57,6 +51,11 @@ class TriggerReport(OutputCounts):
     skipped_filters: int = 0
     unknown_ids: list[int] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, int]:
+        return {"AnnotationEventsReceived": self.events, "AnnotationEventsInvalid": self.bad_events,
+                "RecordsDeadLettered": self.dead_lettered, "ObjectsUnknown": self.unknown_objects,
+                **super().metrics(), "FiltersFailed": self.failed_filters, "FiltersSkipped": self.skipped_filters}
 
     def add(self, report: MatchReport) -> None:
         self.add_counts(report)
@@ -118,54 +117,47 @@ def plan(events: Sequence[AnnotationEvent], filters: Sequence[StoredFilter]) -> 
     return [(list(ids), group) for ids, group in groups.items()]
 
 
-def on_annotations(
-    records: Iterable[KafkaRecord],
-    *,
-    filters: ActiveFilters | None = None,
-    objects: ObjectReader | None = None,
-    run: Callable[..., MatchReport] | None = None,
-    producer: Any = None,
-    dead_letters: DeadLetters | None = None,
-    budget: BatchBudget | None = None,
-) -> TriggerReport:
-    """Handle one batch of raw ``annotations`` records; collaborators default to the real stores.
-    Every filter group's run shares ``budget`` (one deadline for the whole batch)."""
-    report = TriggerReport()
-    parsed, refused = parse_events(records)
-    report.events, report.bad_events = len(parsed), len(refused)
-    events = [event for _, event in parsed]
-    work: list[tuple[list[int], list[StoredFilter]]] = []
-    stored: Mapping[int, Any] = {}
-    if events:
-        if filters is None:
-            from skystream.storage.filters import FilterStore
+class AnnotationTrigger:
+    """The annotation function's work: ``filters`` (the active ones), ``objects`` (their stored
+    features), ``matcher`` (runs and delivers, as for alerts), ``dead_letters`` (events refused)."""
 
-            filters = FilterStore()
-        work = plan(events, filters.active("annotation"))
-    if work:
-        if objects is None:
-            from skystream.storage.objects import ObjectStore
+    def __init__(self, *, filters: ActiveFilters, objects: ObjectReader, matcher: FilterRunner,
+                 dead_letters: DeadLetters):
+        self.filters = filters
+        self.objects = objects
+        self.matcher = matcher
+        self.dead_letters = dead_letters
 
-            objects = ObjectStore()
-        wanted = list(dict.fromkeys(i for ids, _ in work for i in ids))
-        stored = objects.get_many(wanted)
-        unusable = {i: problem for i in wanted if i in stored and (problem := row_problem(stored[i].row))}
-        refused += [(record, f"stored object {event.diaObjectId} cannot be filtered: {unusable[event.diaObjectId]}")
-                    for record, event in parsed if event.diaObjectId in unusable]
-        stored = {i: s for i, s in stored.items() if i not in unusable}
-        report.objects = sum(1 for i in wanted if i in stored)
-        report.unknown_ids = [i for i in wanted if i not in stored and i not in unusable]
-        report.unknown_objects = len(report.unknown_ids)
-    if refused:
-        dead_letters = dead_letters or default_dead_letters()
-        report.reasons = [dead_letters.send(record, reason, "annotation") for record, reason in refused]
-        report.dead_lettered = len(refused)
-        dead_letters.flush()  # before the filters run: a dead letter the broker refuses fails the batch
-        log.warning("%d annotation event(s) sent to the dead-letter topic: %s", len(refused), report.reasons[:5])
-    if run is None:
-        from skystream.services.matching import run_and_deliver as run
-    for ids, group in work:
-        contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
-        if contexts:
-            report.add(run(contexts, group, trigger="annotation", producer=producer, budget=budget))
-    return report
+    def on_annotations(self, records: Iterable[KafkaRecord], *, budget: BatchBudget | None = None) -> TriggerReport:
+        """Handle one batch of raw ``annotations`` records; every filter group's run shares ``budget``
+        (one deadline for the whole batch)."""
+        report = TriggerReport()
+        parsed, refused = parse_events(records)
+        report.events, report.bad_events = len(parsed), len(refused)
+        events = [event for _, event in parsed]
+        work: list[tuple[list[int], list[StoredFilter]]] = []
+        stored: Mapping[int, StoredObject] = {}
+        if events:
+            work = plan(events, self.filters.active("annotation"))
+        if work:
+            wanted = list(dict.fromkeys(i for ids, _ in work for i in ids))
+            stored = self.objects.get_many(wanted)
+            unusable = {i: problem for i in wanted if i in stored and (problem := row_problem(stored[i].row))}
+            refused += [(record, f"stored object {event.diaObjectId} cannot be filtered: "
+                                 f"{unusable[event.diaObjectId]}")
+                        for record, event in parsed if event.diaObjectId in unusable]
+            stored = {i: s for i, s in stored.items() if i not in unusable}
+            report.objects = sum(1 for i in wanted if i in stored)
+            report.unknown_ids = [i for i in wanted if i not in stored and i not in unusable]
+            report.unknown_objects = len(report.unknown_ids)
+        if refused:
+            report.reasons = [self.dead_letters.send(record, reason, "annotation") for record, reason in refused]
+            report.dead_lettered = len(refused)
+            self.dead_letters.flush()  # before the filters run: a dead letter the broker refuses fails the batch
+            log.warning("%d annotation event(s) sent to the dead-letter topic: %s", len(refused),
+                        report.reasons[:5])
+        for ids, group in work:
+            contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
+            if contexts:
+                report.add(self.matcher.run_and_deliver(contexts, group, trigger="annotation", budget=budget))
+        return report

@@ -13,52 +13,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
-from skystream.domain.annotations import MAX_UPLOADS_PER_REQUEST, AnnotationEvent, AnnotationUpload
+from skystream.domain.annotations import (
+    MAX_UPLOADS_PER_REQUEST,
+    AnnotationEvent,
+    AnnotationRecord,
+    AnnotationUpload,
+)
 from skystream.domain.errors import BadRequest, Forbidden, NotFound
-from skystream.storage.annotations import AnnotationRecord
-from skystream.storage.annotators import Annotator
-
-
-class AnnotationWriter(Protocol):
-    def put_many(self, annotations: Sequence[AnnotationRecord]) -> None: ...
-
-
-class AnnotatorLookup(Protocol):
-    def get(self, name: str) -> Annotator | None: ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, events: Sequence[AnnotationEvent]) -> None: ...
+from skystream.ports import AnnotationWriter, AnnotatorLookup, Caller, EventPublisher, RecordProducer
 
 
 class KafkaEventPublisher:
     """Produces each event to topic ``annotations`` keyed by diaObjectId, so per-object order holds."""
 
-    def __init__(self, producer: Any = None, topic: str | None = None):
+    def __init__(self, producer: RecordProducer, topic: str):
         self._producer = producer
         self._topic = topic
 
     def publish(self, events: Sequence[AnnotationEvent]) -> None:
-        from skystream.config import settings
-        from skystream.streams.producer import shared_producer
-
-        producer = self._producer or shared_producer()
-        topic = self._topic or settings().topic_annotations
         for event in events:
-            if not producer.produce(topic, event.to_bytes(), key=str(event.diaObjectId)):
+            if not self._producer.produce(self._topic, event.to_bytes(), key=str(event.diaObjectId)):
                 raise RuntimeError(f"annotation event for {event.diaObjectId} is over the producer's size limit")
-        producer.flush()
-
-
-class Caller(Protocol):
-    """Who is uploading (``skystream.storage.users.User`` fits)."""
-
-    @property
-    def user_id(self) -> int: ...
+        self._producer.flush()
 
 
 def parse_uploads(body: Any) -> list[AnnotationUpload]:
@@ -109,19 +89,10 @@ def check_annotators(uploads: Sequence[AnnotationUpload], caller: Caller, regist
 class AnnotationService:
     """Upload path used by the API (and by anything else that annotates on a user's behalf)."""
 
-    def __init__(self, store: AnnotationWriter | None = None, registry: AnnotatorLookup | None = None,
-                 publisher: EventPublisher | None = None):
-        if store is None:
-            from skystream.storage.annotations import AnnotationStore
-
-            store = AnnotationStore()
-        if registry is None:
-            from skystream.storage.annotators import AnnotatorRegistry
-
-            registry = AnnotatorRegistry()
+    def __init__(self, store: AnnotationWriter, registry: AnnotatorLookup, publisher: EventPublisher):
         self.store = store
         self.registry = registry
-        self.publisher = publisher or KafkaEventPublisher()
+        self.publisher = publisher
 
     def upload(self, caller: Caller, body: Any) -> list[AnnotationRecord]:
         """Validate, store and announce; returns the stored records in request order."""

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from skystream.domain.errors import ContextFileError
+from skystream.filters.schema import TABLES
+from skystream.ports import ContextWriter
 from skystream.storage.context import CONTEXT_TABLES, check_table
 
 INTEGER_TYPES = ("INT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT")
@@ -24,8 +26,6 @@ REAL_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
 
 def column_types(table: str) -> dict[str, str]:
     """Column name -> SQL type of a context table, from the filter schema."""
-    from skystream.filters.schema import TABLES
-
     check_table(table)
     return {name: column.sql_type.upper() for name, column in TABLES[table].columns.items()}
 
@@ -123,17 +123,13 @@ def format_of(path: Path) -> str:
     return "csv" if path.suffix.lower() == ".csv" else "json"
 
 
-def load_text(table: str, text: str, fmt: str, store: Any = None) -> int:
+def load_text(table: str, text: str, fmt: str, store: ContextWriter) -> int:
     """Parse, check and store rows; returns how many objects got a row. Nothing is stored if any row is bad."""
     rows = check_rows(check_table(table), parse_rows(text, fmt), from_text=fmt == "csv")
-    if store is None:
-        from skystream.storage.context import ContextStore
-
-        store = ContextStore()
     return store.put_rows(table, rows)
 
 
-def load_file(path: Path, table: str | None = None, store: Any = None) -> tuple[str, int]:
+def load_file(path: Path, store: ContextWriter, table: str | None = None) -> tuple[str, int]:
     """``skystream context load FILE``: (table, rows stored)."""
     name = table_for(path, table)
     return name, load_text(name, path.read_text(encoding="utf-8"), format_of(path), store)

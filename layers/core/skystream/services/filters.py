@@ -26,13 +26,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
-from skystream.config import settings
+from skystream.config import Settings
 from skystream.domain.errors import (
     BadRequest,
     FilterRejected,
@@ -45,14 +45,17 @@ from skystream.domain.errors import (
     Unavailable,
 )
 from skystream.domain.filters import FilterSpec, StoredFilter
+from skystream.domain.matches import MatchReport
+from skystream.domain.objects import KEY_COLUMN, ObjectContext
+from skystream.domain.users import User
 from skystream.filters.compiler import compiled_filter
+from skystream.filters.engine import SqliteEngine
+from skystream.filters.parts import split_select
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
-from skystream.services.matching import KEY_COLUMN, MatchReport, ObjectContext, run_and_deliver
-from skystream.storage.filters import FilterStore
-from skystream.storage.rates import RateCounter
-from skystream.storage.users import User
-from skystream.streams.producer import DEFAULT_MAX_RECORD_BYTES
+from skystream.ports import FilterRepository, FilterRunner, ObjectReader, RateCounter, Topics
+from skystream.services.joins import Joins
+from skystream.streams.producer import DEFAULT_MAX_RECORD_BYTES, ProduceError
 
 RESEED_LIMIT = 10
 RESEED_SCAN = 500  # most recent objects the reseed looks at
@@ -61,13 +64,21 @@ RUN_ROW_CAP = 1000
 RETENTION_MS = 7 * 24 * 3600 * 1000
 
 
-class Topics(Protocol):
-    def create(self, topics: Sequence[str], *, partitions: int = 1, retention_ms: int | None = ...) -> None: ...
-    def delete(self, topics: Sequence[str], *, missing_ok: bool = True) -> None: ...
+@dataclass(frozen=True)
+class FilterLimits:
+    """The per-user limits and run-now bounds (settings with documented defaults, docs/filters.md "Limits")."""
 
+    max_active_filters_per_user: int
+    max_daily_bytes_per_user: int
+    run_now_per_minute: int
+    run_now_deadline_s: float
+    filter_time_limit_s: float  # the matcher's per-filter limit: run-now never gives a filter more
 
-class RecentObjects(Protocol):
-    def recent(self, limit: int) -> list[Any]: ...
+    @classmethod
+    def of(cls, cfg: Settings) -> FilterLimits:
+        return cls(max_active_filters_per_user=cfg.max_active_filters_per_user,
+                   max_daily_bytes_per_user=cfg.max_daily_bytes_per_user, run_now_per_minute=cfg.run_now_per_minute,
+                   run_now_deadline_s=cfg.run_now_deadline_s, filter_time_limit_s=cfg.filter_time_limit_s)
 
 
 @dataclass
@@ -92,55 +103,24 @@ def _now() -> str:
 
 def split_sql(sql: str) -> tuple[str, str, str | None]:
     """A whole ``SELECT ... FROM ... WHERE ...`` as Lasair's three parts, the form filters are stored in."""
-    from skystream.filters.parts import split_select
-
     parts = split_select(sql)
     return parts.selected, parts.tables, parts.conditions or None
 
 
 class FilterService:
-    def __init__(
-        self,
-        store: FilterStore | None = None,
-        *,
-        topics: Topics | None = None,
-        objects: RecentObjects | None = None,
-        producer: Any = None,
-        quota: Any = None,
-        rates: RateCounter | None = None,
-    ):
-        self.store = store or FilterStore()
-        self._topics = topics
-        self._objects = objects
-        self._producer = producer
-        self._quota = quota
-        self._rates = rates
+    """The filter lifecycle. ``store`` keeps the filters, ``topics`` makes and removes their topics,
+    ``matcher`` reseeds a saved Kafka filter's topic, ``objects`` and ``joins`` give run-now its
+    batch, ``rates`` counts run-now requests, ``limits`` are the per-user limits."""
 
-    # -- collaborators, made on first use (a read-only request never connects to Kafka) ---------
-
-    @property
-    def topics(self) -> Topics:
-        if self._topics is None:
-            from skystream.streams.admin import TopicAdmin
-
-            self._topics = TopicAdmin()
-        return self._topics
-
-    @property
-    def rates(self) -> RateCounter:
-        if self._rates is None:
-            from skystream.storage.rates import RateStore
-
-            self._rates = RateStore()
-        return self._rates
-
-    @property
-    def objects(self) -> RecentObjects:
-        if self._objects is None:
-            from skystream.storage.objects import ObjectStore
-
-            self._objects = ObjectStore()
-        return self._objects
+    def __init__(self, store: FilterRepository, *, topics: Topics, objects: ObjectReader, matcher: FilterRunner,
+                 joins: Joins, rates: RateCounter, limits: FilterLimits):
+        self.store = store
+        self.topics = topics
+        self.objects = objects
+        self.matcher = matcher
+        self.joins = joins
+        self.rates = rates
+        self.limits = limits
 
     # -- access ---------------------------------------------------------------------------------
 
@@ -167,30 +147,10 @@ class FilterService:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def _checked(self, spec: FilterSpec) -> FilterSpec:
-        """Resolve a whole SELECT into parts and compile; the checker's refusals (``FilterRejected``,
-        400 with its message and position) pass through as they are."""
-        if spec.sql:
-            if spec.selected or spec.tables or spec.conditions:
-                raise FilterRejected("give either sql, or selected/tables/conditions, not both")
-            selected, tables, conditions = split_sql(spec.sql)
-            spec = spec.model_copy(update={"sql": None, "selected": selected, "tables": tables,
-                                           "conditions": conditions})
-        if not spec.selected or not spec.tables:
-            raise FilterRejected("a filter needs selected (the SELECT list) and tables (the FROM list), "
-                                 "or one whole sql SELECT statement")
-        compiled = compiled_filter(_probe(spec))
-        if spec.output != "none" and KEY_COLUMN not in compiled.output_columns:
-            raise FilterRejected(f"filters with output {spec.output} must select objects.{KEY_COLUMN}: "
-                                 "records are keyed by it and lightcurves are attached by it")
-        if spec.on_annotation and not compiled.annotators:
-            raise FilterRejected("on_annotation needs a filter that joins an annotator "
-                                 "(add annotator:NAME to tables); otherwise use on_alert")
-        return spec
 
     def _within_limits(self, user: User, saved: StoredFilter, current: StoredFilter | None = None) -> None:
         """Refuse a save that takes ``user`` past a per-user limit (and adds to what they have)."""
-        config = settings()
+        config = self.limits
         others = [f for f in self.store.list_for(user.user_id) if f.filter_id != saved.filter_id]
 
         def usage(mine: StoredFilter | None) -> tuple[int, int]:
@@ -215,7 +175,7 @@ class FilterService:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def create(self, user: User, spec: FilterSpec) -> SaveOutcome:
-        spec = self._checked(spec)
+        spec = checked_spec(spec)
         now = _now()
         f = StoredFilter(
             filter_id=uuid.uuid4().hex[:16],
@@ -244,7 +204,7 @@ class FilterService:
         except ValidationError as exc:  # the change is valid alone but not with the stored fields
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise BadRequest(f"the filter would not be valid after this change: {problems}") from exc
-        spec = self._checked(spec)
+        spec = checked_spec(spec)
         f = current.model_copy(update={
             **_stored_fields(spec),
             "topic": topic_name(user.user_id, spec.name) if spec.output.startswith("kafka") else None,
@@ -259,8 +219,6 @@ class FilterService:
         return self._after_save(f, previous_topic=current.topic)
 
     def delete(self, user: User, filter_id: str) -> StoredFilter:
-        from confluent_kafka import KafkaException
-
         f = self.editable(user, filter_id)
         self.store.delete(f)
         if f.topic:
@@ -273,10 +231,6 @@ class FilterService:
         return f
 
     def _after_save(self, f: StoredFilter, previous_topic: str | None) -> SaveOutcome:
-        from confluent_kafka import KafkaException
-
-        from skystream.streams.producer import ProduceError
-
         try:
             stale = [t for t in {previous_topic, f.topic} if t]
             if stale:
@@ -305,8 +259,7 @@ class FilterService:
     def reseed(self, f: StoredFilter) -> MatchReport:
         """Run ``f`` over the most recent stored objects and put up to :data:`RESEED_LIMIT` records on its topic."""
         contexts = self._recent_contexts(RESEED_SCAN)
-        return run_and_deliver(contexts, [f], trigger="save", producer=self._producer, quota=self._quota,
-                               max_records_per_filter=RESEED_LIMIT)
+        return self.matcher.run_and_deliver(contexts, [f], trigger="save", max_records_per_filter=RESEED_LIMIT)
 
     def _recent_contexts(self, limit: int) -> list[ObjectContext]:
         return [ObjectContext.from_stored(o) for o in self.objects.recent(limit)]
@@ -320,10 +273,7 @@ class FilterService:
         filter itself by the matcher's per-filter time limit (a filter slower than that here
         would time out in the matcher too). One user may run ``run_now_per_minute`` a minute.
         """
-        from skystream.filters.engine import SqliteEngine
-        from skystream.services.joins import build_batch
-
-        config = settings()
+        config = self.limits
         started = time.monotonic()
         deadline = started + config.run_now_deadline_s
         count, retry_after = self.rates.hit("run", user.user_id)
@@ -334,10 +284,10 @@ class FilterService:
                               setting="RUN_NOW_PER_MINUTE", limit=config.run_now_per_minute,
                               retry_after_s=round(retry_after, 1))
         if isinstance(f, FilterSpec):
-            f = _probe(self._checked(f))
+            f = _probe(checked_spec(f))
         compiled = compiled_filter(f)
         rows = [o.row for o in self.objects.recent(RUN_SCAN)]
-        batch = build_batch(rows, [compiled])
+        batch = self.joins.build(rows, [compiled])
         time_limit = min(config.filter_time_limit_s, deadline - time.monotonic())
         if time_limit <= 0:
             raise RunTimedOut(f"reading the {len(rows)} most recent objects took the whole run-now time of "
@@ -355,6 +305,27 @@ class FilterService:
         return RunOutcome(rows=[clean(r) for r in outcome.rows], objects_scanned=len(rows),
                           truncated=bool(outcome.truncated), elapsed_s=time.monotonic() - started)
 
+
+def checked_spec(spec: FilterSpec) -> FilterSpec:
+    """Resolve a whole SELECT into parts and compile; the checker's refusals (``FilterRejected``,
+    400 with its message and position) pass through as they are."""
+    if spec.sql:
+        if spec.selected or spec.tables or spec.conditions:
+            raise FilterRejected("give either sql, or selected/tables/conditions, not both")
+        selected, tables, conditions = split_sql(spec.sql)
+        spec = spec.model_copy(update={"sql": None, "selected": selected, "tables": tables,
+                                       "conditions": conditions})
+    if not spec.selected or not spec.tables:
+        raise FilterRejected("a filter needs selected (the SELECT list) and tables (the FROM list), "
+                             "or one whole sql SELECT statement")
+    compiled = compiled_filter(_probe(spec))
+    if spec.output != "none" and KEY_COLUMN not in compiled.output_columns:
+        raise FilterRejected(f"filters with output {spec.output} must select objects.{KEY_COLUMN}: "
+                             "records are keyed by it and lightcurves are attached by it")
+    if spec.on_annotation and not compiled.annotators:
+        raise FilterRejected("on_annotation needs a filter that joins an annotator "
+                             "(add annotator:NAME to tables); otherwise use on_alert")
+    return spec
 
 def _spec_fields(f: StoredFilter) -> dict[str, Any]:
     return {name: getattr(f, name) for name in FilterSpec.model_fields if name != "sql"}

@@ -20,34 +20,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from skystream.alerts.enriched import MAX_RECORD_BYTES, EnrichedRecord
+from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.lightcurve import lite_and_full
 from skystream.alerts.wire import BadAlert, decode_alert
-from skystream.config import settings
 from skystream.domain.bounds import OutOfBounds
+from skystream.domain.records import KafkaRecord
 from skystream.features import objects_row
-from skystream.ports import RecordProducer
+from skystream.ports import ArchiveWriter, ObjectWriter, RecordProducer
 from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
-from skystream.streams.lambda_event import KafkaRecord
-from skystream.streams.producer import shared_producer
 
 STORE_WORKERS = 8
 T = TypeVar("T")
-
-
-class ObjectWriter(Protocol):
-    def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
-             dia_source_id: int | None = None) -> Any:
-        """The storage item of one record, with no I/O; raises ``OutOfBounds`` when it cannot be stored."""
-
-    def put_if_newer(self, item: Any) -> bool:
-        """Write the item unless a newer alert of the object is stored; raises only for the store's failures."""
-
-
-class ArchiveWriter(Protocol):
-    def put(self, dia_object_id: int, full_alert: dict[str, Any], schema_version: str) -> None: ...
 
 
 @dataclass
@@ -89,6 +74,9 @@ def enrich(alert: dict[str, Any], schema_version: str) -> EnrichedRecord:
 
 
 class IngestService:
+    """``producer`` sends enriched records and dead letters (one per container, sized for enriched
+    records), ``objects`` and ``archive`` store each object's state and full alert."""
+
     def __init__(self, producer: RecordProducer, objects: ObjectWriter, archive: ArchiveWriter, *,
                  enriched_topic: str, dlq_topic: str, workers: int = STORE_WORKERS):
         self.producer = producer
@@ -183,22 +171,3 @@ class IngestService:
                 results = list(pool.map(store_object, groups))  # re-raises the first storage error
         report.stored += sum(r[0] for r in results)
         report.stale += sum(r[1] for r in results)
-
-
-def default_service() -> IngestService:
-    """The service wired to this environment's broker, table and bucket (one producer per container)."""
-    from skystream.storage.archive import AlertArchive
-    from skystream.storage.objects import ObjectStore
-
-    cfg = settings()
-    return IngestService(
-        shared_producer(max_record_bytes=MAX_RECORD_BYTES),
-        ObjectStore(),
-        AlertArchive(),
-        enriched_topic=cfg.topic_enriched,
-        dlq_topic=cfg.topic_dlq,
-    )
-
-
-def ingest_records(records: Sequence[KafkaRecord], service: IngestService | None = None) -> IngestReport:
-    return (service or default_service()).process(records)

@@ -8,29 +8,12 @@ so the common case (filters on ``objects`` alone) costs no extra DynamoDB call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from skystream.filters.batch import BatchRows
+from skystream.ports import AnnotationReader, ContextReader, NeedsTables
 from skystream.storage.context import CONTEXT_TABLES
-
-
-class NeedsTables(Protocol):
-    """What ``build_batch`` reads of a compiled filter (``skystream.filters.compiler.CompiledFilter``)."""
-
-    @property
-    def tables(self) -> frozenset[str]: ...
-
-    @property
-    def annotators(self) -> frozenset[str]: ...
-
-
-class AnnotationReader(Protocol):
-    def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]: ...
-
-
-class ContextReader(Protocol):
-    def rows_of(self, object_ids: Iterable[int], tables: Iterable[str]) -> dict[str, list[dict[str, Any]]]: ...
 
 
 def needed(filters: Sequence[NeedsTables]) -> tuple[list[str], list[str]]:
@@ -43,33 +26,23 @@ def needed(filters: Sequence[NeedsTables]) -> tuple[list[str], list[str]]:
     return sorted(tables & set(CONTEXT_TABLES)), sorted(annotators)
 
 
-def build_batch(
-    objects: Sequence[dict[str, Any]],
-    filters: Sequence[NeedsTables],
-    *,
-    annotations: AnnotationReader | None = None,
-    context: ContextReader | None = None,
-) -> BatchRows:
-    """The batch for ``filters`` over ``objects`` rows (each with ``diaObjectId``).
+class Joins:
+    """Builds each batch from the objects' rows plus what its filters join, read from ``annotations`` and ``context``."""
 
-    ``annotations`` and ``context`` default to the DynamoDB stores; tests pass fakes.
-    """
-    tables, annotators = needed(filters)
-    ids = list(dict.fromkeys(int(row["diaObjectId"]) for row in objects))
-    batch = BatchRows(objects=list(objects), sherlock_classifications=[], crossmatch_tns=[], annotations=[])
-    if not ids:
+    def __init__(self, *, annotations: AnnotationReader, context: ContextReader):
+        self.annotations = annotations
+        self.context = context
+
+    def build(self, objects: Sequence[dict[str, Any]], filters: Sequence[NeedsTables]) -> BatchRows:
+        """The batch for ``filters`` over ``objects`` rows (each with ``diaObjectId``)."""
+        tables, annotators = needed(filters)
+        ids = list(dict.fromkeys(int(row["diaObjectId"]) for row in objects))
+        batch = BatchRows(objects=list(objects), sherlock_classifications=[], crossmatch_tns=[], annotations=[])
+        if not ids:
+            return batch
+        if tables:
+            for table, rows in self.context.rows_of(ids, tables).items():
+                getattr(batch, table).extend(rows)
+        if annotators:
+            batch.annotations.extend(self.annotations.latest(ids, annotators))
         return batch
-    if tables:
-        if context is None:
-            from skystream.storage.context import ContextStore
-
-            context = ContextStore()
-        for table, rows in context.rows_of(ids, tables).items():
-            getattr(batch, table).extend(rows)
-    if annotators:
-        if annotations is None:
-            from skystream.storage.annotations import AnnotationStore
-
-            annotations = AnnotationStore()
-        batch.annotations.extend(annotations.latest(ids, annotators))
-    return batch

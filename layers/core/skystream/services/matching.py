@@ -3,8 +3,9 @@
 The same path serves every trigger: new alerts (the matcher), new annotations, and the
 reseed of a freshly saved Kafka filter. One batch of objects becomes one in-memory SQLite
 database; every filter runs on it (a failing filter never stops the others); each
-matching row becomes a record in the filter's output format and goes to its topic within
-the size limit and the daily byte quota, or to the email digest.
+filter's matching rows go to the strategy of its output (``skystream.outputs``: records on
+its Kafka topic within the size limit and the daily byte quota, or rows for the email
+digest). This module only orchestrates: schedule, evaluate, hand the rows over, report.
 
 Time is shared: filters run in the order ``filters.schedule`` gives (cheap ones first,
 owners taking turns, the batch's budget split fairly between owners), and each filter's
@@ -25,121 +26,30 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Literal
 
 from aws_lambda_powertools import Logger
 
 from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
-from skystream.domain.errors import FilterRejected, NotBuilt
+from skystream.domain.errors import FilterRejected
 from skystream.domain.filters import StoredFilter
+from skystream.domain.matches import FilterResult, MatchReport
+from skystream.domain.objects import ObjectContext
+from skystream.domain.records import KafkaRecord
 from skystream.features.columns import row_problem
-from skystream.filters.compiler import compiled_filter
+from skystream.filters.compiler import CompiledFilter, compiled_filter
+from skystream.filters.engine import FilterEngine, FilterOutcome
 from skystream.filters.schedule import BatchBudget, FairSchedule
-from skystream.outputs.delivery import DeliveryCounts, Outgoing, deliver
-from skystream.outputs.formats import build_record, encode_record, utc_stamp
-from skystream.ports import QuotaCounter, RecordProducer
-from skystream.streams.dead_letter import DeadLetters, default_dead_letters, describe, is_infrastructure
-from skystream.streams.lambda_event import KafkaRecord
-
-if TYPE_CHECKING:
-    from skystream.filters.compiler import CompiledFilter
-    from skystream.filters.engine import FilterEngine, FilterOutcome
-    from skystream.services.suspension import FilterHealth
+from skystream.outputs.base import MatchedBatch, Outputs
+from skystream.ports import ActiveFilters, FilterHealth, FilterRunner
+from skystream.services.joins import Joins
+from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
 
 log = Logger(child=True)
 
-KEY_COLUMN = "diaObjectId"
 SKIPPED_FOR_BUDGET = ("not run on this batch: the batch's time was used up (it is shared fairly between users); "
                       "its matches in this batch are not delivered, the next batch runs it again")
-
-
-@dataclass
-class ObjectContext:
-    """One object as a filter batch sees it: its features row, lite lightcurve and (if at hand) full alert."""
-
-    row: dict[str, Any]
-    lite: dict[str, Any]
-    full_alert: dict[str, Any] | None = None
-    schema_version: str = ""
-
-    @property
-    def dia_object_id(self) -> int:
-        return int(self.row[KEY_COLUMN])
-
-    @classmethod
-    def from_stored(cls, stored: Any) -> ObjectContext:
-        """A ``storage.objects.StoredObject`` (row, lite, schema_version); its full alert is read lazily if needed."""
-        return cls(row=dict(stored.row), lite=dict(stored.lite or {}),
-                   schema_version=str(getattr(stored, "schema_version", "") or ""))
-
-
-@dataclass
-class OutputCounts:
-    """What matches became: one filter's, a batch's, or (summed) an annotation batch's."""
-
-    matched: int = 0
-    produced: int = 0
-    dropped_oversize: int = 0
-    dropped_quota: int = 0
-    emailed: int = 0
-
-    def add_counts(self, other: OutputCounts) -> None:
-        for name in _COUNT_NAMES:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-_COUNT_NAMES = tuple(f.name for f in fields(OutputCounts))
-
-
-@dataclass
-class FilterResult(OutputCounts):
-    """What one filter did with one batch."""
-
-    error: str | None = None
-    skipped: str | None = None  # why it did not run this time (not its fault, not a failure)
-
-
-@dataclass
-class MatchReport(OutputCounts):
-    objects: int = 0
-    filters: int = 0
-    failed_filters: int = 0
-    skipped_filters: int = 0
-    per_filter: dict[str, FilterResult] = field(default_factory=dict)
-
-    def add(self, filter_id: str, result: FilterResult) -> None:
-        self.per_filter[filter_id] = result
-        self.add_counts(result)
-        self.failed_filters += result.error is not None
-        self.skipped_filters += result.skipped is not None
-
-
-class FullAlertSource(Protocol):
-    def get(self, dia_object_id: int) -> tuple[dict, str] | None: ...
-
-
-class _ArchiveReads:
-    """The archive as one run reads it: each object's full alert read at most once, however many
-    kafka_full filters match it, and the real archive opened only when a full alert is missing."""
-
-    def __init__(self, archive: FullAlertSource | None):
-        self._archive = archive
-        self._read: dict[int, tuple[dict, str] | None] = {}
-
-    def get(self, dia_object_id: int) -> tuple[dict, str] | None:
-        if dia_object_id not in self._read:
-            if self._archive is None:
-                from skystream.storage.archive import AlertArchive
-
-                self._archive = AlertArchive()
-            self._read[dia_object_id] = self._archive.get(dia_object_id)
-        return self._read[dia_object_id]
-
-
-class DigestSink(Protocol):
-    def add_matches(
-        self, day: dt.date, user_id: int, filter_id: str, filter_name: str, rows: list[dict], utc: str
-    ) -> int: ...
+RunTrigger = Literal["alert", "annotation", "save"]
 
 
 def newest_per_object(objects: Sequence[ObjectContext]) -> list[ObjectContext]:
@@ -158,84 +68,85 @@ def newest_per_object(objects: Sequence[ObjectContext]) -> list[ObjectContext]:
     return list(best.values())
 
 
-def run_and_deliver(
-    objects: Sequence[ObjectContext],
-    filters: Sequence[StoredFilter],
-    *,
-    trigger: Literal["alert", "annotation", "save"],
-    producer: RecordProducer | None = None,
-    quota: QuotaCounter | None = None,
-    engine: FilterEngine | None = None,
-    archive: FullAlertSource | None = None,
-    digest: DigestSink | None = None,
-    batch_builder: Any = None,
-    max_records_per_filter: int | None = None,
-    now: dt.datetime | None = None,
-    budget: BatchBudget | None = None,
-    health: FilterHealth | None = None,
-) -> MatchReport:
-    """Evaluate ``filters`` on ``objects`` and deliver each filter's matches to its output.
+class Matcher:
+    """Runs filters over a batch of objects and hands each filter's matches to its output strategy.
 
-    ``trigger`` says why they run (a new alert, an annotation, or the reseed after a save);
-    the caller has already chosen the filters that trigger concerns. ``budget`` is the
-    batch's deadline (None: each filter's own time limit only).
-
-    Collaborators default to the real ones (shared producer, DynamoDB quota, SQLite engine,
-    S3 archive, digest table, and for alert and annotation triggers the failure counts of
-    ``skystream.services.suspension``); tests pass fakes. Produced records are flushed once before
-    returning: a broker failure raises, so the event source retries the batch.
+    ``engine`` evaluates (``skystream.filters.engine``), ``joins`` reads the joined tables the
+    batch's filters need, ``outputs`` knows where each output kind goes, and ``health`` (None:
+    no bookkeeping) hears which filters failed, for their suspension.
     """
-    report = MatchReport()
-    contexts = newest_per_object(objects)
-    report.objects = len(contexts)
-    report.filters = len(filters)
-    if not contexts or not filters:
-        return report
-    if health is None and trigger != "save":
-        health = _default_health()
 
-    runnable, failures = _compile(filters, report)
-    for f, reason in failures:
-        log_failed_filter(f, reason, trigger=trigger, objects=len(contexts))
-    successes: list[StoredFilter] = []
-    if runnable:
-        if batch_builder is None:
-            from skystream.services.joins import build_batch as batch_builder
-        if engine is None:
-            engine = _default_engine()
-        outputs = _Outputs(contexts, now or dt.datetime.now(dt.UTC), producer=producer, quota=quota,
-                           archive=archive, digest=digest, max_records=max_records_per_filter)
-        batch = batch_builder([ctx.row for ctx in contexts], [compiled for _, compiled in runnable])
-        schedule: FairSchedule[tuple[StoredFilter, CompiledFilter]] = FairSchedule(
-            [((f, c), f.owner, (f.filter_id, f.version)) for f, c in runnable],
-            time_limit_s=engine.time_limit_s, budget=budget)
-        with engine.session(batch, [compiled for _, compiled in runnable]) as session:
-            for turn in schedule:  # each filter evaluated, then its records delivered at once
-                f, compiled = turn.job
-                outcome = session.evaluate(f.filter_id, compiled, turn.time_limit_s)
-                if schedule.finished(turn, elapsed_s=outcome.elapsed_s, timed_out=outcome.timed_out) in (
-                        "again", "skipped"):
-                    continue
-                started = time.monotonic()
-                result = _failed(outcome) or outputs.deliver(f, outcome.rows)
-                schedule.charge(turn, time.monotonic() - started)
-                report.add(f.filter_id, result)
-                if result.error is None:
-                    successes.append(f)
-                    continue
-                log_failed_filter(f, result.error, trigger=trigger, objects=len(contexts),
-                                  timed_out=outcome.timed_out, elapsed_s=outcome.elapsed_s)
-                if not outcome.ok:
-                    failures.append((f, result.error))
-        _skipped([f for f, _ in schedule.skipped], report)
-        outputs.flush()
-    _summarise(report, trigger)
-    if health is not None:  # after the flush: failure bookkeeping never delays anyone's records
-        for f in successes:
-            health.succeeded(f)
+    def __init__(self, *, engine: FilterEngine, joins: Joins, outputs: Outputs, health: FilterHealth | None):
+        self.engine = engine
+        self.joins = joins
+        self.outputs = outputs
+        self.health = health
+
+    def run_and_deliver(
+        self,
+        objects: Sequence[ObjectContext],
+        filters: Sequence[StoredFilter],
+        *,
+        trigger: RunTrigger,
+        max_records_per_filter: int | None = None,
+        now: dt.datetime | None = None,
+        budget: BatchBudget | None = None,
+    ) -> MatchReport:
+        """Evaluate ``filters`` on ``objects`` and deliver each filter's matches to its output.
+
+        ``trigger`` says why they run (a new alert, an annotation, or the reseed after a save);
+        the caller has already chosen the filters that trigger concerns. ``budget`` is the
+        batch's deadline (None: each filter's own time limit only). A reseed's failures are not
+        counted towards suspension: it runs on old objects, not on the filter's batches.
+
+        Each output's records are made durable once before returning (the Kafka producer is
+        flushed): a broker failure raises, so the event source retries the batch.
+        """
+        report = MatchReport()
+        contexts = newest_per_object(objects)
+        report.objects = len(contexts)
+        report.filters = len(filters)
+        if not contexts or not filters:
+            return report
+        health = None if trigger == "save" else self.health
+        runnable, failures = _compile(filters, report)
         for f, reason in failures:
-            health.failed(f, reason)
-    return report
+            log_failed_filter(f, reason, trigger=trigger, objects=len(contexts))
+        successes: list[StoredFilter] = []
+        if runnable:
+            outputs = self.outputs.session(MatchedBatch.of(contexts, now or dt.datetime.now(dt.UTC)))
+            batch = self.joins.build([ctx.row for ctx in contexts], [compiled for _, compiled in runnable])
+            schedule: FairSchedule[tuple[StoredFilter, CompiledFilter]] = FairSchedule(
+                [((f, c), f.owner, (f.filter_id, f.version)) for f, c in runnable],
+                time_limit_s=self.engine.time_limit_s, budget=budget)
+            with self.engine.session(batch, [compiled for _, compiled in runnable]) as session:
+                for turn in schedule:  # each filter evaluated, then its records delivered at once
+                    f, compiled = turn.job
+                    outcome = session.evaluate(f.filter_id, compiled, turn.time_limit_s)
+                    if schedule.finished(turn, elapsed_s=outcome.elapsed_s, timed_out=outcome.timed_out) in (
+                            "again", "skipped"):
+                        continue
+                    started = time.monotonic()
+                    rows = outcome.rows if max_records_per_filter is None else outcome.rows[:max_records_per_filter]
+                    result = _failed(outcome) or outputs.deliver(f, list(rows))
+                    schedule.charge(turn, time.monotonic() - started)
+                    report.add(f.filter_id, result)
+                    if result.error is None:
+                        successes.append(f)
+                        continue
+                    log_failed_filter(f, result.error, trigger=trigger, objects=len(contexts),
+                                      timed_out=outcome.timed_out, elapsed_s=outcome.elapsed_s)
+                    if not outcome.ok:
+                        failures.append((f, result.error))
+            _skipped([f for f, _ in schedule.skipped], report)
+            outputs.finish()
+        _summarise(report, trigger)
+        if health is not None:  # after the flush: failure bookkeeping never delays anyone's records
+            for f in successes:
+                health.succeeded(f)
+            for f, reason in failures:
+                health.failed(f, reason)
+        return report
 
 
 def _compile(filters: Sequence[StoredFilter], report: MatchReport,
@@ -287,116 +198,15 @@ def _failed(outcome: FilterOutcome) -> FilterResult | None:
     return FilterResult(error=outcome.error or "timed out")
 
 
-class _Outputs:
-    """Where one run's matches go: records to Kafka topics (within size limit and byte quota) or
-    rows to the email digest. Collaborators are made on first use; :meth:`flush` once at the end."""
-
-    def __init__(self, contexts: Sequence[ObjectContext], moment: dt.datetime, *, producer: RecordProducer | None,
-                 quota: QuotaCounter | None, archive: FullAlertSource | None, digest: DigestSink | None,
-                 max_records: int | None) -> None:
-        self.by_object = {ctx.dia_object_id: ctx for ctx in contexts}
-        self.utc = utc_stamp(moment)
-        self.day = moment.astimezone(dt.UTC).date()
-        self.producer = producer
-        self.quota = quota
-        self.full_alerts = _ArchiveReads(archive)
-        self.digest = digest
-        self.max_records = max_records
-        self.produced_any = False
-
-    def deliver(self, f: StoredFilter, rows: list[dict[str, Any]]) -> FilterResult:
-        """Send one filter's matching rows now (produced, not yet flushed)."""
-        result = FilterResult()
-        rows = list(rows) if self.max_records is None else list(rows)[: self.max_records]
-        result.matched = len(rows)
-        if rows and f.output == "email":
-            if self.digest is None:
-                self.digest = _default_digest()
-            result.emailed = self.digest.add_matches(self.day, f.owner, f.filter_id, f.name,
-                                                     [dict(r) for r in rows], self.utc)
-        elif rows and f.is_kafka:
-            outgoing = _records(f, rows, self.by_object, self.utc, self.full_alerts, result)
-            if self.producer is None:
-                from skystream.streams.producer import output_producer
-
-                self.producer = output_producer()
-            if self.quota is None:
-                from skystream.storage.quota import QuotaStore
-
-                self.quota = QuotaStore()
-            counts: DeliveryCounts = deliver(f, outgoing, producer=self.producer, quota=self.quota, day=self.day)
-            result.produced = counts.produced
-            result.dropped_oversize = counts.dropped_oversize
-            result.dropped_quota = counts.dropped_quota
-            self.produced_any = self.produced_any or counts.produced > 0
-        return result
-
-    def flush(self) -> None:
-        if self.produced_any and self.producer is not None and hasattr(self.producer, "flush"):
-            self.producer.flush()
-
-
-def _records(
-    f: StoredFilter,
-    rows: list[dict[str, Any]],
-    by_object: dict[int, ObjectContext],
-    utc: str,
-    archive: FullAlertSource,
-    result: FilterResult,
-) -> list[Outgoing]:
-    out: list[Outgoing] = []
-    for row in rows:
-        raw_id = row.get(KEY_COLUMN)
-        ctx = by_object.get(int(raw_id)) if raw_id is not None else None
-        if ctx is None:
-            result.error = f"a matching row has no {KEY_COLUMN}; select objects.{KEY_COLUMN} in the filter"
-            continue
-        full = None
-        schema_version = ctx.schema_version
-        if f.output == "kafka_full":
-            full = ctx.full_alert
-            if full is None:
-                stored = archive.get(ctx.dia_object_id)
-                if stored is None:
-                    result.error = f"no stored alert for object {ctx.dia_object_id}; its full record was not sent"
-                    continue
-                full, schema_version = stored
-        record = build_record(f.output, row, utc=utc, lite=ctx.lite, full_alert=full)
-        out.append(Outgoing(dia_object_id=ctx.dia_object_id, value=encode_record(record),
-                            schema_version=schema_version))
-    return out
-
-
-def _default_engine() -> FilterEngine:
-    from skystream.config import settings
-    from skystream.filters.engine import SqliteEngine
-
-    return SqliteEngine(time_limit_s=settings().filter_time_limit_s)
-
-
-def _default_health() -> FilterHealth:
-    from skystream.services.suspension import Suspensions
-
-    return Suspensions()
-
-
-def _default_digest() -> DigestSink:
-    try:
-        from skystream.storage.digest import DigestStore
-    except ImportError as exc:
-        raise NotBuilt(
-            "email output needs skystream.storage.digest.DigestStore (the email digest issue, #7), "
-            "which is not built yet; choose a Kafka output for now"
-        ) from exc
-    return DigestStore()
-
-
 @dataclass
 class EnrichedMatchReport(MatchReport):
     """A matcher batch: what the filters did, and the records refused before they ran."""
 
     dead_lettered: int = 0
     reasons: list[str] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, int]:
+        return {**super().metrics(), "RecordsDeadLettered": self.dead_lettered}
 
 
 def contexts_from_enriched(records: Sequence[KafkaRecord]) -> tuple[list[ObjectContext], list[tuple[KafkaRecord, str]]]:
@@ -427,26 +237,31 @@ def contexts_from_enriched(records: Sequence[KafkaRecord]) -> tuple[list[ObjectC
     return contexts, refused
 
 
-def match_enriched(records: Sequence[KafkaRecord], *, producer: RecordProducer | None = None,
-                   dead_letters: DeadLetters | None = None, budget: BatchBudget | None = None) -> EnrichedMatchReport:
-    """The matcher's work for one batch of ``alerts-enriched`` records: every active on-alert filter,
-    within ``budget`` (the Lambda's remaining time less the reserve for delivery).
+class EnrichedMatcher:
+    """The matcher function's work for one batch of ``alerts-enriched`` records: every active
+    on-alert filter (``filters``), run by ``matcher``; refused records to ``dead_letters``."""
 
-    Refused records go to the dead-letter topic (``stage=match``) and are flushed before the
-    filters run; the filters then run on the rest.
-    """
-    from skystream.storage.filters import FilterStore
+    def __init__(self, *, filters: ActiveFilters, matcher: FilterRunner, dead_letters: DeadLetters):
+        self.filters = filters
+        self.matcher = matcher
+        self.dead_letters = dead_letters
 
-    contexts, refused = contexts_from_enriched(records)
-    reasons: list[str] = []
-    if refused:
-        dead_letters = dead_letters or default_dead_letters()
-        reasons = [dead_letters.send(record, reason, "match") for record, reason in refused]
-        dead_letters.flush()
-        log.warning("%d alerts-enriched record(s) sent to the dead-letter topic: %s", len(reasons), reasons[:5])
-    report = MatchReport()
-    if contexts:
-        report = run_and_deliver(contexts, FilterStore().active("alert"), trigger="alert", producer=producer,
-                                 budget=budget)
-    counts = {f.name: getattr(report, f.name) for f in fields(report) if f.init}
-    return EnrichedMatchReport(**counts, dead_lettered=len(reasons), reasons=reasons)
+    def match_enriched(self, records: Sequence[KafkaRecord], *, budget: BatchBudget | None = None,
+                       ) -> EnrichedMatchReport:
+        """Match one batch within ``budget`` (the Lambda's remaining time less the reserve for delivery).
+
+        Refused records go to the dead-letter topic (``stage=match``) and are flushed before the
+        filters run; the filters then run on the rest.
+        """
+        contexts, refused = contexts_from_enriched(records)
+        reasons: list[str] = []
+        if refused:
+            reasons = [self.dead_letters.send(record, reason, "match") for record, reason in refused]
+            self.dead_letters.flush()
+            log.warning("%d alerts-enriched record(s) sent to the dead-letter topic: %s", len(reasons), reasons[:5])
+        report = MatchReport()
+        if contexts:
+            report = self.matcher.run_and_deliver(contexts, self.filters.active("alert"), trigger="alert",
+                                                  budget=budget)
+        counts = {f.name: getattr(report, f.name) for f in fields(report) if f.init}
+        return EnrichedMatchReport(**counts, dead_lettered=len(reasons), reasons=reasons)

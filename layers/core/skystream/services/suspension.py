@@ -22,36 +22,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
 from skystream.domain.filters import StoredFilter, Suspension
+from skystream.ports import FailureCounts, Mailer, Notify, UserLookup
 
 log = Logger(child=True)
 
 KNOWN_COUNTS_SIZE = 10_000
-
-
-class FilterHealth(Protocol):
-    """What the matcher reports after each batch, per filter it ran."""
-
-    def succeeded(self, f: StoredFilter) -> None: ...
-
-    def failed(self, f: StoredFilter, reason: str) -> None: ...
-
-
-class FailureCounts(Protocol):
-    """The durable side (``storage.filters.FilterStore``)."""
-
-    def add_failure(self, f: StoredFilter) -> int: ...
-
-    def clear_failures(self, f: StoredFilter) -> None: ...
-
-    def suspend(self, f: StoredFilter, suspension: Suspension) -> bool: ...
-
-
-Notify = Callable[[StoredFilter, Suspension], None]
 
 # (filter id, version) -> the count this container last wrote; kept between invocations.
 _KNOWN: OrderedDict[tuple[str, int], int] = OrderedDict()
@@ -59,19 +38,14 @@ _KNOWN_LOCK = threading.Lock()
 
 
 class Suspensions:
-    """:class:`FilterHealth` that counts failures on the filter item and suspends at the limit."""
+    """:class:`~skystream.ports.FilterHealth` that counts failures on the filter item and suspends
+    after ``after`` in a row (``SUSPEND_AFTER_FAILURES``), telling the owner through ``notify``."""
 
-    def __init__(self, store: FailureCounts | None = None, *, notify: Notify | None = None,
-                 after: int | None = None, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
-        from skystream.config import settings
-
-        if store is None:
-            from skystream.storage.filters import FilterStore
-
-            store = FilterStore()
+    def __init__(self, store: FailureCounts, *, notify: Notify, after: int,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
         self.store = store
-        self.notify = notify or email_owner
-        self.after = after or settings().suspend_after_failures
+        self.notify = notify
+        self.after = after
         self.clock = clock
 
     def succeeded(self, f: StoredFilter) -> None:
@@ -132,40 +106,19 @@ def suspension_email(f: StoredFilter, suspension: Suspension, *, to_name: str, t
     return message.as_bytes()
 
 
-def email_owner(f: StoredFilter, suspension: Suspension) -> None:
-    """Mail the owner through SES, found and sent as the daily digest does."""
-    from skystream.config import settings
-    from skystream.services.digest.send import SesMailer, user_store_recipient
+class SuspensionMailer:
+    """Tells the owner by email (the :data:`~skystream.ports.Notify` the matcher uses), found and sent as
+    the daily digest does: the address from ``users``, sent through ``mailer`` from ``sender``."""
 
-    recipient = user_store_recipient(f.owner)
-    if recipient is None or not recipient.email:
-        log.warning("filter %s suspended, but user %s has no email address", f.filter_id, f.owner)
-        return
-    sender = settings().digest_sender
-    raw = suspension_email(f, suspension, to_name=recipient.name, to_email=recipient.email, sender=sender)
-    SesMailer().send(raw, sender)
+    def __init__(self, users: UserLookup, mailer: Mailer, sender: str):
+        self.users = users
+        self.mailer = mailer
+        self.sender = sender
 
-
-class MemoryFailureCounts:
-    """In-memory :class:`FailureCounts` for unit tests (a filter is known by id; versions are trusted)."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.suspended: dict[str, Suspension] = {}
-        self.writes = 0
-
-    def add_failure(self, f: StoredFilter) -> int:
-        self.writes += 1
-        self.counts[f.filter_id] = self.counts.get(f.filter_id, 0) + 1
-        return self.counts[f.filter_id]
-
-    def clear_failures(self, f: StoredFilter) -> None:
-        self.writes += 1
-        self.counts[f.filter_id] = 0
-
-    def suspend(self, f: StoredFilter, suspension: Suspension) -> bool:
-        if f.filter_id in self.suspended:
-            return False
-        self.writes += 1
-        self.suspended[f.filter_id] = suspension
-        return True
+    def __call__(self, f: StoredFilter, suspension: Suspension) -> None:
+        user = self.users.get(f.owner)
+        if user is None or not user.email:
+            log.warning("filter %s suspended, but user %s has no email address", f.filter_id, f.owner)
+            return
+        raw = suspension_email(f, suspension, to_name=user.name, to_email=user.email, sender=self.sender)
+        self.mailer.send(raw, self.sender)

@@ -18,11 +18,9 @@ all. That bounds one call to :data:`MAX_TRANSACTION_ITEMS` writes and about 4 MB
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from skystream.aws import client, resource
 from skystream.config import settings
+from skystream.domain.annotations import AnnotationRecord
 from skystream.domain.errors import AnnotationBatchTooLarge
 from skystream.storage.bulk import batch_get, paged_items
 
@@ -47,40 +46,6 @@ _TRANSACTION_ATTEMPTS = 5
 ANNOTATION_COLUMNS: tuple[str, ...] = (
     "diaObjectId", "annotator", "topic", "classification", "version", "explanation", "classdict", "url", "timestamp",
 )
-
-
-@dataclass(frozen=True)
-class AnnotationRecord:
-    """One accepted upload, as stored. ``classdict`` is the parsed JSON object."""
-
-    annotator: str
-    dia_object_id: int
-    classification: str
-    version: str = ""
-    explanation: str = ""
-    classdict: dict[str, Any] = field(default_factory=dict)
-    url: str = ""
-    user_id: int | None = None
-    uploaded_us: int = field(default_factory=lambda: time.time_ns() // 1000)
-
-    @property
-    def timestamp(self) -> str:
-        """``YYYY-MM-DD HH:MM:SS`` UTC, the form Lasair's annotations.timestamp takes in SQL."""
-        return datetime.fromtimestamp(self.uploaded_us / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-    def row(self) -> dict[str, Any]:
-        """The row filters and the objects endpoint see (``classdict`` as JSON text)."""
-        return {
-            "diaObjectId": self.dia_object_id,
-            "annotator": self.annotator,
-            "topic": self.annotator,  # Lasair's name for the annotator column
-            "classification": self.classification,
-            "version": self.version,
-            "explanation": self.explanation,
-            "classdict": json.dumps(self.classdict, separators=(",", ":"), allow_nan=False),
-            "url": self.url,
-            "timestamp": self.timestamp,
-        }
 
 
 def _item(record: AnnotationRecord, sk: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ Only the owner may upload under an annotator's name, and only while it is active
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from skystream.aws import resource
 from skystream.config import settings
+from skystream.domain.annotations import Annotator
 from skystream.domain.errors import AnnotatorError, AnnotatorTaken, UnknownAnnotator
 from skystream.filters.schema import TABLES
 from skystream.storage.bulk import paged_items
@@ -29,13 +29,6 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 RESERVED = frozenset(TABLES) | {"watchlist_hits", "area_hits"}
 
 
-@dataclass(frozen=True)
-class Annotator:
-    name: str
-    owner: int
-    active: bool = True
-    description: str = ""
-    created: str = ""
 
 
 def check_name(name: str) -> str:

@@ -27,7 +27,6 @@ import json
 import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +34,7 @@ from botocore.exceptions import ClientError
 
 from skystream.aws import client
 from skystream.config import settings
+from skystream.domain.digest import Match, SentPart
 from skystream.storage.bulk import batch_put, paged_items
 
 RECORDS_PER_ITEM = 100
@@ -46,30 +46,6 @@ _SENT = "sent#"
 _LOCK = "lock"
 
 
-@dataclass(frozen=True)
-class Match:
-    """One stored match: which filter produced it and the record (selected attributes + ``UTC``).
-
-    ``sk`` is the key of the item holding it: a sent part always ends at an item boundary.
-    """
-
-    sk: str
-    filter_id: str
-    filter_name: str
-    utc: str
-    record: dict[str, Any]
-    object_key: str = ""
-
-
-@dataclass(frozen=True)
-class SentPart:
-    """A part of a day's digest that SES accepted, and the stored items (key hashes) it held."""
-
-    part: int
-    count: int
-    message_id: str
-    sent_at: str
-    items: frozenset[bytes]
 
 
 def item_hash(sk: str) -> bytes:

@@ -39,6 +39,7 @@ from botocore.exceptions import ClientError
 from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.bounds import is_integer, is_number
+from skystream.domain.objects import StoredObject
 from skystream.features.columns import OBJECT_COLUMN_NAMES
 from skystream.storage.bulk import batch_get
 from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
@@ -64,19 +65,6 @@ _NEWER = (
 def night_of(mjd: float) -> int:
     """The observing night of a time: MJD rounded at noon UTC (Rubin observes around UTC midnight-ish)."""
     return int(mjd + 0.5)
-
-
-@dataclass
-class StoredObject:
-    row: dict[str, Any]  # every OBJECT_COLUMNS key, None where NULL
-    lite: dict[str, Any]
-    schema_version: str = ""
-    dia_source_id: int | None = None
-    updated: str = ""
-
-    @property
-    def dia_object_id(self) -> int:
-        return int(self.row["diaObjectId"])
 
 
 def _pack_lite(lite: dict[str, Any]) -> bytes:

@@ -9,7 +9,6 @@ batch each; the counter itself never loses an addition (atomic ADD).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from skystream.aws import client
 from skystream.config import settings
@@ -48,19 +47,3 @@ class QuotaStore:
             ReturnValues="UPDATED_NEW",
         )
         return int(out["Attributes"]["bytes"]["N"])
-
-
-@dataclass
-class MemoryQuota:
-    """In-memory :class:`QuotaCounter` for unit tests."""
-
-    counts: dict[tuple[str, dt.date], int] | None = None
-
-    def used(self, filter_id: str, day: dt.date) -> int:
-        return (self.counts or {}).get((filter_id, day), 0)
-
-    def add(self, filter_id: str, day: dt.date, nbytes: int) -> int:
-        if self.counts is None:
-            self.counts = {}
-        self.counts[(filter_id, day)] = self.used(filter_id, day) + nbytes
-        return self.counts[(filter_id, day)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from skystream.aws import client
 from skystream.config import settings
@@ -17,13 +16,9 @@ from skystream.config import settings
 WINDOW_S = 60
 
 
-class RateCounter(Protocol):
-    def hit(self, what: str, user_id: int) -> tuple[int, float]:
-        """Count one request; returns (requests in the current window, seconds until it ends)."""
-        ...
-
-
 class RateStore:
+    """:class:`~skystream.ports.RateCounter` over the quota table."""
+
     def __init__(self, table: str | None = None, clock: Callable[[], float] = time.time):
         self.table = table or settings().quota_table
         self.clock = clock
@@ -41,17 +36,3 @@ class RateStore:
             ReturnValues="UPDATED_NEW",
         )
         return int(out["Attributes"]["requests"]["N"]), (window + 1) * WINDOW_S - now
-
-
-class MemoryRates:
-    """In-memory :class:`RateCounter` for unit tests."""
-
-    def __init__(self, clock: Callable[[], float] = time.time):
-        self.clock = clock
-        self.counts: dict[tuple[str, int, int], int] = {}
-
-    def hit(self, what: str, user_id: int) -> tuple[int, float]:
-        now = self.clock()
-        key = (what, user_id, int(now // WINDOW_S))
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key], (key[2] + 1) * WINDOW_S - now

@@ -13,24 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from skystream.aws import client
 from skystream.config import settings
+from skystream.domain.users import User
 from skystream.storage.bulk import batch_get, paged_items
 
 _COUNTER = "counter#user_id"
 _TOKEN = "token#"
 _FAILURES = "authfail#"
-
-
-@dataclass(frozen=True)
-class User:
-    user_id: int
-    name: str
-    email: str
-    is_admin: bool = False
 
 
 def token_hash(token: str) -> str:

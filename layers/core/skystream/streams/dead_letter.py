@@ -19,15 +19,13 @@ Which errors are the record's and which the infrastructure's is decided by type
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
-
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
 
 from skystream.alerts.schema_files import RegistryUnavailable
-from skystream.streams.lambda_event import KafkaRecord
+from skystream.domain.records import KafkaRecord
+from skystream.ports import RecordProducer
 from skystream.streams.producer import ProduceError
 
 MAX_REASON_CHARS = 1000
@@ -57,18 +55,11 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class DeadLetterProducer(Protocol):
-    def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
-                headers: Mapping[str, bytes | str] | None = None) -> bool: ...
-
-    def flush(self, timeout: float = 30.0) -> int: ...
-
-
 class DeadLetters:
     """Sends records to one dead-letter topic; the caller flushes (:meth:`flush`, or ``producer``
     with the rest of its batch) before the batch counts as done."""
 
-    def __init__(self, producer: DeadLetterProducer, topic: str):
+    def __init__(self, producer: RecordProducer, topic: str):
         self.producer = producer
         self.topic = topic
 
@@ -89,12 +80,3 @@ class DeadLetters:
     def flush(self) -> None:
         """Wait until the broker has every dead letter; raises ``ProduceError`` (retry the batch) if not."""
         self.producer.flush()
-
-
-def default_dead_letters() -> DeadLetters:
-    """``alerts-dlq`` through the container's producer for internal records (enriched-sized)."""
-    from skystream.alerts.enriched import MAX_RECORD_BYTES
-    from skystream.config import settings
-    from skystream.streams.producer import shared_producer
-
-    return DeadLetters(shared_producer(max_record_bytes=MAX_RECORD_BYTES), settings().topic_dlq)

@@ -10,31 +10,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 
+from skystream.domain.records import KafkaRecord
+
 EventSource = Literal["aws:kafka", "SelfManagedKafka"]
-
-
-@dataclass(frozen=True)
-class KafkaRecord:
-    """One consumed Kafka record, decoded from the event (or built by a test)."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: dict[str, bytes] = field(default_factory=dict)
-    timestamp_ms: int = 0
-    timestamp_type: str = "CREATE_TIME"
-
-    @property
-    def position(self) -> str:
-        """``topic-partition@offset``: how logs and errors name a record."""
-        return f"{self.topic}-{self.partition}@{self.offset}"
 
 
 def _encode_record(record: KafkaRecord) -> dict[str, Any]:

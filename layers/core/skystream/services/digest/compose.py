@@ -18,19 +18,14 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
-from skystream.storage.digest import MAX_ITEMS_PER_PART, Match, record_json
+from skystream.domain.digest import Match
+from skystream.domain.users import Recipient
+from skystream.storage.digest import MAX_ITEMS_PER_PART, record_json
 
 # SES v1 SendRawEmail accepts 10 MB after base64 (x 4/3): 4 MB of JSON leaves room for the bodies.
 MAX_ATTACHMENT_BYTES = 4_000_000
 BODY_ROWS_PER_FILTER = 100
 _RECORD_OVERHEAD = 2  # the ",\n" between records in the attachment
-
-
-@dataclass(frozen=True)
-class Recipient:
-    user_id: int
-    name: str
-    email: str
 
 
 @dataclass(frozen=True)

@@ -18,24 +18,17 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
 from skystream.aws import client
-from skystream.config import settings
-from skystream.services.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, Recipient, compose, split
-from skystream.storage.digest import DigestStore
+from skystream.domain.users import Recipient
+from skystream.ports import DigestOutbox, Mailer, Recipients, UserLookup
+from skystream.services.digest.compose import BODY_ROWS_PER_FILTER, MAX_ATTACHMENT_BYTES, compose, split
 
 logger = Logger(child=True)
 
 CATCH_UP_DAYS = 3
-
-
-class Mailer(Protocol):
-    def send(self, raw: bytes, sender: str) -> str:
-        """Hand one raw MIME message to the mail service; return its message id or raise."""
-        ...
 
 
 class SesMailer:
@@ -46,12 +39,14 @@ class SesMailer:
         return str(response["MessageId"])
 
 
-def user_store_recipient(user_id: int) -> Recipient | None:
-    """The user's name and address from the users table (None for a deleted user)."""
-    from skystream.storage.users import UserStore
+def recipients_of(users: UserLookup) -> Recipients:
+    """Each user's name and address from ``users`` (None for a deleted user)."""
 
-    user = UserStore().get(user_id)
-    return Recipient(user.user_id, user.name, user.email) if user else None
+    def recipient(user_id: int) -> Recipient | None:
+        user = users.get(user_id)
+        return Recipient.of(user) if user else None
+
+    return recipient
 
 
 @dataclass
@@ -69,6 +64,11 @@ class DigestReport:
     failures: dict[str, str] = field(default_factory=dict)  # "day/user" -> error
 
     users_deferred: int = 0  # not reached before the time budget ran out; the next run sends them
+
+    def metrics(self) -> dict[str, int]:
+        return {"EmailsSent": self.emails_sent, "MatchesEmailed": self.records_sent, "UsersMailed": len(self.users_mailed),
+                "UsersDeferred": self.users_deferred, "UsersWithoutAddress": len(self.users_without_address),
+                "UsersBusy": len(self.users_busy), "DigestFailures": len(self.failures)}
 
     @property
     def complete(self) -> bool:
@@ -97,13 +97,29 @@ def yesterday(now: dt.datetime | None = None) -> dt.date:
     return (now.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
 
 
+@dataclass(frozen=True)
+class DigestSender:
+    """The digest function's collaborators: the digest table, who gets mail, the mail service, the From address."""
+
+    store: DigestOutbox
+    recipients: Recipients
+    mailer: Mailer
+    sender: str
+
+    def send(self, day: dt.date, *, catch_up_days: int = CATCH_UP_DAYS,
+             out_of_time: Callable[[], bool] = lambda: False) -> DigestReport:
+        """:func:`send_digest` with these collaborators."""
+        return send_digest(day, store=self.store, recipients=self.recipients, mailer=self.mailer, sender=self.sender,
+                           catch_up_days=catch_up_days, out_of_time=out_of_time)
+
+
 def send_digest(
     day: dt.date,
     *,
-    store: DigestStore | None = None,
-    recipients: Callable[[int], Recipient | None] = user_store_recipient,
-    mailer: Mailer | None = None,
-    sender: str | None = None,
+    store: DigestOutbox,
+    recipients: Recipients,
+    mailer: Mailer,
+    sender: str,
     catch_up_days: int = CATCH_UP_DAYS,
     max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
     rows_per_filter: int = BODY_ROWS_PER_FILTER,
@@ -114,9 +130,6 @@ def send_digest(
     ``out_of_time`` is asked before each user: once it says yes, the rest are counted as
     deferred and left for the next run (a Lambda passes "under a minute left").
     """
-    store = store or DigestStore()
-    mailer = mailer or SesMailer()
-    sender = sender or settings().digest_sender
     owner = uuid.uuid4().hex
     report = DigestReport(day=day.isoformat())
     for back in range(catch_up_days, -1, -1):
@@ -138,7 +151,7 @@ def send_digest(
     return report
 
 
-def _send_user(day: dt.date, user_id: int, *, store: DigestStore, recipients: Callable[[int], Recipient | None],
+def _send_user(day: dt.date, user_id: int, *, store: DigestOutbox, recipients: Recipients,
                mailer: Mailer, sender: str, owner: str, report: DigestReport, max_attachment_bytes: int,
                rows_per_filter: int) -> None:
     if not store.claim(day, user_id, owner):

@@ -1,0 +1,48 @@
+"""An object as the stores keep it and as a filter batch sees it.
+
+:class:`StoredObject` is what the objects table gives back (``skystream.storage.objects``);
+:class:`ObjectContext` is one object in a filter batch: its features row, lite lightcurve
+and, when at hand, its full alert (the matcher has it from the enriched record; the
+annotation trigger and a reseed read it from the archive only for ``kafka_full`` output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+KEY_COLUMN = "diaObjectId"
+"""The column that names an object: records are keyed by it and lightcurves attached by it."""
+
+
+@dataclass
+class StoredObject:
+    row: dict[str, Any]  # every OBJECT_COLUMNS key, None where NULL
+    lite: dict[str, Any]
+    schema_version: str = ""
+    dia_source_id: int | None = None
+    updated: str = ""
+
+    @property
+    def dia_object_id(self) -> int:
+        return int(self.row[KEY_COLUMN])
+
+
+@dataclass
+class ObjectContext:
+    """One object as a filter batch sees it: its features row, lite lightcurve and (if at hand) full alert."""
+
+    row: dict[str, Any]
+    lite: dict[str, Any]
+    full_alert: dict[str, Any] | None = None
+    schema_version: str = ""
+
+    @property
+    def dia_object_id(self) -> int:
+        return int(self.row[KEY_COLUMN])
+
+    @classmethod
+    def from_stored(cls, stored: StoredObject) -> ObjectContext:
+        """A stored object (row, lite, schema_version); its full alert is read from the archive if needed."""
+        return cls(row=dict(stored.row), lite=dict(stored.lite or {}),
+                   schema_version=str(getattr(stored, "schema_version", "") or ""))

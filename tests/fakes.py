@@ -1,0 +1,532 @@
+"""Every fake of the tests, in one place: one in-memory fake per port of ``skystream.ports`` (and of the
+Kafka client the producer wrapper and the relay drive), plus builders that wire a real service with them.
+
+Unit tests construct services with these explicitly (``skystream.wiring`` is for the real
+adapters); integration tests use the real broker and endpoint and need only the handler fake.
+``tests/conftest.py`` puts this directory on ``sys.path``, so ``from fakes import ...`` works
+from ``tests/unit`` and ``tests/integration`` alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import confluent_kafka
+from confluent_kafka import KafkaError, KafkaException
+
+from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Annotator
+from skystream.domain.digest import Match, SentPart
+from skystream.domain.filters import StoredFilter, Suspension
+from skystream.domain.matches import MatchReport
+from skystream.domain.objects import ObjectContext, StoredObject
+from skystream.domain.records import KafkaRecord
+from skystream.filters.engine import FilterEngine, SqliteEngine
+from skystream.outputs.base import Outputs
+from skystream.outputs.email import EmailOutput
+from skystream.outputs.kafka import KafkaOutput
+from skystream.ports import (
+    ActiveFilters,
+    AnnotationReader,
+    ArchiveWriter,
+    ContextReader,
+    ContextWriter,
+    DigestOutbox,
+    DigestSink,
+    EventPublisher,
+    FailureCounts,
+    FilterHealth,
+    FilterRunner,
+    FullAlertSource,
+    Mailer,
+    ObjectReader,
+    ObjectWriter,
+    QuotaCounter,
+    RateCounter,
+    RecordProducer,
+    Topics,
+)
+from skystream.services.joins import Joins
+from skystream.services.matching import Matcher
+from skystream.streams.lambda_event import records_from_event
+from skystream.streams.producer import ProduceError
+
+# -- Kafka ---------------------------------------------------------------------------------------
+
+
+class RecordingProducer(RecordProducer):
+    """The producer port, keeping what was sent in order: ``sent`` holds (topic, value, key, headers)
+    as given, ``times`` when each was produced (``time.monotonic``)."""
+
+    def __init__(self, limit: int = 4_000_000, fail_flush: bool = False,
+                 on_produce: Callable[[str, Mapping[str, bytes | str]], None] | None = None):
+        self.limit = limit
+        self.fail_flush = fail_flush
+        self.on_produce = on_produce
+        self.sent: list[tuple[str, bytes, Any, dict[str, Any]]] = []
+        self.times: list[float] = []
+        self.flushes = 0
+
+    def fits(self, value: bytes, key: bytes | None = None) -> bool:
+        return len(value) + len(key or b"") <= self.limit
+
+    def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
+                headers: Mapping[str, bytes | str] | None = None) -> bool:
+        if not self.fits(value, key.encode() if isinstance(key, str) else key):
+            return False
+        self.sent.append((topic, value, key, dict(headers or {})))
+        self.times.append(time.monotonic())
+        if self.on_produce is not None:
+            self.on_produce(topic, headers or {})
+        return True
+
+    def flush(self, timeout: float = 30.0) -> int:
+        self.flushes += 1
+        if self.fail_flush:
+            raise ProduceError("1 record(s) failed, 0 unacknowledged: broker down")
+        return len(self.sent)
+
+    def topic(self, name: str) -> list[tuple[str, bytes, Any, dict[str, Any]]]:
+        return [s for s in self.sent if s[0] == name]
+
+
+def records(values: list[bytes], topic: str = "alerts") -> list[KafkaRecord]:
+    """One partition's records at offsets 0, 1, ... keyed k0, k1, ..."""
+    return [KafkaRecord(topic, 0, i, v, key=b"k%d" % i) for i, v in enumerate(values)]
+
+
+class RecordingTopics(Topics):
+    """The topics port: which topics exist, and every create and delete in order."""
+
+    def __init__(self) -> None:
+        self.topics: set[str] = set()
+        self.log: list[tuple[str, str]] = []
+
+    def create(self, topics: Sequence[str], *, partitions: int = 1, retention_ms: int | None = None) -> None:
+        assert retention_ms == 7 * 24 * 3600 * 1000
+        for t in topics:
+            self.topics.add(t)
+            self.log.append(("create", t))
+
+    def delete(self, topics: Sequence[str], *, missing_ok: bool = True) -> None:
+        for t in topics:
+            self.topics.discard(t)
+            self.log.append(("delete", t))
+
+
+class RecordingPublisher(EventPublisher):
+    def __init__(self) -> None:
+        self.events: list[AnnotationEvent] = []
+
+    def publish(self, events: Sequence[AnnotationEvent]) -> None:
+        self.events.extend(events)
+
+
+class FakeKafkaMessage:
+    """A consumed (or delivered) ``confluent_kafka.Message``."""
+
+    def __init__(self, topic: str, partition: int = 0, offset: int = 0, value: bytes = b"", key: bytes | None = None,
+                 headers: list[tuple[str, bytes]] | None = None, timestamp: int = 0):
+        self._t, self._p, self._o = topic, partition, offset
+        self._value, self._key, self._headers, self._ts = value, key, headers, timestamp
+
+    def topic(self) -> str:
+        return self._t
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def value(self) -> bytes:
+        return self._value
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return self._headers
+
+    def timestamp(self) -> tuple[int, int]:
+        kind = confluent_kafka.TIMESTAMP_CREATE_TIME if self._ts else confluent_kafka.TIMESTAMP_NOT_AVAILABLE
+        return kind, self._ts
+
+    def error(self) -> None:
+        return None
+
+
+class FakeKafkaConsumer:
+    """A ``confluent_kafka.Consumer`` handing out ``batches`` in order, recording commits."""
+
+    def __init__(self, batches: list[list[FakeKafkaMessage]]):
+        self.batches = list(batches)
+        self.commits: list[list[tuple[str, int, int]]] = []
+        self.closed = False
+
+    def subscribe(self, topics: list[str], on_assign: Any = None) -> None:
+        if on_assign:
+            on_assign(self, [])
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeKafkaMessage]:
+        return self.batches.pop(0) if self.batches else []
+
+    def commit(self, offsets: list[confluent_kafka.TopicPartition], asynchronous: bool) -> None:
+        assert asynchronous is False
+        self.commits.append([(o.topic, o.partition, o.offset) for o in offsets])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeKafkaClient:
+    """A librdkafka producer client (``confluent_kafka.Producer``) as the producer wrapper and the relay use it.
+
+    Deliveries are reported at ``flush``: with ``delivery_error`` for every record (None: delivered),
+    or ``BROKER_NOT_AVAILABLE`` for a value in ``fail_on``; ``produce_error`` makes ``produce`` raise;
+    ``flush`` returns ``unacknowledged`` and appends "flushed" to ``events``.
+    """
+
+    def __init__(self, conf: dict[str, Any] | None = None, *, fail_on: set[bytes] | None = None,
+                 events: list[str] | None = None, delivery_error: KafkaError | None = None,
+                 produce_error: KafkaError | None = None, unacknowledged: int = 0):
+        self.conf = conf or {}
+        self.fail_on = fail_on or set()
+        self.events = events if events is not None else []
+        self.delivery_error = delivery_error
+        self.produce_error = produce_error
+        self.unacknowledged = unacknowledged
+        self.produced: list[dict[str, Any]] = []
+        self.pending: list[tuple[Callable[[Any, Any], None], FakeKafkaMessage]] = []
+        self.purged = False
+
+    def produce(self, topic: str, **kwargs: Any) -> None:
+        if self.produce_error is not None:
+            raise KafkaException(self.produce_error)
+        self.produced.append({"topic": topic, **kwargs})
+        message = FakeKafkaMessage(topic, 0, len(self.produced), kwargs.get("value") or b"")
+        self.pending.append((kwargs["on_delivery"], message))
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        for callback, message in self.pending:
+            error = self.delivery_error or ("BROKER_NOT_AVAILABLE" if message.value() in self.fail_on else None)
+            callback(error, message)
+        self.pending.clear()
+        self.events.append("flushed")
+        return self.unacknowledged
+
+    def purge(self) -> None:
+        self.purged = True
+
+
+class RecordingHandler:
+    """A function's handler: fails on its first ``failures`` calls, then records every (partition, offset,
+    value) it is given."""
+
+    def __init__(self, failures: int = 0):
+        self.failures_left = failures
+        self.calls = 0
+        self.seen: list[tuple[int, int, bytes]] = []
+        self.events: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> None:
+        with self.lock:
+            self.calls += 1
+            self.events.append(event)
+            if self.failures_left > 0:
+                self.failures_left -= 1
+                raise RuntimeError("simulated failure")
+            self.seen.extend((r.partition, r.offset, r.value) for r in records_from_event(event))
+
+
+# -- counters ------------------------------------------------------------------------------------
+
+
+class MemoryQuota(QuotaCounter):
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, dt.date], int] = {}
+
+    def used(self, filter_id: str, day: dt.date) -> int:
+        return self.counts.get((filter_id, day), 0)
+
+    def add(self, filter_id: str, day: dt.date, nbytes: int) -> int:
+        self.counts[(filter_id, day)] = self.used(filter_id, day) + nbytes
+        return self.counts[(filter_id, day)]
+
+
+class MemoryRates(RateCounter):
+    WINDOW_S = 60
+
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self.counts: dict[tuple[str, int, int], int] = {}
+
+    def hit(self, what: str, user_id: int) -> tuple[int, float]:
+        now = self.clock()
+        key = (what, user_id, int(now // self.WINDOW_S))
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key], (key[2] + 1) * self.WINDOW_S - now
+
+
+# -- objects and alerts --------------------------------------------------------------------------
+
+
+class MemoryObjects(ObjectWriter, ObjectReader):
+    """The objects table without DynamoDB's limits: an item is the :class:`StoredObject` itself; the
+    newest alert wins (by ``lastDiaSourceMjdTai``); ``fail`` makes every write raise it."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.stored: dict[int, StoredObject] = {}
+        self.fail = fail
+
+    @classmethod
+    def of(cls, rows: Iterable[Mapping[str, Any]], lite: Mapping[str, Any] | None = None,
+           schema_version: str = "") -> MemoryObjects:
+        objects = cls()
+        for row in rows:
+            stored = StoredObject(row=dict(row), lite=dict(lite or {}), schema_version=schema_version)
+            objects.stored[stored.dia_object_id] = stored
+        return objects
+
+    def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
+             dia_source_id: int | None = None) -> StoredObject:
+        return StoredObject(row=row, lite=lite, schema_version=schema_version, dia_source_id=dia_source_id)
+
+    def put_if_newer(self, item: StoredObject) -> bool:
+        if self.fail is not None:
+            raise self.fail
+        current = self.stored.get(item.dia_object_id)
+        if current is not None and current.row["lastDiaSourceMjdTai"] > item.row["lastDiaSourceMjdTai"]:
+            return False
+        self.stored[item.dia_object_id] = item
+        return True
+
+    def get(self, dia_object_id: int) -> StoredObject | None:
+        return self.stored.get(dia_object_id)
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, StoredObject]:
+        return {i: self.stored[i] for i in ids if i in self.stored}
+
+    def recent(self, limit: int) -> list[StoredObject]:
+        newest = sorted(self.stored.values(), key=lambda s: s.row.get("lastDiaSourceMjdTai") or 0.0, reverse=True)
+        return newest[:limit]
+
+
+class MemoryArchive(ArchiveWriter, FullAlertSource):
+    """The alert archive: ``alerts`` by object, with ``reads`` logging every get."""
+
+    def __init__(self, alerts: Mapping[int, tuple[dict[str, Any], str]] | None = None):
+        self.alerts: dict[int, tuple[dict[str, Any], str]] = dict(alerts or {})
+        self.reads: list[int] = []
+
+    def put(self, dia_object_id: int, full_alert: dict[str, Any], schema_version: str) -> None:
+        self.alerts[dia_object_id] = (full_alert, schema_version)
+
+    def get(self, dia_object_id: int) -> tuple[dict[str, Any], str] | None:
+        self.reads.append(dia_object_id)
+        return self.alerts.get(dia_object_id)
+
+
+# -- filters -------------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryFilters(ActiveFilters):
+    """The active filters, whatever the trigger (``asked`` logs the triggers asked for)."""
+
+    filters: list[StoredFilter]
+    asked: list[str] = field(default_factory=list)
+
+    def active(self, trigger: Any) -> list[StoredFilter]:
+        self.asked.append(trigger)
+        return self.filters
+
+
+class MemoryFailureCounts(FailureCounts):
+    """Failure counts on the filter item (a filter is known by id; versions are trusted)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.suspended: dict[str, Suspension] = {}
+        self.writes = 0
+
+    def add_failure(self, f: StoredFilter) -> int:
+        self.writes += 1
+        self.counts[f.filter_id] = self.counts.get(f.filter_id, 0) + 1
+        return self.counts[f.filter_id]
+
+    def clear_failures(self, f: StoredFilter) -> None:
+        self.writes += 1
+        self.counts[f.filter_id] = 0
+
+    def suspend(self, f: StoredFilter, suspension: Suspension) -> bool:
+        if f.filter_id in self.suspended:
+            return False
+        self.writes += 1
+        self.suspended[f.filter_id] = suspension
+        return True
+
+
+class RecordingNotice:
+    """The suspension notice (``skystream.ports.Notify``): every (filter, suspension) told."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[StoredFilter, Suspension]] = []
+
+    def __call__(self, f: StoredFilter, suspension: Suspension) -> None:
+        self.sent.append((f, suspension))
+
+
+@dataclass
+class RecordingRunner(FilterRunner):
+    """The filter runner: logs each run's (object ids, filter ids, trigger); every object matches and is produced."""
+
+    calls: list[tuple[list[int], list[str], str]] = field(default_factory=list)
+
+    def run_and_deliver(self, objects: Sequence[ObjectContext], filters: Sequence[StoredFilter], *,
+                        trigger: Literal["alert", "annotation", "save"], max_records_per_filter: int | None = None,
+                        budget: Any = None) -> MatchReport:
+        self.calls.append(([o.dia_object_id for o in objects], [f.filter_id for f in filters], trigger))
+        return MatchReport(objects=len(objects), filters=len(filters), matched=len(objects), produced=len(objects))
+
+
+# -- joined tables -------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryAnnotations(AnnotationReader):
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[list[int], list[str]]] = field(default_factory=list)
+
+    def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]:
+        ids, names = list(object_ids), list(annotators)
+        self.calls.append((ids, names))
+        return [r for r in self.rows if r["diaObjectId"] in ids and r["annotator"] in names]
+
+
+@dataclass
+class MemoryContext(ContextReader, ContextWriter):
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    calls: list[tuple[list[int], list[str]]] = field(default_factory=list)
+    puts: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+
+    def rows_of(self, object_ids: Iterable[int], tables: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        ids, names = list(object_ids), list(tables)
+        self.calls.append((ids, names))
+        return {t: [r for r in self.rows.get(t, []) if r["diaObjectId"] in ids] for t in names}
+
+    def put_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        self.puts.append((table, list(rows)))
+        return len({r["diaObjectId"] for r in rows})
+
+
+# -- annotations ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryAnnotationWriter:
+    """The annotation writer port: ``stored`` in upload order."""
+
+    stored: list[AnnotationRecord] = field(default_factory=list)
+
+    def put_many(self, annotations: Sequence[AnnotationRecord]) -> None:
+        self.stored.extend(annotations)
+
+
+class MemoryAnnotators:
+    """The annotator lookup port over the annotators given."""
+
+    def __init__(self, *annotators: Annotator):
+        self.by_name = {a.name: a for a in annotators}
+
+    def get(self, name: str) -> Annotator | None:
+        return self.by_name.get(name)
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int
+
+
+# -- email ---------------------------------------------------------------------------------------
+
+
+class RecordingMailer(Mailer):
+    """The mail port: every raw message sent; one whose ``To`` holds an address in ``fail_for`` is refused."""
+
+    def __init__(self, fail_for: Iterable[str] = frozenset()):
+        self.sent: list[bytes] = []
+        self.fail_for = set(fail_for)
+
+    def send(self, raw: bytes, sender: str) -> str:
+        to = str(email.message_from_bytes(raw)["To"])
+        if any(address in to for address in self.fail_for):
+            raise RuntimeError(f"refused {to}")
+        self.sent.append(raw)
+        return f"msg-{len(self.sent)}"
+
+
+class MemoryDigests(DigestSink, DigestOutbox):
+    """The digest table: email filters' matches per (day, user), the parts sent, one lease per (day, user).
+    ``calls`` logs every ``add_matches`` as it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.matches: dict[tuple[dt.date, int], list[Match]] = {}
+        self.sent: dict[tuple[dt.date, int], list[SentPart]] = {}
+        self.leases: dict[tuple[dt.date, int], str] = {}
+
+    def add_matches(self, day: dt.date, user_id: int, filter_id: str, filter_name: str, rows: list[dict[str, Any]],
+                    utc: str) -> int:
+        self.calls.append((day, user_id, filter_id, filter_name, rows, utc))
+        stored = self.matches.setdefault((day, user_id), [])
+        stored += [Match(sk=f"m#{utc}#{filter_id}#{len(stored) + n}", filter_id=filter_id, filter_name=filter_name,
+                         utc=utc, record={**row, "UTC": utc}) for n, row in enumerate(rows)]
+        return len(rows)
+
+    def users(self, day: dt.date) -> list[int]:
+        return sorted(user for d, user in self.matches if d == day)
+
+    def pending(self, day: dt.date, user_id: int) -> tuple[list[Match], list[SentPart]]:
+        sent = self.sent.get((day, user_id), [])
+        covered = {sk for part in sent for sk in part.items}
+        return [m for m in self.matches.get((day, user_id), []) if m.sk.encode() not in covered], list(sent)
+
+    def mark_sent(self, day: dt.date, user_id: int, part: int, matches: Sequence[Match], message_id: str) -> None:
+        self.sent.setdefault((day, user_id), []).append(
+            SentPart(part=part, count=len(matches), message_id=message_id, sent_at="",
+                     items=frozenset(m.sk.encode() for m in matches)))
+
+    def claim(self, day: dt.date, user_id: int, owner: str, lease_s: int = 900) -> bool:
+        holder = self.leases.setdefault((day, user_id), owner)
+        return holder == owner
+
+    def release(self, day: dt.date, user_id: int, owner: str) -> None:
+        if self.leases.get((day, user_id)) == owner:
+            del self.leases[(day, user_id)]
+
+
+# -- services wired with fakes -------------------------------------------------------------------
+
+
+def matcher(*, producer: RecordProducer | None = None, quota: QuotaCounter | None = None,
+            archive: FullAlertSource | None = None, digest: DigestSink | None = None,
+            engine: FilterEngine | None = None, health: FilterHealth | None = None,
+            joins: Joins | None = None) -> Matcher:
+    """A real :class:`Matcher` (real output strategies) on fakes: what is not given is an empty fake,
+    the engine is SQLite with its default limits, and no failure bookkeeping unless ``health``."""
+    outputs = Outputs.of(kafka=KafkaOutput(producer or RecordingProducer(), quota or MemoryQuota(),
+                                           archive or MemoryArchive()),
+                         email=EmailOutput(digest or MemoryDigests()))
+    return Matcher(engine=engine or SqliteEngine(), joins=joins or Joins(annotations=MemoryAnnotations(),
+                                                                        context=MemoryContext()),
+                   outputs=outputs, health=health)
