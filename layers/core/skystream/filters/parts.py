@@ -20,8 +20,9 @@ from skystream.filters.schema import NOT_BUILT, SYNONYMS, TABLES, table_named
 
 _ANNOTATOR = re.compile(r"^annotator\s*:\s*([A-Za-z_][A-Za-z0-9_]*)$", re.IGNORECASE)
 _WATCH = re.compile(r"^(watchlists?|watchmaps?|areas?)\s*:", re.IGNORECASE)
-# white space and comments (-- and # to the end of the line, /* ... */) before the first word
-_LEADING = r"^(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*"
+# white space and comments (-- and # to the end of the line, /* ... */) before the first word; a comment
+# ends at its first */, and -- needs a space after it (MySQL's rules: --5 is minus minus five)
+_LEADING = r"^(?:\s+|--(?=\s|$)[^\n]*|#[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)*"
 _STARTS_WITH_CLAUSE = re.compile(_LEADING + r"(ORDER\s+BY|LIMIT)\b", re.IGNORECASE | re.DOTALL)
 _ONLY_COMMENTS = re.compile(_LEADING + r"$", re.DOTALL)
 _RESERVED = frozenset(t.lower() for t in (*TABLES, *SYNONYMS, *NOT_BUILT))
