@@ -224,3 +224,15 @@ def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
     status, refused = world.call("POST", "/filters/run", {"selected": "objects.diaObjectId",
                                                           "tables": "objects, watchlist:3", "conditions": ""})
     assert status == 400 and "watchlists are not built" in refused["detail"]
+
+
+def test_a_commented_lasair_filter_is_saved_as_written_and_runs(world: World) -> None:
+    conditions = "-- saved from Lasair\nobjects.nDiaSources > 25 # well sampled\n/* no more */"
+    status, saved = world.call("POST", "/filters", {"name": "commented", "output": "none", "selected":
+                                                    "objects.diaObjectId", "tables": "objects", "conditions": conditions})
+    assert status == 201, saved
+    fid = saved["filter"]["filter_id"]
+    status, shown = world.call("GET", f"/filters/{fid}")
+    assert status == 200 and shown["conditions"] == conditions
+    status, ran = world.call("POST", f"/filters/{fid}/run")
+    assert status == 200 and sorted(r["diaObjectId"] for r in ran["rows"]) == [526, 527, 528, 529]
