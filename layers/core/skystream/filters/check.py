@@ -368,7 +368,7 @@ class _Checker:
             if schema_name is None:
                 raise self.refuse(f"unknown table {name}", self.offset_of(item), _suggest(name, list(TABLES), "did you mean"))
             synonym = name.lower() in SYNONYMS
-            if synonym:  # Lasair's other name (objects_ext): the table itself, under its own name
+            if synonym:  # Lasair's other name (objects_ext): write the table's own name in its place
                 item.set("this", _renamed(item.this, schema_name))
             alias = item.alias or schema_name
             if not item.alias and alias.lower() in refs and (synonym or alias.lower() in by_synonym):
