@@ -190,3 +190,49 @@ def test_a_kafka_outage_during_save_is_a_503_that_says_the_filter_is_saved(world
     assert "is saved" in body["detail"] and "save it again" in body["detail"]
     status, listed = world.call("GET", "/filters")
     assert [f["filter_id"] for f in listed["filters"]] == [body["filter_id"]]
+
+
+def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
+    """Issue 21: /schema shows objects_ext, objects.tns_name and why a column is NULL; a Lasair-style
+    filter (objects_ext, objects-ext, tns_name, comments) runs now over TNS rows an administrator loaded."""
+    from skystream.features.position import htm_index
+
+    status, body = world.call("GET", "/schema")
+    assert status == 200
+    tables = {t["name"]: t for t in body["tables"]}
+    assert "objects_ext" in tables and "objects" in tables["objects_ext"]["description"]
+    assert {"g_psfFluxSigma", "raErr", "y_psfFluxErrMean"} <= {c["name"] for c in tables["objects_ext"]["columns"]}
+    objects = {c["name"]: c for c in tables["objects"]["columns"]}
+    assert objects["tns_name"]["null_reason"] is None and "TNS" in objects["tns_name"]["description"]
+    assert "dust map" in objects["ebv"]["null_reason"] and objects["timestamp"]["null_reason"]
+    assert {"htm16", "lasairmodified_date"} <= {c["name"] for c in tables["crossmatch_tns"]["columns"]}
+    assert "watchlist_hits" not in tables
+    _, admin = UserStore().add("Root", "root@example.org", is_admin=True)
+    status, loaded = world.call("POST", "/context/crossmatch_tns",
+                                [{"diaObjectId": 503, "tns_name": "2026xyz", "ra": 3.0, "decl": -1.0}], token=admin)
+    assert status == 200 and loaded["stored"] == 1
+    status, ran = world.call("POST", "/filters/run", {
+        "selected": "objects.diaObjectId, objects.tns_name, objects_ext.ra", "tables": "objects, objects_ext",
+        "conditions": "objects.nDiaSources >= 2 -- not the first two\nAND objects-ext.decl < 0 # all of them", "limit": 100})
+    assert status == 200, ran
+    assert {r["diaObjectId"]: r["tns_name"] for r in ran["rows"]} == {
+        500 + i: "2026xyz" if i == 3 else None for i in range(2, 30)}
+    status, tns = world.call("POST", "/filters/run", {"selected": "crossmatch_tns.htm16, crossmatch_tns.lasairmodified_date",
+                                                      "tables": "objects, crossmatch_tns", "conditions": ""})
+    assert status == 200 and tns["count"] == 1
+    assert tns["rows"][0]["htm16"] == htm_index(3.0, -1.0) and tns["rows"][0]["lasairmodified_date"]
+    status, refused = world.call("POST", "/filters/run", {"selected": "objects.diaObjectId",
+                                                          "tables": "objects, watchlist:3", "conditions": ""})
+    assert status == 400 and "watchlists are not built" in refused["detail"]
+
+
+def test_a_commented_lasair_filter_is_saved_as_written_and_runs(world: World) -> None:
+    conditions = "-- saved from Lasair\nobjects.nDiaSources > 25 # well sampled\n/* no more */"
+    status, saved = world.call("POST", "/filters", {"name": "commented", "output": "none", "selected":
+                                                    "objects.diaObjectId", "tables": "objects", "conditions": conditions})
+    assert status == 201, saved
+    fid = saved["filter"]["filter_id"]
+    status, shown = world.call("GET", f"/filters/{fid}")
+    assert status == 200 and shown["conditions"] == conditions
+    status, ran = world.call("POST", f"/filters/{fid}/run")
+    assert status == 200 and sorted(r["diaObjectId"] for r in ran["rows"]) == [526, 527, 528, 529]

@@ -90,8 +90,10 @@ def test_select_star_returns_every_objects_column() -> None:
     compiled = q(sql="SELECT * FROM objects")
     rows = SqliteEngine().run(batch, [("f", compiled)])["f"].rows
     from skystream.features.columns import OBJECT_COLUMN_NAMES
+    from skystream.filters.schema import MATCH_TIME_COLUMNS
 
-    assert tuple(rows[0]) == OBJECT_COLUMN_NAMES
+    # issue 21: then Lasair's objects columns no feature computes (tns_name, timestamp)
+    assert tuple(rows[0]) == OBJECT_COLUMN_NAMES + tuple(c.name for c in MATCH_TIME_COLUMNS)
     assert rows[0]["ra"] == 1.5 and rows[0]["decl"] is None
 
 

@@ -10,14 +10,15 @@ from skystream.filters.compiler import FilterQuery, compile_filter
 from skystream.filters.database import new_database
 from skystream.filters.engine import SqliteEngine
 from skystream.filters.parts import split_select
-from skystream.filters.schema import JOIN_KEY, TABLES, schema_document
+from skystream.filters.schema import JOIN_KEY, MATCH_TIME_COLUMNS, TABLES, schema_document
 
 pytestmark = pytest.mark.unit
 
 
 def test_objects_table_is_the_feature_columns() -> None:
+    # issue 21: then Lasair's objects columns that no feature computes (tns_name at match time, timestamp NULL)
     assert [(c.name, c.sql_type) for c in TABLES["objects"].columns.values()] == [
-        (c.name, c.sql_type) for c in OBJECT_COLUMNS]
+        (c.name, c.sql_type) for c in OBJECT_COLUMNS] + [(c.name, c.sql_type) for c in MATCH_TIME_COLUMNS]
 
 
 def test_every_table_joins_on_dia_object_id_and_describes_every_column() -> None:

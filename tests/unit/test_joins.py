@@ -15,6 +15,7 @@ from skystream.services.joins import Joins, needed
 class Needs:
     tables: frozenset[str] = frozenset({"objects"})
     annotators: frozenset[str] = frozenset()
+    columns: frozenset[tuple[str, str]] | None = frozenset()
 
 
 def build_batch(objects: list[dict[str, Any]], filters: list[Any], *, annotations: MemoryAnnotations,

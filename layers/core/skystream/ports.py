@@ -173,6 +173,11 @@ class NeedsTables(Protocol):
     @property
     def annotators(self) -> frozenset[str]: ...
 
+    @property
+    def columns(self) -> frozenset[tuple[str, str]] | None:
+        """(table, column) pairs the filter reads; None: it does not say (then every column counts)."""
+        ...
+
 
 class AnnotationReader(Protocol):
     def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]: ...

@@ -105,10 +105,12 @@ class ColumnOut(BaseModel):
     name: str
     type: str
     description: str
+    null_reason: str | None = Field(None, description="Set when the column is always NULL here: why")
 
 
 class TableOut(BaseModel):
     name: str
+    description: str = ""
     columns: list[ColumnOut]
 
 

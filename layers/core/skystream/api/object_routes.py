@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from skystream.api.auth import require_user
 from skystream.api.models import ColumnOut, Me, ObjectId, ObjectOut, SchemaResponse, TableOut, error_responses
-from skystream.filters.schema import TABLES
+from skystream.filters.schema import schema_views
 from skystream.wiring import api as services
 
 router = Router()
@@ -16,9 +16,10 @@ router = Router()
             responses=error_responses())
 def schema() -> SchemaResponse:
     return SchemaResponse(tables=[
-        TableOut(name=name, columns=[ColumnOut(name=c.name, type=c.sql_type, description=c.description)
-                                     for c in table.columns.values()])
-        for name, table in TABLES.items()
+        TableOut(name=view.name, description=view.description,
+                 columns=[ColumnOut(name=c.name, type=c.sql_type, description=c.description,
+                                    null_reason=c.null_reason or None) for c in view.columns])
+        for view in schema_views()
     ])
 
 

@@ -21,10 +21,11 @@ class Column:
     sql_type: str  # BIGINT | INTEGER | DOUBLE | TEXT
     description: str
     source: str  # diaObject | latest | counts | position | jump | colour | host
+    extended: bool = False  # one of Lasair's "extended" diaObject columns, which it also shows as objects_ext
 
 
-def _per_band(template: str, sql_type: str, description: str, source: str) -> list[Column]:
-    return [Column(template.format(b=b), sql_type, description.format(b=b), source) for b in BANDS]
+def _per_band(template: str, sql_type: str, description: str, source: str, *, extended: bool = False) -> list[Column]:
+    return [Column(template.format(b=b), sql_type, description.format(b=b), source, extended) for b in BANDS]
 
 
 OBJECT_COLUMNS: tuple[Column, ...] = tuple(
@@ -32,24 +33,25 @@ OBJECT_COLUMNS: tuple[Column, ...] = tuple(
         Column("diaObjectId", "BIGINT", "Rubin DIA object identifier", "diaObject"),
         Column("ra", "DOUBLE", "Right ascension of the object, degrees (ICRS)", "diaObject"),
         Column("decl", "DOUBLE", "Declination of the object, degrees (ICRS); Rubin calls it dec", "diaObject"),
-        Column("raErr", "DOUBLE", "Uncertainty of ra, degrees", "diaObject"),
-        Column("decErr", "DOUBLE", "Uncertainty of decl, degrees", "diaObject"),
-        Column("ra_dec_Cov", "DOUBLE", "Covariance of ra and decl", "diaObject"),
-        Column("validityStartMjdTai", "DOUBLE", "Start of validity of this diaObject version, MJD TAI", "diaObject"),
+        Column("raErr", "DOUBLE", "Uncertainty of ra, degrees", "diaObject", extended=True),
+        Column("decErr", "DOUBLE", "Uncertainty of decl, degrees", "diaObject", extended=True),
+        Column("ra_dec_Cov", "DOUBLE", "Covariance of ra and decl", "diaObject", extended=True),
+        Column("validityStartMjdTai", "DOUBLE", "Start of validity of this diaObject version, MJD TAI", "diaObject",
+               extended=True),
         Column("nDiaSources", "INTEGER", "Number of DIA sources associated with the object", "diaObject"),
     ]
     + _per_band("{b}_psfFluxMean", "DOUBLE", "Weighted mean {b}-band PSF flux of the difference image, nJy", "diaObject")
     + _per_band("{b}_psfFluxMeanErr", "DOUBLE", "Uncertainty of {b}_psfFluxMean, nJy", "diaObject")
-    + _per_band("{b}_psfFluxSigma", "DOUBLE", "Standard deviation of {b}-band PSF fluxes, nJy", "diaObject")
-    + _per_band("{b}_psfFluxNdata", "INTEGER", "Number of {b}-band points used for the PSF flux statistics", "diaObject")
-    + _per_band("{b}_fpFluxMean", "DOUBLE", "Weighted mean {b}-band forced-photometry flux, nJy", "diaObject")
-    + _per_band("{b}_fpFluxMeanErr", "DOUBLE", "Uncertainty of {b}_fpFluxMean, nJy", "diaObject")
-    + _per_band("{b}_scienceFluxMean", "DOUBLE", "Mean {b}-band flux on the direct (science) image, nJy", "diaObject")
-    + _per_band("{b}_scienceFluxMeanErr", "DOUBLE", "Uncertainty of {b}_scienceFluxMean, nJy", "diaObject")
-    + _per_band("{b}_psfFluxMin", "DOUBLE", "Minimum {b}-band PSF flux, nJy", "diaObject")
-    + _per_band("{b}_psfFluxMax", "DOUBLE", "Maximum {b}-band PSF flux, nJy", "diaObject")
-    + _per_band("{b}_psfFluxMaxSlope", "DOUBLE", "Largest {b}-band flux slope between consecutive points, nJy/day", "diaObject")
-    + _per_band("{b}_psfFluxErrMean", "DOUBLE", "Mean {b}-band PSF flux uncertainty, nJy", "diaObject")
+    + _per_band("{b}_psfFluxSigma", "DOUBLE", "Standard deviation of {b}-band PSF fluxes, nJy", "diaObject", extended=True)
+    + _per_band("{b}_psfFluxNdata", "INTEGER", "Number of {b}-band points used for the PSF flux statistics", "diaObject", extended=True)
+    + _per_band("{b}_fpFluxMean", "DOUBLE", "Weighted mean {b}-band forced-photometry flux, nJy", "diaObject", extended=True)
+    + _per_band("{b}_fpFluxMeanErr", "DOUBLE", "Uncertainty of {b}_fpFluxMean, nJy", "diaObject", extended=True)
+    + _per_band("{b}_scienceFluxMean", "DOUBLE", "Mean {b}-band flux on the direct (science) image, nJy", "diaObject", extended=True)
+    + _per_band("{b}_scienceFluxMeanErr", "DOUBLE", "Uncertainty of {b}_scienceFluxMean, nJy", "diaObject", extended=True)
+    + _per_band("{b}_psfFluxMin", "DOUBLE", "Minimum {b}-band PSF flux, nJy", "diaObject", extended=True)
+    + _per_band("{b}_psfFluxMax", "DOUBLE", "Maximum {b}-band PSF flux, nJy", "diaObject", extended=True)
+    + _per_band("{b}_psfFluxMaxSlope", "DOUBLE", "Largest {b}-band flux slope between consecutive points, nJy/day", "diaObject", extended=True)
+    + _per_band("{b}_psfFluxErrMean", "DOUBLE", "Mean {b}-band PSF flux uncertainty, nJy", "diaObject", extended=True)
     + _per_band("{b}_psfFlux", "DOUBLE", "Latest {b}-band difference-image PSF flux, nJy", "latest")
     + _per_band("{b}_latestMJD", "DOUBLE", "Time of the latest {b}-band detection, MJD TAI", "latest")
     + [Column("latest_psfFlux", "DOUBLE", "PSF flux of the triggering detection, any band, nJy", "latest")]
@@ -96,10 +98,20 @@ OBJECT_COLUMNS: tuple[Column, ...] = tuple(
 
 OBJECT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in OBJECT_COLUMNS)
 
-# NULL by design until their inputs exist (a dust map, a host distance, a BBB fit).
-NULL_BY_DESIGN: frozenset[str] = frozenset(
-    {"ebv", "absMag", "absMagMJD", "BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD", "BBBPeakAbsMag"}
-)
+_NO_DISTANCE = ("needs the distance of the host galaxy Sherlock associates; skystream computes the objects row "
+                "from the alert alone, at ingest, where no sherlock_classifications row is at hand")
+_NO_BBB = ("needs Lasair's Bazin-blackbody lightcurve fit (BBBEngine), which skystream does not compute yet; "
+           "a filter on it matches nothing rather than a guess")
+NULL_REASONS: dict[str, str] = {
+    "ebv": "needs a Galactic dust map (Schlegel, Finkbeiner & Davis 1998), which skystream does not ship",
+    "absMag": _NO_DISTANCE,
+    "absMagMJD": _NO_DISTANCE,
+    **dict.fromkeys(("BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD"), _NO_BBB),
+    "BBBPeakAbsMag": _NO_BBB + "; it needs a host distance too",
+}
+"""Columns NULL by design until their inputs exist, and why (docs/filters.md prints these)."""
+
+NULL_BY_DESIGN: frozenset[str] = frozenset(NULL_REASONS)
 
 _COLUMN_TYPES: dict[str, str] = {c.name: c.sql_type for c in OBJECT_COLUMNS}
 

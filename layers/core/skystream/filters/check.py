@@ -1,9 +1,14 @@
 """The filter checker: parse once with sqlglot (MySQL dialect), then named passes over the tree.
 
-Each pass knows one thing (statements, node kinds, tables, columns, functions, lengths, limits) and
-refuses with a message that says what is wrong, where, and how to fix it. It is an allow
+Each pass knows one thing (comments, statements, node kinds, tables, columns, functions, lengths,
+limits) and refuses with a message that says what is wrong, where, and how to fix it. It is an allow
 list: a node kind, table, column or function not listed here is refused, whatever it is.
 Strings are never matched against blacklists; the parse tree is the only truth.
+
+Comments (``-- ...`` and ``# ...`` to the end of the line, ``/* ... */``, and MySQL's optimizer hints
+``/*+ ... */``) are dropped from the tokens before the parser sees them, so the tree, every later pass
+and the SQL that runs hold none: a comment can neither hide nor add anything. MySQL's executable
+comments ``/*! ... */`` are refused, since MySQL runs their text as SQL.
 
 A refusal is :class:`skystream.domain.errors.FilterRejected` (``str(exc)`` is the user-facing
 message, ``position`` the 0-based offset in the text the user wrote): the same type the filter
@@ -29,7 +34,7 @@ from skystream.filters.limits import (
     MAX_STRING_LITERAL_BYTES,
     utf8_len,
 )
-from skystream.filters.schema import TABLES, TableSchema
+from skystream.filters.schema import NOT_BUILT, SYNONYMS, TABLES, TableSchema, not_built, table_named
 
 MAX_SQL_CHARS = 20_000
 MAX_DEPTH = 300
@@ -144,8 +149,10 @@ _HINTS = {
     "dec": "decl", "objectid": "diaObjectId", "ncand": "nDiaSources", "ncandgp": "nDiaSources",
     "jdmax": "lastDiaSourceMjdTai", "jdmin": "firstDiaSourceMjdTai", "mjdmax": "lastDiaSourceMjdTai",
     "mjdmin": "firstDiaSourceMjdTai", "latestmjd": "lastDiaSourceMjdTai", "rb": "latestR", "drb": "latestR",
-    "reliability": "latestR", "gal_lat": "glat",
+    "reliability": "latestR", "gal_lat": "glat", "peakextcorrabsmag": "absMag",
+    **{f"jd{b}max": f"{b}_latestMJD" for b in "ugrizy"},
 }
+_TABLE_NAMES = frozenset(t.lower() for t in (*TABLES, *SYNONYMS, *NOT_BUILT))
 
 
 class _Checker:
@@ -199,17 +206,56 @@ class _Checker:
         try:
             tokens = FilterSQL().tokenize(self.sql)
         except TokenError as exc:
+            unclosed = _unclosed_comment(self.sql)
+            if unclosed is not None:
+                raise self.refuse("a /* comment is not closed", unclosed, "end it with */") from None
             raise FilterRejected(f"could not read the SQL: {_first_line(str(exc))}", None) from None
+        tokens = self.lasair_spellings(self.comments(tokens))
         self.token_list = tokens
         self.nesting(tokens)
         for token in tokens:
-            if token.comments:
-                raise self.refuse("comments are not allowed in filters: remove them", token.start)
             if token.token_type == TokenType.INTO:
                 raise self.refuse("INTO is not allowed: a filter only returns rows", token.start)
             if token.token_type == TokenType.SEMICOLON:
                 raise self.refuse("';' is not allowed: a filter is exactly one SELECT statement", token.start)
         return tokens
+
+    def comments(self, tokens: list[Token]) -> list[Token]:
+        """Drop every comment and optimizer hint; refuse MySQL's executable comments (``/*! ... */``).
+
+        Between two tokens there is only white space and comments, so the text there is read for
+        ``/*!`` with comment rules alone (a ``/*!`` inside a quoted string is a token, not a gap)."""
+        previous_end = -1
+        for token in [*tokens, None]:
+            start = len(self.sql) if token is None else token.start
+            found = _executable_comment(self.sql[previous_end + 1 : start])
+            if found is not None:
+                raise self.refuse("MySQL executable comments are not allowed: MySQL runs the text of /*! ... */ "
+                                  "as SQL", previous_end + 1 + found, "write /* ... */ for a comment")
+            if token is not None:
+                token.comments = []
+                previous_end = token.end
+        return [t for t in tokens if t.token_type != TokenType.HINT]
+
+    @staticmethod
+    def lasair_spellings(tokens: list[Token]) -> list[Token]:
+        """``objects-ext.col`` (so written in Lasair's porting guide) is ``objects_ext.col``: merged when written
+        without spaces and followed by a dot. It has no other reading: ``objects`` is no column of any table."""
+        out: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            t = tokens[i]
+            window = tokens[i : i + 4]
+            if (len(window) == 4 and [w.token_type for w in window] == [TokenType.VAR, TokenType.DASH, TokenType.VAR,
+                                                                         TokenType.DOT]
+                    and t.text.lower() == "objects" and window[2].text.lower() == "ext"
+                    and t.end + 1 == window[1].start and window[1].end + 1 == window[2].start):
+                out.append(Token(TokenType.VAR, "objects_ext", t.line, t.col, t.start, window[2].end, []))
+                i += 3
+                continue
+            out.append(t)
+            i += 1
+        return out
 
     def nesting(self, tokens: list[Token]) -> None:
         """Refuse nesting deeper than :data:`MAX_NESTING` (or :data:`MAX_PREFIX_RUN` prefix operators in a row),
@@ -294,7 +340,7 @@ class _Checker:
 
     def tables(self, tree: exp.Select) -> dict[str, TableRef]:
         from_ = tree.args.get("from") or tree.args.get("from_")
-        items: list[exp.Expression] = [from_.this]
+        items: list[tuple[exp.Expression, exp.Join | None]] = [(from_.this, None)]
         for join in tree.args.get("joins") or []:
             if join.args.get("using"):
                 raise self.refuse("JOIN ... USING is not allowed: write JOIN ... ON a.diaObjectId = b.diaObjectId",
@@ -304,9 +350,10 @@ class _Checker:
                     kind == "OUTER" and side != "LEFT"):
                 raise self.refuse(f"{(side + ' ' + kind).strip()} JOIN is not allowed: use JOIN or LEFT JOIN",
                                   self.offset_of(join))
-            items.append(join.this)
+            items.append((join.this, join))
         refs: dict[str, TableRef] = {}
-        for item in items:
+        by_synonym: set[str] = set()  # refs first named by a synonym
+        for item, join in items:
             if not isinstance(item, exp.Table):
                 raise self.refuse("only table names may follow FROM", self.offset_of(item))
             if item.args.get("db") or item.args.get("catalog"):
@@ -314,19 +361,42 @@ class _Checker:
                 raise self.refuse(f"database {qualifier.name} is not available to filters", self.offset_of(item),
                                   f"tables: {', '.join(TABLES)}")
             name = item.name
-            schema_name = next((t for t in TABLES if t.lower() == name.lower()), None)
+            if not_built(name):
+                raise self.refuse(f"table {name} is not available: {not_built(name)}", self.offset_of(item),
+                                  "see docs/filters.md")
+            schema_name = table_named(name)
             if schema_name is None:
                 raise self.refuse(f"unknown table {name}", self.offset_of(item), _suggest(name, list(TABLES), "did you mean"))
+            synonym = name.lower() in SYNONYMS
+            if synonym:  # Lasair's other name (objects_ext): write the table's own name in its place
+                item.set("this", _renamed(item.this, schema_name))
             alias = item.alias or schema_name
+            if not item.alias and alias.lower() in refs and (synonym or alias.lower() in by_synonym):
+                self.same_table(tree, name, schema_name, item, join)
+                continue
+            if synonym and not item.alias:
+                by_synonym.add(alias.lower())
             if schema_name == "annotations" and not item.alias:
                 raise self.refuse("annotations needs an annotator name: write annotator:NAME in tables, "
                                   "or annotations AS NAME in FROM", self.offset_of(item))
-            if item.alias and alias.lower() in {t.lower() for t in TABLES} and alias.lower() != schema_name.lower():
+            if item.alias and alias.lower() in _TABLE_NAMES and alias.lower() != schema_name.lower():
                 raise self.refuse(f"alias {alias} is the name of another table", self.offset_of(item))
             if alias.lower() in refs:
                 raise self.refuse(f"table {alias} appears twice: give each use a different alias", self.offset_of(item))
             refs[alias.lower()] = TableRef(schema_name, alias)
         return refs
+
+    def same_table(self, tree: exp.Select, name: str, schema_name: str, item: exp.Table, join: exp.Join | None) -> None:
+        """``FROM objects, objects_ext``: one table under two of Lasair's names (Lasair's query builder makes
+        it ``objects``). An inner join of the row with itself is the row: the second name is dropped, its
+        ON condition kept in WHERE. A LEFT JOIN could add NULL rows, so it is refused."""
+        if join is None or (join.args.get("side") or "").upper() == "LEFT":
+            raise self.refuse(f"{name} and {schema_name} are one table under two of Lasair's names: name it once",
+                              self.offset_of(item))
+        on = join.args.get("on")
+        join.pop()
+        if on is not None:
+            tree.where(on, copy=False)
 
     def columns(self, tree: exp.Select, refs: dict[str, TableRef]) -> None:
         aliases = {e.alias.lower() for e in tree.expressions if isinstance(e, exp.Alias)}
@@ -352,8 +422,15 @@ class _Checker:
             name = node.name
             if qualifier:
                 ref = refs.get(qualifier.lower())
+                if ref is None and qualifier.lower() in SYNONYMS:  # objects_ext.x is objects.x
+                    ref = refs.get(SYNONYMS[qualifier.lower()])
+                    if ref is not None:
+                        node.set("table", _renamed(node.args["table"], ref.alias))
+                if ref is None and not_built(qualifier):
+                    raise self.refuse(f"column {qualifier}.{name} is not available: {not_built(qualifier)}",
+                                      self.offset_of(node), "see docs/filters.md")
                 if ref is None:
-                    known = next((t for t in TABLES if t.lower() == qualifier.lower()), None)
+                    known = table_named(qualifier)
                     if known:
                         raise self.refuse(f"column {qualifier}.{name} is of table {known}, which is not in tables",
                                           self.offset_of(node), f"add {known} to tables")
@@ -508,6 +585,43 @@ def _walk(node: exp.Expression | None) -> Iterator[exp.Expression]:
         current = stack.pop()
         yield current
         stack.extend(reversed(list(_children(current))))
+
+
+def _renamed(identifier: exp.Expression, name: str) -> exp.Identifier:
+    """A new name in place of ``identifier``, keeping where it was written (for later messages)."""
+    renamed = exp.to_identifier(name)
+    if identifier._meta:
+        renamed.meta.update(identifier.meta)
+    return renamed
+
+
+def _executable_comment(gap: str) -> int | None:
+    """Where ``/*!`` opens a comment in text that holds only white space and comments (None: nowhere)."""
+    i = 0
+    while i < len(gap):
+        if gap.startswith("/*", i):
+            if gap.startswith("/*!", i):
+                return i
+            end = gap.find("*/", i + 2)
+            i = len(gap) if end < 0 else end + 2
+        elif gap.startswith("--", i) or gap[i] == "#":
+            end = gap.find("\n", i)
+            i = len(gap) if end < 0 else end + 1
+        else:
+            i += 1
+    return None
+
+
+def _unclosed_comment(sql: str) -> int | None:
+    """Where a ``/*`` that is never closed opens, if that is why the SQL cannot be read."""
+    start = sql.rfind("/*")
+    if start < 0 or "*/" in sql[start + 2 :]:
+        return None
+    try:
+        FilterSQL().tokenize(sql[:start])
+    except TokenError:
+        return None
+    return start
 
 
 def _first_line(text: str) -> str:

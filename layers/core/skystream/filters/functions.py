@@ -347,11 +347,13 @@ def _instr(s: Any, sub: Any) -> int | None:
     return _locate(sub, s)
 
 
-_PATH_TOKEN = re.compile(r'\.([A-Za-z_$][A-Za-z0-9_$]*)|\."((?:[^"\\]|\\.)*)"|\[(\d+)\]')
+# An unquoted key runs to the next '.', '[' or space: Lasair's own docs write '$.lsst-r.absolute_peak_mag_val'
+# (MySQL wants '$."lsst-r"...'), and a key MySQL accepts unquoted reads the same either way.
+_PATH_TOKEN = re.compile(r'\.([^."\[\]\s*]+)|\."((?:[^"\\]|\\.)*)"|\[(\d+)\]')
 
 
 def _parse_json_path(path: str) -> list[str | int] | None:
-    """The subset of MySQL JSON paths filters use: $, .key, ."quoted key", [n]."""
+    """The subset of MySQL JSON paths filters use: $, .key, ."quoted key", [n]; a key with a '-' may go unquoted."""
     if not path.startswith("$"):
         return None
     steps: list[str | int] = []

@@ -1,7 +1,9 @@
 """Lasair's three parts (selected, tables, conditions) <-> one SELECT statement.
 
 Lasair's ``tables`` is a comma list of table names plus ``annotator:NAME`` entries; each
-``annotator:NAME`` joins ``annotations AS NAME`` restricted to that annotator. The three
+``annotator:NAME`` joins ``annotations AS NAME`` restricted to that annotator. ``objects_ext``
+is the objects table (Lasair's builder rewrites it to ``objects``), and ``watchlist:N`` /
+``watchmap:N`` are refused, saying watchlists and watchmaps are not built yet. The three
 parts become ``SELECT {selected} FROM {tables} WHERE {conditions}``; the checker then adds
 Lasair's join conditions (every table's ``diaObjectId`` equals ``objects.diaObjectId``).
 A full SELECT is checked as written and can be split back into parts for storage.
@@ -14,10 +16,16 @@ from dataclasses import dataclass
 
 from skystream.domain.errors import FilterRejected
 from skystream.filters.check import SourceMap, SourcePart, check
-from skystream.filters.schema import TABLES
+from skystream.filters.schema import NOT_BUILT, SYNONYMS, TABLES, table_named
 
 _ANNOTATOR = re.compile(r"^annotator\s*:\s*([A-Za-z_][A-Za-z0-9_]*)$", re.IGNORECASE)
-_STARTS_WITH_CLAUSE = re.compile(r"^\s*(ORDER\s+BY|LIMIT)\b", re.IGNORECASE)
+_WATCH = re.compile(r"^(watchlists?|watchmaps?|areas?)\s*:", re.IGNORECASE)
+# white space and comments (-- and # to the end of the line, /* ... */) before the first word; a comment
+# ends at its first */, and -- needs a space after it (MySQL's rules: --5 is minus minus five)
+_LEADING = r"^(?:\s+|--(?=\s|$)[^\n]*|#[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)*"
+_STARTS_WITH_CLAUSE = re.compile(_LEADING + r"(ORDER\s+BY|LIMIT)\b", re.IGNORECASE | re.DOTALL)
+_ONLY_COMMENTS = re.compile(_LEADING + r"$", re.DOTALL)
+_RESERVED = frozenset(t.lower() for t in (*TABLES, *SYNONYMS, *NOT_BUILT))
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
 
     ``objects`` is added when missing: every filter selects objects."""
     entries: list[TableEntry] = []
+    by_synonym: set[str] = set()
     offset = 0
     for raw in (tables or "").split(","):
         item = raw.strip()
@@ -46,20 +55,28 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
         if not item:
             continue
         match = _ANNOTATOR.match(item)
+        watch = _WATCH.match(item)
+        if watch or item.lower() in NOT_BUILT:
+            table = "watchlist_hits" if item.lower().startswith("watchlist") else "area_hits"
+            raise FilterRejected(f"{item} is not available{where}: {NOT_BUILT[table]} (see docs/filters.md)", None)
         if match:
             name = match.group(1)
-            if name.lower() in {t.lower() for t in TABLES}:
+            if name.lower() in _RESERVED:
                 raise FilterRejected(f"annotator name {name} clashes with a table name{where}", None)
             entry = TableEntry("annotations", name)
         else:
-            schema_name = next((t for t in TABLES if t.lower() == item.lower()), None)
+            schema_name = table_named(item)
             if schema_name is None or schema_name == "annotations":
                 hint = ("write annotator:NAME to join one annotator's annotations" if schema_name == "annotations"
                         else f"tables: {', '.join(t for t in TABLES if t != 'annotations')}, annotator:NAME")
                 raise FilterRejected(f"unknown table {item}{where} ({hint})", None)
             entry = TableEntry(schema_name, schema_name)
         if any(e.alias.lower() == entry.alias.lower() for e in entries):
+            if item.lower() in SYNONYMS or entry.alias.lower() in by_synonym:
+                continue  # objects and objects_ext: one table, as in Lasair
             raise FilterRejected(f"{item} is listed twice in tables{where}", None)
+        if item.lower() in SYNONYMS:
+            by_synonym.add(entry.alias.lower())
         entries.append(entry)
     if not any(e.table == "objects" for e in entries):
         entries.insert(0, TableEntry("objects", "objects"))
@@ -81,7 +98,7 @@ def assemble(selected: str | None, tables: str | None, conditions: str | None) -
     parts = [SourcePart("selected", len(head), sel)]
     cond = conditions or ""
     if cond.strip():
-        sql += "\n" if _STARTS_WITH_CLAUSE.match(cond) else "\nWHERE "
+        sql += "\n" if _STARTS_WITH_CLAUSE.match(cond) or _ONLY_COMMENTS.match(cond) else "\nWHERE "
         parts.append(SourcePart("conditions", len(sql), cond))
         sql += cond
     return sql, SourceMap(tuple(parts))

@@ -4,6 +4,10 @@ Columns are checked against the filter schema (``skystream.filters.schema.TABLES
 same list filters are checked against, so every loaded column is joinable and a typo is
 refused with the allowed names rather than silently dropped. CSV cells are typed by that
 schema (empty cell = NULL); JSON values are kept as given.
+
+Two of Lasair's crossmatch_tns columns are the broker's own, so the loader fills them when a
+row does not give them (:func:`broker_columns`): ``htm16``, the HTM level-16 index of the TNS
+position (the same function as objects.htm16), and ``lasairmodified_date``, when it was loaded.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from skystream.domain.bounds import is_number
 from skystream.domain.errors import ContextFileError
+from skystream.features.position import htm_index
 from skystream.filters.schema import TABLES
 from skystream.ports import ContextWriter
 from skystream.storage.context import CONTEXT_TABLES, check_table
@@ -119,14 +127,34 @@ def check_rows(table: str, rows: Iterable[dict[str, Any]], *, from_text: bool) -
     return checked
 
 
+def broker_columns(table: str, rows: Iterable[dict[str, Any]], loaded_at: datetime) -> list[dict[str, Any]]:
+    """crossmatch_tns rows with ``htm16`` (from ra, decl) and ``lasairmodified_date`` (``loaded_at``) where missing.
+
+    A position that is not a finite ra and a decl within +-90 degrees gets no htm16 (NULL), never a guess."""
+    if table != "crossmatch_tns":
+        return list(rows)
+    stamp = loaded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    out = []
+    for row in rows:
+        extra: dict[str, Any] = {}
+        ra, decl = row.get("ra"), row.get("decl")
+        if (row.get("htm16") is None and is_number(ra) and is_number(decl) and math.isfinite(ra)
+                and math.isfinite(decl) and -90.0 <= decl <= 90.0):
+            extra["htm16"] = htm_index(float(ra), float(decl))
+        if row.get("lasairmodified_date") is None:
+            extra["lasairmodified_date"] = stamp
+        out.append({**row, **extra})
+    return out
+
+
 def format_of(path: Path) -> str:
     return "csv" if path.suffix.lower() == ".csv" else "json"
 
 
-def load_text(table: str, text: str, fmt: str, store: ContextWriter) -> int:
+def load_text(table: str, text: str, fmt: str, store: ContextWriter, *, now: datetime | None = None) -> int:
     """Parse, check and store rows; returns how many objects got a row. Nothing is stored if any row is bad."""
     rows = check_rows(check_table(table), parse_rows(text, fmt), from_text=fmt == "csv")
-    return store.put_rows(table, rows)
+    return store.put_rows(table, broker_columns(table, rows, now or datetime.now(UTC)))
 
 
 def load_file(path: Path, store: ContextWriter, table: str | None = None) -> tuple[str, int]:

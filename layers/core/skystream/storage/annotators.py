@@ -19,14 +19,14 @@ from skystream.aws import resource
 from skystream.config import settings
 from skystream.domain.annotations import Annotator
 from skystream.domain.errors import AnnotatorError, AnnotatorTaken, UnknownAnnotator
-from skystream.filters.schema import TABLES
+from skystream.filters.schema import NOT_BUILT, SYNONYMS, TABLES
 from skystream.storage.bulk import paged_items
 
 PREFIX = "annotator#"
 # The name becomes a table alias in filters (``annotator:NAME`` joins ``annotations AS NAME``).
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-# Every table a filter can name, and Lasair's watchlist/area tables (not built here, kept free for them).
-RESERVED = frozenset(TABLES) | {"watchlist_hits", "area_hits"}
+# Every table a filter can name (objects_ext too), and Lasair's watchlist/area tables (not built here, kept free).
+RESERVED = frozenset(TABLES) | frozenset(SYNONYMS) | frozenset(NOT_BUILT)
 
 
 
