@@ -28,6 +28,7 @@ from skystream.config import settings
 from skystream.devtools.generator import generate_alerts
 from skystream.devtools.plot import plot_lightcurve
 from skystream.local import stack
+from skystream.local.kafka_config import client_config
 from skystream.local.lag import wait_caught_up
 
 SELECTED = "objects.diaObjectId, objects.ra, objects.decl, objects.nDiaSources, objects.latestR"
@@ -40,7 +41,7 @@ def _say(text: str = "") -> None:
 
 def _replay(bootstrap: str, topic: str, alerts: list[dict[str, Any]], label: str) -> None:
     """Produce the alerts, then follow them through ingest with a progress bar until all are stored."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer(client_config(bootstrap, **{"linger.ms": 5}))
     for alert in alerts:
         producer.produce(topic, encode_alert(alert), key=str(alert["diaObject"]["diaObjectId"]))
     if producer.flush(30):
@@ -84,7 +85,7 @@ def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable
 
 
 def _matcher_group(state: stack.StackState) -> str:
-    template = stack.local_template(state.bootstrap)
+    template = state.template()
     spec = next(f for f in template.functions.values() if Path(f.code_dir).name == "filter_matcher")
     return spec.kafka_sources[0].consumer_group_id
 
