@@ -165,6 +165,15 @@ def settings_auth(cfg: Settings) -> KafkaAuth:
                      security_protocol=cfg.kafka_security_protocol)
 
 
+def functions_principal(cfg: Settings) -> str | None:
+    """The Kafka principal the functions act as, when Kafka ACLs apply to it: ``User:<name>`` of their
+    SCRAM secret. None with MSK IAM (IAM policies authorize those clients, not ACLs) and with no auth
+    (an anonymous client can be given nothing that every anonymous client would not get too)."""
+    if cfg.kafka_auth != "scram":
+        return None
+    return f"User:{client_config(cfg)['sasl.username']}"
+
+
 def client_config(cfg: Settings | None = None, **overrides: Any) -> dict[str, Any]:
     """Base configuration shared by producers, consumers and the admin client of the functions."""
     cfg = cfg or settings()
