@@ -26,11 +26,11 @@ from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import ObjectContext, StoredObject
 from skystream.domain.records import KafkaRecord
+from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.filters.engine import FilterEngine, SqliteEngine
 from skystream.outputs.base import Outputs
 from skystream.outputs.email import EmailOutput
 from skystream.outputs.kafka import KafkaOutput
-from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.ports import (
     AclAdmin,
     ActiveFilters,

@@ -126,10 +126,11 @@ def acl_bindings(filters: Iterable[StoredFilter], readers: Iterable[int], *,
 
 @dataclass(frozen=True)
 class Scope:
-    """The part of the cluster's ACLs a change may touch: bindings on ``topics`` (their exact names),
-    bindings of ``principals``, or (``everything``) every binding of a skystream principal: users'
-    (``User:user-<id>``) and ``functions``. Bindings of anyone else (an operator's, the relay's own)
-    are never touched."""
+    """The part of the cluster's ACLs a change may touch: the LITERAL bindings on ``topics``, whoever they
+    are for (a user's topic is skystream's: a stale binding on it is a leak), the bindings of
+    ``principals``, or (``everything``) every binding of a skystream principal: users'
+    (``User:user-<id>``) and ``functions``. Otherwise, bindings of anyone else (an operator's, the
+    relay's own) are never touched."""
 
     topics: frozenset[str] = frozenset()
     principals: frozenset[str] = frozenset()

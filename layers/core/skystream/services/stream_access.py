@@ -43,6 +43,14 @@ PASSWORD_BYTES = 32  # 256 random bits, 43 URL-safe characters
 
 
 @dataclass(frozen=True)
+class StreamEndpoint:
+    """Where and how users connect: shown with their credentials."""
+
+    bootstrap_servers: str
+    security_protocol: str  # SASL_SSL on AWS; SASL_PLAINTEXT on the local stack (no TLS on loopback)
+
+
+@dataclass(frozen=True)
 class KafkaCredentials:
     """A user's Kafka login, as shown once. The password is never printed by ``repr`` or logged."""
 

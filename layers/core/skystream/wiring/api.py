@@ -8,7 +8,7 @@ from skystream.ports import ScramUsers
 from skystream.services.annotations import AnnotationService, KafkaEventPublisher
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.objects import ObjectReads
-from skystream.services.stream_access import StreamAccess
+from skystream.services.stream_access import StreamAccess, StreamEndpoint
 from skystream.streams.config import functions_principal
 from skystream.streams.msk_users import MskScramSecrets
 from skystream.streams.scram_users import KafkaScramUsers
@@ -50,3 +50,10 @@ def annotation_service(cfg: Settings) -> AnnotationService:
 @per_settings
 def object_reads(cfg: Settings) -> ObjectReads:
     return ObjectReads(objects=objects(), annotations=annotations(), context=context())
+
+
+@per_settings
+def stream_endpoint(cfg: Settings) -> StreamEndpoint:
+    """The public bootstrap servers when the operator named them (KAFKA_PUBLIC_BOOTSTRAP_SERVERS), else the functions'."""
+    return StreamEndpoint(cfg.kafka_public_bootstrap_servers or cfg.kafka_bootstrap_servers,
+                          cfg.kafka_security_protocol or "SASL_SSL")
