@@ -1,8 +1,10 @@
 """Create what the template declares (tables, buckets, topics) on the local endpoints.
 
-Only the local stack's part lives here: moto's tables, bucket and SES identity, and wiping the
-topics between tests. Creating the topics is the same step as on a real cluster
-(``skystream.streams.provision``, run there by ``skystream topics provision``).
+Only the local stack's part lives here: moto's tables, bucket and SES identity, the functions'
+SCRAM secret, and wiping the topics, users' credentials and ACLs between tests. Creating the
+topics is the same step as on a real cluster (``skystream.streams.provision``, run there by
+``skystream topics provision``), and so is giving the functions their ACLs (``skystream streams
+acl-plan --apply`` on AWS; here :func:`provision` applies that plan).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from skystream.local.template import LocalTemplate
 from skystream.streams.admin import TopicAdmin
 from skystream.streams.config import client_config, forget_secrets
 from skystream.streams.provision import provision_topics
+from skystream.wiring.api import stream_access
 
 FUNCTIONS_SECRET = "AmazonMSK_skystream-functions"
 """The functions' SCRAM secret on the local AWS endpoint, named as MSK wants (``KAFKA_SCRAM_SECRET_ARN``:
@@ -65,11 +68,15 @@ def provision(template: LocalTemplate, *, fresh_topics: bool = False) -> Provisi
     admin = TopicAdmin()
     if fresh_topics:
         admin.delete(admin.list_topics())
-    return Provisioned(
+    made = Provisioned(
         tables=sorted(template.tables),
         buckets=list(template.buckets),
         topics=create_topics(template, admin),
     )
+    if template.environment.get("KAFKA_AUTH") == "scram":  # our own broker: its ACLs as the filters say
+        access = stream_access()
+        access.apply(access.plan())
+    return made
 
 
 def create_topics(template: LocalTemplate, admin: TopicAdmin) -> list[str]:

@@ -18,9 +18,10 @@ before the topic is created and :meth:`StreamAccess.revoke` after it is deleted
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
 
 from skystream.domain.errors import NotFound
 from skystream.domain.filters import StoredFilter
@@ -36,7 +37,7 @@ from skystream.domain.stream_access import (
 from skystream.domain.users import User
 from skystream.ports import AclAdmin, FilterCatalog, ScramUsers, StreamReaders
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 MECHANISM = "SCRAM-SHA-512"
 PASSWORD_BYTES = 32  # 256 random bits, 43 URL-safe characters
