@@ -205,6 +205,65 @@ class MemoryCatalog:
         return list(self.filters.values())
 
 
+class _Done:
+    """A finished librdkafka future."""
+
+    def __init__(self, value: Any = None, error: KafkaError | None = None) -> None:
+        self.value, self.error = value, error
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self.error is not None:
+            raise KafkaException(self.error)
+        return self.value
+
+
+def _acl_matches(f: Any, b: Any) -> bool:
+    """Kafka's ACL filter rules as far as the adapters use them (ANY, or equal; None: any name/principal/host)."""
+    from confluent_kafka.admin import AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+
+    return (f.restype in (ResourceType.ANY, b.restype) and f.name in (None, b.name)
+            and f.resource_pattern_type in (ResourcePatternType.ANY, b.resource_pattern_type)
+            and f.principal in (None, b.principal) and f.host in (None, b.host)
+            and f.operation in (AclOperation.ANY, b.operation)
+            and f.permission_type in (AclPermissionType.ANY, b.permission_type))
+
+
+class RecordingAdminClient:
+    """The librdkafka admin client as ``skystream.streams.acls`` and ``scram_users`` drive it, never a broker:
+    each call is recorded in ``calls`` (name, argument); ACLs are kept in ``acls`` and filtered as Kafka would;
+    ``fail`` makes every answer that error."""
+
+    def __init__(self, acls: Iterable[Any] = (), fail: KafkaError | None = None) -> None:
+        self.acls: list[Any] = list(acls)
+        self.fail = fail
+        self.calls: list[tuple[str, Any]] = []
+
+    def describe_acls(self, acl_filter: Any, request_timeout: float | None = None) -> _Done:
+        self.calls.append(("describe_acls", acl_filter))
+        return _Done([b for b in self.acls if _acl_matches(acl_filter, b)], self.fail)
+
+    def create_acls(self, bindings: list[Any], request_timeout: float | None = None) -> dict[Any, _Done]:
+        self.calls.append(("create_acls", list(bindings)))
+        if self.fail is None:
+            self.acls.extend(b for b in bindings if b not in self.acls)
+        return {b: _Done(None, self.fail) for b in bindings}
+
+    def delete_acls(self, filters: list[Any], request_timeout: float | None = None) -> dict[Any, _Done]:
+        self.calls.append(("delete_acls", list(filters)))
+        answers = {}
+        for f in filters:
+            gone = [b for b in self.acls if _acl_matches(f, b)]
+            if self.fail is None:
+                self.acls = [b for b in self.acls if b not in gone]
+            answers[f] = _Done(gone, self.fail)
+        return answers
+
+    def alter_user_scram_credentials(self, alterations: list[Any], request_timeout: float | None = None
+                                     ) -> dict[str, _Done]:
+        self.calls.append(("alter_user_scram_credentials", list(alterations)))
+        return {a.user: _Done(None, self.fail) for a in alterations}
+
+
 class RecordingPublisher(EventPublisher):
     def __init__(self) -> None:
         self.events: list[AnnotationEvent] = []

@@ -66,7 +66,8 @@ def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
     all but the region, which the dummy credentials bring), none left to a default. With SCRAM,
     ``KAFKA_SECURITY_PROTOCOL`` says there is no TLS on loopback (on AWS it is unset: SASL_SSL).
     """
-    local = {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"} if template.environment.get("KAFKA_AUTH") == "scram" else {}
+    scram = template.environment.get("KAFKA_AUTH") == "scram"
+    local = {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT" if scram else ""}  # "": the mode's usual (none: PLAINTEXT)
     return {
         **LOCAL_CREDENTIALS,
         **template.environment,
