@@ -50,13 +50,22 @@ def state_dir() -> Path:
 def local_template(bootstrap: str, *, scram_secret: str | None = None) -> LocalTemplate:
     """The template as the local stack deploys it: its broker, replication 1, users' credentials in the
     broker (``UserCredentials=kafka``), and SASL/SCRAM with ``scram_secret`` when given (the stack's own
-    broker always; a broker named by ``KAFKA_BOOTSTRAP_SERVERS`` is taken as plaintext)."""
+    broker always; a broker named by ``KAFKA_BOOTSTRAP_SERVERS``: as :func:`named_broker_secret` says)."""
     auth = {"KafkaAuth": "scram", "KafkaScramSecretArn": scram_secret} if scram_secret else {"KafkaAuth": "none"}
     return load_template(
         template_path(),
         parameters={"KafkaBootstrapServers": bootstrap, "KafkaReplicationFactor": "-1", "UserCredentials": "kafka",
                     **auth},
     )
+
+
+def named_broker_secret() -> str | None:
+    """How to log in to a broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (not started here): with the
+    environment's ``KAFKA_SCRAM_SECRET_ARN`` when its ``KAFKA_AUTH`` says scram (another local stack's
+    front door), else in plaintext."""
+    if os.environ.get("KAFKA_AUTH", "").lower() == "scram":
+        return os.environ.get("KAFKA_SCRAM_SECRET_ARN") or None
+    return None
 
 
 def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
@@ -173,7 +182,7 @@ def _start_infrastructure(kafka_port: int, aws_port: int, log_dir: Path) -> tupl
         pids["aws"] = start_moto(aws_port, log_dir / "aws.log").pid
         endpoint = f"http://127.0.0.1:{aws_port}"
     return (StackState(bootstrap=bootstrap, endpoint=endpoint, api_url=None, pids=pids,
-                       kafka_secret=FUNCTIONS_SECRET if login else None), login)
+                       kafka_secret=FUNCTIONS_SECRET if login else named_broker_secret()), login)
 
 
 def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT, api_port: int = DEFAULT_API_PORT,

@@ -2,7 +2,8 @@
 
 :class:`EphemeralStack` starts a broker (tansu behind its SASL/SCRAM front door, as ``skystream up``
 does) and an AWS endpoint on free loopback ports (or uses existing ones named by
-``KAFKA_BOOTSTRAP_SERVERS`` / ``AWS_ENDPOINT_URL``; a broker named so is taken as plaintext),
+``KAFKA_BOOTSTRAP_SERVERS`` / ``AWS_ENDPOINT_URL``; a broker named so is logged in to as
+``KAFKA_AUTH`` and ``KAFKA_SCRAM_SECRET_ARN`` say),
 points this process at them, and can wipe them back to what the template declares.
 """
 
@@ -28,7 +29,13 @@ from skystream.local.esm import to_record
 from skystream.local.kafka_config import client_config
 from skystream.local.processes import free_port, stop_pid
 from skystream.local.provision import FUNCTIONS_SECRET, fresh_access, provision, put_functions_secret
-from skystream.local.stack import FunctionHost, apply_environment, local_environment, local_template
+from skystream.local.stack import (
+    FunctionHost,
+    apply_environment,
+    local_environment,
+    local_template,
+    named_broker_secret,
+)
 from skystream.local.template import LocalTemplate
 from skystream.streams.producer import close_shared_producers
 
@@ -54,7 +61,8 @@ class EphemeralStack:
             port = free_port()
             self._processes.append(start_moto(port, self.log_dir / "aws.log", die_with_parent=True))
             self.endpoint = f"http://127.0.0.1:{port}"
-        self.template = local_template(self.bootstrap, scram_secret=FUNCTIONS_SECRET if self.functions else None)
+        self.template = local_template(self.bootstrap,
+                                       scram_secret=FUNCTIONS_SECRET if self.functions else named_broker_secret())
         apply_environment(local_environment(self.template, self.endpoint))
         if self.functions is not None:
             put_functions_secret(self.functions)
