@@ -138,7 +138,7 @@ def _story(state: stack.StackState, count: int) -> int:
         _say("an anonymous consumer was let in: the broker does not authenticate!")
         return 1
     except StreamAccessRefused as refused:
-        _say(f"an anonymous consumer is refused: {str(refused).split(':')[0]}")
+        _say(f"an anonymous consumer is refused: {str(refused).split(' (')[0]}")
     group = f"Susan{run}"
     reseeded: list[dict[str, Any]] = []
     _read(state.bootstrap, group, topic, saved["reseeded"], reseeded.append, credentials)
