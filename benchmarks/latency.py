@@ -53,6 +53,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import FilterSpec
+from skystream.local.kafka_config import client_config
 from skystream.local.testing import EphemeralStack
 from skystream.storage.users import UserStore
 from skystream.wiring.api import filter_service
@@ -102,8 +103,8 @@ class Reader:
         return self
 
     def _run(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"latency-{id(self)}",
-                             "enable.auto.commit": False})
+        consumer = Consumer(client_config(self.bootstrap, **{"group.id": f"latency-{id(self)}",
+                                                             "enable.auto.commit": False}))
         partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         try:
@@ -169,8 +170,7 @@ class Pipeline:
         self.stack = stack
         self.topic = saved.topic
         self.host = stack.host(only=set(PIPELINE), batching_window_s=batching_window_s).start()
-        self.producer = Producer({"bootstrap.servers": stack.bootstrap, "enable.idempotence": True,
-                                  "linger.ms": 0})
+        self.producer = Producer(stack.client_config(**{"enable.idempotence": True, "linger.ms": 0}))
         self.alerts_topic = os.environ["TOPIC_ALERTS"]
         self.enriched_topic = os.environ["TOPIC_ENRICHED"]
 

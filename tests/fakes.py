@@ -26,11 +26,13 @@ from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import ObjectContext, StoredObject
 from skystream.domain.records import KafkaRecord
+from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.filters.engine import FilterEngine, SqliteEngine
 from skystream.outputs.base import Outputs
 from skystream.outputs.email import EmailOutput
 from skystream.outputs.kafka import KafkaOutput
 from skystream.ports import (
+    AclAdmin,
     ActiveFilters,
     AnnotationReader,
     ArchiveWriter,
@@ -49,6 +51,9 @@ from skystream.ports import (
     QuotaCounter,
     RateCounter,
     RecordProducer,
+    ScramUsers,
+    StreamReaders,
+    TopicAccess,
     Topics,
 )
 from skystream.services.joins import Joins
@@ -117,6 +122,146 @@ class RecordingTopics(Topics):
         for t in topics:
             self.topics.discard(t)
             self.log.append(("delete", t))
+
+
+class RecordingAccess(TopicAccess):
+    """The topic-access port: each grant (by topic) and revoke in order, in ``log``; pass a
+    :class:`RecordingTopics`' log to see both in one sequence (ACLs before a topic exists, after it is gone)."""
+
+    def __init__(self, log: list[tuple[str, str]] | None = None) -> None:
+        self.log: list[tuple[str, str]] = log if log is not None else []
+        self.granted: list[StoredFilter] = []
+
+    def grant(self, f: StoredFilter) -> None:
+        self.granted.append(f)
+        self.log.append(("grant", str(f.topic)))
+
+    def revoke(self, topic: str) -> None:
+        self.log.append(("revoke", topic))
+
+
+class MemoryAcls(AclAdmin):
+    """The cluster's ACLs in a set; ``plans`` holds every plan applied, in order."""
+
+    def __init__(self, bindings: set[AclBinding] | None = None) -> None:
+        self.current: set[AclBinding] = set(bindings or ())
+        self.plans: list[AclPlan] = []
+
+    def bindings(self, scope: Scope) -> set[AclBinding]:
+        return {b for b in self.current if scope.covers(b)}
+
+    def apply(self, plan: AclPlan) -> None:
+        self.plans.append(plan)
+        self.current |= set(plan.add)
+        self.current -= set(plan.remove)
+
+
+class MemoryScramUsers(ScramUsers):
+    """The credential store: username -> password (plain here: it is a test's)."""
+
+    def __init__(self, log: list[tuple[str, str]] | None = None) -> None:
+        self.passwords: dict[str, str] = {}
+        self.log: list[tuple[str, str]] = log if log is not None else []
+
+    def set_password(self, username: str, password: str) -> None:
+        self.passwords[username] = password
+        self.log.append(("set_password", username))
+
+    def remove(self, username: str) -> bool:
+        self.log.append(("remove", username))
+        return self.passwords.pop(username, None) is not None
+
+
+class MemoryReaders(StreamReaders):
+    def __init__(self, readers: Iterable[int] = ()) -> None:
+        self.usernames: dict[int, str] = {r: f"user-{r}" for r in readers}
+
+    def readers(self) -> list[int]:
+        return sorted(self.usernames)
+
+    def is_reader(self, user_id: int) -> bool:
+        return user_id in self.usernames
+
+    def add_reader(self, user_id: int, username: str) -> None:
+        self.usernames[user_id] = username
+
+    def remove_reader(self, user_id: int) -> bool:
+        return self.usernames.pop(user_id, None) is not None
+
+
+class MemoryCatalog:
+    """The filter catalogue (``skystream.ports.FilterCatalog``) over a dict of filters by id."""
+
+    def __init__(self, filters: Iterable[StoredFilter] = ()) -> None:
+        self.filters: dict[str, StoredFilter] = {f.filter_id: f for f in filters}
+
+    def list_for(self, owner: int) -> list[StoredFilter]:
+        return [f for f in self.filters.values() if f.owner == owner]
+
+    def list_public(self) -> list[StoredFilter]:
+        return [f for f in self.filters.values() if f.public]
+
+    def list_all(self) -> list[StoredFilter]:
+        return list(self.filters.values())
+
+
+class _Done:
+    """A finished librdkafka future."""
+
+    def __init__(self, value: Any = None, error: KafkaError | None = None) -> None:
+        self.value, self.error = value, error
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self.error is not None:
+            raise KafkaException(self.error)
+        return self.value
+
+
+def _acl_matches(f: Any, b: Any) -> bool:
+    """Kafka's ACL filter rules as far as the adapters use them (ANY, or equal; None: any name/principal/host)."""
+    from confluent_kafka.admin import AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+
+    return (f.restype in (ResourceType.ANY, b.restype) and f.name in (None, b.name)
+            and f.resource_pattern_type in (ResourcePatternType.ANY, b.resource_pattern_type)
+            and f.principal in (None, b.principal) and f.host in (None, b.host)
+            and f.operation in (AclOperation.ANY, b.operation)
+            and f.permission_type in (AclPermissionType.ANY, b.permission_type))
+
+
+class RecordingAdminClient:
+    """The librdkafka admin client as ``skystream.streams.acls`` and ``scram_users`` drive it, never a broker:
+    each call is recorded in ``calls`` (name, argument); ACLs are kept in ``acls`` and filtered as Kafka would;
+    ``fail`` makes every answer that error."""
+
+    def __init__(self, acls: Iterable[Any] = (), fail: KafkaError | None = None) -> None:
+        self.acls: list[Any] = list(acls)
+        self.fail = fail
+        self.calls: list[tuple[str, Any]] = []
+
+    def describe_acls(self, acl_filter: Any, request_timeout: float | None = None) -> _Done:
+        self.calls.append(("describe_acls", acl_filter))
+        return _Done([b for b in self.acls if _acl_matches(acl_filter, b)], self.fail)
+
+    def create_acls(self, bindings: list[Any], request_timeout: float | None = None) -> dict[Any, _Done]:
+        self.calls.append(("create_acls", list(bindings)))
+        if self.fail is None:
+            self.acls.extend(b for b in bindings if b not in self.acls)
+        return {b: _Done(None, self.fail) for b in bindings}
+
+    def delete_acls(self, filters: list[Any], request_timeout: float | None = None) -> dict[Any, _Done]:
+        self.calls.append(("delete_acls", list(filters)))
+        answers = {}
+        for f in filters:
+            gone = [b for b in self.acls if _acl_matches(f, b)]
+            if self.fail is None:
+                self.acls = [b for b in self.acls if b not in gone]
+            answers[f] = _Done(gone, self.fail)
+        return answers
+
+    def alter_user_scram_credentials(self, alterations: list[Any], request_timeout: float | None = None
+                                     ) -> dict[str, _Done]:
+        self.calls.append(("alter_user_scram_credentials", list(alterations)))
+        return {a.user: _Done(None, self.fail) for a in alterations}
 
 
 class RecordingPublisher(EventPublisher):

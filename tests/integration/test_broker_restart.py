@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from skystream.config import settings
+from skystream.local.aws_endpoint import LOCAL_CREDENTIALS
 from skystream.local.broker import start_broker
 from skystream.local.esm import EventSourceRunner
 from skystream.local.processes import free_port, stop_pid
+from skystream.local.stack import local_template
 from skystream.local.template import KafkaEventSource
 from skystream.local.testing import produce
 from skystream.streams.admin import TopicAdmin
@@ -51,12 +54,20 @@ class RestartableBroker:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RestartableBroker]:
+def broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RestartableBroker]:
     broker = RestartableBroker(tmp_path)
+    # This broker is bare tansu (no front door): the producer wrapper logs in as the settings say, so
+    # point them at it, in plaintext, whatever the session's stack (SASL/SCRAM) set.
+    for name, value in {**LOCAL_CREDENTIALS, **local_template(broker.bootstrap).environment}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("KAFKA_SECURITY_PROTOCOL", raising=False)
+    settings.cache_clear()
     try:
         yield broker
     finally:
         broker.stop()
+        monkeypatch.undo()
+        settings.cache_clear()
 
 
 class BlockingHandler:

@@ -16,10 +16,12 @@ from skystream.local.testing import EphemeralStack
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """The command's exit code, output and errors. The API function hosted in this process prints its
-    metrics to the same stdout (one EMF JSON line per request, as Lambda logs them): not the command's."""
+    metrics and logs to the same stdout (one EMF or log JSON line each, as Lambda logs them): not the command's.
+    (So do the services a command runs in-process, e.g. issuing stream credentials.)"""
     code = cli(list(argv))
     out = capsys.readouterr()
-    command = "".join(line for line in out.out.splitlines(keepends=True) if not line.startswith('{"_aws"'))
+    command = "".join(line for line in out.out.splitlines(keepends=True)
+                      if not line.startswith(('{"_aws"', '{"level"')))
     return code, command, out.err
 
 
@@ -53,6 +55,13 @@ def test_a_user_works_with_filters_and_streams_from_the_command_line(
         assert code == 0 and len([ln for ln in out.splitlines() if ln.startswith("{")]) == 3
         assert "3 row(s) from the 20 most recent objects" in out
 
+        # the user's stream credentials, issued by an administrator's command (shown once)
+        code, out, _ = run(capsys, "users", "kafka-credentials", "1", "--json")
+        credentials = json.loads(out)
+        assert code == 0 and credentials["username"] == "user-1" and credentials["security_protocol"] == "SASL_PLAINTEXT"
+        monkeypatch.setenv("SKYSTREAM_KAFKA_USERNAME", credentials["username"])
+        monkeypatch.setenv("SKYSTREAM_KAFKA_PASSWORD", credentials["password"])
+
         plots = tmp_path / "plots"
         code, out, _ = run(capsys, "consume", topic, "--group", "g1", "--max", "2", "--plot", str(plots))
         assert code == 0 and out.count("===") == 2 and "2 record(s) read" in out
@@ -69,6 +78,10 @@ def test_a_user_works_with_filters_and_streams_from_the_command_line(
         assert code == 0 and "UNKNOWN_TOPIC_OR_PART" in out and f"there is no topic {topic}" in out
         code, _, err = run(capsys, "filter", "show", fid)
         assert code == 1 and "HTTP 404" in err and "no filter" in err
+        # without the password, consume fails at once, saying why
+        monkeypatch.delenv("SKYSTREAM_KAFKA_USERNAME")
+        code, _, err = run(capsys, "consume", topic, "--group", "g3", "--timeout", "4")
+        assert code == 1 and "need your stream credentials" in err
         monkeypatch.delenv("SKYSTREAM_TOKEN")
         code, _, err = run(capsys, "filter", "list")
         assert code == 1 and "SKYSTREAM_TOKEN" in err

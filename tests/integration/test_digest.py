@@ -17,6 +17,7 @@ from skystream.devtools.mailbox import sent_emails
 from skystream.domain.filters import FilterSpec
 from skystream.features import objects_row
 from skystream.local.handlers import LocalLambdaContext, load_handler
+from skystream.local.provision import FUNCTIONS_SECRET
 from skystream.local.testing import produce
 from skystream.storage.digest import DigestStore
 from skystream.storage.users import UserStore
@@ -111,7 +112,8 @@ def test_alerts_through_the_real_matcher_become_one_digest_per_user(stack, tmp_p
 
     # the command line reads the same mail back from the local stack
     (tmp_path / "stack.json").write_text(json.dumps(
-        {"bootstrap": stack.bootstrap, "endpoint": stack.endpoint, "api_url": None, "pids": {}}))
+        {"bootstrap": stack.bootstrap, "endpoint": stack.endpoint, "api_url": None, "pids": {},
+         "kafka_secret": FUNCTIONS_SECRET}))  # as `skystream up` records it (the broker takes SCRAM logins)
     monkeypatch.setenv("SKYSTREAM_STATE_DIR", str(tmp_path))
     assert cli_main(["digest", "--date", _today().isoformat()]) == 0
     assert "0 email(s)" in capsys.readouterr().out

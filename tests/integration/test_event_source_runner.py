@@ -46,7 +46,7 @@ def test_thousand_records_survive_a_handler_that_fails_twice(stack: EphemeralSta
     values = [f"record-{i}".encode() for i in range(1000)]
     produce(stack.bootstrap, topic, values, keys=[str(i % 17).encode() for i in range(1000)])
     handler = RecordingHandler(failures=2)
-    runner = EventSourceRunner(_source(topic), handler, bootstrap_servers=stack.bootstrap, backoff_initial_s=0.05)
+    runner = EventSourceRunner(_source(topic), handler, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config(), backoff_initial_s=0.05)
     try:
         _drain(runner, handler, 1000)
     finally:
@@ -69,7 +69,7 @@ def test_committed_offsets_survive_a_restart(stack: EphemeralStack) -> None:
     source = _source(topic, batch_size=50)
     produce(stack.bootstrap, topic, [f"a{i}".encode() for i in range(120)])
     first = RecordingHandler()
-    runner = EventSourceRunner(source, first, bootstrap_servers=stack.bootstrap)
+    runner = EventSourceRunner(source, first, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config())
     try:
         _drain(runner, first, 120)
     finally:
@@ -78,7 +78,7 @@ def test_committed_offsets_survive_a_restart(stack: EphemeralStack) -> None:
 
     produce(stack.bootstrap, topic, [f"b{i}".encode() for i in range(30)])
     second = RecordingHandler()
-    restarted = EventSourceRunner(source, second, bootstrap_servers=stack.bootstrap)
+    restarted = EventSourceRunner(source, second, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config())
     try:
         _drain(restarted, second, 30)
         restarted.run_once(idle_timeout=1.0)  # nothing older may come back
@@ -92,7 +92,7 @@ def test_a_batch_interrupted_mid_retry_is_delivered_again_after_restart(stack: E
     source = _source(topic, batch_size=10)
     produce(stack.bootstrap, topic, [f"c{i}".encode() for i in range(10)])
     always_failing = RecordingHandler(failures=10**6)
-    runner = EventSourceRunner(source, always_failing, bootstrap_servers=stack.bootstrap, backoff_initial_s=0.05)
+    runner = EventSourceRunner(source, always_failing, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config(), backoff_initial_s=0.05)
     runner.start()
     deadline = time.monotonic() + 30
     while always_failing.calls < 2 and time.monotonic() < deadline:
@@ -101,7 +101,7 @@ def test_a_batch_interrupted_mid_retry_is_delivered_again_after_restart(stack: E
     assert always_failing.calls >= 2 and not always_failing.seen
 
     healthy = RecordingHandler()
-    restarted = EventSourceRunner(source, healthy, bootstrap_servers=stack.bootstrap)
+    restarted = EventSourceRunner(source, healthy, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config())
     try:
         _drain(restarted, healthy, 10)
     finally:
@@ -114,7 +114,7 @@ def test_batches_respect_batch_size_and_the_event_parses_with_powertools(stack: 
     produce(stack.bootstrap, topic, [b'{"n": %d}' % i for i in range(25)], keys=[b"k"] * 25,
             headers={"filter_id": b"f-1"})
     handler = RecordingHandler()
-    runner = EventSourceRunner(_source(topic, batch_size=10), handler, bootstrap_servers=stack.bootstrap)
+    runner = EventSourceRunner(_source(topic, batch_size=10), handler, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config())
     try:
         _drain(runner, handler, 25)
     finally:
@@ -135,7 +135,7 @@ def test_latest_starting_position_sees_records_produced_after_start(stack: Ephem
     for _ in range(5):
         produce(stack.bootstrap, topic, [b"before"])
     handler = RecordingHandler()
-    runner = EventSourceRunner(_source(topic, start="LATEST"), handler, bootstrap_servers=stack.bootstrap).start()
+    runner = EventSourceRunner(_source(topic, start="LATEST"), handler, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config()).start()
     try:
         produce(stack.bootstrap, topic, [f"after{i}".encode() for i in range(20)])
         deadline = time.monotonic() + 30

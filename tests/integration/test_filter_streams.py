@@ -43,10 +43,12 @@ def matches(alert: dict[str, Any]) -> bool:
     return obj["nDiaSources"] >= 5 and obj["dec"] < 0
 
 
-def consume(bootstrap: str, group: str, topic: str, *, expected: int, idle: float = 3.0,
-            timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Read like Lasair's sample program; keep polling ``idle`` s past ``expected`` to catch extras."""
-    consumer = lasair_consumer(bootstrap, group, topic)
+def consume(bootstrap: str, group: str, topic: str, *, credentials: dict[str, str], expected: int,
+            idle: float = 3.0, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Read like Lasair's sample program, logged in with the user's stream credentials (POST /streams/credentials);
+    keep polling ``idle`` s past ``expected`` to catch extras."""
+    consumer = lasair_consumer(bootstrap, group, topic, credentials["username"], credentials["password"],
+                               security_protocol=credentials["security_protocol"])
     records: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     last = time.monotonic()
@@ -132,7 +134,8 @@ def test_kafka_lite_end_to_end_with_lasair_consumer(stack: EphemeralStack, hoste
     assert sum(map(matches, earlier)) > 10 and saved["reseeded"] == 10
     assert topic in saved["message"]
 
-    reseeded = consume(stack.bootstrap, "Susan3456", topic, expected=10)
+    credentials = api.post("/streams/credentials")
+    reseeded = consume(stack.bootstrap, "Susan3456", topic, credentials=credentials, expected=10)
     earlier_matching = {a["diaObject"]["diaObjectId"] for a in earlier if matches(a)}
     assert len(reseeded) == 10 and {r["diaObjectId"] for r in reseeded} <= earlier_matching
     for record in reseeded:
@@ -142,7 +145,7 @@ def test_kafka_lite_end_to_end_with_lasair_consumer(stack: EphemeralStack, hoste
     produce(stack.bootstrap, os.environ["TOPIC_ALERTS"], [encode_alert(a) for a in later])
     expected = {a["diaObject"]["diaObjectId"]: a for a in later if matches(a)}
     assert 0 < len(expected) < len(later)
-    streamed = consume(stack.bootstrap, "Susan3456", topic, expected=len(expected))
+    streamed = consume(stack.bootstrap, "Susan3456", topic, credentials=credentials, expected=len(expected))
     assert sorted(r["diaObjectId"] for r in streamed) == sorted(expected)  # exactly these, each once
     for record in streamed:
         assert_lasair_lite(record, selected)
@@ -151,7 +154,7 @@ def test_kafka_lite_end_to_end_with_lasair_consumer(stack: EphemeralStack, hoste
         newest = max(s["midpointMjdTai"] for s in [alert["diaSource"], *alert["prvDiaSources"]])
         assert max(s["midpointMjdTai"] for s in record["alert"]["diaSourcesList"]) == pytest.approx(newest)
     # A new group starts at the beginning: the reseeded records and the new ones.
-    everything = consume(stack.bootstrap, "a-new-group", topic, expected=10 + len(expected))
+    everything = consume(stack.bootstrap, "a-new-group", topic, credentials=credentials, expected=10 + len(expected))
     assert len(everything) == 10 + len(expected)
 
     # The objects route shows what the filter saw.

@@ -30,6 +30,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import FilterSpec
+from skystream.local.kafka_config import client_config
 from skystream.local.processes import free_port, pid_alive
 from skystream.local.testing import EphemeralStack, produce
 from skystream.storage.users import UserStore
@@ -52,8 +53,8 @@ class DistinctReader(threading.Thread):
 
     def __init__(self, bootstrap: str, topic: str, partitions: int, id_of: Callable[[bytes], int]):
         super().__init__(daemon=True)
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{topic}",
-                                  "enable.auto.commit": False})
+        self.consumer = Consumer(client_config(bootstrap, **{"group.id": f"reader-{topic}",
+                                                             "enable.auto.commit": False}))
         self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
         self.id_of = id_of
         self.counts: Counter[int] = Counter()

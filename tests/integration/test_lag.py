@@ -14,7 +14,7 @@ def test_lag_is_exact_when_one_batch_holds_many_records(stack: EphemeralStack) -
     produce(stack.bootstrap, "lagged", [str(i).encode() for i in range(300)])  # a few large batches
     assert end_offsets(stack.bootstrap, "lagged") == {0: 300}
     assert group_lag(stack.bootstrap, "never-committed", "lagged") == 300
-    committer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": "halfway", "enable.auto.commit": False})
+    committer = Consumer(stack.client_config(**{"group.id": "halfway", "enable.auto.commit": False}))
     try:
         committer.commit(offsets=[TopicPartition("lagged", 0, 100)], asynchronous=False)
     finally:

@@ -99,13 +99,13 @@ def test_skystream_up_and_down_leave_no_process_behind(tmp_path: Path) -> None:
     assert up.returncode == 0, up.stderr
     state = json.loads((tmp_path / "stack.json").read_text())
     pids = state["pids"]
-    assert set(pids) == {"kafka", "aws", "functions"} and all(pid_alive(p) for p in pids.values())
+    assert set(pids) == {"kafka", "kafka_front", "aws", "functions"} and all(pid_alive(p) for p in pids.values())
     status = subprocess.run([*cli, "status", "--json"], env=env, capture_output=True, text=True, timeout=30)
     assert json.loads(status.stdout)["running"] is True
     with urllib.request.urlopen(f"http://127.0.0.1:{ports[2]}/health", timeout=10) as response:
         assert response.status == 200
     down = subprocess.run([*cli, "down"], env=env, capture_output=True, text=True, timeout=60)
-    assert down.returncode == 0 and "functions, kafka, aws" in down.stdout
+    assert down.returncode == 0 and "functions, kafka_front, kafka, aws" in down.stdout
     deadline = time.monotonic() + 10
     while any(pid_alive(p) for p in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -127,11 +127,11 @@ def test_ctrl_c_on_a_foreground_stack_stops_everything(tmp_path: Path) -> None:
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
         time.sleep(0.1)
     pids = json.loads((tmp_path / "stack.json").read_text())["pids"]
-    assert set(pids) == {"kafka", "aws"}
+    assert set(pids) == {"kafka", "kafka_front", "aws"}
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert "stopped: kafka, aws" in output
+    assert "stopped: kafka_front, kafka, aws" in output
     assert not any(pid_alive(p) for p in pids.values())
 
 
@@ -149,7 +149,7 @@ def test_a_killed_test_run_takes_its_broker_and_endpoint_with_it(tmp_path: Path)
     process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     pids = json.loads(process.stdout.readline())
-    assert len(pids) == 2 and all(pid_alive(p) for p in pids)
+    assert len(pids) == 3 and all(pid_alive(p) for p in pids)  # the front door, tansu, moto
     process.kill()
     process.wait(10)
     deadline = time.monotonic() + 15

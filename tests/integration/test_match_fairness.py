@@ -25,6 +25,7 @@ from skystream.config import settings
 from skystream.devtools.generator import generate_alerts
 from skystream.devtools.mailbox import sent_emails
 from skystream.filters.schedule import COSTS
+from skystream.local.kafka_config import client_config
 from skystream.local.lag import wait_caught_up
 from skystream.local.processes import free_port
 from skystream.local.stack import FunctionHost
@@ -59,8 +60,8 @@ class Arrivals:
     def __init__(self, bootstrap: str, topic: str):
         self.at: dict[int, float] = {}
         self._stop = threading.Event()
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"arrivals-{topic}",
-                                   "enable.auto.commit": False})
+        self._consumer = Consumer(client_config(bootstrap, **{"group.id": f"arrivals-{topic}",
+                                                              "enable.auto.commit": False}))
         self._consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

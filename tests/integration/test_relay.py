@@ -15,6 +15,8 @@ from typing import Any
 
 import confluent_kafka
 
+from skystream.local.kafka_config import client_config
+from skystream.local.provision import FUNCTIONS_SECRET
 from skystream.local.testing import EphemeralStack, read_topic
 from skystream.streams.admin import TopicAdmin
 
@@ -24,7 +26,7 @@ BATCH = 200
 
 def _produce_upstream(bootstrap: str, topic: str) -> dict[bytes, tuple[bytes, list[tuple[str, bytes]], int]]:
     """10,000 records with binary values, headers and explicit timestamps; returns key -> (value, headers, ts)."""
-    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20})
+    producer = confluent_kafka.Producer(client_config(bootstrap, **{"enable.idempotence": True, "linger.ms": 20}))
     sent: dict[bytes, tuple[bytes, list[tuple[str, bytes]], int]] = {}
     base_ms = 1_760_000_000_000
     for i in range(TOTAL):
@@ -42,7 +44,7 @@ def _produce_upstream(bootstrap: str, topic: str) -> dict[bytes, tuple[bytes, li
 
 def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> int:
     """Records the group has committed (offsets start at 0 on a fresh topic)."""
-    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    consumer = confluent_kafka.Consumer(client_config(bootstrap, **{"group.id": group}))
     try:
         offsets = consumer.committed([confluent_kafka.TopicPartition(topic, p) for p in range(partitions)], timeout=15)
     finally:
@@ -53,7 +55,9 @@ def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> int:
 def _relay(bootstrap: str, source: str, target: str, group: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "skystream.cli", "relay", "--from", bootstrap, "--topic", source,
-         "--to", bootstrap, "--to-topic", target, "--to-auth", "none", "--group", group,
+         # upstream: the local broker, logged in with the functions' secret; target: the functions' settings
+         "--from-secret-arn", FUNCTIONS_SECRET, "--from-security-protocol", "SASL_PLAINTEXT",
+         "--to", bootstrap, "--to-topic", target, "--group", group,
          "--batch-size", str(BATCH), "--session-timeout-ms", "6000", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
     )

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from skystream.local.esm import EventSourceRunner
+from skystream.local.kafka_config import client_config
 from skystream.local.template import KafkaEventSource
 from skystream.local.testing import EphemeralStack, produce
 from skystream.streams.admin import TopicAdmin
@@ -33,7 +34,7 @@ class Handler:
 
 
 def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> list[int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": group}))
     try:
         return [tp.offset for tp in consumer.committed([TopicPartition(topic, p) for p in range(partitions)],
                                                         timeout=15)]
@@ -51,7 +52,8 @@ def test_a_group_stopped_inside_its_first_batch_resumes_at_that_batch(
                               starting_position=start, consumer_group_id=f"first-{uuid.uuid4().hex[:8]}",
                               event_source="aws:kafka")
     crashing = Handler(fail=True)
-    runner = EventSourceRunner(source, crashing, bootstrap_servers=stack.bootstrap, backoff_initial_s=0.05).start()
+    runner = EventSourceRunner(source, crashing, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config(),
+                               backoff_initial_s=0.05).start()
     values = [f"r{i}".encode() for i in range(10)]
     try:
         # The start is committed at assignment, before any record exists or is handed over.
@@ -65,7 +67,7 @@ def test_a_group_stopped_inside_its_first_batch_resumes_at_that_batch(
     assert crashing.calls >= 1 and not crashing.seen
 
     healthy = Handler()
-    restarted = EventSourceRunner(source, healthy, bootstrap_servers=stack.bootstrap)
+    restarted = EventSourceRunner(source, healthy, bootstrap_servers=stack.bootstrap, kafka_config=stack.client_config())
     try:
         deadline = time.monotonic() + 20
         while len(healthy.seen) < len(values) and time.monotonic() < deadline:

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from skystream.cli import main
 from skystream.local.handlers import template_path
+from skystream.local.kafka_config import client_config
 from skystream.local.processes import free_port
 from skystream.local.template import load_yaml
 from skystream.local.testing import EphemeralStack
@@ -26,7 +27,7 @@ def _declared() -> list[dict[str, Any]]:
 
 def _on_cluster(bootstrap: str, prefix: str) -> dict[str, tuple[int, int | None]]:
     """name -> (partitions, retention.ms) of the topics starting with ``prefix``."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     topics = {n: len(t.partitions) for n, t in admin.list_topics(timeout=10).topics.items() if n.startswith(prefix)}
     found = {}
     for resource, future in admin.describe_configs([ConfigResource("topic", n) for n in topics]).items():
@@ -55,13 +56,13 @@ def test_provision_again_changes_nothing_and_reports_what_differs(
         ephemeral_stack: EphemeralStack, prefix: str, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     # An operator made the alerts topic by hand, with 2 partitions and a day of retention.
-    admin = AdminClient({"bootstrap.servers": ephemeral_stack.bootstrap})
+    admin = AdminClient(ephemeral_stack.client_config())
     futures = admin.create_topics([NewTopic(f"{prefix}alerts", num_partitions=2, replication_factor=-1,
                                             config={"retention.ms": str(24 * 3_600_000)})])
     for future in futures.values():
         future.result()
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", ephemeral_stack.bootstrap)  # the variables the functions use
-    monkeypatch.setenv("KAFKA_AUTH", "none")
+    # (KAFKA_AUTH=scram, KAFKA_SCRAM_SECRET_ARN, KAFKA_SECURITY_PROTOCOL: the stack's, already set)
     assert main(["topics", "provision", "--prefix", prefix]) == 0
     first = _on_cluster(ephemeral_stack.bootstrap, prefix)
     out = capsys.readouterr().out

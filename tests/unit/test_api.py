@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fakes import MemoryObjects, MemoryQuota, RecordingProducer, RecordingTopics, matcher
+from fakes import MemoryObjects, MemoryQuota, RecordingAccess, RecordingProducer, RecordingTopics, matcher
 from moto_tables import template_tables
 
 from skystream.api.app import app
 from skystream.config import settings
 from skystream.local.handlers import LocalLambdaContext
 from skystream.local.http_api import http_api_event
-from skystream.ports import ObjectReader, QuotaCounter, RecordProducer, Topics
+from skystream.ports import ObjectReader, QuotaCounter, RecordProducer, TopicAccess, Topics
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.joins import Joins
 from skystream.storage.annotations import AnnotationStore
@@ -37,13 +37,13 @@ def recent_objects(count: int) -> MemoryObjects:
 
 
 def filter_service(topics: Topics, objects: ObjectReader, producer: RecordProducer | None = None,
-                   quota: QuotaCounter | None = None) -> FilterService:
-    """The filter service on the moto tables (filters, rates, annotations, context), with fake Kafka and objects;
-    the limits from the settings as they are now."""
+                   quota: QuotaCounter | None = None, access: TopicAccess | None = None) -> FilterService:
+    """The filter service on the moto tables (filters, rates, annotations, context), with fake Kafka, ACLs and
+    objects; the limits from the settings as they are now."""
     joins = Joins(annotations=AnnotationStore(), context=ContextStore())
     return FilterService(FilterStore(), topics=topics, objects=objects,
                          matcher=matcher(producer=producer, quota=quota, joins=joins), joins=joins, rates=RateStore(),
-                         limits=FilterLimits.of(settings()))
+                         limits=FilterLimits.of(settings()), access=access or RecordingAccess())
 
 
 @dataclass

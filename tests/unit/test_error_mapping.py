@@ -41,6 +41,7 @@ EXPECTED: dict[type[SkystreamError], tuple[int, str]] = {
     errors.AnnotationBatchTooLarge: (400, "bad_request"),
     errors.UnknownContextTable: (404, "not_found"),
     errors.Unauthorized: (401, "unauthorized"),
+    errors.StreamAccessRefused: (401, "stream_access_refused"),
     errors.Forbidden: (403, "forbidden"),
     errors.LimitExceeded: (403, "limit_exceeded"),
     errors.NotFound: (404, "not_found"),

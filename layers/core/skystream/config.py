@@ -7,8 +7,12 @@ What the template sets (:data:`REQUIRED`: the broker, topics, tables, bucket, se
 has no default here: a function that misses one fails at cold start with
 :class:`ConfigurationError` naming it, rather than quietly talking to loopback or to a
 table of a guessed name. Only the tunables the template leaves alone (the limits of
-docs/filters.md, "Limits") have documented defaults. ``AWS_ENDPOINT_URL`` is unset in AWS;
-``KAFKA_SCRAM_SECRET_ARN`` is empty unless ``KAFKA_AUTH`` is ``scram``.
+docs/filters.md, "Limits") have documented defaults. ``AWS_ENDPOINT_URL`` and
+``KAFKA_SECURITY_PROTOCOL`` are unset in AWS (the local stack sets them: a loopback endpoint,
+SASL without TLS); ``KAFKA_SCRAM_SECRET_ARN`` is empty unless ``KAFKA_AUTH`` is ``scram``;
+``KAFKA_USER_SECRETS_KEY`` is empty unless users' credentials are MSK secrets
+(``KAFKA_USER_REGISTRY=msk``); ``KAFKA_PUBLIC_BOOTSTRAP_SERVERS`` is empty until the operator
+names the cluster's public endpoint (docs/deploy.md, "Public access to the streams").
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ REQUIRED: tuple[str, ...] = (
     "TOPIC_ALERTS", "TOPIC_ENRICHED", "TOPIC_DLQ", "TOPIC_ANNOTATIONS",
     "OBJECTS_TABLE", "FILTERS_TABLE", "USERS_TABLE", "ANNOTATIONS_TABLE", "CONTEXT_TABLE", "DIGEST_TABLE",
     "QUOTA_TABLE", "ALERTS_BUCKET", "DIGEST_SENDER", "AWS_REGION",
+    "KAFKA_USER_REGISTRY", "KAFKA_USER_SECRET_PREFIX", "MSK_CLUSTER_ARN",
 )
 """The variables :func:`settings` needs, each with no default (the template sets them; Lambda sets AWS_REGION)."""
 
@@ -53,6 +58,13 @@ class Settings:
     aws_endpoint_url: str | None
     digest_sender: str
     kafka_replication_factor: int  # topics skystream creates; -1 = the broker's default (3 on MSK)
+    # Users' stream access (docs/streams.md, "Credentials"; docs/deploy.md, "Public access to the streams").
+    kafka_user_registry: str  # msk (Secrets Manager secrets associated with the cluster) | kafka (the Kafka admin API)
+    kafka_user_secret_prefix: str  # name prefix of users' MSK secrets: AmazonMSK_<stack>-
+    msk_cluster_arn: str  # the cluster users' MSK secrets are associated with
+    kafka_user_secrets_key: str | None = None  # the customer-managed KMS key of those secrets (msk only)
+    kafka_public_bootstrap_servers: str | None = None  # what users connect to (None: KAFKA_BOOTSTRAP_SERVERS)
+    kafka_security_protocol: str | None = None  # None: the auth mode's usual (SASL_SSL); locally SASL_PLAINTEXT
     # Limits: tunables with documented defaults (docs/filters.md, "Limits"), each from the variable named.
     filter_time_limit_s: float = 2.0  # FILTER_TIME_LIMIT_S: one filter on one batch
     match_reserve_s: float = 35.0  # MATCH_RESERVE_S: Lambda time kept back from filters for delivery and flush
@@ -135,6 +147,12 @@ def settings() -> Settings:
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         digest_sender=_env("DIGEST_SENDER"),
         kafka_replication_factor=_integer("KAFKA_REPLICATION_FACTOR"),
+        kafka_user_registry=_env("KAFKA_USER_REGISTRY").lower(),
+        kafka_user_secret_prefix=_env("KAFKA_USER_SECRET_PREFIX"),
+        msk_cluster_arn=_env("MSK_CLUSTER_ARN"),
+        kafka_user_secrets_key=os.environ.get("KAFKA_USER_SECRETS_KEY") or None,
+        kafka_public_bootstrap_servers=os.environ.get("KAFKA_PUBLIC_BOOTSTRAP_SERVERS") or None,
+        kafka_security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL") or None,
         filter_time_limit_s=_number("FILTER_TIME_LIMIT_S", Settings.filter_time_limit_s, float),
         match_reserve_s=_number("MATCH_RESERVE_S", Settings.match_reserve_s, float),
         suspend_after_failures=_number("SUSPEND_AFTER_FAILURES", Settings.suspend_after_failures, int),

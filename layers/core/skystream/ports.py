@@ -20,6 +20,7 @@ from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import ObjectContext, StoredObject
+from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.users import Recipient, User
 
 # -- Kafka ---------------------------------------------------------------------------------------
@@ -242,6 +243,62 @@ class TokenLookup(Protocol):
 
 Recipients = Callable[[int], Recipient | None]
 """A user's name and address by user id (None: no such user)."""
+
+
+# -- users' access to their streams ---------------------------------------------------------------
+
+
+class ScramUsers(Protocol):
+    """Users' SASL/SCRAM credentials where the cluster checks them: MSK secrets
+    (``skystream.streams.msk_users``) or the cluster's own store (``skystream.streams.scram_users``)."""
+
+    def set_password(self, username: str, password: str) -> None:
+        """Create the user, or replace its password (the old one stops working)."""
+
+    def remove(self, username: str) -> bool:
+        """Delete the user's credential; False when it had none."""
+
+
+class AclAdmin(Protocol):
+    """The cluster's ACLs (``skystream.streams.acls.KafkaAcls``)."""
+
+    def bindings(self, scope: Scope) -> set[AclBinding]:
+        """The bindings the cluster has within ``scope``."""
+
+    def apply(self, plan: AclPlan) -> None:
+        """Add, then remove, the plan's bindings."""
+
+
+class StreamReaders(Protocol):
+    """Who holds Kafka credentials (the users table): the principals that get ACLs."""
+
+    def readers(self) -> list[int]: ...
+
+    def is_reader(self, user_id: int) -> bool: ...
+
+    def add_reader(self, user_id: int, username: str) -> None: ...
+
+    def remove_reader(self, user_id: int) -> bool: ...
+
+
+class FilterCatalog(Protocol):
+    """The filters whose topics ACLs follow."""
+
+    def list_for(self, owner: int) -> list[StoredFilter]: ...
+
+    def list_public(self) -> list[StoredFilter]: ...
+
+    def list_all(self) -> list[StoredFilter]: ...
+
+
+class TopicAccess(Protocol):
+    """What a filter's lifecycle asks of access control (``skystream.services.stream_access.StreamAccess``)."""
+
+    def grant(self, f: StoredFilter) -> None:
+        """Make the ACLs of ``f``'s topic what ``f`` says (called before the topic is created)."""
+
+    def revoke(self, topic: str) -> None:
+        """Remove every ACL of ``topic`` (called after the topic is deleted)."""
 
 
 # -- email ---------------------------------------------------------------------------------------

@@ -136,6 +136,26 @@ class Me(BaseModel):
     is_admin: bool
 
 
+class StreamCredentials(BaseModel):
+    """Your Kafka login, shown once: keep the password (issuing again replaces it)."""
+
+    username: str = Field(description="SASL/SCRAM username: user-<your id>")
+    password: str = Field(description="Shown only in this answer; nobody can show it again")
+    mechanism: str = Field(description="SASL mechanism: SCRAM-SHA-512")
+    security_protocol: str = Field(description="SASL_SSL (TLS); the local stack: SASL_PLAINTEXT")
+    bootstrap_servers: str = Field(description="Where to connect")
+    consumer_group_prefix: str = Field(description="Your consumer group ids must start with this")
+    message: str
+
+
+class StreamCredentialsState(BaseModel):
+    username: str = Field(description="Your Kafka username (whether or not it has a password now)")
+    issued: bool = Field(description="Whether you hold stream credentials")
+    bootstrap_servers: str
+    security_protocol: str
+    consumer_group_prefix: str
+
+
 class ValidationProblem(BaseModel):
     where: str = Field(description="Where in the request: e.g. body.name, query.limit")
     problem: str

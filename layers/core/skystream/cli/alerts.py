@@ -22,6 +22,7 @@ from skystream.config import settings
 from skystream.devtools.generator import KINDS, generate_alerts
 from skystream.features import objects_row
 from skystream.local.stack import use_running_stack
+from skystream.streams.config import client_config
 
 
 def _json_default(value: Any) -> Any:
@@ -65,8 +66,9 @@ def _replay(args: argparse.Namespace) -> int:
         values = [encode_alert(alert, version) for alert, version in _read_alerts(Path(args.file))]
     else:
         values = [encode_alert(a, args.schema) for a in generate_alerts(args.count, **_generate_kwargs(args))]
-    producer = Producer({"bootstrap.servers": cfg.kafka_bootstrap_servers, "enable.idempotence": True,
-                         "linger.ms": 10, "compression.type": "zstd"})
+    # As the relay writes `alerts`: logged in as the functions (KAFKA_AUTH, KAFKA_SCRAM_SECRET_ARN).
+    producer = Producer(client_config(cfg, **{"enable.idempotence": True, "linger.ms": 10,
+                                              "compression.type": "zstd"}))
     bar = _progress(len(values), f"-> {cfg.topic_alerts}")
     failures: list[str] = []
 

@@ -47,7 +47,7 @@ def _target_auth(args: argparse.Namespace) -> KafkaAuth:
     """The flags, else the functions' settings (a relay into the local stack, which sets them all)."""
     return KafkaAuth(
         mode=args.to_auth or settings().kafka_auth,
-        security_protocol=args.to_security_protocol,
+        security_protocol=args.to_security_protocol or (None if args.to_auth else settings().kafka_security_protocol),
         secret_arn=args.to_secret_arn or os.environ.get("KAFKA_SCRAM_SECRET_ARN") or None,
         region=_region(),
     )

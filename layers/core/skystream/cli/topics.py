@@ -31,7 +31,9 @@ def _cluster(args: argparse.Namespace) -> tuple[str, KafkaAuth]:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
     if mode in {"scram", "iam"} and not region:
         raise ConfigurationError(f"--auth {mode} needs the cluster's AWS region: set AWS_REGION")
-    return bootstrap, KafkaAuth(mode=mode, secret_arn=secret_arn, region=region or "us-east-1")  # type: ignore[arg-type]
+    protocol = os.environ.get("KAFKA_SECURITY_PROTOCOL") or None  # set by the local stack only (no TLS on loopback)
+    return bootstrap, KafkaAuth(mode=mode, secret_arn=secret_arn, region=region or "us-east-1",  # type: ignore[arg-type]
+                                security_protocol=protocol)
 
 
 def _replication_factor(args: argparse.Namespace) -> int:

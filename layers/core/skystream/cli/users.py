@@ -1,5 +1,5 @@
-"""``skystream users add | token | revoke-token | show``: accounts and API tokens (administrators, straight to
-the users table)."""
+"""``skystream users add | token | revoke-token | show | kafka-credentials``: accounts, API tokens and stream
+credentials (administrators, straight to the users table and the Kafka cluster)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from skystream import wiring
 from skystream.cli.common import connect
+from skystream.wiring import api as services
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -62,6 +63,34 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_credentials(args: argparse.Namespace) -> int:
+    connect()
+
+    user = wiring.users().get(args.user_id)
+    if user is None:
+        raise RuntimeError(f"no user {args.user_id} (`skystream users show USER_ID` checks an id)")
+    access = services.stream_access()
+    if args.revoke:
+        username = access.withdraw(user.user_id)
+        print(f"revoked the Kafka credentials of user {user.user_id} ({username}): their ACLs are gone and the "
+              "password no longer logs in")
+        return 0
+    credentials = access.issue(user)
+    endpoint = services.stream_endpoint()
+    shown = {"username": credentials.username, "password": credentials.password,
+             "mechanism": credentials.mechanism, "security_protocol": endpoint.security_protocol,
+             "bootstrap_servers": endpoint.bootstrap_servers,
+             "consumer_group_prefix": credentials.consumer_group_prefix}
+    if args.json:
+        print(json.dumps(shown))
+        return 0
+    for key, value in shown.items():
+        print(f"{key:22} {value}")
+    print("keep the password: it is shown once (issuing again replaces it; --revoke withdraws it). "
+          "Consumer group ids must start with the prefix above (lasair_consumer adds it)")
+    return 0
+
+
 def _user_id(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"a user id is a number, not {text!r}")
@@ -86,6 +115,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     revoke.add_argument("user_id", type=_user_id)
     revoke.add_argument("--token", help="revoke only this token (default: every token of the user)")
     revoke.set_defaults(func=_revoke)
+    kafka = commands.add_parser(
+        "kafka-credentials", help="issue (or replace, or --revoke) a user's Kafka stream credentials",
+        description="Prints a SASL/SCRAM-SHA-512 username and a new password, once: what POST /streams/credentials "
+        "gives the user. Issuing again replaces the password (the old one stops working); --revoke removes the "
+        "user's ACLs and credential.")
+    kafka.add_argument("user_id", type=_user_id)
+    kafka.add_argument("--revoke", action="store_true", help="withdraw the credentials instead")
+    kafka.add_argument("--json", action="store_true", help="print them as one JSON object")
+    kafka.set_defaults(func=_kafka_credentials)
     show = commands.add_parser("show", help="show one user")
     show.add_argument("user_id", type=_user_id)
     show.set_defaults(func=_show)

@@ -129,6 +129,14 @@ class TooManyRequests(SkystreamError):
         self.retry_after = retry_after
 
 
+class StreamAccessRefused(SkystreamError):
+    """A Kafka client could not log in to read a stream: no credentials, wrong ones, revoked or replaced
+    ones, or no broker at the address. Raised on the client's side (``skystream.clients.lasair``)."""
+
+    status = 401
+    code = "stream_access_refused"
+
+
 class Unavailable(SkystreamError):
     """A service skystream depends on (the Kafka cluster) did not answer; trying again may work."""
 

@@ -2,10 +2,12 @@
 
 1. last night's alerts are already in (replayed through ingest and matcher);
 2. a user is created and saves a ``kafka_lite`` filter through the HTTP API: the answer
-   names the topic and says how many recent matches were put in it at once;
+   names the topic and says how many recent matches were put in it at once; the user gets
+   stream credentials (``POST /streams/credentials``: SASL/SCRAM-SHA-512, shown once), and an
+   anonymous consumer is refused;
 3. tonight's alerts are replayed, with a progress bar, through ingest -> matcher -> topic;
-4. the matches are read back with ``lasair_consumer`` (Lasair's sample program) and one
-   object's lightcurve is plotted to a PNG whose path is printed.
+4. the matches are read back with ``lasair_consumer`` (Lasair's sample program, logged in
+   with those credentials) and one object's lightcurve is plotted to a PNG whose path is printed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from skystream.clients.lasair import lasair_consumer
 from skystream.config import settings
 from skystream.devtools.generator import generate_alerts
 from skystream.devtools.plot import plot_lightcurve
+from skystream.domain.errors import StreamAccessRefused
 from skystream.local import stack
+from skystream.local.kafka_config import client_config
 from skystream.local.lag import wait_caught_up
 
 SELECTED = "objects.diaObjectId, objects.ra, objects.decl, objects.nDiaSources, objects.latestR"
@@ -40,7 +44,7 @@ def _say(text: str = "") -> None:
 
 def _replay(bootstrap: str, topic: str, alerts: list[dict[str, Any]], label: str) -> None:
     """Produce the alerts, then follow them through ingest with a progress bar until all are stored."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer(client_config(bootstrap, **{"linger.ms": 5}))
     for alert in alerts:
         producer.produce(topic, encode_alert(alert), key=str(alert["diaObject"]["diaObjectId"]))
     if producer.flush(30):
@@ -65,9 +69,11 @@ def _summary(record: dict[str, Any]) -> str:
             f"nDiaSources {record['nDiaSources']:3d}  UTC {record['UTC']}  ({detections} detections in 'alert')")
 
 
-def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable[[dict[str, Any]], None]) -> int:
-    """Lasair's sample consumer loop: poll until ``want`` records or 20 s with nothing."""
-    consumer = lasair_consumer(bootstrap, group, topic)
+def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable[[dict[str, Any]], None],
+          credentials: dict[str, str]) -> int:
+    """Lasair's sample consumer loop, logged in: poll until ``want`` records or 20 s with nothing."""
+    consumer = lasair_consumer(bootstrap, group, topic, credentials["username"], credentials["password"],
+                               security_protocol=credentials["security_protocol"])
     n = 0
     try:
         while n < want:
@@ -84,7 +90,7 @@ def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable
 
 
 def _matcher_group(state: stack.StackState) -> str:
-    template = stack.local_template(state.bootstrap)
+    template = state.template()
     spec = next(f for f in template.functions.values() if Path(f.code_dir).name == "filter_matcher")
     return spec.kafka_sources[0].consumer_group_id
 
@@ -122,10 +128,22 @@ def _story(state: stack.StackState, count: int) -> int:
     _say(f"POST /filters -> filter {saved['filter']['filter_id']}, topic {topic}")
     _say(f"  SELECT {SELECTED}\n  FROM objects\n  WHERE {CONDITIONS}")
     _say(f"the API says: {saved['message']}")
+    credentials = api.post("/streams/credentials")
+    _say(f"POST /streams/credentials -> Kafka user {credentials['username']}, password {credentials['password']} "
+         f"(shown once), {credentials['mechanism']} over {credentials['security_protocol']} at "
+         f"{credentials['bootstrap_servers']}")
+    try:
+        lasair_consumer(state.bootstrap, "anonymous", topic, security_protocol=credentials["security_protocol"],
+                        connect_timeout=5).close()
+        _say("an anonymous consumer was let in: the broker does not authenticate!")
+        return 1
+    except StreamAccessRefused as refused:
+        _say(f"an anonymous consumer is refused: {str(refused).split(' (')[0]}")
     group = f"Susan{run}"
     reseeded: list[dict[str, Any]] = []
-    _read(state.bootstrap, group, topic, saved["reseeded"], reseeded.append)
-    _say(f"lasair_consumer(group '{group}') reads the {len(reseeded)} reseeded record(s) at once:")
+    _read(state.bootstrap, group, topic, saved["reseeded"], reseeded.append, credentials)
+    _say(f"lasair_consumer(group '{group}', username '{credentials['username']}') reads the {len(reseeded)} "
+         "reseeded record(s) at once:")
     for record in reseeded:
         _say(_summary(record))
 
@@ -135,7 +153,7 @@ def _story(state: stack.StackState, count: int) -> int:
 
     _say(f"\n== 4. the same consumer group resumes and reads tonight's matches ({expected} expected)")
     received: list[dict[str, Any]] = []
-    _read(state.bootstrap, group, topic, expected, received.append)
+    _read(state.bootstrap, group, topic, expected, received.append, credentials)
     for record in received[:10]:
         _say(_summary(record))
     if len(received) > 10:
@@ -149,5 +167,6 @@ def _story(state: stack.StackState, count: int) -> int:
         out = Path(tempfile.gettempdir()) / "skystream-demo"
         path = plot_lightcurve(example, out)
         _say(f"\nlightcurve of diaObjectId {example['diaObjectId']} plotted to {path}")
-    _say(f"\ntry it yourself: skystream consume {topic} --group mygroup --max 3 --plot /tmp/plots")
+    _say(f"\ntry it yourself: SKYSTREAM_KAFKA_PASSWORD='{credentials['password']}' skystream consume {topic} "
+         f"--username {credentials['username']} --group mygroup --max 3 --plot /tmp/plots")
     return 0 if received and len(received) == expected else 1

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +72,7 @@ class EventSourceRunner:
         handler: Handler,
         *,
         bootstrap_servers: str,
+        kafka_config: Mapping[str, Any] | None = None,
         function_name: str | None = None,
         group_id: str | None = None,
         batching_window_s: float | None = None,
@@ -83,6 +84,7 @@ class EventSourceRunner:
         self.source = source
         self.handler = handler
         self.bootstrap_servers = bootstrap_servers
+        self.kafka_config = dict(kafka_config or {})  # how to log in (Lambda: the trigger's SourceAccessConfigurations)
         self.function_name = function_name or source.function
         self.group_id = group_id or source.consumer_group_id
         self.batching_window_s = source.batching_window_s if batching_window_s is None else batching_window_s
@@ -156,6 +158,7 @@ class EventSourceRunner:
         if self._consumer is None:
             consumer = Consumer(
                 {
+                    **self.kafka_config,
                     "bootstrap.servers": self.bootstrap_servers,
                     "group.id": self.group_id,
                     "enable.auto.commit": False,

@@ -15,11 +15,13 @@ import uuid
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from skystream.local.kafka_config import client_config
+
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """Each partition's last offset plus one, found by reading from the watermark's batch to the end."""
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"end-probe-{uuid.uuid4().hex}",
-                       "enable.auto.commit": False, "enable.partition.eof": True})
+    reader = Consumer(client_config(bootstrap, **{"group.id": f"end-probe-{uuid.uuid4().hex}",
+                                                  "enable.auto.commit": False, "enable.partition.eof": True}))
     try:
         metadata = reader.list_topics(topic, timeout=10).topics[topic]
         ends: dict[int, int] = {}
@@ -47,8 +49,8 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """Records of ``topic`` the group has not committed yet (a partition never committed counts whole)."""
     ends = end_offsets(bootstrap, topic)
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                      "client.id": f"lag-probe-{uuid.uuid4().hex[:6]}"})
+    probe = Consumer(client_config(bootstrap, **{"group.id": group, "enable.auto.commit": False,
+                                                 "client.id": f"lag-probe-{uuid.uuid4().hex[:6]}"}))
     try:
         committed = probe.committed([TopicPartition(topic, p) for p in ends], timeout=10)
         lag = 0

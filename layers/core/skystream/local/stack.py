@@ -1,10 +1,13 @@
 """The local stack as a whole: start, find, and stop the broker, the AWS endpoint and the functions.
 
-``skystream up`` starts tansu and moto's server as child processes (unless
-``KAFKA_BOOTSTRAP_SERVERS`` / ``AWS_ENDPOINT_URL`` name existing ones), creates what
-``infra/template.yaml`` declares, and hosts the functions: an event-source runner per
-Kafka trigger and the HTTP API. What it started is written to ``.skystream/stack.json``
-so ``skystream down`` stops exactly that, by pid.
+``skystream up`` starts tansu behind its SASL/SCRAM front door, and moto's server, as child
+processes (unless ``KAFKA_BOOTSTRAP_SERVERS`` / ``AWS_ENDPOINT_URL`` name existing ones),
+creates what ``infra/template.yaml`` declares, and hosts the functions: an event-source runner
+per Kafka trigger and the HTTP API. The functions log in to Kafka as on AWS with
+``KAFKA_AUTH=scram``: their username and password are a Secrets Manager secret on the local
+endpoint (``local.provision.FUNCTIONS_SECRET``), read through ``KAFKA_SCRAM_SECRET_ARN``.
+What it started is written to ``.skystream/stack.json`` (pids and the secret's name, never a
+password) so ``skystream down`` stops exactly that, by pid.
 
 ``skystream restart functions`` replaces only the function host (after it crashed, or to
 load edited code) against the broker and endpoint recorded there, which keep running with
@@ -27,12 +30,13 @@ from urllib.parse import urlsplit
 
 from skystream import wiring
 from skystream.local.aws_endpoint import LOCAL_CREDENTIALS, LOCALSTACK_PORT, start_moto
-from skystream.local.broker import start_broker
+from skystream.local.broker import Login, start_kafka
 from skystream.local.esm import EventSourceRunner
 from skystream.local.handlers import load_handler, repository_root, template_path
 from skystream.local.http_api import LocalHttpApi
+from skystream.local.kafka_config import client_config
 from skystream.local.processes import pid_alive, port_open, spawn, stop_pid
-from skystream.local.provision import provision
+from skystream.local.provision import FUNCTIONS_SECRET, provision, put_functions_secret
 from skystream.local.template import LocalTemplate, load_template
 
 DEFAULT_KAFKA_PORT = 9092
@@ -43,22 +47,40 @@ def state_dir() -> Path:
     return Path(os.environ.get("SKYSTREAM_STATE_DIR") or repository_root() / ".skystream")
 
 
-def local_template(bootstrap: str) -> LocalTemplate:
+def local_template(bootstrap: str, *, scram_secret: str | None = None) -> LocalTemplate:
+    """The template as the local stack deploys it: its broker, replication 1, users' credentials in the
+    broker (``UserCredentials=kafka``), and SASL/SCRAM with ``scram_secret`` when given (the stack's own
+    broker always; a broker named by ``KAFKA_BOOTSTRAP_SERVERS``: as :func:`named_broker_secret` says)."""
+    auth = {"KafkaAuth": "scram", "KafkaScramSecretArn": scram_secret} if scram_secret else {"KafkaAuth": "none"}
     return load_template(
         template_path(),
-        parameters={"KafkaBootstrapServers": bootstrap, "KafkaAuth": "none", "KafkaReplicationFactor": "-1"},
+        parameters={"KafkaBootstrapServers": bootstrap, "KafkaReplicationFactor": "-1", "UserCredentials": "kafka",
+                    **auth},
     )
+
+
+def named_broker_secret() -> str | None:
+    """How to log in to a broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (not started here): with the
+    environment's ``KAFKA_SCRAM_SECRET_ARN`` when its ``KAFKA_AUTH`` says scram (another local stack's
+    front door), else in plaintext."""
+    if os.environ.get("KAFKA_AUTH", "").lower() == "scram":
+        return os.environ.get("KAFKA_SCRAM_SECRET_ARN") or None
+    return None
 
 
 def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
     """What a function sees locally: the template's environment, loopback endpoints, dummy credentials.
 
     Every variable ``skystream.config.settings`` requires is here (the template's Globals set
-    all but the region, which the dummy credentials bring), none left to a default.
+    all but the region, which the dummy credentials bring), none left to a default. With SCRAM,
+    ``KAFKA_SECURITY_PROTOCOL`` says there is no TLS on loopback (on AWS it is unset: SASL_SSL).
     """
+    scram = template.environment.get("KAFKA_AUTH") == "scram"
+    local = {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT" if scram else ""}  # "": the mode's usual (none: PLAINTEXT)
     return {
         **LOCAL_CREDENTIALS,
         **template.environment,
+        **local,
         "AWS_ENDPOINT_URL": endpoint,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
@@ -86,6 +108,8 @@ class FunctionHost:
         self.template = template
         self.runners: dict[str, EventSourceRunner] = {}
         self.api: LocalHttpApi | None = None
+        kafka = client_config(bootstrap)  # the functions' login, as each trigger's SourceAccessConfigurations say
+        kafka.pop("bootstrap.servers")
         for spec in template.functions.values():
             name = Path(spec.code_dir).name
             if only is not None and name not in only:
@@ -95,6 +119,7 @@ class FunctionHost:
                     source,
                     load_handler(spec.code_dir, spec.handler),
                     bootstrap_servers=bootstrap,
+                    kafka_config=kafka,
                     function_name=spec.logical_id,
                     group_id=source.consumer_group_id + group_suffix,
                     batching_window_s=batching_window_s,
@@ -124,6 +149,10 @@ class StackState:
     endpoint: str
     api_url: str | None
     pids: dict[str, int] = field(default_factory=dict)
+    kafka_secret: str | None = None  # the functions' SCRAM secret (a name on the local endpoint); None: plaintext
+
+    def template(self) -> LocalTemplate:
+        return local_template(self.bootstrap, scram_secret=self.kafka_secret)
 
     def save(self) -> None:
         state_dir().mkdir(parents=True, exist_ok=True)
@@ -135,21 +164,25 @@ class StackState:
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
-def _start_infrastructure(kafka_port: int, aws_port: int, log_dir: Path) -> StackState:
+def _start_infrastructure(kafka_port: int, aws_port: int, log_dir: Path) -> tuple[StackState, Login | None]:
+    """Start what the environment does not name; the functions' login when the broker is ours."""
     pids: dict[str, int] = {}
+    login: Login | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         if port_open(kafka_port):
             raise RuntimeError(f"port {kafka_port} is taken; run `skystream down`, or pass --kafka-port")
-        pids["kafka"] = start_broker(kafka_port, log_dir / "kafka.log").pid
-        bootstrap = f"127.0.0.1:{kafka_port}"
+        kafka = start_kafka(kafka_port, log_dir)
+        pids["kafka"], pids["kafka_front"] = kafka.tansu.pid, kafka.front.pid
+        bootstrap, login = kafka.bootstrap, kafka.functions
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if not endpoint:
         if port_open(aws_port):
             raise RuntimeError(f"port {aws_port} is taken; run `skystream down`, or pass --aws-port")
         pids["aws"] = start_moto(aws_port, log_dir / "aws.log").pid
         endpoint = f"http://127.0.0.1:{aws_port}"
-    return StackState(bootstrap=bootstrap, endpoint=endpoint, api_url=None, pids=pids)
+    return (StackState(bootstrap=bootstrap, endpoint=endpoint, api_url=None, pids=pids,
+                       kafka_secret=FUNCTIONS_SECRET if login else named_broker_secret()), login)
 
 
 def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT, api_port: int = DEFAULT_API_PORT,
@@ -165,13 +198,15 @@ def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT,
             )
         raise RuntimeError("a local stack is already running (see `skystream status`); `skystream down` stops it")
     log_dir = state_dir() / "logs"
-    state = _start_infrastructure(kafka_port, aws_port, log_dir)
+    state, login = _start_infrastructure(kafka_port, aws_port, log_dir)
     state.save()
     try:
-        echo(f"kafka    {state.bootstrap}")
+        echo(f"kafka    {state.bootstrap}" + (" (SASL_PLAINTEXT, SCRAM-SHA-512)" if login else ""))
         echo(f"aws      {state.endpoint}")
-        template = local_template(state.bootstrap)
+        template = state.template()
         apply_environment(local_environment(template, state.endpoint))
+        if login is not None:
+            put_functions_secret(login)  # before anything logs in to Kafka through the settings
         made = provision(template)
         echo(f"created  {len(made.tables)} tables, {len(made.buckets)} bucket, topics {', '.join(made.topics)}")
         state.api_url = f"http://127.0.0.1:{api_port}"
@@ -242,7 +277,7 @@ def restart_functions(echo: Any = print) -> StackState:
     api_port = api_port or DEFAULT_API_PORT
     if port_open(api_port):
         raise RuntimeError(f"port {api_port} (the API's) is taken by another process; stop it, then try again")
-    template = local_template(state.bootstrap)
+    template = state.template()
     apply_environment(local_environment(template, state.endpoint))
     provision(template)
     state.api_url = f"http://127.0.0.1:{api_port}"
@@ -268,7 +303,8 @@ def _wait_ready(pid: int, api_port: int) -> None:
 def serve(*, api_port: int, echo: Any = print) -> None:
     """Host the functions in this process until SIGTERM or Ctrl-C (the environment is already set)."""
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    host = FunctionHost(local_template(bootstrap), bootstrap=bootstrap, api_port=api_port).start()
+    template = local_template(bootstrap, scram_secret=os.environ.get("KAFKA_SCRAM_SECRET_ARN") or None)
+    host = FunctionHost(template, bootstrap=bootstrap, api_port=api_port).start()
     ready = state_dir() / "functions.ready"
     ready.write_text(str(os.getpid()))
     echo(f"functions: {', '.join(host.runners)} consuming; API on http://127.0.0.1:{api_port}")
@@ -290,7 +326,8 @@ def down(echo: Any = print) -> list[str]:
     if state is None:
         echo("no local stack recorded; nothing to stop")
         return []
-    stopped = [name for name in ("functions", "kafka", "aws") if name in state.pids and stop_pid(state.pids[name])]
+    stopped = [name for name in ("functions", "kafka_front", "kafka", "aws")
+               if name in state.pids and stop_pid(state.pids[name])]
     (state_dir() / "stack.json").unlink(missing_ok=True)
     (state_dir() / "functions.ready").unlink(missing_ok=True)
     echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
@@ -318,6 +355,6 @@ def use_running_stack() -> StackState:
     if stopped:
         raise RuntimeError(f"the local stack is broken ({', '.join(stopped)} stopped): "
                            "`skystream down`, then `skystream up --detach`")
-    apply_environment(local_environment(local_template(state.bootstrap), state.endpoint))
+    apply_environment(local_environment(state.template(), state.endpoint))
     return state
 

@@ -1,7 +1,9 @@
 """Local-stack helpers shared by the integration tests, the benchmarks and the demo.
 
-:class:`EphemeralStack` starts a broker and an AWS endpoint on free loopback ports
-(or uses existing ones named by ``KAFKA_BOOTSTRAP_SERVERS`` / ``AWS_ENDPOINT_URL``),
+:class:`EphemeralStack` starts a broker (tansu behind its SASL/SCRAM front door, as ``skystream up``
+does) and an AWS endpoint on free loopback ports (or uses existing ones named by
+``KAFKA_BOOTSTRAP_SERVERS`` / ``AWS_ENDPOINT_URL``; a broker named so is logged in to as
+``KAFKA_AUTH`` and ``KAFKA_SCRAM_SECRET_ARN`` say),
 points this process at them, and can wipe them back to what the template declares.
 """
 
@@ -22,11 +24,18 @@ from skystream import wiring
 from skystream.aws import client
 from skystream.domain.records import KafkaRecord
 from skystream.local.aws_endpoint import moto_reset, start_moto
-from skystream.local.broker import start_broker
+from skystream.local.broker import Login, start_kafka
 from skystream.local.esm import to_record
+from skystream.local.kafka_config import client_config
 from skystream.local.processes import free_port, stop_pid
-from skystream.local.provision import provision
-from skystream.local.stack import FunctionHost, apply_environment, local_environment, local_template
+from skystream.local.provision import FUNCTIONS_SECRET, fresh_access, provision, put_functions_secret
+from skystream.local.stack import (
+    FunctionHost,
+    apply_environment,
+    local_environment,
+    local_template,
+    named_broker_secret,
+)
 from skystream.local.template import LocalTemplate
 from skystream.streams.producer import close_shared_producers
 
@@ -41,19 +50,27 @@ class EphemeralStack:
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
         self.endpoint = os.environ.get("AWS_ENDPOINT_URL") or ""
         self.template: LocalTemplate | None = None
+        self.functions: Login | None = None  # the functions' Kafka login, when the broker is ours
 
     def start(self) -> EphemeralStack:
         if not self.bootstrap:
-            port = free_port()
-            self._processes.append(start_broker(port, self.log_dir / "kafka.log", die_with_parent=True))
-            self.bootstrap = f"127.0.0.1:{port}"
+            kafka = start_kafka(free_port(), self.log_dir, die_with_parent=True)
+            self._processes.extend(kafka.processes)
+            self.bootstrap, self.functions = kafka.bootstrap, kafka.functions
         if not self.endpoint:
             port = free_port()
             self._processes.append(start_moto(port, self.log_dir / "aws.log", die_with_parent=True))
             self.endpoint = f"http://127.0.0.1:{port}"
-        self.template = local_template(self.bootstrap)
+        self.template = local_template(self.bootstrap,
+                                       scram_secret=FUNCTIONS_SECRET if self.functions else named_broker_secret())
         apply_environment(local_environment(self.template, self.endpoint))
+        if self.functions is not None:
+            put_functions_secret(self.functions)
         return self
+
+    def client_config(self, **overrides: object) -> dict[str, object]:
+        """librdkafka settings for this stack's broker, logged in as the functions."""
+        return client_config(self.bootstrap, **overrides)
 
     def reset(self) -> None:
         """Back to exactly what the template declares: empty tables and bucket, fresh topics."""
@@ -65,6 +82,9 @@ class EphemeralStack:
             for name in self.template.tables:
                 with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
                     dynamodb.delete_table(TableName=name)
+        if self.functions is not None:
+            put_functions_secret(self.functions)  # the reset forgot it
+            fresh_access(self.functions.username)  # no user's Kafka credential, no ACL
         provision(self.template, fresh_topics=True)
         wiring.reset()  # the stores remember what they wrote (the nights holding objects): forget it
 
@@ -83,7 +103,7 @@ class EphemeralStack:
 
     def stop(self) -> None:
         close_shared_producers()
-        for process in reversed(self._processes):
+        for process in self._processes:  # the front door before tansu, which waits for open connections
             stop_pid(process.pid)
             with contextlib.suppress(Exception):
                 process.wait(5)
@@ -96,7 +116,7 @@ class EphemeralStack:
 def produce(bootstrap: str, topic: str, values: Iterable[bytes], keys: Iterable[bytes | None] | None = None,
             headers: dict[str, bytes] | None = None) -> int:
     """Produce and wait for every acknowledgement; returns how many were sent."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    producer = Producer(client_config(bootstrap, **{"enable.idempotence": True, "linger.ms": 5}))
     values = list(values)
     key_list = list(keys) if keys is not None else [None] * len(values)
     for value, key in zip(values, key_list, strict=True):
@@ -113,8 +133,8 @@ def read_topic(bootstrap: str, topic: str, *, expected: int | None = None, timeo
     Stops at ``expected`` records, at ``timeout``, or after ``idle`` seconds with nothing new
     (when ``expected`` is None). A topic that does not exist yet reads as empty until it does.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"reader-{uuid.uuid4().hex}",
+                                                    "enable.auto.commit": False}))
     records: list[KafkaRecord] = []
     deadline = time.monotonic() + timeout
     last_new = time.monotonic()

@@ -10,6 +10,11 @@ retention, then run the filter over the most recent stored objects and put up to
 :data:`RESEED_LIMIT` records in it, so the user sees something at once. Old records never
 survive an edit: the topic always reflects the filter as saved.
 
+Who may read the topic follows the filter (``access``, ``skystream.services.stream_access``):
+its ACLs are made what the saved filter says after the old topic is deleted and before the new
+one is created, and an old topic's ACLs are removed only after the topic is gone. So a topic
+never exists without its ACLs, and no ACL outlives its topic by more than the delete.
+
 Saving also clears a suspension (``skystream.services.suspension``): the filter runs again as saved.
 
 Per-user limits (settings with documented defaults, docs/filters.md "Limits"): a save
@@ -53,7 +58,7 @@ from skystream.filters.engine import SqliteEngine
 from skystream.filters.parts import split_select
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
-from skystream.ports import FilterRepository, FilterRunner, ObjectReader, RateCounter, Topics
+from skystream.ports import FilterRepository, FilterRunner, ObjectReader, RateCounter, TopicAccess, Topics
 from skystream.services.joins import Joins
 from skystream.streams.producer import DEFAULT_MAX_RECORD_BYTES, ProduceError
 
@@ -110,12 +115,14 @@ def split_sql(sql: str) -> tuple[str, str, str | None]:
 class FilterService:
     """The filter lifecycle. ``store`` keeps the filters, ``topics`` makes and removes their topics,
     ``matcher`` reseeds a saved Kafka filter's topic, ``objects`` and ``joins`` give run-now its
-    batch, ``rates`` counts run-now requests, ``limits`` are the per-user limits."""
+    batch, ``rates`` counts run-now requests, ``limits`` are the per-user limits, ``access`` keeps
+    each topic's ACLs what its filter says."""
 
     def __init__(self, store: FilterRepository, *, topics: Topics, objects: ObjectReader, matcher: FilterRunner,
-                 joins: Joins, rates: RateCounter, limits: FilterLimits):
+                 joins: Joins, rates: RateCounter, limits: FilterLimits, access: TopicAccess):
         self.store = store
         self.topics = topics
+        self.access = access
         self.objects = objects
         self.matcher = matcher
         self.joins = joins
@@ -224,22 +231,27 @@ class FilterService:
         if f.topic:
             try:
                 self.topics.delete([f.topic])
-            except KafkaException as exc:
+                self.access.revoke(f.topic)  # after the topic is gone: it never exists without its ACLs
+            except (KafkaException, Unavailable) as exc:
                 raise Unavailable(f"filter {filter_id} is deleted, but the Kafka cluster did not answer while its "
-                                  f"topic {f.topic} was deleted ({exc}); an administrator can remove the topic",
+                                  f"topic {f.topic} and its ACLs were deleted ({exc}); an administrator can remove "
+                                  "them (`skystream streams acl-plan --apply` removes the ACLs)",
                                   topic=f.topic) from exc
         return f
 
     def _after_save(self, f: StoredFilter, previous_topic: str | None) -> SaveOutcome:
         try:
-            stale = [t for t in {previous_topic, f.topic} if t]
+            stale = sorted(t for t in {previous_topic, f.topic} if t)
             if stale:
                 self.topics.delete(stale)
+            if previous_topic and previous_topic != f.topic:
+                self.access.revoke(previous_topic)  # its topic is gone
             if not f.topic:
                 return SaveOutcome(f, None, 0, "saved; this filter has no Kafka topic")
+            self.access.grant(f)  # before the topic exists again
             self.topics.create([f.topic], partitions=1, retention_ms=RETENTION_MS)
             report = self.reseed(f)
-        except (KafkaException, ProduceError) as exc:
+        except (KafkaException, ProduceError, Unavailable) as exc:
             raise Unavailable(
                 f"filter {f.filter_id} is saved (version {f.version}) but the Kafka cluster did not answer while "
                 f"its topic was prepared ({exc}); save it again (PATCH with version {f.version}) to retry",

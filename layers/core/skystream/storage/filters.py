@@ -291,6 +291,11 @@ class FilterStore:
         )
         return sorted((_from_item(i) for i in items if _is_filter(i)), key=lambda f: (f.name, f.filter_id))
 
+    def list_all(self) -> list[StoredFilter]:
+        """Every filter (a scan: for the ACL plan, an administrator's command, not a request path)."""
+        items = self._paginate("scan", TableName=self.table, ConsistentRead=True)
+        return sorted((_from_item(i) for i in items if _is_filter(i)), key=lambda f: (f.owner, f.name, f.filter_id))
+
     def changed_version(self) -> int:
         """How many writes the filters table has seen (for people; caches compare :meth:`_changed_stamp`)."""
         item = self._changed_item()

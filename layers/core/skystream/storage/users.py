@@ -5,6 +5,8 @@ hash to its user id (the token itself is shown once and never stored);
 ``pk="counter#user_id"`` hands out the numeric ids that appear in topic names;
 ``pk="authfail#<source>#<window start>"`` counts the wrong tokens one source (an IP address)
 sent in one window (``failures``), and expires by the table's TTL (``expires_at``) soon after.
+A user holding Kafka credentials has ``kafka_username`` on its item (never the password, which
+only the cluster's credential store keeps): those users are the principals ACLs are made for.
 The counter lives in DynamoDB, not in memory, because every Lambda container answers
 requests: a guesser spread over many containers still meets one count.
 """
@@ -132,6 +134,48 @@ class UserStore:
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+    # -- who holds Kafka credentials (skystream.ports.StreamReaders) ------------------------------
+
+    def add_reader(self, user_id: int, username: str) -> None:
+        self._db.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"user#{int(user_id)}"}},
+            UpdateExpression="SET kafka_username = :u",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":u": {"S": username}},
+        )
+
+    def remove_reader(self, user_id: int) -> bool:
+        """Forget that ``user_id`` holds Kafka credentials; False when it did not."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"user#{int(user_id)}"}},
+                UpdateExpression="REMOVE kafka_username",
+                ConditionExpression="attribute_exists(kafka_username)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def is_reader(self, user_id: int) -> bool:
+        item = self._db.get_item(TableName=self.table, Key={"pk": {"S": f"user#{int(user_id)}"}},
+                                 ProjectionExpression="kafka_username", ConsistentRead=True).get("Item")
+        return bool(item and "kafka_username" in item)
+
+    def readers(self) -> list[int]:
+        """Every user holding Kafka credentials (a scan: users are thousands, not millions)."""
+        items = paged_items(
+            self._db, "scan",
+            TableName=self.table,
+            FilterExpression="begins_with(pk, :user) AND attribute_exists(kafka_username)",
+            ExpressionAttributeValues={":user": {"S": "user#"}},
+            ProjectionExpression="user_id",
+            ConsistentRead=True,
+        )
+        return sorted(int(item["user_id"]["N"]) for item in items)
 
 
 def _failures_key(source: str, window: int) -> str:

@@ -15,15 +15,19 @@ from skystream.streams.config import client_config
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 
 
+def admin_client(config: dict[str, Any] | None = None) -> AdminClient:
+    """An admin client of the functions' cluster (from the settings), or of the one ``config`` describes."""
+    config = client_config() if config is None else config
+    client = AdminClient(config)
+    if "oauth_cb" in config:
+        client.poll(0)  # librdkafka fetches the MSK IAM token from poll(): do it before the first request
+    return client
+
+
 class TopicAdmin:
     def __init__(self, client: AdminClient | None = None, *, config: dict[str, Any] | None = None):
         """The functions' cluster (from the settings), or the one ``config`` describes (``cluster_config``)."""
-        if client is None:
-            config = client_config() if config is None else config
-            client = AdminClient(config)
-            if "oauth_cb" in config:
-                client.poll(0)  # librdkafka fetches the MSK IAM token from poll(): do it before the first request
-        self._admin = client
+        self._admin = client if client is not None else admin_client(config)
 
     def list_topics(self, timeout: float = 10.0) -> set[str]:
         return {t for t in self._admin.list_topics(timeout=timeout).topics if not t.startswith("__")}

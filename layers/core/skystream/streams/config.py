@@ -155,12 +155,23 @@ def auth_config(
 
 
 def settings_auth(cfg: Settings) -> KafkaAuth:
-    """The functions' own cluster auth, from KAFKA_AUTH / KAFKA_SCRAM_SECRET_ARN / AWS_REGION."""
+    """The functions' own cluster auth, from KAFKA_AUTH / KAFKA_SCRAM_SECRET_ARN / AWS_REGION (and
+    KAFKA_SECURITY_PROTOCOL, which only the local stack sets: SCRAM without TLS on loopback)."""
     if cfg.kafka_auth not in AUTH_MODES:
         raise ConfigurationError(f"KAFKA_AUTH={cfg.kafka_auth!r} is not one of none, scram, iam")
     if cfg.kafka_auth == "scram" and not cfg.kafka_scram_secret_arn:
         raise ConfigurationError("KAFKA_AUTH=scram needs KAFKA_SCRAM_SECRET_ARN (a Secrets Manager secret)")
-    return KafkaAuth(mode=cfg.kafka_auth, secret_arn=cfg.kafka_scram_secret_arn, region=cfg.aws_region)  # type: ignore[arg-type]
+    return KafkaAuth(mode=cfg.kafka_auth, secret_arn=cfg.kafka_scram_secret_arn, region=cfg.aws_region,  # type: ignore[arg-type]
+                     security_protocol=cfg.kafka_security_protocol)
+
+
+def functions_principal(cfg: Settings) -> str | None:
+    """The Kafka principal the functions act as, when Kafka ACLs apply to it: ``User:<name>`` of their
+    SCRAM secret. None with MSK IAM (IAM policies authorize those clients, not ACLs) and with no auth
+    (an anonymous client can be given nothing that every anonymous client would not get too)."""
+    if cfg.kafka_auth != "scram":
+        return None
+    return f"User:{client_config(cfg)['sasl.username']}"
 
 
 def client_config(cfg: Settings | None = None, **overrides: Any) -> dict[str, Any]:

@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
-from skystream.config import Settings
+from skystream.config import ConfigurationError, Settings
+from skystream.domain.stream_access import FunctionsAccess
+from skystream.ports import ScramUsers
 from skystream.services.annotations import AnnotationService, KafkaEventPublisher
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.objects import ObjectReads
-from skystream.wiring import annotations, annotators, context, filters, objects, per_settings, rates
-from skystream.wiring.kafka import default_producer, topics
+from skystream.services.stream_access import StreamAccess, StreamEndpoint
+from skystream.streams.config import functions_principal
+from skystream.streams.msk_users import MskScramSecrets
+from skystream.streams.scram_users import KafkaScramUsers
+from skystream.wiring import annotations, annotators, context, filters, objects, per_settings, rates, users
+from skystream.wiring.kafka import acls, default_producer, topics
 from skystream.wiring.matching import joins, matcher
 
 
 @per_settings
 def filter_service(cfg: Settings) -> FilterService:
     return FilterService(filters(), topics=topics(), objects=objects(), matcher=matcher(), joins=joins(),
-                         rates=rates(), limits=FilterLimits.of(cfg))
+                         rates=rates(), limits=FilterLimits.of(cfg), access=stream_access())
+
+
+@per_settings
+def scram_users(cfg: Settings) -> ScramUsers:
+    """Where users' Kafka credentials live (KAFKA_USER_REGISTRY, the template's UserCredentials)."""
+    if cfg.kafka_user_registry == "msk":
+        return MskScramSecrets(cfg.msk_cluster_arn, cfg.kafka_user_secrets_key, cfg.kafka_user_secret_prefix)
+    if cfg.kafka_user_registry == "kafka":
+        return KafkaScramUsers()
+    raise ConfigurationError(f"KAFKA_USER_REGISTRY={cfg.kafka_user_registry!r} is not one of msk, kafka")
+
+
+@per_settings
+def stream_access(cfg: Settings) -> StreamAccess:
+    who = functions_principal(cfg)
+    functions = FunctionsAccess(who, (cfg.topic_alerts, cfg.topic_enriched, cfg.topic_dlq, cfg.topic_annotations)) \
+        if who else None
+    return StreamAccess(filters=filters(), readers=users(), acls=acls(), users=scram_users(), functions=functions)
 
 
 @per_settings
@@ -26,3 +50,10 @@ def annotation_service(cfg: Settings) -> AnnotationService:
 @per_settings
 def object_reads(cfg: Settings) -> ObjectReads:
     return ObjectReads(objects=objects(), annotations=annotations(), context=context())
+
+
+@per_settings
+def stream_endpoint(cfg: Settings) -> StreamEndpoint:
+    """The public bootstrap servers when the operator named them (KAFKA_PUBLIC_BOOTSTRAP_SERVERS), else the functions'."""
+    return StreamEndpoint(cfg.kafka_public_bootstrap_servers or cfg.kafka_bootstrap_servers,
+                          cfg.kafka_security_protocol or "SASL_SSL")

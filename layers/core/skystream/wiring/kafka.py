@@ -1,9 +1,10 @@
-"""The Kafka clients the functions share: producers (one per kind per container), dead letters, topic admin."""
+"""The Kafka clients the functions share: producers (one per kind per container), dead letters, topic admin, ACLs."""
 
 from __future__ import annotations
 
 from skystream.alerts.enriched import MAX_RECORD_BYTES
 from skystream.config import Settings
+from skystream.streams.acls import KafkaAcls
 from skystream.streams.admin import TopicAdmin
 from skystream.streams.dead_letter import DeadLetters
 from skystream.streams.producer import Producer, output_producer, shared_producer
@@ -33,3 +34,8 @@ def dead_letters(cfg: Settings) -> DeadLetters:
 @per_settings
 def topics(cfg: Settings) -> TopicAdmin:
     return TopicAdmin()
+
+
+@per_settings
+def acls(cfg: Settings) -> KafkaAcls:
+    return KafkaAcls()
