@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+
+import orjson
+
 from skystream.alerts.lightcurve import full_alert, lite_lightcurve
 from skystream.devtools.factory import make_alert
+from skystream.domain.objects import AlertPointer
 from skystream.features import objects_row
 from skystream.local.testing import EphemeralStack
-from skystream.storage.archive import AlertArchive
+from skystream.storage.archive import AlertArchive, legacy_key
 from skystream.storage.objects import META_ID, ObjectStore
 
 
@@ -61,6 +66,21 @@ def test_a_meta_item_of_the_range_keeping_code_is_still_read(stack: EphemeralSta
 def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> None:
     archive = AlertArchive()
     alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=11)
-    archive.put(11, full_alert(alert), "10.0")
-    assert archive.get(11) == (full_alert(alert), "10.0")
-    assert archive.get(12) is None
+    other = make_alert([(60002.0, "i", 30.0)], object_id=12)
+    first, second = archive.put_batch([(full_alert(alert), "10.0"), (full_alert(other), "11.1")])
+    assert first.key == second.key and second.offset == first.offset + first.length
+    assert archive.get(first) == (full_alert(alert), "10.0")
+    assert archive.get(second) == (full_alert(other), "11.1")
+    assert archive.get(AlertPointer(first.key + ".missing", 0, 10)) is None
+
+
+def test_an_object_stored_before_batching_reads_its_alert_from_the_old_key(stack: EphemeralStack) -> None:
+    """Items written before batching have no pointer; their alert is the whole object at the old key."""
+    store, archive = ObjectStore(), AlertArchive()
+    alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=13)
+    assert _put(store, 13, 60001.0, 100)  # a single conditional put, no pointer: the earlier layout
+    archive._s3.put_object(Bucket=archive.bucket, Key=legacy_key(13), ContentEncoding="gzip",
+                           Body=gzip.compress(orjson.dumps({"schema_version": "10.0", "alert": full_alert(alert)})))
+    stored = store.get(13)
+    assert stored is not None and stored.alert_pointer == AlertPointer(legacy_key(13))
+    assert archive.get(stored.alert_pointer) == (full_alert(alert), "10.0")

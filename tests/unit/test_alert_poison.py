@@ -30,6 +30,7 @@ from skystream.domain.bounds import MAX_JSON_DEPTH
 from skystream.features import objects_row
 from skystream.services import ingest
 from skystream.services.ingest import IngestService
+from skystream.storage.archive import pack_alerts, unpack_member
 from skystream.storage.dynamo_values import UnstorableValue
 from skystream.storage.objects import ObjectStore, object_item
 from skystream.streams.dead_letter import DeadLetters, is_infrastructure
@@ -40,7 +41,7 @@ GOOD = generate_alerts(1, seed=11, detections=30)[0]
 def _service(objects: Any = None) -> tuple[IngestService, RecordingProducer, Any]:
     producer, objects = RecordingProducer(), objects or MemoryObjects()
     service = IngestService(producer, objects, MemoryArchive(), enriched_topic="alerts-enriched",
-                            dlq_topic="alerts-dlq", workers=1)
+                            dlq_topic="alerts-dlq")
     return service, producer, objects
 
 
@@ -158,7 +159,9 @@ def test_an_alert_with_infinite_fluxes_is_kept_with_those_fluxes_null() -> None:
     assert body.objects["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
     assert body.objects["nDiaSources"] == alert["diaObject"]["nDiaSources"]
     assert body.lite["diaSourcesList"][0]["psfFlux"] is None  # the trigger is the newest
-    assert body.alert["diaSourcesList"][0]["psfFlux"] is None
+    archived = service.archive.latest(objects, object_id)  # as the archive writes it (storage.archive's format):
+    full, _ = unpack_member(pack_alerts([archived]).body)
+    assert body.alert_pointer == objects.stored[object_id].alert_pointer and full["diaSourcesList"][0]["psfFlux"] is None
     stored = objects.stored[object_id]
     assert stored.row["latest_psfFlux"] is None and stored.lite["diaSourcesList"][0]["psfFlux"] is None
     assert all(p["psfFlux"] is None for p in stored.lite["diaSourcesList"] if p["psfFlux"] != p["psfFlux"])

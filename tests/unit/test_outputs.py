@@ -142,11 +142,12 @@ def test_an_oversize_full_record_is_dropped_and_counted_and_the_others_go() -> N
 def test_full_alerts_missing_from_the_batch_are_read_from_the_archive_once_per_object() -> None:
     objects = [ctx(401, 1.0), ctx(402, 2.0)]
     for c in objects:
-        c.full_alert = None
+        c.full_alert, c.alert_pointer = None, MemoryArchive.pointer(c.dia_object_id)
     archive, producer = MemoryArchive({401: ({"diaObject": {"diaObjectId": 401}}, "10.0")}), RecordingProducer()
     report = matcher(producer=producer, archive=archive).run_and_deliver(
         objects, [stored("f1", output="kafka_full"), stored("f2", output="kafka_full")], trigger="annotation")
-    assert sorted(archive.reads) == [401, 402]
+    assert sorted(p.key for p in archive.reads) == [MemoryArchive.pointer(401).key, MemoryArchive.pointer(402).key]
+    assert archive.calls == 1  # one read for the filter's rows together, none again for the second filter
     assert sorted((topic, int(key), headers["schema_version"]) for topic, _, key, headers in producer.sent) == [
         ("lasair_7f1", 401, "10.0"), ("lasair_7f2", 401, "10.0")]
     assert report.produced == 2 and "402" in (report.per_filter["f1"].error or "")

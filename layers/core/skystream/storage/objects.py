@@ -1,16 +1,29 @@
 """The objects table: each object's latest features row and lite lightcurve, newest alert wins.
 
-Alerts of one object can arrive out of order (retries, replays), so every write is a
-conditional put: it lands only when the alert's last detection is newer than what is
-stored (ties broken by diaSourceId, so replaying the same alert rewrites the same state).
+Alerts of one object can arrive out of order (retries, replays), so a write lands only when
+the alert's last detection is newer than what is stored (ties broken by diaSourceId, so
+replaying the same alert rewrites the same state). Ingest writes a batch at a time
+(:meth:`ObjectStore.put_newest`): one strongly consistent BatchGetItem per 100 objects reads
+what is stored, and BatchWriteItem (25 items a call) writes only the items that are newer,
+each with the pointer to its full alert in the archive. BatchWriteItem takes no conditions,
+so the read stands in for one; that is safe because one object's alerts are never written by
+two writers at once: records are keyed by diaObjectId, so one object's alerts are on one
+partition, in order, and the event source (Lambda's Kafka trigger, our local runner) hands a
+partition's batches to one invocation at a time, the next only after the previous returned. What the
+read guards against is the same alert or an older one coming again later (a replay from an
+older offset, a retried batch): it finds the newer state and writes nothing, or the same
+state. Single writes (:meth:`ObjectStore.put_if_newer`) keep the conditional put.
+
 Items: the row's non-NULL columns as native attributes (filters and the API read them),
 ``night`` = int(lastDiaSourceMjdTai + 0.5) for the ``by-night`` index, the lite lightcurve
 as zlib-compressed JSON (``lite_z``: a fraction of the size of a DynamoDB list of maps),
-``schema_version`` and ``diaSourceId``. Building the item (:func:`object_item`) is pure and
-refuses, per record, what DynamoDB cannot hold; only the write itself does I/O. One item
-with ``diaObjectId = -1`` records the set of nights that hold objects (``nights``, a number
-set), so :meth:`ObjectStore.recent` queries only those, newest first, and never more than
-:data:`MAX_NIGHT_QUERIES` of them.
+``schema_version``, ``diaSourceId`` and the full alert's pointer (``alert_key``,
+``alert_offset``, ``alert_length``; an item without them was stored before batching, and its
+alert is at :func:`~skystream.storage.archive.legacy_key`). Building the item
+(:func:`object_item`) is pure and refuses, per record, what DynamoDB cannot hold; only the
+write itself does I/O. One item with ``diaObjectId = -1`` records the set of nights that hold
+objects (``nights``, a number set), so :meth:`ObjectStore.recent` queries only those, newest
+first, and never more than :data:`MAX_NIGHT_QUERIES` of them.
 
 Why a set and a cap, not a range: a range walked night by night costs one query per night
 between the newest and the oldest, so a single alert dated 15,000 days ahead cost 15,000
@@ -26,9 +39,10 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -39,9 +53,10 @@ from botocore.exceptions import ClientError
 from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.bounds import is_integer, is_number
-from skystream.domain.objects import StoredObject
+from skystream.domain.objects import AlertPointer, StoredObject
 from skystream.features.columns import OBJECT_COLUMN_NAMES
-from skystream.storage.bulk import batch_get
+from skystream.storage.archive import legacy_pointer
+from skystream.storage.bulk import batch_get, batch_put
 from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
 
 META_ID = -1  # the item holding the set of nights; never an object
@@ -49,6 +64,9 @@ MAX_ITEM_BYTES = 400_000  # DynamoDB's item limit is 400 KB (409,600 bytes): kee
 NIGHT_INDEX = "by-night"
 MAX_NIGHT_QUERIES = 64
 """Most by-night queries one :meth:`ObjectStore.recent` call makes (each a few ms on DynamoDB)."""
+WRITE_PARALLEL = 4
+"""BatchWriteItem calls of one :meth:`ObjectStore.put_newest` in flight at once (500 items: 20 calls)."""
+_VERSION_ATTRIBUTES = ("diaObjectId", "lastDiaSourceMjdTai", "diaSourceId")
 MAX_NIGHTS = 40_000
 """Most nights the meta item's set holds (110 years of nights). A set number takes at most ~8 bytes
 for any night an alert can carry, so the item stays far under DynamoDB's 400 KB, and a set at this
@@ -81,13 +99,30 @@ def _unpack_lite(blob: Any) -> dict[str, Any]:
 def _to_stored(item: dict[str, Any]) -> StoredObject:
     values = {k: from_dynamo(v) for k, v in item.items() if k != "lite_z"}
     row = {name: values.get(name) for name in OBJECT_COLUMN_NAMES}
+    if values.get("alert_key"):
+        pointer = AlertPointer(str(values["alert_key"]), int(values.get("alert_offset") or 0),
+                               int(values.get("alert_length") or 0))
+    else:  # stored before batching: one archive object per object
+        pointer = legacy_pointer(int(values["diaObjectId"]))
     return StoredObject(
         row=row,
         lite=_unpack_lite(item.get("lite_z")),
         schema_version=str(values.get("schema_version") or ""),
         dia_source_id=values.get("diaSourceId"),
         updated=str(values.get("updated") or ""),
+        alert_pointer=pointer,
     )
+
+
+def _pointer_attributes(pointer: AlertPointer | None) -> dict[str, Any]:
+    if pointer is None:
+        return {}
+    return {"alert_key": {"S": pointer.key}, "alert_offset": {"N": str(pointer.offset)},
+            "alert_length": {"N": str(pointer.length)}}
+
+
+def _now() -> dict[str, str]:
+    return {"S": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
 
 
 @dataclass(frozen=True)
@@ -97,6 +132,13 @@ class ObjectItem:
     dia_object_id: int
     night: int
     item: dict[str, Any]
+    last: Decimal = Decimal(0)  # lastDiaSourceMjdTai, exactly as stored
+    source_id: int = 0  # diaSourceId (0: none)
+
+    @property
+    def version(self) -> tuple[Decimal, int]:
+        """What "newer" compares: the last detection's time, then diaSourceId."""
+        return self.last, self.source_id
 
 
 def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
@@ -121,7 +163,8 @@ def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: st
     if size > MAX_ITEM_BYTES:
         raise UnstorableValue(f"the objects item would be {size} bytes; DynamoDB holds at most {MAX_ITEM_BYTES} "
                               f"(its lite lightcurve is {len(values['lite_z'])} bytes compressed)")
-    return ObjectItem(dia_object_id=int(object_id), night=values["night"], item=item)
+    return ObjectItem(dia_object_id=int(object_id), night=values["night"], item=item,
+                      last=Decimal(item["lastDiaSourceMjdTai"]["N"]), source_id=int(item["diaSourceId"]["N"]))
 
 
 def _item_bytes(item: dict[str, Any]) -> int:
@@ -155,8 +198,43 @@ class ObjectStore:
         """
         return object_item(row, lite, schema_version=schema_version, dia_source_id=dia_source_id)
 
-    def put_if_newer(self, item: ObjectItem) -> bool:
-        """Write ``item`` unless a newer alert of its object is already stored.
+    def put_newest(self, items: Sequence[tuple[ObjectItem, AlertPointer | None]]) -> set[int]:
+        """Write each object's newest item of ``items`` (with its full alert's pointer) unless a newer
+        alert of that object is already stored; returns the diaObjectIds written.
+
+        Requests: one strongly consistent BatchGetItem per 100 objects (what is stored: the read
+        stands in for the condition BatchWriteItem cannot take; see the module docstring for why
+        that is safe), one BatchWriteItem per 25 items written, and one UpdateItem per night not
+        yet recorded by this store. Writing the same items again (a retried batch) writes the
+        same state. Raises only for the store's failures.
+        """
+        newest: dict[int, tuple[ObjectItem, AlertPointer | None]] = {}
+        for item, pointer in items:
+            held = newest.get(item.dia_object_id)
+            if held is None or item.version >= held[0].version:
+                newest[item.dia_object_id] = (item, pointer)
+        if not newest:
+            return set()
+        stored = self._versions(newest)
+        write = [(item, pointer) for oid, (item, pointer) in newest.items()
+                 if oid not in stored or item.version >= stored[oid]]
+        updated = _now()
+        batch_put(self._client, self.table_name,
+                  [{**item.item, **_pointer_attributes(pointer), "updated": updated} for item, pointer in write],
+                  parallel=WRITE_PARALLEL)
+        for night in sorted({item.night for item, _ in write}):
+            self._note_night(night)
+        return {item.dia_object_id for item, _ in write}
+
+    def _versions(self, ids: Iterable[int]) -> dict[int, tuple[Decimal, int]]:
+        """The stored (lastDiaSourceMjdTai, diaSourceId) of each of ``ids`` that is stored."""
+        found = batch_get(self.table_name, [{"diaObjectId": int(i)} for i in ids],
+                          projection=_VERSION_ATTRIBUTES, consistent=True)
+        return {int(item["diaObjectId"]): (Decimal(item.get("lastDiaSourceMjdTai", -1)),
+                                           int(item.get("diaSourceId") or 0)) for item in found}
+
+    def put_if_newer(self, item: ObjectItem, pointer: AlertPointer | None = None) -> bool:
+        """Write ``item`` unless a newer alert of its object is already stored (one conditional put).
 
         Returns True when written (also when the same alert is written again), False when
         the stored state is newer and was kept.
@@ -164,7 +242,7 @@ class ObjectStore:
         try:
             self._client.put_item(
                 TableName=self.table_name,
-                Item={**item.item, "updated": {"S": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}},
+                Item={**item.item, **_pointer_attributes(pointer), "updated": _now()},
                 ConditionExpression=_NEWER,
                 ExpressionAttributeValues={":t": item.item["lastDiaSourceMjdTai"], ":s": item.item["diaSourceId"]},
             )
