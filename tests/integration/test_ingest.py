@@ -71,7 +71,7 @@ def test_a_mixed_batch_gives_enriched_records_and_reasoned_dead_letters(stack: E
     # stored: every good object, its lite lightcurve, and its full alert in S3
     objects = ObjectStore().get_many(by_id)
     assert set(objects) == set(by_id)
-    sample = objects[alerts[7]["diaObject"]["diaObjectId"]]
+    sample = ObjectStore().get(alerts[7]["diaObject"]["diaObjectId"])  # get() reads the lite lightcurve too
     assert len(sample.lite["diaSourcesList"]) == 1 + len(alerts[7]["prvDiaSources"])
     archived = AlertArchive().get(sample.alert_pointer)
     assert archived is not None and archived[1] == "11.1"

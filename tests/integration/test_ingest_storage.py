@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import orjson
+from boto3.dynamodb.types import TypeSerializer
 
 from skystream.alerts.lightcurve import full_alert, lite_lightcurve
 from skystream.devtools.factory import make_alert
@@ -12,13 +14,15 @@ from skystream.domain.objects import AlertPointer
 from skystream.features import objects_row
 from skystream.local.testing import EphemeralStack
 from skystream.storage.archive import AlertArchive, legacy_key
+from skystream.storage.dynamo_values import to_dynamo
 from skystream.storage.objects import META_ID, ObjectStore
 
 
 def _put(store: ObjectStore, object_id: int, mjd: float, source_id: int, flux: float = 100.0) -> bool:
     alert = make_alert([(mjd - 1, "g", 50.0), (mjd, "r", flux)], object_id=object_id)
+    (pointer,) = AlertArchive().put_batch([(full_alert(alert), "11.1")])  # where the lite lightcurve is read from
     return store.upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
-                                 dia_source_id=source_id)
+                                 dia_source_id=source_id, pointer=pointer)
 
 
 def test_newest_wins_ties_go_by_source_id_and_rows_read_back_exactly(stack: EphemeralStack) -> None:
@@ -74,13 +78,18 @@ def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> 
     assert archive.get(AlertPointer(first.key + ".missing", 0, 10)) is None
 
 
-def test_an_object_stored_before_batching_reads_its_alert_from_the_old_key(stack: EphemeralStack) -> None:
-    """Items written before batching have no pointer; their alert is the whole object at the old key."""
+def test_an_object_stored_before_batching_reads_back_whole(stack: EphemeralStack) -> None:
+    """Items of the earlier layout (native columns, lite_z, no pointer) and their one-object-per-alert archive."""
     store, archive = ObjectStore(), AlertArchive()
     alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=13)
-    assert _put(store, 13, 60001.0, 100)  # a single conditional put, no pointer: the earlier layout
+    row = objects_row(alert)
+    old_item = {k: TypeSerializer().serialize(v) for k, v in to_dynamo(row).items() if v is not None}
+    old_item |= {"night": {"N": "60001"}, "schema_version": {"S": "10.0"}, "diaSourceId": {"N": "100"},
+                 "lite_z": {"B": zlib.compress(orjson.dumps(lite_lightcurve(alert)))}}
+    store._client.put_item(TableName=store.table_name, Item=old_item)
     archive._s3.put_object(Bucket=archive.bucket, Key=legacy_key(13), ContentEncoding="gzip",
                            Body=gzip.compress(orjson.dumps({"schema_version": "10.0", "alert": full_alert(alert)})))
     stored = store.get(13)
-    assert stored is not None and stored.alert_pointer == AlertPointer(legacy_key(13))
+    assert stored is not None and stored.row == row and stored.lite == lite_lightcurve(alert)
+    assert stored.alert_pointer == AlertPointer(legacy_key(13))
     assert archive.get(stored.alert_pointer) == (full_alert(alert), "10.0")

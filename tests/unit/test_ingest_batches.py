@@ -64,6 +64,9 @@ def test_a_batch_of_500_alerts_costs_one_put_and_a_request_per_25_objects(stores
     assert usage.requests["dynamodb.UpdateItem"] == nights  # the set of nights, once per night per store
     writes = usage.count("dynamodb", ["BatchWriteItem", "PutItem", "UpdateItem"])
     assert usage.requests["s3.PutObject"] / 500 <= 0.02 and writes / 500 <= 0.1
+    objects_table = settings().objects_table
+    units = usage.write_units - usage.requests["dynamodb.UpdateItem"]  # the nights item: 1 unit per update
+    assert usage.items_written[objects_table] - nights == 500 and units / 500 <= 2  # compact items: <= 2 KB each
     assert len(producer.topic("alerts-enriched")) == 500
 
 

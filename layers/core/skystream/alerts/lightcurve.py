@@ -52,6 +52,15 @@ def lite_and_full(alert: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return _lite(sources, forced), _full(alert, sources, forced)
 
 
+def lite_from_full(full: dict[str, Any]) -> dict[str, Any]:
+    """The lite lightcurve of a full alert (as archived): the same as :func:`lite_lightcurve` of its alert.
+
+    The objects table keeps no lite lightcurve; a stored object's is derived from its archived
+    full alert when one is needed (a ``kafka_lite`` record after the fact, the API's object view).
+    """
+    return _lite(list(full.get("diaSourcesList") or ()), list(full.get("diaForcedSourcesList") or ()))
+
+
 def _lite(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "diaSourcesList": [{k: finite_or_none(s.get(k)) for k in LITE_SOURCE_FIELDS} for s in sources],

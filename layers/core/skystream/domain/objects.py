@@ -38,7 +38,7 @@ class AlertPointer:
 @dataclass
 class StoredObject:
     row: dict[str, Any]  # every OBJECT_COLUMNS key, None where NULL
-    lite: dict[str, Any]
+    lite: dict[str, Any] | None  # None: not read (derive it from the archived full alert when needed)
     schema_version: str = ""
     dia_source_id: int | None = None
     updated: str = ""
@@ -54,7 +54,7 @@ class ObjectContext:
     """One object as a filter batch sees it: its features row, lite lightcurve and (if at hand) full alert."""
 
     row: dict[str, Any]
-    lite: dict[str, Any]
+    lite: dict[str, Any] | None  # None: not at hand; derived from the full alert (by pointer) when a record needs it
     full_alert: dict[str, Any] | None = None
     schema_version: str = ""
     alert_pointer: AlertPointer | None = None  # where the full alert is archived, when it is not at hand
@@ -65,7 +65,7 @@ class ObjectContext:
 
     @classmethod
     def from_stored(cls, stored: StoredObject) -> ObjectContext:
-        """A stored object (row, lite, schema_version); its full alert is read from the archive if needed."""
-        return cls(row=dict(stored.row), lite=dict(stored.lite or {}),
+        """A stored object (row, lite if read, schema_version); its full alert (and lite) is read from the archive if needed."""
+        return cls(row=dict(stored.row), lite=dict(stored.lite) if stored.lite is not None else None,
                    schema_version=str(getattr(stored, "schema_version", "") or ""),
                    alert_pointer=getattr(stored, "alert_pointer", None))

@@ -6,7 +6,9 @@ to the topic within the producer's size limit and the filter's daily byte quota
 needs the object's whole alert: it is read from the archive by the pointer the object carries
 (its enriched record's, or its objects item's), for all of a filter's rows at once (the archive
 reads one S3 object's alerts with one GET) and at most once per alert per run however many
-filters want it; an alert already at hand (an enriched record of the earlier shape) is used as it is. The
+filters want it; an alert already at hand (an enriched record of the earlier shape) is used as it is.
+``kafka_lite`` needs the lite lightcurve: the enriched record carries it; a stored object does
+not (the objects table keeps none), so it is derived from the archived full alert, read the same way. The
 run's records are flushed once, in :meth:`KafkaRun.finish`: a broker failure raises there and
 the batch is retried.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from skystream.alerts.lightcurve import lite_from_full
 from skystream.domain.filters import StoredFilter
 from skystream.domain.matches import FilterResult
 from skystream.domain.objects import KEY_COLUMN, AlertPointer, ObjectContext
@@ -78,18 +81,24 @@ class KafkaRun:
             matched.append((row, ctx))
         if f.output == "kafka_full":
             self._read_full_alerts([ctx for _, ctx in matched])
+        elif f.output == "kafka_lite":
+            self._read_full_alerts([ctx for _, ctx in matched if ctx.lite is None])
         for row, ctx in matched:
-            full = None
+            full, lite = None, ctx.lite
             schema_version = ctx.schema_version
-            if f.output == "kafka_full":
+            if f.output == "kafka_full" or (f.output == "kafka_lite" and lite is None):
                 full = ctx.full_alert
                 if full is None:
                     stored = self._full_alerts.get(ctx.alert_pointer) if ctx.alert_pointer is not None else None
                     if stored is None:
-                        result.error = f"no stored alert for object {ctx.dia_object_id}; its full record was not sent"
+                        result.error = (f"no stored alert for object {ctx.dia_object_id}; its {f.output} record "
+                                        "was not sent")
                         continue
                     full, schema_version = stored
-            record = build_record(f.output, row, utc=self._batch.utc, lite=ctx.lite, full_alert=full)
+                if lite is None:
+                    lite = lite_from_full(full)
+                    full = full if f.output == "kafka_full" else None
+            record = build_record(f.output, row, utc=self._batch.utc, lite=lite, full_alert=full)
             out.append(Outgoing(dia_object_id=ctx.dia_object_id, value=encode_record(record),
                                 schema_version=schema_version))
         return out

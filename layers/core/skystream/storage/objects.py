@@ -14,14 +14,20 @@ read guards against is the same alert or an older one coming again later (a repl
 older offset, a retried batch): it finds the newer state and writes nothing, or the same
 state. Single writes (:meth:`ObjectStore.put_if_newer`) keep the conditional put.
 
-Items: the row's non-NULL columns as native attributes (filters and the API read them),
-``night`` = int(lastDiaSourceMjdTai + 0.5) for the ``by-night`` index, the lite lightcurve
-as zlib-compressed JSON (``lite_z``: a fraction of the size of a DynamoDB list of maps),
-``schema_version``, ``diaSourceId`` and the full alert's pointer (``alert_key``,
-``alert_offset``, ``alert_length``; an item without them was stored before batching, and its
-alert is at :func:`~skystream.storage.archive.legacy_key`). Building the item
-(:func:`object_item`) is pure and refuses, per record, what DynamoDB cannot hold; only the
-write itself does I/O. One item with ``diaObjectId = -1`` records the set of nights that hold
+Items are compact, because DynamoDB bills a write by the kilobyte: the key, the attributes
+the writes and the ``by-night`` index use as native attributes (``lastDiaSourceMjdTai``,
+``diaSourceId``, ``night`` = int(lastDiaSourceMjdTai + 0.5)), ``schema_version``, the row's
+non-NULL columns as one zlib'd JSON blob (``row_z``, ~1 KB where ~80 native attributes took
+~3 KB), and the full alert's pointer (``alert_key``, ``alert_offset``, ``alert_length``). No
+lite lightcurve: it is the archived full alert's (``alerts.lightcurve.lite_from_full``), so
+:meth:`ObjectStore.get` reads it from the archive, and the bulk reads (:meth:`get_many`,
+:meth:`recent`) leave it to whoever needs it (``outputs.kafka`` reads it by pointer, batched,
+for ``kafka_lite`` records only). Measured (``benchmarks/cost.py``): 1.2 KB and 2 write units
+an item at 10 detections, against 5.6 KB and 6 with native columns and the lite lightcurve.
+Items of the earlier layout (native columns, ``lite_z``, no pointer; the alert at
+:func:`~skystream.storage.archive.legacy_key`) are still read. Building the item
+(:func:`object_item`) is pure and refuses, per record, what DynamoDB cannot hold (each value
+is checked as if stored natively, as before); only the write itself does I/O. One item with ``diaObjectId = -1`` records the set of nights that hold
 objects (``nights``, a number set), so :meth:`ObjectStore.recent` queries only those, newest
 first, and never more than :data:`MAX_NIGHT_QUERIES` of them.
 
@@ -50,12 +56,13 @@ from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from skystream.alerts.lightcurve import lite_from_full
 from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.bounds import is_integer, is_number
 from skystream.domain.objects import AlertPointer, StoredObject
 from skystream.features.columns import OBJECT_COLUMN_NAMES
-from skystream.storage.archive import legacy_pointer
+from skystream.storage.archive import AlertArchive, legacy_pointer
 from skystream.storage.bulk import batch_get, batch_put
 from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
 
@@ -85,10 +92,6 @@ def night_of(mjd: float) -> int:
     return int(mjd + 0.5)
 
 
-def _pack_lite(lite: dict[str, Any]) -> bytes:
-    return zlib.compress(orjson.dumps(lite), 6)
-
-
 def _unpack_lite(blob: Any) -> dict[str, Any]:
     if blob is None:
         return {"diaSourcesList": [], "diaForcedSourcesList": []}
@@ -96,9 +99,19 @@ def _unpack_lite(blob: Any) -> dict[str, Any]:
     return orjson.loads(zlib.decompress(raw))
 
 
+def _pack_row(row: dict[str, Any]) -> bytes:
+    return zlib.compress(orjson.dumps({k: v for k, v in row.items() if v is not None}), 6)
+
+
+def _unpack_row(blob: Any) -> dict[str, Any]:
+    raw = blob.value if hasattr(blob, "value") else blob
+    return orjson.loads(zlib.decompress(raw))
+
+
 def _to_stored(item: dict[str, Any]) -> StoredObject:
-    values = {k: from_dynamo(v) for k, v in item.items() if k != "lite_z"}
-    row = {name: values.get(name) for name in OBJECT_COLUMN_NAMES}
+    values = {k: from_dynamo(v) for k, v in item.items() if k not in ("lite_z", "row_z")}
+    packed = _unpack_row(item["row_z"]) if "row_z" in item else values
+    row = {name: packed.get(name) for name in OBJECT_COLUMN_NAMES}
     if values.get("alert_key"):
         pointer = AlertPointer(str(values["alert_key"]), int(values.get("alert_offset") or 0),
                                int(values.get("alert_length") or 0))
@@ -106,7 +119,7 @@ def _to_stored(item: dict[str, Any]) -> StoredObject:
         pointer = legacy_pointer(int(values["diaObjectId"]))
     return StoredObject(
         row=row,
-        lite=_unpack_lite(item.get("lite_z")),
+        lite=_unpack_lite(item["lite_z"]) if "lite_z" in item else None,
         schema_version=str(values.get("schema_version") or ""),
         dia_source_id=values.get("diaSourceId"),
         updated=str(values.get("updated") or ""),
@@ -149,20 +162,20 @@ def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: st
         raise UnstorableValue("an objects row needs an integer diaObjectId and a finite lastDiaSourceMjdTai "
                               "to be stored")
     try:
-        values: dict[str, Any] = {k: v for k, v in to_dynamo(row).items() if v is not None}
+        stored = to_dynamo(row)  # every value as DynamoDB would hold it: what it cannot hold is refused here
+        values: dict[str, Any] = {"diaObjectId": stored["diaObjectId"], "lastDiaSourceMjdTai": stored["lastDiaSourceMjdTai"]}
         values["diaSourceId"] = to_dynamo(dia_source_id) if dia_source_id is not None else 0
     except UnstorableValue as exc:
         exc.path.insert(0, "objects" if exc.path else "diaSourceId")
         raise
     try:
-        values |= {"night": night_of(last), "lite_z": _pack_lite(lite), "schema_version": schema_version}
+        values |= {"night": night_of(last), "row_z": _pack_row(row), "schema_version": schema_version}
         item = {k: _SERIALIZER.serialize(v) for k, v in values.items()}
     except (TypeError, ValueError, ArithmeticError) as exc:  # anything to_dynamo let through that boto3 refuses
         raise UnstorableValue(f"the objects item cannot be serialised: {type(exc).__name__}: {exc}") from None
     size = _item_bytes(item)
     if size > MAX_ITEM_BYTES:
-        raise UnstorableValue(f"the objects item would be {size} bytes; DynamoDB holds at most {MAX_ITEM_BYTES} "
-                              f"(its lite lightcurve is {len(values['lite_z'])} bytes compressed)")
+        raise UnstorableValue(f"the objects item would be {size} bytes; DynamoDB holds at most {MAX_ITEM_BYTES}")
     return ObjectItem(dia_object_id=int(object_id), night=values["night"], item=item,
                       last=Decimal(item["lastDiaSourceMjdTai"]["N"]), source_id=int(item["diaSourceId"]["N"]))
 
@@ -178,17 +191,20 @@ def _item_bytes(item: dict[str, Any]) -> int:
 
 
 class ObjectStore:
-    """Repository over the objects table (name from settings unless given)."""
+    """Repository over the objects table (name from settings unless given); ``archive`` holds the full
+    alerts :meth:`get` derives an object's lite lightcurve from (the settings' bucket unless given)."""
 
-    def __init__(self, table_name: str | None = None):
+    def __init__(self, table_name: str | None = None, archive: AlertArchive | None = None):
         self.table_name = table_name or settings().objects_table
         self._client = client("dynamodb")
+        self._archive = archive
         self._noted_nights: set[int] = set()  # nights this store has already added to the meta item
 
     # writes -------------------------------------------------------------------------
     def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
              dia_source_id: int | None = None) -> ObjectItem:
-        """The row and lite lightcurve as the item to write, converted and checked, with no I/O.
+        """The row as the item to write, converted and checked, with no I/O (``lite`` is not stored:
+        the archived full alert holds it; see the module docstring).
 
         Raises :class:`UnstorableValue` (a ``ValueError``) when this one record cannot be
         stored: a value beyond DynamoDB's numbers, a missing key or time, an item over
@@ -252,9 +268,10 @@ class ObjectStore:
         return True
 
     def upsert_if_newer(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
-                        dia_source_id: int | None = None) -> bool:
+                        dia_source_id: int | None = None, pointer: AlertPointer | None = None) -> bool:
         """:meth:`item` then :meth:`put_if_newer`, for callers that store one object at a time."""
-        return self.put_if_newer(self.item(row, lite, schema_version=schema_version, dia_source_id=dia_source_id))
+        return self.put_if_newer(self.item(row, lite, schema_version=schema_version, dia_source_id=dia_source_id),
+                                 pointer)
 
     def _note_night(self, night: int) -> None:
         """Add ``night`` to the meta item's set of nights that hold objects (once per store and night).
@@ -301,14 +318,25 @@ class ObjectStore:
 
     # reads --------------------------------------------------------------------------
     def get(self, dia_object_id: int) -> StoredObject | None:
+        """One object, with its lite lightcurve (read from its archived full alert: one ranged GET)."""
         item = self._client.get_item(
             TableName=self.table_name, Key={"diaObjectId": {"N": str(int(dia_object_id))}}, ConsistentRead=True
         ).get("Item")
         if not item or int(dia_object_id) == META_ID:
             return None
-        return _to_stored({k: _DESERIALIZER.deserialize(v) for k, v in item.items()})
+        stored = _to_stored({k: _DESERIALIZER.deserialize(v) for k, v in item.items()})
+        if stored.lite is None:
+            archived = self._full_alerts().get(stored.alert_pointer) if stored.alert_pointer is not None else None
+            stored.lite = lite_from_full(archived[0]) if archived is not None else None
+        return stored
+
+    def _full_alerts(self) -> AlertArchive:
+        if self._archive is None:
+            self._archive = AlertArchive()
+        return self._archive
 
     def get_many(self, ids: Iterable[int]) -> dict[int, StoredObject]:
+        """The stored objects among ``ids``; their lite lightcurves are not read (``lite`` None)."""
         keys = [{"diaObjectId": int(i)} for i in dict.fromkeys(ids) if int(i) != META_ID]
         found = {}
         for item in batch_get(self.table_name, keys):
