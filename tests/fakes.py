@@ -24,7 +24,7 @@ from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Anno
 from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
-from skystream.domain.objects import AlertPointer, ObjectContext, StoredObject
+from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
 from skystream.domain.records import KafkaRecord
 from skystream.filters.engine import FilterEngine, SqliteEngine
 from skystream.outputs.base import Outputs
@@ -53,6 +53,7 @@ from skystream.ports import (
 )
 from skystream.services.joins import Joins
 from skystream.services.matching import Matcher
+from skystream.storage.archive import pack_alerts, unpack_member
 from skystream.streams.lambda_event import records_from_event
 from skystream.streams.producer import ProduceError
 
@@ -334,13 +335,14 @@ class MemoryObjects(ObjectWriter, ObjectReader):
 
 
 class MemoryArchive(ArchiveWriter, FullAlertSource):
-    """The alert archive: ``alerts`` by pointer, one "object" per ``put_batch`` (``batches``); ``reads``
-    logs every pointer read, ``calls`` every ``get_many``. ``MemoryArchive({id: (alert, version)})``
-    holds those alerts at :meth:`pointer` ``(id)``."""
+    """The alert archive: ``alerts`` (each in the archive's member format, ``storage.archive.pack_alerts``)
+    by pointer, one "object" per ``put_batch`` (``batches``); ``reads`` logs every pointer read, ``calls``
+    every ``get_many``. ``MemoryArchive({id: (full alert, version)})`` holds those at :meth:`pointer` ``(id)``."""
 
     def __init__(self, alerts: Mapping[int, tuple[dict[str, Any], str]] | None = None):
-        self.alerts: dict[AlertPointer, tuple[dict[str, Any], str]] = {
-            self.pointer(i): alert for i, alert in (alerts or {}).items()}
+        self.alerts: dict[AlertPointer, bytes] = {
+            self.pointer(i): pack_alerts([AlertToArchive(version, full=full)]).body
+            for i, (full, version) in (alerts or {}).items()}
         self.batches: list[list[AlertPointer]] = []
         self.reads: list[AlertPointer] = []
         self.calls = 0
@@ -349,10 +351,10 @@ class MemoryArchive(ArchiveWriter, FullAlertSource):
     def pointer(dia_object_id: int) -> AlertPointer:
         return AlertPointer(key=f"memory/object/{dia_object_id}")
 
-    def put_batch(self, alerts: Sequence[tuple[dict[str, Any], str]]) -> list[AlertPointer]:
+    def put_batch(self, alerts: Sequence[AlertToArchive]) -> list[AlertPointer]:
         key = f"memory/batch/{len(self.batches)}"
         pointers = [AlertPointer(key=key, offset=i, length=1) for i in range(len(alerts))]
-        self.alerts.update(zip(pointers, alerts, strict=True))
+        self.alerts.update(zip(pointers, (pack_alerts([a]).body for a in alerts), strict=True))
         self.batches.append(pointers)
         return pointers
 
@@ -360,12 +362,14 @@ class MemoryArchive(ArchiveWriter, FullAlertSource):
         self.calls += 1
         pointers = list(pointers)
         self.reads.extend(pointers)
-        return {p: self.alerts[p] for p in pointers if p in self.alerts}
+        return {p: unpack_member(self.alerts[p]) for p in pointers if p in self.alerts}
 
     def latest(self, objects: MemoryObjects, dia_object_id: int) -> tuple[dict[str, Any], str] | None:
-        """The archived alert the stored object points at."""
+        """The archived alert the stored object points at, as the archive reads it back."""
         stored = objects.stored.get(dia_object_id)
-        return None if stored is None or stored.alert_pointer is None else self.alerts.get(stored.alert_pointer)
+        if stored is None or stored.alert_pointer not in self.alerts:
+            return None
+        return unpack_member(self.alerts[stored.alert_pointer])
 
 
 # -- filters -------------------------------------------------------------------------------------

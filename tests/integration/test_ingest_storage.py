@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 
 import orjson
 from boto3.dynamodb.types import TypeSerializer
 
 from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.alerts.wire import decode_alert, decode_archived, encode_alert
 from skystream.devtools.factory import make_alert
-from skystream.domain.objects import AlertPointer
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.objects import AlertPointer, AlertToArchive
 from skystream.features import objects_row
 from skystream.local.testing import EphemeralStack
 from skystream.storage.archive import AlertArchive, legacy_key
@@ -20,7 +23,7 @@ from skystream.storage.objects import META_ID, ObjectStore
 
 def _put(store: ObjectStore, object_id: int, mjd: float, source_id: int, flux: float = 100.0) -> bool:
     alert = make_alert([(mjd - 1, "g", 50.0), (mjd, "r", flux)], object_id=object_id)
-    (pointer,) = AlertArchive().put_batch([(full_alert(alert), "11.1")])  # where the lite lightcurve is read from
+    (pointer,) = AlertArchive().put_batch([AlertToArchive("11.1", full=full_alert(alert))])  # the lite is read from it
     return store.upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
                                  dia_source_id=source_id, pointer=pointer)
 
@@ -71,10 +74,14 @@ def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> 
     archive = AlertArchive()
     alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=11)
     other = make_alert([(60002.0, "i", 30.0)], object_id=12)
-    first, second = archive.put_batch([(full_alert(alert), "10.0"), (full_alert(other), "11.1")])
+    wire = decode_alert(encode_alert(generate_alerts(1, seed=9)[0])).without_cutouts
+    first, second, third = archive.put_batch([AlertToArchive("10.0", full=full_alert(alert)),
+                                              AlertToArchive("11.1", full=full_alert(other)),
+                                              AlertToArchive("11.1", wire=wire)])
     assert first.key == second.key and second.offset == first.offset + first.length
     assert archive.get(first) == (full_alert(alert), "10.0")
     assert archive.get(second) == (full_alert(other), "11.1")
+    assert archive.get(third) == (json.loads(json.dumps(full_alert(decode_archived(wire).alert))), "11.1")
     assert archive.get(AlertPointer(first.key + ".missing", 0, 10)) is None
 
 

@@ -32,7 +32,7 @@ from skystream.domain.bounds import MAX_JSON_DEPTH
 from skystream.features import objects_row
 from skystream.services import ingest
 from skystream.services.ingest import IngestService
-from skystream.storage.archive import AlertArchive, pack_alerts, unpack_member
+from skystream.storage.archive import AlertArchive
 from skystream.storage.dynamo_values import UnstorableValue
 from skystream.storage.objects import ObjectStore, object_item
 from skystream.streams.dead_letter import DeadLetters, is_infrastructure
@@ -161,8 +161,7 @@ def test_an_alert_with_infinite_fluxes_is_kept_with_those_fluxes_null() -> None:
     assert body.objects["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
     assert body.objects["nDiaSources"] == alert["diaObject"]["nDiaSources"]
     assert body.lite["diaSourcesList"][0]["psfFlux"] is None  # the trigger is the newest
-    archived = service.archive.latest(objects, object_id)  # as the archive writes it (storage.archive's format):
-    full, _ = unpack_member(pack_alerts([archived]).body)
+    full, _ = service.archive.latest(objects, object_id)  # as the archive reads it back (storage.archive's format)
     assert body.alert_pointer == objects.stored[object_id].alert_pointer and full["diaSourcesList"][0]["psfFlux"] is None
     stored = objects.stored[object_id]
     assert stored.row["latest_psfFlux"] is None and stored.lite["diaSourcesList"][0]["psfFlux"] is None

@@ -19,7 +19,7 @@ from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Anno
 from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.domain.matches import MatchReport
-from skystream.domain.objects import AlertPointer, ObjectContext, StoredObject
+from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
 from skystream.domain.users import Recipient, User
 
 # -- Kafka ---------------------------------------------------------------------------------------
@@ -95,8 +95,8 @@ class ObjectReader(Protocol):
 
 
 class ArchiveWriter(Protocol):
-    def put_batch(self, alerts: Sequence[tuple[dict[str, Any], str]]) -> list[AlertPointer]:
-        """Archive a batch's full alerts (each with its schema version) together; each one's pointer, in order."""
+    def put_batch(self, alerts: Sequence[AlertToArchive]) -> list[AlertPointer]:
+        """Archive a batch's alerts together; each one's pointer, in order."""
 
 
 class FullAlertSource(Protocol):

@@ -28,7 +28,7 @@ import zlib
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from skystream.domain.objects import AlertPointer
 
@@ -55,13 +55,20 @@ class EnrichedRecord(BaseModel):
     alert_pointer: AlertPointer | None = None  # where the full alert is archived
     alert: dict[str, Any] | None = None  # the full alert itself: only records of the earlier shape carry it
     schema_version: str
+    _lite_z: str | None = PrivateAttr(default=None)  # the packed lite lightcurve, packed once
+
+    def packed_lite(self) -> str:
+        """``lite_z`` of this record (packed on first use, then kept: ingest sizes a record before sending it)."""
+        if self._lite_z is None:
+            self._lite_z = pack_lite(self.lite)
+        return self._lite_z
 
     @property
     def dia_object_id(self) -> int:
         return int(self.objects["diaObjectId"])
 
     def to_bytes(self) -> bytes:
-        body: dict[str, Any] = {"objects": self.objects, "lite_z": pack_lite(self.lite)}
+        body: dict[str, Any] = {"objects": self.objects, "lite_z": self.packed_lite()}
         if self.alert_pointer is not None:
             p = self.alert_pointer
             body["alert_at"] = {"key": p.key, "offset": p.offset, "length": p.length}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from skystream.domain.bounds import finite_or_none
+from skystream.domain.bounds import finite_or_none, pick_finite
 
 LITE_SOURCE_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band", "reliability")
 LITE_FORCED_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band")
@@ -63,8 +63,8 @@ def lite_from_full(full: dict[str, Any]) -> dict[str, Any]:
 
 def _lite(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "diaSourcesList": [{k: finite_or_none(s.get(k)) for k in LITE_SOURCE_FIELDS} for s in sources],
-        "diaForcedSourcesList": [{k: finite_or_none(s.get(k)) for k in LITE_FORCED_FIELDS} for s in forced],
+        "diaSourcesList": [pick_finite(s, LITE_SOURCE_FIELDS) for s in sources],
+        "diaForcedSourcesList": [pick_finite(s, LITE_FORCED_FIELDS) for s in forced],
     }
 
 

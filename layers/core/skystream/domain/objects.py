@@ -35,6 +35,16 @@ class AlertPointer:
         return self.length == 0
 
 
+@dataclass(frozen=True)
+class AlertToArchive:
+    """One alert as the archive takes it: the record as it came in the wire format minus its cutouts
+    (``wire``: compact, no re-encoding), or, for alerts that came as JSON, the full alert (``full``)."""
+
+    schema_version: str
+    wire: bytes | None = None
+    full: dict[str, Any] | None = None
+
+
 @dataclass
 class StoredObject:
     row: dict[str, Any]  # every OBJECT_COLUMNS key, None where NULL

@@ -32,7 +32,7 @@ from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.lightcurve import lite_and_full
 from skystream.alerts.wire import BadAlert, decode_alert
 from skystream.domain.bounds import OutOfBounds
-from skystream.domain.objects import AlertPointer
+from skystream.domain.objects import AlertPointer, AlertToArchive
 from skystream.domain.records import KafkaRecord
 from skystream.features import objects_row
 from skystream.ports import ArchiveWriter, ObjectWriter, RecordProducer
@@ -70,14 +70,15 @@ class Prepared:
 
     record: KafkaRecord
     enriched: EnrichedRecord
-    full: dict[str, Any]  # the full alert, for the archive
+    archived: AlertToArchive  # what the archive keeps of it
     item: Any  # the objects item, already converted and checked
 
 
 def enrich(alert: dict[str, Any], schema_version: str) -> EnrichedRecord:
     """The enriched record of one decoded alert, with its full alert at hand and no pointer yet (pure: no I/O).
 
-    Ingest takes the full alert out for the archive and puts its pointer in its place.
+    Ingest takes the full alert out (to the archive, for an alert that came as JSON) and puts its
+    pointer in its place.
     """
     lite, full = lite_and_full(alert)
     return EnrichedRecord.model_construct(objects=objects_row(alert), lite=lite, alert_pointer=None, alert=full,
@@ -123,12 +124,14 @@ class IngestService:
             report.solar_system += 1
             return None
         # a schema-valid alert the features cannot digest: keep it on the DLQ, say why
+        wire = decoded.without_cutouts  # the archive keeps the record as it came, less its cutouts
         enriched = self._step(record, "features", report, lambda: enrich(decoded.alert, decoded.schema_version))
         if enriched is None:
             return None
-        full, enriched.alert = enriched.alert or {}, None  # the full alert goes to the archive, not in the record
-        value = self._step(record, "features", report, lambda: enriched.model_copy(
-            update={"alert_pointer": SIZE_CHECK_POINTER}).to_bytes())
+        archived = AlertToArchive(enriched.schema_version, wire=wire, full=enriched.alert if wire is None else None)
+        enriched.alert = None  # the full alert goes to the archive, not in the record
+        value = self._step(record, "features", report, lambda: (enriched.packed_lite(), enriched.model_copy(
+            update={"alert_pointer": SIZE_CHECK_POINTER}).to_bytes())[1])
         if value is None:
             return None
         if not self.producer.fits(value, str(enriched.dia_object_id).encode()):
@@ -140,7 +143,7 @@ class IngestService:
             enriched.objects, enriched.lite, schema_version=enriched.schema_version, dia_source_id=dia_source_id))
         if item is None:
             return None
-        return Prepared(record, enriched, full, item)
+        return Prepared(record, enriched, archived, item)
 
     def _step(self, record: KafkaRecord, stage: str, report: IngestReport, work: Callable[[], T]) -> T | None:
         """``work()`` for one record; what the record makes fail sends it to the DLQ (None), the rest raises."""
@@ -165,7 +168,7 @@ class IngestService:
         alert (a ``kafka_full`` record of an older alert is that alert); only the objects items
         are newest-only.
         """
-        pointers = self.archive.put_batch([(p.full, p.enriched.schema_version) for p in prepared])
+        pointers = self.archive.put_batch([p.archived for p in prepared])
         if len(pointers) != len(prepared):
             raise RuntimeError(f"the archive returned {len(pointers)} pointers for {len(prepared)} alerts")
         for p, pointer in zip(prepared, pointers, strict=True):

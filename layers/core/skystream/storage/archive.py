@@ -5,10 +5,14 @@ now) need an object's whole alert; DynamoDB's 400 KB item limit is too small for
 of history, S3 is not. Writing one S3 object per alert cost one PUT per alert (about a third
 of the broker's bill at Rubin's rate), so ingest writes **one object per batch**:
 
-- the object is the batch's alerts one after the other, each a separate gzip member holding
-  one JSON line ``{"schema_version": ..., "alert": ...}``; the whole object is a valid
-  multi-member ``.jsonl.gz`` (``gzip -dc`` reads every alert) and each member alone is a valid
-  gzip stream, so one ranged GET of a member's bytes reads one alert;
+- the object is the batch's alerts one after the other, each a separate gzip member, so one
+  ranged GET of a member's bytes reads one alert. A member holds the alert as it came, in the
+  Confluent wire format, minus its trailing cutouts (``alerts.wire.DecodedAlert.without_cutouts``;
+  read back with ``alerts.wire.decode_archived``): no re-encoding at ingest, and half the bytes
+  of the same alert as gzip'd JSON (measured: 4.1 against 7.8 KB at 5 detections, 11 against
+  26 KB at 100), at a third of the compression time. An alert that came as JSON is kept as one
+  JSON line ``{"schema_version": ..., "alert": <the full alert>}``. The first byte of a member's
+  content tells which (0x00 or ``{``); either reads back as the full alert users get;
 - an alert's :class:`~skystream.domain.objects.AlertPointer` (key, offset, length) goes with
   its objects item and its enriched record;
 - the key is the SHA-256 of the body (``alerts/batches/<sha256>.jsonl.gz``) and each member is
@@ -37,9 +41,11 @@ import orjson
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from skystream.alerts.lightcurve import full_alert
+from skystream.alerts.wire import WIRE_MAGIC, decode_archived
 from skystream.aws import client
 from skystream.config import settings
-from skystream.domain.objects import AlertPointer
+from skystream.domain.objects import AlertPointer, AlertToArchive
 
 BATCH_PREFIX = "alerts/batches/"
 GZIP_LEVEL = 5
@@ -63,9 +69,13 @@ def legacy_pointer(dia_object_id: int) -> AlertPointer:
     return AlertPointer(key=legacy_key(dia_object_id))
 
 
-def _member(full_alert: dict[str, Any], schema_version: str) -> bytes:
-    line = orjson.dumps({"schema_version": schema_version, "alert": full_alert}, default=_bytes_as_none) + b"\n"
-    return gzip.compress(line, compresslevel=GZIP_LEVEL, mtime=0)
+def _member(entry: AlertToArchive) -> bytes:
+    if entry.wire is not None:
+        content = entry.wire
+    else:
+        content = orjson.dumps({"schema_version": entry.schema_version, "alert": entry.full},
+                               default=_bytes_as_none) + b"\n"
+    return gzip.compress(content, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 def _bytes_as_none(value: Any) -> Any:
@@ -83,9 +93,9 @@ class PackedBatch:
     pointers: list[AlertPointer]
 
 
-def pack_alerts(alerts: Sequence[FullAlert]) -> PackedBatch:
+def pack_alerts(alerts: Sequence[AlertToArchive]) -> PackedBatch:
     """The object for ``alerts`` (pure: the same alerts always give the same key and bytes)."""
-    members = [_member(alert, version) for alert, version in alerts]
+    members = [_member(entry) for entry in alerts]
     body = b"".join(members)
     key = f"{BATCH_PREFIX}{hashlib.sha256(body).hexdigest()}.jsonl.gz"
     pointers: list[AlertPointer] = []
@@ -97,9 +107,14 @@ def pack_alerts(alerts: Sequence[FullAlert]) -> PackedBatch:
 
 
 def unpack_member(data: bytes) -> FullAlert:
-    """One member's bytes -> (full alert, schema version); raises ValueError when they are not one."""
+    """One member's bytes -> (full alert, schema version), non-finite numbers as null whichever the form;
+    raises ValueError when they are not one."""
     try:
-        body = orjson.loads(gzip.decompress(data))
+        content = gzip.decompress(data)
+        if content[:1] == bytes([WIRE_MAGIC]):
+            decoded = decode_archived(content)  # BadAlert is a ValueError
+            return orjson.loads(orjson.dumps(full_alert(decoded.alert))), decoded.schema_version
+        body = orjson.loads(content)
     except (OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
         raise ValueError(f"not an archived alert: {type(exc).__name__}: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("alert"), dict):
@@ -148,7 +163,7 @@ class AlertArchive:
         self._s3 = client("s3")
 
     # writes -------------------------------------------------------------------------
-    def put_batch(self, alerts: Sequence[FullAlert]) -> list[AlertPointer]:
+    def put_batch(self, alerts: Sequence[AlertToArchive]) -> list[AlertPointer]:
         """Write ``alerts`` as one object (one PUT); returns each alert's pointer, in order."""
         if not alerts:
             return []

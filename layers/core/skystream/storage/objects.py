@@ -162,8 +162,9 @@ def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: st
         raise UnstorableValue("an objects row needs an integer diaObjectId and a finite lastDiaSourceMjdTai "
                               "to be stored")
     try:
-        stored = to_dynamo(row)  # every value as DynamoDB would hold it: what it cannot hold is refused here
-        values: dict[str, Any] = {"diaObjectId": stored["diaObjectId"], "lastDiaSourceMjdTai": stored["lastDiaSourceMjdTai"]}
+        if not _plainly_storable(row):
+            to_dynamo(row)  # each value as DynamoDB would hold it: what it cannot hold is refused here, named
+        values: dict[str, Any] = {"diaObjectId": to_dynamo(object_id), "lastDiaSourceMjdTai": to_dynamo(last)}
         values["diaSourceId"] = to_dynamo(dia_source_id) if dia_source_id is not None else 0
     except UnstorableValue as exc:
         exc.path.insert(0, "objects" if exc.path else "diaSourceId")
@@ -178,6 +179,26 @@ def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: st
         raise UnstorableValue(f"the objects item would be {size} bytes; DynamoDB holds at most {MAX_ITEM_BYTES}")
     return ObjectItem(dia_object_id=int(object_id), night=values["night"], item=item,
                       last=Decimal(item["lastDiaSourceMjdTai"]["N"]), source_id=int(item["diaSourceId"]["N"]))
+
+
+_SMALLEST, _LARGEST, _INT_LIMIT = 1e-129, 9.9e125, 10**38
+
+
+def _plainly_storable(row: dict[str, Any]) -> bool:
+    """True when every value is plainly one DynamoDB holds (None, text, a bool, an int of under 38 digits,
+    a float well inside its range): the usual row, checked without a Decimal per value. False sends the
+    row through :func:`to_dynamo`, which names what it cannot hold (or finds it can, near the limits)."""
+    for value in row.values():
+        kind = type(value)
+        if kind is float:
+            if not (value == 0.0 or _SMALLEST < abs(value) < _LARGEST):  # NaN fails every comparison
+                return False
+        elif kind is int:
+            if not -_INT_LIMIT < value < _INT_LIMIT:
+                return False
+        elif value is not None and kind is not str and kind is not bool:
+            return False
+    return True
 
 
 def _item_bytes(item: dict[str, Any]) -> int:
