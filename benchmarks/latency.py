@@ -54,6 +54,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import FilterSpec
+from skystream.local.esm import FETCH_WAIT_MS  # tansu answers fetches late: read as the local runner does
 from skystream.local.testing import EphemeralStack
 from skystream.storage.users import UserStore
 from skystream.wiring.api import filter_service
@@ -108,7 +109,7 @@ class Reader:
 
     def _run(self) -> None:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"latency-{id(self)}",
-                             "enable.auto.commit": False})
+                             "enable.auto.commit": False, "fetch.wait.max.ms": FETCH_WAIT_MS})
         partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         try:
