@@ -60,7 +60,6 @@ from skystream.storage.users import UserStore
 from skystream.wiring.api import filter_service
 
 PIPELINE = ("ingest_handler", "filter_matcher")
-CONCURRENCY = {"ingest_handler": 2}  # ingest processes (of the topic's 4 partitions); measured: one is short at 300/s
 DETECTIONS = 5  # detections per alert; every alert also carries the generator's forced photometry
 DRAIN_TIMEOUT_S = 30.0
 DRAIN_LIMIT_S = 5.0  # a pipeline that keeps up has read everything this soon after the last send
@@ -163,10 +162,9 @@ class Timings:
 
 
 class Pipeline:
-    """One freshly reset stack with a match-everything kafka_plain filter and the two functions hosted,
-    each in a process of its own (``isolate``), as Lambda runs each function in its own container."""
+    """One freshly reset stack with a match-everything kafka_plain filter and the two functions hosted."""
 
-    def __init__(self, stack: EphemeralStack, batching_window_s: float | None, isolate: bool = True):
+    def __init__(self, stack: EphemeralStack, batching_window_s: float | None):
         stack.reset()
         user, _token = UserStore().add("Latency Bench", "bench@example.org")
         spec = FilterSpec(name="latency", selected="objects.diaObjectId, objects.nDiaSources", tables="objects",
@@ -175,8 +173,7 @@ class Pipeline:
         assert saved.topic, saved
         self.stack = stack
         self.topic = saved.topic
-        self.host = stack.host(only=set(PIPELINE), batching_window_s=batching_window_s, isolate=isolate,
-                               concurrency=CONCURRENCY).start()
+        self.host = stack.host(only=set(PIPELINE), batching_window_s=batching_window_s).start()
         self.producer = Producer({"bootstrap.servers": stack.bootstrap, "enable.idempotence": True,
                                   "linger.ms": 0})
         self.alerts_topic = os.environ["TOPIC_ALERTS"]

@@ -29,7 +29,6 @@ from skystream import wiring
 from skystream.local.aws_endpoint import LOCAL_CREDENTIALS, LOCALSTACK_PORT, start_moto
 from skystream.local.broker import start_broker
 from skystream.local.esm import EventSourceRunner
-from skystream.local.function_process import ProcessRunner, RunnerGroup
 from skystream.local.handlers import load_handler, repository_root, template_path
 from skystream.local.http_api import LocalHttpApi
 from skystream.local.processes import pid_alive, port_open, spawn, stop_pid
@@ -72,14 +71,7 @@ def apply_environment(env: dict[str, str]) -> None:
 
 
 class FunctionHost:
-    """Hosts every function of the template: Kafka triggers and the HTTP API, in this process.
-
-    ``isolate``: each Kafka-triggered function runs in processes of its own instead, as Lambda
-    gives each function its own containers (``skystream.local.function_process``: one interpreter
-    lock per function; measured in BENCHMARKS.md), with its counters read back from the children;
-    ``concurrency`` maps a function's directory name to how many (default 1, at most its topic's
-    partitions: Lambda runs up to one invocation per partition at once).
-    """
+    """Hosts every function of the template in this process: Kafka triggers and the HTTP API."""
 
     def __init__(
         self,
@@ -90,25 +82,15 @@ class FunctionHost:
         group_suffix: str = "",
         batching_window_s: float | None = None,
         only: set[str] | None = None,
-        isolate: bool = False,
-        concurrency: dict[str, int] | None = None,
-        state: Path | None = None,
     ):
         self.template = template
-        self.runners: dict[str, EventSourceRunner | RunnerGroup] = {}
+        self.runners: dict[str, EventSourceRunner] = {}
         self.api: LocalHttpApi | None = None
         for spec in template.functions.values():
             name = Path(spec.code_dir).name
             if only is not None and name not in only:
                 continue
             for source in spec.kafka_sources:
-                if isolate:
-                    count = max(1, (concurrency or {}).get(name, 1))
-                    self.runners[name] = RunnerGroup([ProcessRunner(
-                        spec, source, template_path=template_path(), bootstrap=bootstrap,
-                        group_id=source.consumer_group_id + group_suffix, batching_window_s=batching_window_s,
-                        state_dir=state or state_dir() / "functions", index=i) for i in range(count)])
-                    continue
                 self.runners[name] = EventSourceRunner(
                     source,
                     load_handler(spec.code_dir, spec.handler),

@@ -69,10 +69,8 @@ class EphemeralStack:
         wiring.reset()  # the stores remember what they wrote (the nights holding objects): forget it
 
     def host(self, *, only: set[str] | None = None, batching_window_s: float | None = None,
-             api_port: int | None = None, isolate: bool = False,
-             concurrency: dict[str, int] | None = None) -> FunctionHost:
-        """Functions hosted in this process (``isolate``: each Kafka trigger in a process of its own), with
-        consumer groups unique to this call."""
+             api_port: int | None = None) -> FunctionHost:
+        """Functions hosted in this process, with consumer groups unique to this call."""
         assert self.template is not None, "start() first"
         return FunctionHost(
             self.template,
@@ -81,9 +79,6 @@ class EphemeralStack:
             group_suffix=f"-{uuid.uuid4().hex[:8]}",
             batching_window_s=batching_window_s,
             only=only,
-            isolate=isolate,
-            concurrency=concurrency,
-            state=self.log_dir / f"functions-{uuid.uuid4().hex[:6]}",
         )
 
     def stop(self) -> None:
