@@ -78,6 +78,22 @@ def read_units(size: int, consistent: bool) -> float:
     return float(units) if consistent else units / 2
 
 
+def _body_length(body: Any) -> int:
+    """A PutObject body's length: bytes, or the file-like object boto3 wraps them in before us."""
+    if isinstance(body, bytes | bytearray):
+        return len(body)
+    if isinstance(body, str):
+        return len(body.encode())
+    if hasattr(body, "getbuffer"):
+        return body.getbuffer().nbytes
+    if hasattr(body, "seek") and hasattr(body, "tell"):
+        here = body.tell()
+        size = body.seek(0, 2)
+        body.seek(here)
+        return int(size) - here
+    return 0
+
+
 @dataclass
 class Usage:
     """What the metered calls would be billed for."""
@@ -86,6 +102,7 @@ class Usage:
     write_units: int = 0
     read_units: float = 0.0
     items_written: Counter[str] = field(default_factory=Counter)  # table -> items written
+    bytes_written: Counter[str] = field(default_factory=Counter)  # table -> bytes of the items written
     s3_put_bytes: int = 0
     s3_get_bytes: int = 0
 
@@ -144,8 +161,7 @@ class RequestMeter:
                 r.get("ConsistentRead", False) for r in params.get("RequestItems", {}).values() if isinstance(r, dict))
             context["metered_consistent"] = bool(consistent)
         if operation == "s3.PutObject":
-            body = params.get("Body", b"")
-            self.usage.s3_put_bytes += len(body) if isinstance(body, bytes | bytearray | str) else 0
+            self.usage.s3_put_bytes += _body_length(params.get("Body", b""))
         elif operation == "dynamodb.PutItem":
             self._written(params["TableName"], params["Item"])
         elif operation == "dynamodb.BatchWriteItem":
@@ -189,6 +205,7 @@ class RequestMeter:
         size = item_size(item)
         self.usage.write_units += write_units(size)
         self.usage.items_written[table] += 1
+        self.usage.bytes_written[table] += size
         self._sizes[self._key_of(table, item)] = size
 
     def _read(self, item: Mapping[str, Any], consistent: bool, table: str | None = None) -> None:
