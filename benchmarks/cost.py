@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import os
 import platform
 import sys
@@ -47,18 +46,17 @@ import orjson
 from boto3.dynamodb.types import TypeSerializer
 
 from skystream import aws, wiring
-from skystream.wiring.kafka import internal_producer
-from skystream.alerts.wire import encode_alert
+from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.alerts.wire import decode_alert, encode_alert
 from skystream.config import settings
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.records import KafkaRecord
 from skystream.features import objects_row
-from skystream.alerts.lightcurve import full_alert, lite_lightcurve
-from skystream.alerts.wire import decode_alert
 from skystream.local.metering import RequestMeter, item_size, write_units
 from skystream.local.testing import EphemeralStack
 from skystream.services.ingest import IngestService
 from skystream.storage.dynamo_values import to_dynamo
+from skystream.wiring.kafka import internal_producer
 
 BATCH = 500
 NIGHTS = 30
@@ -307,7 +305,7 @@ def main() -> int:
         }
     print(f"\n== per month at {ALERTS_PER_NIGHT:,} alerts a night, {NIGHTS} nights, us-east-1 list prices "
           f"(topic retention old {old_retention['alerts']:g} h, new {retention['alerts']:g} h on alerts)")
-    print(f"| item | old (10 det.) | new (10 det.) | old (100 det.) | new (100 det.) |\n|---|---|---|---|---|")
+    print("| item | old (10 det.) | new (10 det.) | old (100 det.) | new (100 det.) |\n|---|---|---|---|---|")
     for line in months[10]["new"]:
         cells = [months[d][k][line] for d in runs for k in ("old", "new")]
         bold = "**" if line == "total" else ""
