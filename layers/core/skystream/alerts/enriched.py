@@ -8,8 +8,8 @@ compressed (``lite_z``: zlib'd JSON, base64), and where the full alert is archiv
     {"objects": {...}, "lite_z": "eJy...", "alert_at": {"key": "alerts/batches/....jsonl.gz",
      "offset": 81234, "length": 8721}, "schema_version": "11.1"}
 
-Measured (``benchmarks/ingest.py``): 4.5 KB at 10 detections, 10.4 KB at 100, 30 KB at 300,
-where the record with the whole alert inline was 76, 319 and 923 KB. The matcher needs the full
+Measured (``benchmarks/ingest.py``, BENCHMARKS.md): 7.5 KB at 10 detections, 10.6 KB at 100,
+29.7 KB at 300, where the record with the whole alert inline was 73, 321 and 922 KB. The matcher needs the full
 alert only for ``kafka_full`` records, and reads those by pointer, batched per S3 object. NaN
 and infinities, which real alerts do carry in float fields, are written as null: JSON has no
 NaN, and "unknown" is what they mean. Encoded with orjson.

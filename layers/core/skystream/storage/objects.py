@@ -22,8 +22,8 @@ non-NULL columns as one zlib'd JSON blob (``row_z``, ~1 KB where ~80 native attr
 lite lightcurve: it is the archived full alert's (``alerts.lightcurve.lite_from_full``), so
 :meth:`ObjectStore.get` reads it from the archive, and the bulk reads (:meth:`get_many`,
 :meth:`recent`) leave it to whoever needs it (``outputs.kafka`` reads it by pointer, batched,
-for ``kafka_lite`` records only). Measured (``benchmarks/cost.py``): 1.2 KB and 2 write units
-an item at 10 detections, against 5.6 KB and 6 with native columns and the lite lightcurve.
+for ``kafka_lite`` records only). Measured (``benchmarks/cost.py``): 1.4 KB and 2 write units
+an item at 10 detections, against 5.1 KB and 5-6 with native columns and the lite lightcurve.
 Items of the earlier layout (native columns, ``lite_z``, no pointer; the alert at
 :func:`~skystream.storage.archive.legacy_key`) are still read. Building the item
 (:func:`object_item`) is pure and refuses, per record, what DynamoDB cannot hold (each value
