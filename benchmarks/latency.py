@@ -34,6 +34,7 @@ Human-readable figures, then one JSON line.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import platform
@@ -53,6 +54,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 from skystream.alerts.wire import encode_alert
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import FilterSpec
+from skystream.local.esm import FETCH_WAIT_MS  # tansu answers fetches late: read as the local runner does
 from skystream.local.kafka_config import client_config
 from skystream.local.testing import EphemeralStack
 from skystream.storage.users import UserStore
@@ -61,6 +63,9 @@ from skystream.wiring.api import filter_service
 PIPELINE = ("ingest_handler", "filter_matcher")
 DETECTIONS = 5  # detections per alert; every alert also carries the generator's forced photometry
 DRAIN_TIMEOUT_S = 30.0
+DRAIN_LIMIT_S = 5.0  # a pipeline that keeps up has read everything this soon after the last send
+RUBIN_RATE = 300.0  # Rubin's average alert rate (alerts/s)
+RUBIN_SECONDS = 60.0
 DEFAULT_ALERTS = 2000  # per window setting
 MIN_ALERTS = 1000  # per window setting: never fewer than 2,000 alerts over the two latency runs
 STEP_OVERHEAD_S = 13.0  # reset, filter save, host start, warm-up and drain of one latency run
@@ -104,7 +109,8 @@ class Reader:
 
     def _run(self) -> None:
         consumer = Consumer(client_config(self.bootstrap, **{"group.id": f"latency-{id(self)}",
-                                                             "enable.auto.commit": False}))
+                                                             "enable.auto.commit": False,
+                                                             "fetch.wait.max.ms": FETCH_WAIT_MS}))
         partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         try:
@@ -305,6 +311,49 @@ def measure_latency(stack: EphemeralStack, alerts: list[Alert], warmup: list[Ale
         pipeline.stop()
 
 
+def lag_series(timings: Timings) -> list[int]:
+    """Alerts produced but not yet read from the filter topic, at each whole second after the first send."""
+    sent, read = sorted(timings.sent.values()), sorted(timings.read.values())
+    start, end = sent[0], sent[-1]
+    return [bisect.bisect_right(sent, start + k) - bisect.bisect_right(read, start + k)
+            for k in range(1, int(end - start) + 2)]
+
+
+def measure_sustained(stack: EphemeralStack, alerts: list[Alert], warmup: list[Alert], rate: float,
+                      seconds: float) -> dict[str, Any]:
+    """Rubin's average rate, window 0: does the pipeline keep up (lag bounded), and at what latency?
+
+    Kept up (``bounded``) when the backlog in the last third of the sending period is no larger than
+    in the first third, plus half a second of alerts for noise, and everything is read within
+    :data:`DRAIN_LIMIT_S` of the last send. A pipeline short of capacity fails both: its backlog
+    grows all the time and takes long to drain.
+    """
+    count = int(rate * seconds)
+    pipeline = Pipeline(stack, batching_window_s=0.0)
+    try:
+        pipeline.run(warmup, rate=None)
+        before = {name: len(r.stats.batch_sizes) for name, r in pipeline.host.runners.items()}
+        timings = pipeline.run(alerts[:count], rate=rate)
+        lag = lag_series(timings)
+        third = max(1, len(lag) // 3)
+        early, late = max(lag[:third]), max(lag[-third:])
+        drain = max(timings.read.values()) - max(timings.sent.values())
+        bounded = late <= early + rate * 0.5 and drain <= DRAIN_LIMIT_S
+        batches = {name: r.stats.batch_sizes[before[name]:] for name, r in pipeline.host.runners.items()}
+        figures = percentiles(timings.latencies())
+        figures.update({
+            "alerts": count, "seconds": seconds, "offered_rate_per_s": rate,
+            "achieved_rate_per_s": round(count / timings.producing_s, 1), "bounded": bounded,
+            "max_lag_first_third": early, "max_lag_last_third": late, "drain_s": round(drain, 2),
+            "lag_every_10_s": lag[::10], "median_stage_ms": timings.stages(),
+            "mean_batch": {name: round(statistics.fmean(b), 1) if b else 0.0 for name, b in batches.items()},
+            "failed_calls": {name: r.stats.failed_calls for name, r in pipeline.host.runners.items()},
+        })
+        return figures
+    finally:
+        pipeline.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alerts", type=int, default=None,
@@ -315,9 +364,13 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=180.0,
                         help="whole-run time the default alert count is cut to fit (default 180 s)")
     parser.add_argument("--quick", action="store_true", help="500 alerts per run, 200-alert burst (a smoke run, not the figures)")
+    parser.add_argument("--rubin-rate", type=float, default=RUBIN_RATE,
+                        help=f"the sustained setting's rate (default {RUBIN_RATE:g} alerts/s, Rubin's average)")
+    parser.add_argument("--rubin-seconds", type=float, default=RUBIN_SECONDS,
+                        help=f"how long the sustained setting sends (default {RUBIN_SECONDS:g} s); 0 skips it")
     args = parser.parse_args()
     if args.quick:
-        args.alerts, args.burst = 500, 200
+        args.alerts, args.burst, args.rubin_seconds = 500, 200, min(args.rubin_seconds, 10.0)
     wanted = DEFAULT_ALERTS if args.alerts is None else args.alerts
     begin = time.perf_counter()
     warm = 20
@@ -325,7 +378,7 @@ def main() -> int:
     made = time.perf_counter()
     # Each step runs on a freshly reset stack, so the steps reuse the same alerts (diaObjectIds are
     # distinct within a step): the burst is the first alerts of the steady runs, the warm-up its own.
-    pool = make_alerts(warm + max(wanted, args.burst))
+    pool = make_alerts(warm + max(wanted, args.burst, int(args.rubin_rate * args.rubin_seconds)))
     warmup, alerts, burst = pool[:warm], pool[warm:warm + wanted], pool[warm:warm + args.burst]
     print(f"latency benchmark: {len(pool)} alerts ({DETECTIONS} detections each, "
           f"{statistics.fmean(len(a.value) for a in pool) / 1024:.1f} KB Avro) generated and encoded in "
@@ -353,6 +406,18 @@ def main() -> int:
         baseline = measure_latency(stack, alerts, warmup, rate, 0.0, "0 s (baseline)")
         label = "template (" + "/".join(f"{w:g}" for w in windows.values()) + " s)"
         templated = measure_latency(stack, alerts, warmup, rate, None, label)
+        sustained = None
+        if args.rubin_seconds > 0:
+            sustained = measure_sustained(stack, pool[warm:], warmup, args.rubin_rate, args.rubin_seconds)
+            print(f"\nsustained, window 0: {sustained['alerts']} alerts at {args.rubin_rate:g}/s for "
+                  f"{args.rubin_seconds:g} s (achieved {sustained['achieved_rate_per_s']:.0f}/s): "
+                  f"p50 {sustained['p50_ms']:.0f} / p95 {sustained['p95_ms']:.0f} / p99 {sustained['p99_ms']:.0f} / "
+                  f"max {sustained['max_ms']:.0f} ms; lag {'bounded' if sustained['bounded'] else 'NOT bounded'} "
+                  f"(max backlog {sustained['max_lag_first_third']} in the first third, "
+                  f"{sustained['max_lag_last_third']} in the last; drained {sustained['drain_s']:.1f} s after the "
+                  f"last send); mean batch ingest/match "
+                  + " / ".join(f"{m:.0f}" for m in sustained["mean_batch"].values()))
+            print("backlog every 10 s: " + ", ".join(str(v) for v in sustained["lag_every_10_s"]))
     finally:
         stack.stop()
 
@@ -366,7 +431,7 @@ def main() -> int:
                       "capacity": capacity, "load": args.load, "rate_per_s": round(rate, 1),
                       "alerts_per_window": len(alerts), "alerts_wanted": wanted,
                       "template_windows_s": windows, "window_0": baseline, "window_template": templated,
-                      "ratio_template_to_0": ratios, "machine": machine}))
+                      "ratio_template_to_0": ratios, "sustained_window_0": sustained, "machine": machine}))
     return 0
 
 

@@ -24,7 +24,7 @@ from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Anno
 from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
-from skystream.domain.objects import ObjectContext, StoredObject
+from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
 from skystream.domain.records import KafkaRecord
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.filters.engine import FilterEngine, SqliteEngine
@@ -58,6 +58,7 @@ from skystream.ports import (
 )
 from skystream.services.joins import Joins
 from skystream.services.matching import Matcher
+from skystream.storage.archive import pack_alerts, unpack_member
 from skystream.streams.lambda_event import records_from_event
 from skystream.streams.producer import ProduceError
 
@@ -427,11 +428,13 @@ class MemoryRates(RateCounter):
 
 class MemoryObjects(ObjectWriter, ObjectReader):
     """The objects table without DynamoDB's limits: an item is the :class:`StoredObject` itself; the
-    newest alert wins (by ``lastDiaSourceMjdTai``); ``fail`` makes every write raise it."""
+    newest alert wins (by ``lastDiaSourceMjdTai``, then diaSourceId); ``fail`` makes every write raise it;
+    ``writes`` logs the ids of each ``put_newest`` call."""
 
     def __init__(self, fail: Exception | None = None):
         self.stored: dict[int, StoredObject] = {}
         self.fail = fail
+        self.writes: list[list[int]] = []
 
     @classmethod
     def of(cls, rows: Iterable[Mapping[str, Any]], lite: Mapping[str, Any] | None = None,
@@ -446,14 +449,24 @@ class MemoryObjects(ObjectWriter, ObjectReader):
              dia_source_id: int | None = None) -> StoredObject:
         return StoredObject(row=row, lite=lite, schema_version=schema_version, dia_source_id=dia_source_id)
 
-    def put_if_newer(self, item: StoredObject) -> bool:
+    @staticmethod
+    def _version(item: StoredObject) -> tuple[float, int]:
+        return item.row["lastDiaSourceMjdTai"], item.dia_source_id or 0
+
+    def put_newest(self, items: Sequence[tuple[StoredObject, AlertPointer | None]]) -> set[int]:
         if self.fail is not None:
             raise self.fail
-        current = self.stored.get(item.dia_object_id)
-        if current is not None and current.row["lastDiaSourceMjdTai"] > item.row["lastDiaSourceMjdTai"]:
-            return False
-        self.stored[item.dia_object_id] = item
-        return True
+        newest: dict[int, StoredObject] = {}
+        for item, pointer in items:
+            held = newest.get(item.dia_object_id)
+            if held is None or self._version(item) >= self._version(held):
+                item.alert_pointer = pointer
+                newest[item.dia_object_id] = item
+        written = {i for i, item in newest.items()
+                   if i not in self.stored or self._version(item) >= self._version(self.stored[i])}
+        self.stored.update({i: newest[i] for i in written})
+        self.writes.append(sorted(written))
+        return written
 
     def get(self, dia_object_id: int) -> StoredObject | None:
         return self.stored.get(dia_object_id)
@@ -467,18 +480,41 @@ class MemoryObjects(ObjectWriter, ObjectReader):
 
 
 class MemoryArchive(ArchiveWriter, FullAlertSource):
-    """The alert archive: ``alerts`` by object, with ``reads`` logging every get."""
+    """The alert archive: ``alerts`` (each in the archive's member format, ``storage.archive.pack_alerts``)
+    by pointer, one "object" per ``put_batch`` (``batches``); ``reads`` logs every pointer read, ``calls``
+    every ``get_many``. ``MemoryArchive({id: (full alert, version)})`` holds those at :meth:`pointer` ``(id)``."""
 
     def __init__(self, alerts: Mapping[int, tuple[dict[str, Any], str]] | None = None):
-        self.alerts: dict[int, tuple[dict[str, Any], str]] = dict(alerts or {})
-        self.reads: list[int] = []
+        self.alerts: dict[AlertPointer, bytes] = {
+            self.pointer(i): pack_alerts([AlertToArchive(version, full=full)]).body
+            for i, (full, version) in (alerts or {}).items()}
+        self.batches: list[list[AlertPointer]] = []
+        self.reads: list[AlertPointer] = []
+        self.calls = 0
 
-    def put(self, dia_object_id: int, full_alert: dict[str, Any], schema_version: str) -> None:
-        self.alerts[dia_object_id] = (full_alert, schema_version)
+    @staticmethod
+    def pointer(dia_object_id: int) -> AlertPointer:
+        return AlertPointer(key=f"memory/object/{dia_object_id}")
 
-    def get(self, dia_object_id: int) -> tuple[dict[str, Any], str] | None:
-        self.reads.append(dia_object_id)
-        return self.alerts.get(dia_object_id)
+    def put_batch(self, alerts: Sequence[AlertToArchive]) -> list[AlertPointer]:
+        key = f"memory/batch/{len(self.batches)}"
+        pointers = [AlertPointer(key=key, offset=i, length=1) for i in range(len(alerts))]
+        self.alerts.update(zip(pointers, (pack_alerts([a]).body for a in alerts), strict=True))
+        self.batches.append(pointers)
+        return pointers
+
+    def get_many(self, pointers: Iterable[AlertPointer]) -> dict[AlertPointer, tuple[dict[str, Any], str]]:
+        self.calls += 1
+        pointers = list(pointers)
+        self.reads.extend(pointers)
+        return {p: unpack_member(self.alerts[p]) for p in pointers if p in self.alerts}
+
+    def latest(self, objects: MemoryObjects, dia_object_id: int) -> tuple[dict[str, Any], str] | None:
+        """The archived alert the stored object points at, as the archive reads it back."""
+        stored = objects.stored.get(dia_object_id)
+        if stored is None or stored.alert_pointer not in self.alerts:
+            return None
+        return unpack_member(self.alerts[stored.alert_pointer])
 
 
 # -- filters -------------------------------------------------------------------------------------

@@ -144,3 +144,25 @@ def test_latest_starting_position_sees_records_produced_after_start(stack: Ephem
     finally:
         runner.stop()
     assert sorted(v for _, _, v in handler.seen) == sorted(f"after{i}".encode() for i in range(20))
+
+
+def test_a_window_0_batch_is_handed_over_at_its_first_record(stack: EphemeralStack) -> None:
+    """With no batching window a lone record reaches the handler at once, as Lambda invokes at once; the
+    runner used to wait for a full batch (500) or its idle timeout (0.5 s) before handing it over."""
+    topic = _fresh_topic(partitions=1)
+    handler = RecordingHandler()
+    runner = EventSourceRunner(_source(topic, batch_size=500, window=0.0), handler, bootstrap_servers=stack.bootstrap)
+    runner.start()
+    delays = []
+    try:
+        for i in range(5):
+            produce(stack.bootstrap, topic, [f"lone-{i}".encode()])
+            produced = time.monotonic()  # acknowledged by the broker
+            while len(handler.seen) <= i:
+                assert time.monotonic() - produced < 10, "the record never reached the handler"
+                time.sleep(0.005)
+            delays.append(time.monotonic() - produced)
+    finally:
+        runner.stop()
+    assert [len(e["records"][next(iter(e["records"]))]) for e in handler.events] == [1] * 5
+    assert min(delays) < 0.3, delays  # was >= 0.5 s: consume() waited for 500 records or its timeout

@@ -107,7 +107,7 @@ def test_a_function_host_killed_at_random_points_and_restarted_loses_no_alert(
     topics = {t.name: t.partitions for t in stack.template.topics}
     enriched_topic, alerts_topic = os.environ["TOPIC_ENRICHED"], os.environ["TOPIC_ALERTS"]
     enriched = DistinctReader(stack.bootstrap, enriched_topic, topics[enriched_topic],
-                              lambda v: orjson.loads(v)["alert"]["diaSourcesList"][0]["diaSourceId"])
+                              lambda v: orjson.loads(v)["objects"]["diaObjectId"])  # one alert per object
     matched = DistinctReader(stack.bootstrap, saved.topic, 1, lambda v: orjson.loads(v)["diaObjectId"])
 
     env = {**os.environ, "SKYSTREAM_STATE_DIR": str(tmp_path)}
@@ -156,7 +156,8 @@ def test_a_function_host_killed_at_random_points_and_restarted_loses_no_alert(
         matched.stop()
         _run("down", env=env, timeout=60)
 
-    lost_enriched = source_ids - set(enriched.counts)
+    lost_enriched = object_ids - set(enriched.counts)  # an enriched record no longer carries diaSourceId:
+    # each alert is of its own object (asserted above), so its diaObjectId names it as well
     lost_matched = object_ids - set(matched.counts)
     duplicates = {"enriched": sum(n - 1 for n in enriched.counts.values()),
                   "matched": sum(n - 1 for n in matched.counts.values())}
@@ -168,7 +169,7 @@ def test_a_function_host_killed_at_random_points_and_restarted_loses_no_alert(
     record_property("crash_lost", len(lost_enriched) + len(lost_matched))
     assert not lost_enriched, f"{len(lost_enriched)} alerts never reached {enriched_topic}"
     assert not lost_matched, f"{len(lost_matched)} objects never reached the filter's topic {saved.topic}"
-    assert set(enriched.counts) == source_ids and set(matched.counts) == object_ids
+    assert set(enriched.counts) == object_ids and set(matched.counts) == object_ids
     # Each group's start was decided (and logged, one line a partition) once, by the first host:
     # the restarted hosts resumed from committed offsets instead of deciding again.
     log = (tmp_path / "logs" / "functions.log").read_text()

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import zlib
+
+import orjson
+from boto3.dynamodb.types import TypeSerializer
+
 from skystream.alerts.lightcurve import full_alert, lite_lightcurve
+from skystream.alerts.wire import decode_alert, decode_archived, encode_alert
 from skystream.devtools.factory import make_alert
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.objects import AlertPointer, AlertToArchive
 from skystream.features import objects_row
 from skystream.local.testing import EphemeralStack
-from skystream.storage.archive import AlertArchive
+from skystream.storage.archive import AlertArchive, legacy_key
+from skystream.storage.dynamo_values import to_dynamo
 from skystream.storage.objects import META_ID, ObjectStore
 
 
 def _put(store: ObjectStore, object_id: int, mjd: float, source_id: int, flux: float = 100.0) -> bool:
     alert = make_alert([(mjd - 1, "g", 50.0), (mjd, "r", flux)], object_id=object_id)
+    (pointer,) = AlertArchive().put_batch([AlertToArchive("11.1", full=full_alert(alert))])  # the lite is read from it
     return store.upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
-                                 dia_source_id=source_id)
+                                 dia_source_id=source_id, pointer=pointer)
 
 
 def test_newest_wins_ties_go_by_source_id_and_rows_read_back_exactly(stack: EphemeralStack) -> None:
@@ -61,6 +73,30 @@ def test_a_meta_item_of_the_range_keeping_code_is_still_read(stack: EphemeralSta
 def test_archive_keeps_the_full_alert_and_its_version(stack: EphemeralStack) -> None:
     archive = AlertArchive()
     alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=11)
-    archive.put(11, full_alert(alert), "10.0")
-    assert archive.get(11) == (full_alert(alert), "10.0")
-    assert archive.get(12) is None
+    other = make_alert([(60002.0, "i", 30.0)], object_id=12)
+    wire = decode_alert(encode_alert(generate_alerts(1, seed=9)[0])).without_cutouts
+    first, second, third = archive.put_batch([AlertToArchive("10.0", full=full_alert(alert)),
+                                              AlertToArchive("11.1", full=full_alert(other)),
+                                              AlertToArchive("11.1", wire=wire)])
+    assert first.key == second.key and second.offset == first.offset + first.length
+    assert archive.get(first) == (full_alert(alert), "10.0")
+    assert archive.get(second) == (full_alert(other), "11.1")
+    assert archive.get(third) == (json.loads(json.dumps(full_alert(decode_archived(wire).alert))), "11.1")
+    assert archive.get(AlertPointer(first.key + ".missing", 0, 10)) is None
+
+
+def test_an_object_stored_before_batching_reads_back_whole(stack: EphemeralStack) -> None:
+    """Items of the earlier layout (native columns, lite_z, no pointer) and their one-object-per-alert archive."""
+    store, archive = ObjectStore(), AlertArchive()
+    alert = make_alert([(60000.0, "g", 10.0), (60001.0, "r", 20.0)], object_id=13)
+    row = objects_row(alert)
+    old_item = {k: TypeSerializer().serialize(v) for k, v in to_dynamo(row).items() if v is not None}
+    old_item |= {"night": {"N": "60001"}, "schema_version": {"S": "10.0"}, "diaSourceId": {"N": "100"},
+                 "lite_z": {"B": zlib.compress(orjson.dumps(lite_lightcurve(alert)))}}
+    store._client.put_item(TableName=store.table_name, Item=old_item)
+    archive._s3.put_object(Bucket=archive.bucket, Key=legacy_key(13), ContentEncoding="gzip",
+                           Body=gzip.compress(orjson.dumps({"schema_version": "10.0", "alert": full_alert(alert)})))
+    stored = store.get(13)
+    assert stored is not None and stored.row == row and stored.lite == lite_lightcurve(alert)
+    assert stored.alert_pointer == AlertPointer(legacy_key(13))
+    assert archive.get(stored.alert_pointer) == (full_alert(alert), "10.0")

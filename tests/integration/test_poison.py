@@ -153,6 +153,6 @@ def test_each_poison_goes_to_the_dlq_and_the_good_record_behind_it_is_matched(st
     assert stored.row["lastDiaSourceMjdTai"] == infinite["diaSource"]["midpointMjdTai"]
     assert stored.lite["diaSourcesList"][0]["psfFlux"] is None
     assert len(stored.lite["diaSourcesList"]) == 1 + len(infinite["prvDiaSources"])
-    archived = AlertArchive().get(infinite_id)
+    archived = AlertArchive().get(stored.alert_pointer)
     assert archived is not None and archived[0]["diaSourcesList"][0]["psfFlux"] is None
     assert archived[0]["diaForcedSourcesList"][-1]["psfFlux"] is None  # the oldest forced point

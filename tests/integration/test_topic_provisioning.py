@@ -55,10 +55,10 @@ def test_provision_creates_the_templates_topics_with_partitions_and_retention(
 def test_provision_again_changes_nothing_and_reports_what_differs(
         ephemeral_stack: EphemeralStack, prefix: str, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # An operator made the alerts topic by hand, with 2 partitions and a day of retention.
+    # An operator made the alerts topic by hand, with 2 partitions and half a day of retention.
     admin = AdminClient(ephemeral_stack.client_config())
     futures = admin.create_topics([NewTopic(f"{prefix}alerts", num_partitions=2, replication_factor=-1,
-                                            config={"retention.ms": str(24 * 3_600_000)})])
+                                            config={"retention.ms": str(12 * 3_600_000)})])
     for future in futures.values():
         future.result()
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", ephemeral_stack.bootstrap)  # the variables the functions use
@@ -67,8 +67,8 @@ def test_provision_again_changes_nothing_and_reports_what_differs(
     first = _on_cluster(ephemeral_stack.bootstrap, prefix)
     out = capsys.readouterr().out
     assert "3 created, 1 already present, 1 differ from the template (left as they are)" in out
-    assert first[f"{prefix}alerts"] == (2, 24 * 3_600_000)  # never altered
-    assert "2 partition(s), the template says 4" in out and "retention 24 h, the template says 72 h" in out
+    assert first[f"{prefix}alerts"] == (2, 12 * 3_600_000)  # never altered
+    assert "2 partition(s), the template says 4" in out and "retention 12 h, the template says 24 h" in out
 
     assert main(["topics", "provision", "--prefix", prefix]) == 0
     assert "0 created, 4 already present" in capsys.readouterr().out

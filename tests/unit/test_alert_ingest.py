@@ -16,8 +16,7 @@ from skystream.streams.producer import ProduceError
 def _service(producer: RecordingProducer | None = None, objects: MemoryObjects | None = None,
              ) -> tuple[IngestService, RecordingProducer, MemoryObjects, MemoryArchive]:
     producer, objects, archive = producer or RecordingProducer(), objects or MemoryObjects(), MemoryArchive()
-    service = IngestService(producer, objects, archive, enriched_topic="alerts-enriched", dlq_topic="alerts-dlq",
-                            workers=1)
+    service = IngestService(producer, objects, archive, enriched_topic="alerts-enriched", dlq_topic="alerts-dlq")
     return service, producer, objects, archive
 
 
@@ -33,6 +32,7 @@ def test_good_bad_and_solar_system_alerts_each_go_their_way() -> None:
     report = service.process(_records(values))
     assert (report.received, report.enriched, report.solar_system, report.dead_lettered) == (10, 6, 2, 2)
     assert report.stored == 6 and len(objects.stored) == 6 and len(archive.alerts) == 6
+    assert len(archive.batches) == 1 and len(objects.writes) == 1  # one archive object, one objects write
     enriched = producer.topic("alerts-enriched")
     assert [EnrichedRecord.from_bytes(v).dia_object_id for _, v, _, _ in enriched] == [
         a["diaObject"]["diaObjectId"] for a in alerts
@@ -53,11 +53,12 @@ def test_an_older_alert_is_forwarded_but_not_stored() -> None:
     assert (report.stored, report.stale, report.enriched) == (0, 1, 1)
     object_id = new["diaObject"]["diaObjectId"]
     assert objects.stored[object_id].row["lastDiaSourceMjdTai"] == new["diaSource"]["midpointMjdTai"]
-    assert archive.alerts[object_id][0]["diaSourcesList"][0]["diaSourceId"] == new["diaSourceId"]
+    latest = archive.latest(objects, object_id)
+    assert latest is not None and latest[0]["diaSourcesList"][0]["diaSourceId"] == new["diaSourceId"]
 
 
 def test_an_oversize_enriched_record_is_dead_lettered() -> None:
-    service, producer, _, _ = _service(producer=RecordingProducer(limit=20_000))
+    service, producer, _, _ = _service(producer=RecordingProducer(limit=5_000))  # the slim record: ~10 KB
     big = generate_alerts(1, seed=4, detections=100)[0]
     report = service.process(_records([encode_alert(big)]))
     assert report.dead_lettered == 1 and report.enriched == 0
@@ -72,7 +73,6 @@ def test_a_produce_failure_raises_so_the_batch_is_retried() -> None:
 
 def test_a_storage_failure_raises_so_the_batch_is_retried() -> None:
     service, producer, _, _ = _service(objects=MemoryObjects(fail=ConnectionError("DynamoDB unreachable")))
-    service.workers = 4
     with pytest.raises(ConnectionError):
         service.process(_records([encode_alert(a) for a in generate_alerts(3, seed=6)]))
     assert producer.topic("alerts-enriched") == []  # nothing forwarded before the state was stored

@@ -21,15 +21,18 @@ from botocore.exceptions import EndpointConnectionError
 from fakes import MemoryArchive, MemoryObjects, RecordingProducer, records
 from moto_tables import template_tables
 
+from skystream import aws
 from skystream.alerts.enriched import EnrichedRecord
 from skystream.alerts.lightcurve import lite_lightcurve
 from skystream.alerts.schema_files import RegistryUnavailable
 from skystream.alerts.wire import BadAlert, decode_alert, encode_alert
+from skystream.config import settings
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.bounds import MAX_JSON_DEPTH
 from skystream.features import objects_row
 from skystream.services import ingest
 from skystream.services.ingest import IngestService
+from skystream.storage.archive import AlertArchive
 from skystream.storage.dynamo_values import UnstorableValue
 from skystream.storage.objects import ObjectStore, object_item
 from skystream.streams.dead_letter import DeadLetters, is_infrastructure
@@ -37,10 +40,10 @@ from skystream.streams.dead_letter import DeadLetters, is_infrastructure
 GOOD = generate_alerts(1, seed=11, detections=30)[0]
 
 
-def _service(objects: Any = None) -> tuple[IngestService, RecordingProducer, Any]:
+def _service(objects: Any = None, archive: Any = None) -> tuple[IngestService, RecordingProducer, Any]:
     producer, objects = RecordingProducer(), objects or MemoryObjects()
-    service = IngestService(producer, objects, MemoryArchive(), enriched_topic="alerts-enriched",
-                            dlq_topic="alerts-dlq", workers=1)
+    service = IngestService(producer, objects, archive or MemoryArchive(), enriched_topic="alerts-enriched",
+                            dlq_topic="alerts-dlq")
     return service, producer, objects
 
 
@@ -158,7 +161,8 @@ def test_an_alert_with_infinite_fluxes_is_kept_with_those_fluxes_null() -> None:
     assert body.objects["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
     assert body.objects["nDiaSources"] == alert["diaObject"]["nDiaSources"]
     assert body.lite["diaSourcesList"][0]["psfFlux"] is None  # the trigger is the newest
-    assert body.alert["diaSourcesList"][0]["psfFlux"] is None
+    full, _ = service.archive.latest(objects, object_id)  # as the archive reads it back (storage.archive's format)
+    assert body.alert_pointer == objects.stored[object_id].alert_pointer and full["diaSourcesList"][0]["psfFlux"] is None
     stored = objects.stored[object_id]
     assert stored.row["latest_psfFlux"] is None and stored.lite["diaSourcesList"][0]["psfFlux"] is None
     assert all(p["psfFlux"] is None for p in stored.lite["diaSourcesList"] if p["psfFlux"] != p["psfFlux"])
@@ -168,6 +172,7 @@ def test_an_alert_with_infinite_fluxes_is_kept_with_those_fluxes_null() -> None:
 @pytest.fixture
 def moto_objects(monkeypatch: pytest.MonkeyPatch):
     with template_tables(monkeypatch):
+        aws.client("s3").create_bucket(Bucket=settings().alerts_bucket)
         yield ObjectStore()
 
 
@@ -192,18 +197,19 @@ def test_a_value_dynamodb_cannot_hold_is_refused_alone_before_any_write(moto_obj
 
 def test_the_stored_object_of_an_infinite_flux_alert_reads_back_null(moto_objects: ObjectStore) -> None:
     alert = _alert(lambda a: a["diaSource"].__setitem__("psfFlux", math.inf))
-    service, _, _ = _service(objects=moto_objects)
+    service, _, _ = _service(objects=moto_objects, archive=AlertArchive())
     assert service.process(records([encode_alert(alert)])).stored == 1
-    stored = moto_objects.get(alert["diaObject"]["diaObjectId"])
+    stored = moto_objects.get(alert["diaObject"]["diaObjectId"])  # its lite lightcurve from the archived alert
     assert stored.row["latest_psfFlux"] is None and stored.lite["diaSourcesList"][0]["psfFlux"] is None
     assert stored.row["lastDiaSourceMjdTai"] == alert["diaSource"]["midpointMjdTai"]
 
 
 def test_an_item_over_dynamodbs_400_kb_is_refused_before_the_write() -> None:
     alert = generate_alerts(1, seed=15)[0]
-    noise = [{"band": os.urandom(1000).hex()} for _ in range(500)]  # 1 MB that zlib cannot shrink
+    noise = os.urandom(500_000).hex()  # 1 MB that zlib cannot shrink, in a text column (the item keeps no lightcurve)
     with pytest.raises(UnstorableValue) as caught:
-        object_item(objects_row(alert), {"diaSourcesList": noise}, dia_source_id=alert["diaSourceId"])
+        object_item({**objects_row(alert), "latestPairColourBands": noise}, lite_lightcurve(alert),
+                    dia_source_id=alert["diaSourceId"])
     assert "DynamoDB holds at most 400000" in str(caught.value)
     assert object_item(objects_row(alert), lite_lightcurve(alert)).dia_object_id == alert["diaObject"]["diaObjectId"]
 

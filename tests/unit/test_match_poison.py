@@ -7,7 +7,9 @@ SQLite INTEGER") and was retried without end.
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 
 import orjson
 import pytest
@@ -16,6 +18,7 @@ from moto_tables import template_tables
 
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.filters import StoredFilter
+from skystream.domain.objects import AlertPointer
 from skystream.domain.records import KafkaRecord
 from skystream.outputs.topics import topic_name
 from skystream.services.ingest import enrich
@@ -24,7 +27,8 @@ from skystream.storage.filters import FilterStore
 from skystream.streams.dead_letter import DeadLetters
 
 ALERTS = generate_alerts(3, seed=31)
-GOOD = [enrich(a, "11.1").to_bytes() for a in ALERTS]
+POINTER = AlertPointer("alerts/batches/0.jsonl.gz", 0, 10)
+GOOD = [enrich(a, "11.1").model_copy(update={"alert": None, "alert_pointer": POINTER}).to_bytes() for a in ALERTS]
 FIRST_ID = ALERTS[0]["diaObject"]["diaObjectId"]
 
 
@@ -33,6 +37,15 @@ def _with_object_value(column: str, raw: str) -> bytes:
     body = orjson.loads(GOOD[0])
     body["objects"][column] = "@@"
     return orjson.dumps(body).replace(b'"@@"', raw.encode())
+
+
+def _with_field(name: str, value: object) -> bytes:
+    """The first good record with one top-level field replaced (None: removed)."""
+    body = orjson.loads(GOOD[0])
+    body.pop(name, None)
+    if value is not None:
+        body[name] = value
+    return orjson.dumps(body)
 
 
 POISON: dict[str, tuple[bytes, str]] = {
@@ -54,6 +67,15 @@ POISON: dict[str, tuple[bytes, str]] = {
     "lite list not a list": (json.dumps({"objects": {"diaObjectId": 5}, "lite": {"diaSourcesList": 3},
                                          "alert": {}, "schema_version": "11.1"}).encode(),
                              "lite.diaSourcesList is not a list"),
+    "lite_z not base64": (_with_field("lite_z", "not base64!"), "lite_z is not base64 zlib'd JSON"),
+    "lite_z a zlib bomb": (_with_field("lite_z", base64.b64encode(zlib.compress(b" " * 20_000_000)).decode()),
+                           "lite_z inflates past"),
+    "lite_z a list": (_with_field("lite_z", base64.b64encode(zlib.compress(b"[]")).decode()),
+                      "lite_z does not hold a JSON object"),
+    "no pointer and no alert": (_with_field("alert_at", None), "neither alert_at"),
+    "pointer offset negative": (_with_field("alert_at", {"key": "k", "offset": -1, "length": 3}),
+                                "alert_at.offset is not a non-negative integer"),
+    "pointer key missing": (_with_field("alert_at", {"offset": 0, "length": 3}), "alert_at.key is missing"),
 }
 
 

@@ -142,14 +142,33 @@ def test_an_oversize_full_record_is_dropped_and_counted_and_the_others_go() -> N
 def test_full_alerts_missing_from_the_batch_are_read_from_the_archive_once_per_object() -> None:
     objects = [ctx(401, 1.0), ctx(402, 2.0)]
     for c in objects:
-        c.full_alert = None
+        c.full_alert, c.alert_pointer = None, MemoryArchive.pointer(c.dia_object_id)
     archive, producer = MemoryArchive({401: ({"diaObject": {"diaObjectId": 401}}, "10.0")}), RecordingProducer()
     report = matcher(producer=producer, archive=archive).run_and_deliver(
         objects, [stored("f1", output="kafka_full"), stored("f2", output="kafka_full")], trigger="annotation")
-    assert sorted(archive.reads) == [401, 402]
+    assert sorted(p.key for p in archive.reads) == [MemoryArchive.pointer(401).key, MemoryArchive.pointer(402).key]
+    assert archive.calls == 1  # one read for the filter's rows together, none again for the second filter
     assert sorted((topic, int(key), headers["schema_version"]) for topic, _, key, headers in producer.sent) == [
         ("lasair_7f1", 401, "10.0"), ("lasair_7f2", 401, "10.0")]
     assert report.produced == 2 and "402" in (report.per_filter["f1"].error or "")
+
+
+def test_a_stored_object_without_its_lite_lightcurve_gets_it_from_the_archived_alert() -> None:
+    full = {"diaObject": {"diaObjectId": 501},
+            "diaSourcesList": [{"diaSourceId": 5010, "psfFlux": 2.0, "psfFluxErr": 0.1, "midpointMjdTai": 61001.0,
+                                "band": "g", "reliability": 0.9, "x": 1}],
+            "diaForcedSourcesList": [{"psfFlux": 1.0, "psfFluxErr": 0.2, "midpointMjdTai": 61000.0, "band": "r"}]}
+    archive, producer = MemoryArchive({501: (full, "11.1")}), RecordingProducer()
+    stored_object = ObjectContext(row=ctx(501, 5.0).row, lite=None, alert_pointer=MemoryArchive.pointer(501))
+    plain = ObjectContext(row=ctx(502, 6.0).row, lite=LITE, alert_pointer=MemoryArchive.pointer(502))
+    report = matcher(producer=producer, archive=archive).run_and_deliver(
+        [stored_object, plain], [stored("lite", output="kafka_lite")], trigger="save")
+    by_id = {int(key): json.loads(value) for _, value, key, _ in producer.sent}
+    assert by_id[501]["alert"] == {"diaSourcesList": [{k: v for k, v in full["diaSourcesList"][0].items()
+                                                        if k not in ("diaSourceId", "x")}],
+                                   "diaForcedSourcesList": full["diaForcedSourcesList"]}
+    assert by_id[502]["alert"]["diaSourcesList"] == LITE["diaSourcesList"]  # at hand: not read
+    assert report.produced == 2 and archive.reads == [MemoryArchive.pointer(501)]
 
 
 def test_two_alerts_of_one_object_in_a_batch_give_one_record_from_the_newer() -> None:

@@ -19,7 +19,7 @@ from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Anno
 from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.domain.matches import MatchReport
-from skystream.domain.objects import ObjectContext, StoredObject
+from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.users import Recipient, User
 
@@ -74,14 +74,15 @@ class RateCounter(Protocol):
 
 
 class ObjectWriter(Protocol):
-    """The objects table as the ingest writes it: build an item (pure), then write it if newer."""
+    """The objects table as the ingest writes it: build each item (pure), then write a batch, newest only."""
 
     def item(self, row: dict[str, Any], lite: dict[str, Any], *, schema_version: str = "",
              dia_source_id: int | None = None) -> object:
         """The storage item of one record, with no I/O; raises ``OutOfBounds`` when it cannot be stored."""
 
-    def put_if_newer(self, item: Any) -> bool:
-        """Write the item unless a newer alert of the object is stored; raises only for the store's failures."""
+    def put_newest(self, items: Sequence[tuple[Any, AlertPointer | None]]) -> set[int]:
+        """Write each object's newest item (with its full alert's pointer) unless a newer alert of the
+        object is stored; returns the diaObjectIds written. Raises only for the store's failures."""
 
 
 class ObjectReader(Protocol):
@@ -95,13 +96,14 @@ class ObjectReader(Protocol):
 
 
 class ArchiveWriter(Protocol):
-    def put(self, dia_object_id: int, full_alert: dict[str, Any], schema_version: str) -> None: ...
+    def put_batch(self, alerts: Sequence[AlertToArchive]) -> list[AlertPointer]:
+        """Archive a batch's alerts together; each one's pointer, in order."""
 
 
 class FullAlertSource(Protocol):
-    """The latest full alert of an object and its schema version (None: never archived)."""
+    """Archived full alerts by pointer, with their schema versions; a pointer to nothing is absent."""
 
-    def get(self, dia_object_id: int) -> tuple[dict[str, Any], str] | None: ...
+    def get_many(self, pointers: Iterable[AlertPointer]) -> Mapping[AlertPointer, tuple[dict[str, Any], str]]: ...
 
 
 # -- filters -------------------------------------------------------------------------------------

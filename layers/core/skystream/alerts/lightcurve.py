@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from skystream.domain.bounds import finite_or_none
+from skystream.domain.bounds import finite_or_none, pick_finite
 
 LITE_SOURCE_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band", "reliability")
 LITE_FORCED_FIELDS: tuple[str, ...] = ("psfFlux", "psfFluxErr", "midpointMjdTai", "band")
@@ -52,10 +52,19 @@ def lite_and_full(alert: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return _lite(sources, forced), _full(alert, sources, forced)
 
 
+def lite_from_full(full: dict[str, Any]) -> dict[str, Any]:
+    """The lite lightcurve of a full alert (as archived): the same as :func:`lite_lightcurve` of its alert.
+
+    The objects table keeps no lite lightcurve; a stored object's is derived from its archived
+    full alert when one is needed (a ``kafka_lite`` record after the fact, the API's object view).
+    """
+    return _lite(list(full.get("diaSourcesList") or ()), list(full.get("diaForcedSourcesList") or ()))
+
+
 def _lite(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "diaSourcesList": [{k: finite_or_none(s.get(k)) for k in LITE_SOURCE_FIELDS} for s in sources],
-        "diaForcedSourcesList": [{k: finite_or_none(s.get(k)) for k in LITE_FORCED_FIELDS} for s in forced],
+        "diaSourcesList": [pick_finite(s, LITE_SOURCE_FIELDS) for s in sources],
+        "diaForcedSourcesList": [pick_finite(s, LITE_FORCED_FIELDS) for s in forced],
     }
 
 

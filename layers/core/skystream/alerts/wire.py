@@ -15,6 +15,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import fastavro
@@ -61,6 +62,9 @@ class BadAlert(ValueError):
 class DecodedAlert:
     alert: dict[str, Any]
     schema_version: str  # "10.0" | "11.0" | "11.1"
+    without_cutouts: bytes | None = None
+    """The record as it came (Confluent wire format) minus its trailing cutouts: what the archive keeps
+    (:func:`decode_archived` reads it back). None for JSON and Avro container-file records."""
 
     @property
     def is_solar_system(self) -> bool:
@@ -122,6 +126,82 @@ def _decode_wire(value: bytes) -> DecodedAlert:
         )
     if not isinstance(alert, dict):
         raise BadAlert(f"Avro body for schema {version} did not decode to a record")
+    tail = _encoded_cutouts(schema, alert)
+    prefix = value[: len(value) - len(tail)] if tail is not None and value.endswith(tail) else None
+    return DecodedAlert(alert, version, prefix)
+
+
+def _zigzag(number: int) -> bytes:
+    """Avro's encoding of a long: zig-zag, then a little-endian base-128 varint."""
+    n = (number << 1) ^ (number >> 63)
+    out = bytearray()
+    while n & ~0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _encoded_cutouts(schema: Any, alert: dict[str, Any]) -> bytes | None:
+    """The Avro bytes of the record's trailing cutout fields (unions of null and bytes), as they were
+    encoded: the record ends with them (every Rubin schema so far), so the value minus these bytes is
+    the record without them. None when the schema does not end that way."""
+    fields = schema.get("fields", []) if isinstance(schema, dict) else []
+    tail = []
+    for field in reversed(fields):
+        if not field["name"].startswith("cutout"):
+            break
+        tail.append(field)
+    if not tail:
+        return b""
+    out = bytearray()
+    for field in reversed(tail):
+        branches = field["type"] if isinstance(field["type"], list) else None
+        value = alert.get(field["name"])
+        if branches is None or "null" not in branches or "bytes" not in branches:
+            return None
+        if value is None:
+            out += _zigzag(branches.index("null"))
+        elif isinstance(value, bytes):
+            out += _zigzag(branches.index("bytes")) + _zigzag(len(value)) + value
+        else:
+            return None
+    return bytes(out)
+
+
+@cache
+def _archive_schema(identifier: int) -> tuple[Any, str, tuple[str, ...]]:
+    """For a schema id: its record minus the trailing cutout fields, its version, the cutout names."""
+    try:
+        version = version_for_id(identifier)
+        schema = parsed_schema(version)
+    except UnknownSchema as exc:
+        fetched = registry_schema(identifier)  # RegistryUnavailable propagates: retry, not a bad record
+        if fetched is None:
+            raise BadAlert(str(exc)) from None
+        schema, version = fetched
+    fields = list(schema["fields"])
+    cutouts: list[str] = []
+    while fields and fields[-1]["name"].startswith("cutout"):
+        cutouts.insert(0, fields.pop()["name"])
+    return {**schema, "fields": fields}, version, tuple(cutouts)
+
+
+def decode_archived(value: bytes) -> DecodedAlert:
+    """Read back :attr:`DecodedAlert.without_cutouts` (the alert with its cutouts null); raises :class:`BadAlert`."""
+    if len(value) < _HEADER.size or value[0] != WIRE_MAGIC:
+        raise BadAlert("not a wire-format alert")
+    _, identifier = _HEADER.unpack_from(value)
+    schema, version, cutouts = _archive_schema(identifier)
+    body = io.BytesIO(value)
+    body.seek(_HEADER.size)
+    try:
+        alert = fastavro.schemaless_reader(body, schema, None)
+    except Exception as exc:  # fastavro raises many types on corrupt input
+        raise BadAlert(f"corrupt archived alert for schema {version}: {type(exc).__name__}: {exc}") from None
+    if body.tell() != len(value) or not isinstance(alert, dict):
+        raise BadAlert(f"not an archived schema {version} alert")
+    alert.update(dict.fromkeys(cutouts))
     return DecodedAlert(alert, version)
 
 

@@ -18,6 +18,7 @@ an honest meaning: a non-finite number (NaN, inf, -inf) becomes NULL, "unknown".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 INT64_MIN = -(2**63)
@@ -84,6 +85,17 @@ def finite_or_none(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def pick_finite(point: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """``{name: finite_or_none(point.get(name))}`` for ``fields``, in one loop (it runs for every point
+    of every lightcurve: the call per value was a tenth of ingest's time)."""
+    out: dict[str, Any] = {}
+    isfinite = math.isfinite
+    for name in fields:
+        value = point.get(name)
+        out[name] = None if isinstance(value, float) and not isfinite(value) else value
+    return out
 
 
 def _show(value: Any) -> str:

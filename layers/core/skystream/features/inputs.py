@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from skystream.domain.bounds import finite_or_none
+from skystream.domain.bounds import finite_or_none, pick_finite
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ FEATURE_FIELDS: tuple[str, ...] = ("midpointMjdTai", "band", "psfFlux", "psfFlux
 
 
 def _clean(point: dict[str, Any]) -> dict[str, Any]:
-    return {name: finite_or_none(point.get(name)) for name in FEATURE_FIELDS}
+    return pick_finite(point, FEATURE_FIELDS)
 
 
 def _mjd(point: dict[str, Any]) -> float:

@@ -80,15 +80,19 @@ def start_broker(port: int, log_path: Path, *, die_with_parent: bool = False,
     return process
 
 
-def start_kafka(port: int, log_dir: Path, *, die_with_parent: bool = False) -> LocalKafka:
-    """tansu behind the front door on ``port``, with a fresh password for the functions' user."""
+def start_kafka(port: int, log_dir: Path, *, die_with_parent: bool = False, anonymous: bool = False) -> LocalKafka:
+    """tansu behind the front door on ``port``, with a fresh password for the functions' user.
+
+    ``anonymous`` also lets clients in that do not log in (``kafka_front --anonymous``): only for
+    running a program that cannot present credentials, as Lasair's own client cannot."""
     backend = free_port()
     tansu = start_broker(backend, log_dir / "kafka.log", die_with_parent=die_with_parent, advertised_port=port)
     functions = Login(FUNCTIONS_USER, secrets.token_urlsafe(24))
     try:
         front = spawn(
             [sys.executable, "-m", "skystream.local.kafka_front", "--listen", f"127.0.0.1:{port}",
-             "--backend", f"127.0.0.1:{backend}", "--admin", functions.username],
+             "--backend", f"127.0.0.1:{backend}", "--admin", functions.username,
+             *(["--anonymous"] if anonymous else [])],
             log_path=log_dir / "kafka-front.log",
             env={ADMIN_PASSWORD_VARIABLE: functions.password},
             die_with_parent=die_with_parent,

@@ -37,6 +37,7 @@ from skystream.streams.lambda_event import build_kafka_event
 log = logging.getLogger(__name__)
 
 _TIMESTAMP_TYPES = {1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
+FETCH_WAIT_MS = 50
 
 
 @dataclass
@@ -169,6 +170,10 @@ class EventSourceRunner:
                     "session.timeout.ms": 6000,
                     "heartbeat.interval.ms": 1000,
                     "max.poll.interval.ms": 3_600_000,
+                    # tansu answers a fetch when its wait is up, not when a record arrives (Kafka and MSK
+                    # answer at once): librdkafka's default 500 ms wait cost ~200 ms per stage (measured,
+                    # BENCHMARKS.md); 50 ms costs a few more empty fetches and ~50 ms.
+                    "fetch.wait.max.ms": FETCH_WAIT_MS,
                     "client.id": f"esm-{self.function_name}",
                 }
             )
@@ -186,26 +191,36 @@ class EventSourceRunner:
 
     # -- batches ------------------------------------------------------------------
     def _poll_batch(self, idle_timeout: float) -> list[Message]:
+        """A batch as Lambda forms one: from the first record, more until ``BatchSize`` records or the
+        batching window is up. The first record is awaited with ``poll`` (it returns as soon as one is
+        there); ``consume(n, timeout)`` would wait for all n (or the timeout) even with a window of 0,
+        which held every window-0 batch up to ``idle_timeout`` (0.5 s) at low rates."""
         consumer = self._open()
         batch: list[Message] = []
-        deadline: float | None = None
-        wait = idle_timeout
-        while len(batch) < self.source.batch_size and not self._stopping.is_set():
-            messages = consumer.consume(num_messages=self.source.batch_size - len(batch), timeout=max(wait, 0.0))
-            for message in messages:
-                error = message.error()
-                if error is None:
-                    batch.append(message)
-                elif error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("%s: consumer error %s", self.function_name, error)
-            if not batch:
+        idle_until = time.monotonic() + idle_timeout
+        while not batch and not self._stopping.is_set():
+            left = idle_until - time.monotonic()
+            if left <= 0:
                 return batch
-            if deadline is None:
-                deadline = time.monotonic() + self.batching_window_s
-            wait = deadline - time.monotonic()
-            if wait <= 0:
+            message = consumer.poll(timeout=left)
+            if message is None:
+                return batch
+            self._keep(message, batch)
+        deadline = time.monotonic() + self.batching_window_s
+        while batch and len(batch) < self.source.batch_size and not self._stopping.is_set():
+            wait = max(deadline - time.monotonic(), 0.0)
+            for message in consumer.consume(num_messages=self.source.batch_size - len(batch), timeout=wait):
+                self._keep(message, batch)
+            if time.monotonic() >= deadline:
                 break
         return batch
+
+    def _keep(self, message: Message, batch: list[Message]) -> None:
+        error = message.error()
+        if error is None:
+            batch.append(message)
+        elif error.code() != KafkaError._PARTITION_EOF:
+            log.warning("%s: consumer error %s", self.function_name, error)
 
     def _invoke(self, event: dict[str, Any]) -> bool:
         """Call the handler until it succeeds. False means stopped before success: commit nothing."""

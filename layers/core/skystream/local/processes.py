@@ -45,6 +45,11 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def die_with_parent_hook() -> object:
+    """The ``preexec_fn`` that makes a child die with this process (Linux), or None elsewhere."""
+    return _die_with_parent if sys.platform == "linux" else None
+
+
 def spawn(argv: Sequence[str], *, log_path: Path, env: dict[str, str] | None = None,
           die_with_parent: bool = False) -> subprocess.Popen:
     """Start a child in its own session (so Ctrl-C in a terminal reaches only us), output to a log.

@@ -43,8 +43,10 @@ from skystream.streams.producer import close_shared_producers
 class EphemeralStack:
     """A broker and an AWS endpoint for one test session or one benchmark run."""
 
-    def __init__(self, log_dir: Path | None = None):
+    def __init__(self, log_dir: Path | None = None, *, anonymous: bool = False):
+        """``anonymous``: the broker's front door also lets in clients that do not log in (``start_kafka``)."""
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="skystream-"))
+        self.anonymous = anonymous
         self._processes: list[subprocess.Popen] = []
         self._saved_env = dict(os.environ)
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
@@ -54,7 +56,7 @@ class EphemeralStack:
 
     def start(self) -> EphemeralStack:
         if not self.bootstrap:
-            kafka = start_kafka(free_port(), self.log_dir, die_with_parent=True)
+            kafka = start_kafka(free_port(), self.log_dir, die_with_parent=True, anonymous=self.anonymous)
             self._processes.extend(kafka.processes)
             self.bootstrap, self.functions = kafka.bootstrap, kafka.functions
         if not self.endpoint:

@@ -3,8 +3,12 @@
 The record's shape is the filter's output kind (:mod:`skystream.outputs.formats`); each goes
 to the topic within the producer's size limit and the filter's daily byte quota
 (:mod:`skystream.outputs.delivery`: what does not fit is dropped and counted). ``kafka_full``
-needs the object's whole alert: the matcher has it from the enriched record; otherwise it is
-read from the archive, at most once per object per run however many filters want it. The
+needs the object's whole alert: it is read from the archive by the pointer the object carries
+(its enriched record's, or its objects item's), for all of a filter's rows at once (the archive
+reads one S3 object's alerts with one GET) and at most once per alert per run however many
+filters want it; an alert already at hand (an enriched record of the earlier shape) is used as it is.
+``kafka_lite`` needs the lite lightcurve: the enriched record carries it; a stored object does
+not (the objects table keeps none), so it is derived from the archived full alert, read the same way. The
 run's records are flushed once, in :meth:`KafkaRun.finish`: a broker failure raises there and
 the batch is retried.
 """
@@ -13,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from skystream.alerts.lightcurve import lite_from_full
 from skystream.domain.filters import StoredFilter
 from skystream.domain.matches import FilterResult
-from skystream.domain.objects import KEY_COLUMN
+from skystream.domain.objects import KEY_COLUMN, AlertPointer, ObjectContext
 from skystream.outputs.base import MatchedBatch
 from skystream.outputs.delivery import Outgoing, deliver
 from skystream.outputs.formats import build_record, encode_record
@@ -38,7 +43,7 @@ class KafkaRun:
     def __init__(self, output: KafkaOutput, batch: MatchedBatch):
         self._output = output
         self._batch = batch
-        self._full_alerts: dict[int, tuple[dict[str, Any], str] | None] = {}
+        self._full_alerts: dict[AlertPointer, tuple[dict[str, Any], str] | None] = {}
         self._produced = False
 
     def deliver(self, f: StoredFilter, rows: list[dict[str, Any]]) -> FilterResult:
@@ -55,30 +60,45 @@ class KafkaRun:
         if self._produced:
             self._output.producer.flush()
 
-    def _full_alert(self, dia_object_id: int) -> tuple[dict[str, Any], str] | None:
-        if dia_object_id not in self._full_alerts:
-            self._full_alerts[dia_object_id] = self._output.archive.get(dia_object_id)
-        return self._full_alerts[dia_object_id]
+    def _read_full_alerts(self, contexts: list[ObjectContext]) -> None:
+        """Read the archived alerts of ``contexts`` not read yet in this run, in one archive call."""
+        wanted = [ctx.alert_pointer for ctx in contexts if ctx.full_alert is None and ctx.alert_pointer is not None
+                  and ctx.alert_pointer not in self._full_alerts]
+        if wanted:
+            found = self._output.archive.get_many(wanted)
+            for pointer in wanted:
+                self._full_alerts[pointer] = found.get(pointer)
 
     def _records(self, f: StoredFilter, rows: list[dict[str, Any]], result: FilterResult) -> list[Outgoing]:
         out: list[Outgoing] = []
+        matched: list[tuple[dict[str, Any], ObjectContext]] = []
         for row in rows:
             raw_id = row.get(KEY_COLUMN)
             ctx = self._batch.objects.get(int(raw_id)) if raw_id is not None else None
             if ctx is None:
                 result.error = f"a matching row has no {KEY_COLUMN}; select objects.{KEY_COLUMN} in the filter"
                 continue
-            full = None
+            matched.append((row, ctx))
+        if f.output == "kafka_full":
+            self._read_full_alerts([ctx for _, ctx in matched])
+        elif f.output == "kafka_lite":
+            self._read_full_alerts([ctx for _, ctx in matched if ctx.lite is None])
+        for row, ctx in matched:
+            full, lite = None, ctx.lite
             schema_version = ctx.schema_version
-            if f.output == "kafka_full":
+            if f.output == "kafka_full" or (f.output == "kafka_lite" and lite is None):
                 full = ctx.full_alert
                 if full is None:
-                    stored = self._full_alert(ctx.dia_object_id)
+                    stored = self._full_alerts.get(ctx.alert_pointer) if ctx.alert_pointer is not None else None
                     if stored is None:
-                        result.error = f"no stored alert for object {ctx.dia_object_id}; its full record was not sent"
+                        result.error = (f"no stored alert for object {ctx.dia_object_id}; its {f.output} record "
+                                        "was not sent")
                         continue
                     full, schema_version = stored
-            record = build_record(f.output, row, utc=self._batch.utc, lite=ctx.lite, full_alert=full)
+                if lite is None:
+                    lite = lite_from_full(full)
+                    full = full if f.output == "kafka_full" else None
+            record = build_record(f.output, row, utc=self._batch.utc, lite=lite, full_alert=full)
             out.append(Outgoing(dia_object_id=ctx.dia_object_id, value=encode_record(record),
                                 schema_version=schema_version))
         return out

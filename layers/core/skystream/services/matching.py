@@ -233,7 +233,7 @@ def contexts_from_enriched(records: Sequence[KafkaRecord]) -> tuple[list[ObjectC
             refused.append((record, problem))
             continue
         contexts.append(ObjectContext(row=enriched.objects, lite=enriched.lite, full_alert=enriched.alert,
-                                      schema_version=enriched.schema_version))
+                                      schema_version=enriched.schema_version, alert_pointer=enriched.alert_pointer))
     return contexts, refused
 
 

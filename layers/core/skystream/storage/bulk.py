@@ -57,8 +57,10 @@ def _dedupe(keys: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _get_chunk(dynamodb: Any, table_name: str, keys: Sequence[dict[str, Any]],
-               projection: Sequence[str] | None) -> list[dict[str, Any]]:
+               projection: Sequence[str] | None, consistent: bool = False) -> list[dict[str, Any]]:
     request: dict[str, Any] = {"Keys": [{k: _SERIALIZE(v) for k, v in key.items()} for key in keys]}
+    if consistent:
+        request["ConsistentRead"] = True
     if projection:
         names = {f"#p{i}": name for i, name in enumerate(projection)}
         request["ProjectionExpression"] = ", ".join(names)
@@ -77,20 +79,22 @@ def _get_chunk(dynamodb: Any, table_name: str, keys: Sequence[dict[str, Any]],
 
 
 def batch_get(table_name: str, keys: Iterable[Mapping[str, Any]], *,
-              projection: Sequence[str] | None = None) -> list[dict[str, Any]]:
+              projection: Sequence[str] | None = None, consistent: bool = False) -> list[dict[str, Any]]:
     """Every item found for ``keys`` (missing keys are simply absent), in no particular order.
 
     Keys and items are plain Python values, as the boto3 resource layer gives them (numbers
-    come back as ``Decimal``). ``projection`` limits the attributes read. Chunks go out in
+    come back as ``Decimal``). ``projection`` limits the attributes read (not the read units:
+    DynamoDB charges for the whole item); ``consistent`` asks for strongly consistent reads
+    (twice the read units). Chunks go out in
     parallel (the low-level client is thread-safe), so a batch of 1000 objects costs about
     one round trip, not ten.
     """
     dynamodb = client("dynamodb")
     parts = list(chunks(_dedupe(keys), BATCH_GET_LIMIT))
     if len(parts) <= 1:
-        return [item for part in parts for item in _get_chunk(dynamodb, table_name, part, projection)]
+        return [item for part in parts for item in _get_chunk(dynamodb, table_name, part, projection, consistent)]
     with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(parts))) as pool:
-        results = pool.map(lambda part: _get_chunk(dynamodb, table_name, part, projection), parts)
+        results = pool.map(lambda part: _get_chunk(dynamodb, table_name, part, projection, consistent), parts)
         return [item for result in results for item in result]
 
 
@@ -99,26 +103,35 @@ def typed(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _SERIALIZE(v) for k, v in item.items()}
 
 
-def batch_put(dynamodb: Any, table_name: str, items: Sequence[Mapping[str, Any]]) -> int:
+def batch_put(dynamodb: Any, table_name: str, items: Sequence[Mapping[str, Any]], *, parallel: int = 1) -> int:
     """Put ``items`` (low-level attribute values, see :func:`typed`) with BatchWriteItem, 25 a call.
 
     Items DynamoDB hands back as ``UnprocessedItems`` (throttling) are sent again with an
     exponential backoff; if some are still left after 10 attempts, :class:`BulkWriteError`
-    names the table and how many. Returns how many items were written.
+    names the table and how many. ``parallel`` calls go out at once (the chunks are
+    independent). Returns how many items were written.
     """
-    for chunk in chunks(items, BATCH_WRITE_LIMIT):
-        pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": dict(item)}} for item in chunk]}
-        for attempt in range(_MAX_WRITE_ATTEMPTS):
-            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                break
-            time.sleep(min(0.05 * 2**attempt, 2.0))
-        else:
-            raise BulkWriteError(
-                f"{len(pending.get(table_name, []))} item(s) stayed unprocessed in table {table_name} after "
-                f"{_MAX_WRITE_ATTEMPTS} attempts (it is throttled); retry the batch"
-            )
+    parts = list(chunks(items, BATCH_WRITE_LIMIT))
+    if parallel <= 1 or len(parts) <= 1:
+        for part in parts:
+            _put_chunk(dynamodb, table_name, part)
+    else:
+        with ThreadPoolExecutor(max_workers=min(parallel, len(parts))) as pool:
+            list(pool.map(lambda part: _put_chunk(dynamodb, table_name, part), parts))  # re-raises the first error
     return len(items)
+
+
+def _put_chunk(dynamodb: Any, table_name: str, chunk: Sequence[Mapping[str, Any]]) -> None:
+    pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": dict(item)}} for item in chunk]}
+    for attempt in range(_MAX_WRITE_ATTEMPTS):
+        pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        if not pending:
+            return
+        time.sleep(min(0.05 * 2**attempt, 2.0))
+    raise BulkWriteError(
+        f"{len(pending.get(table_name, []))} item(s) stayed unprocessed in table {table_name} after "
+        f"{_MAX_WRITE_ATTEMPTS} attempts (it is throttled); retry the batch"
+    )
 
 
 def paged_items(dynamodb: Any, operation: Literal["query", "scan"], **kwargs: Any) -> Iterator[dict[str, Any]]:

@@ -69,7 +69,7 @@ def reset() -> None:
 
 @per_settings
 def objects(cfg: Settings) -> ObjectStore:
-    return ObjectStore(cfg.objects_table)
+    return ObjectStore(cfg.objects_table, archive())
 
 
 @per_settings

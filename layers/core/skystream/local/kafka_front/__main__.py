@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", type=_address, required=True, help="where clients connect (tansu advertises it)")
     parser.add_argument("--backend", type=_address, required=True, help="tansu's own, unadvertised listener")
     parser.add_argument("--admin", required=True, help=f"the administrator's user name (password: ${ADMIN_PASSWORD_VARIABLE})")
+    parser.add_argument("--anonymous", action="store_true",
+                        help="let clients that do not log in through (as ANONYMOUS): for Lasair's own client only")
     args = parser.parse_args(argv)
     password = os.environ.pop(ADMIN_PASSWORD_VARIABLE, "")
     if not password:
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     credentials = CredentialStore()
     for mechanism in MECHANISMS:
         credentials.set_password(args.admin, password, mechanism)
-    front = FrontDoor(args.listen, args.backend, credentials=credentials, admins={args.admin})
+    front = FrontDoor(args.listen, args.backend, credentials=credentials, admins={args.admin},
+                      anonymous=args.anonymous)
     logging.info("listening on %s:%d, tansu at %s:%d, administrator %s", *args.listen, *args.backend, args.admin)
     asyncio.run(_serve(front))
     return 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from skystream.local.kafka_front import wire
 from skystream.local.kafka_front.acls import LITERAL, Binding, BindingFilter, BindingStore
+from skystream.local.kafka_front.join_cap import JOIN_GROUP, cap_session_timeout
 from skystream.local.kafka_front.scram import MECHANISM_BY_NUMBER, MECHANISMS, CredentialStore, ScramExchange
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 PRODUCE, API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE = 0, 18, 17, 36
 DESCRIBE_ACLS, CREATE_ACLS, DELETE_ACLS = 29, 30, 31
 DESCRIBE_SCRAM, ALTER_SCRAM = 50, 51
+ANONYMOUS = "ANONYMOUS"
+"""Kafka's name for a client that did not log in (let through only by a front door opened with ``anonymous``)."""
 BEFORE_LOGIN = {API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE}
 ANSWERED_HERE = {SASL_HANDSHAKE, SASL_AUTHENTICATE, DESCRIBE_ACLS, CREATE_ACLS, DELETE_ACLS, DESCRIBE_SCRAM, ALTER_SCRAM}
 VERSIONS = {SASL_HANDSHAKE: (1, 1), SASL_AUTHENTICATE: (0, 2), DESCRIBE_ACLS: (0, 1), CREATE_ACLS: (0, 1),
@@ -94,7 +97,9 @@ class _Connection:
                 frame = await self.reader.readexactly(size)
                 api_key, version, correlation_id = struct.unpack(">hhi", frame[:8])
                 if self.user is None and api_key not in BEFORE_LOGIN:
-                    return  # as Kafka does: an unauthenticated request closes the connection
+                    if not self.front.anonymous:
+                        return  # as Kafka does: an unauthenticated request closes the connection
+                    self.user = ANONYMOUS
                 if api_key in ANSWERED_HERE:
                     answer, close_after = self._answer(api_key, version, correlation_id, frame)
                     self.slots.append(_Slot(correlation_id, answer, forwarded=False, close_after=close_after))
@@ -103,6 +108,10 @@ class _Connection:
                 if api_key != PRODUCE or _expects_answer(version, frame):
                     self.slots.append(_Slot(correlation_id,
                                             rewrite_versions=version if api_key == API_VERSIONS else None))
+                if api_key == JOIN_GROUP:
+                    capped = bytearray(frame)
+                    if cap_session_timeout(capped):
+                        frame = bytes(capped)
                 assert self.backend_writer is not None
                 self.backend_writer.write(struct.pack(">i", size) + frame)
                 await self.backend_writer.drain()
@@ -364,13 +373,19 @@ def _patched_versions(data: bytes, version: int) -> bytes:
 class FrontDoor:
     """The proxy: listens on ``listen`` and pipes to tansu at ``backend``.
 
-    ``admins`` may change credentials and ACLs. :meth:`start` runs it on a thread of its own
-    (tests); ``python -m skystream.local.kafka_front`` runs it as a process (the local stack).
+    ``admins`` may change credentials and ACLs. ``anonymous`` lets a client that does not log in
+    through as ``ANONYMOUS`` (clients that log in are still checked): only for a program that
+    cannot present credentials, such as Lasair's own ``lasair_consumer``; never the default.
+    :meth:`start` runs it on a thread of its own (tests); ``python -m skystream.local.kafka_front``
+    runs it as a process (the local stack). Every JoinGroup passing through has its session
+    timeout capped (:mod:`skystream.local.kafka_front.join_cap`).
     """
 
     def __init__(self, listen: tuple[str, int], backend: tuple[str, int], *,
-                 credentials: CredentialStore | None = None, admins: set[str] | frozenset[str] = frozenset()):
+                 credentials: CredentialStore | None = None, admins: set[str] | frozenset[str] = frozenset(),
+                 anonymous: bool = False):
         self.listen, self.backend = listen, backend
+        self.anonymous = anonymous
         self.credentials = credentials or CredentialStore()
         self.acls = BindingStore()
         self.admins = set(admins)
