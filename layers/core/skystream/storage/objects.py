@@ -6,7 +6,9 @@ stored (ties broken by diaSourceId, so replaying the same alert rewrites the sam
 Items: the row's non-NULL columns as native attributes (filters and the API read them),
 ``night`` = int(lastDiaSourceMjdTai + 0.5) for the ``by-night`` index, the lite lightcurve
 as zlib-compressed JSON (``lite_z``: a fraction of the size of a DynamoDB list of maps),
-``schema_version`` and ``diaSourceId``. Building the item (:func:`object_item`) is pure and
+``schema_version`` and ``diaSourceId``, and, for an object with a position, ``sky_cell`` and ``sky_pix``
+for the ``by-sky`` index (``skystream.domain.sky``: HEALPix cells; :meth:`ObjectStore.in_sky_ranges`
+reads it for cone searches; an item without a position is simply not in that sparse index). Building the item (:func:`object_item`) is pure and
 refuses, per record, what DynamoDB cannot hold; only the write itself does I/O. One item
 with ``diaObjectId = -1`` records the set of nights that hold objects (``nights``, a number
 set), so :meth:`ObjectStore.recent` queries only those, newest first, and never more than
@@ -40,6 +42,7 @@ from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.bounds import is_integer, is_number
 from skystream.domain.objects import StoredObject
+from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.features.columns import OBJECT_COLUMN_NAMES
 from skystream.storage.bulk import batch_get
 from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
@@ -47,6 +50,7 @@ from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dyn
 META_ID = -1  # the item holding the set of nights; never an object
 MAX_ITEM_BYTES = 400_000  # DynamoDB's item limit is 400 KB (409,600 bytes): keep a margin for `updated`
 NIGHT_INDEX = "by-night"
+SKY_INDEX = "by-sky"
 MAX_NIGHT_QUERIES = 64
 """Most by-night queries one :meth:`ObjectStore.recent` call makes (each a few ms on DynamoDB)."""
 MAX_NIGHTS = 40_000
@@ -114,6 +118,8 @@ def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: st
         raise
     try:
         values |= {"night": night_of(last), "lite_z": _pack_lite(lite), "schema_version": schema_version}
+        if is_position(row.get("ra"), row.get("decl")):
+            values |= sky_attributes(row["ra"], row["decl"])
         item = {k: _SERIALIZER.serialize(v) for k, v in values.items()}
     except (TypeError, ValueError, ArithmeticError) as exc:  # anything to_dynamo let through that boto3 refuses
         raise UnstorableValue(f"the objects item cannot be serialised: {type(exc).__name__}: {exc}") from None
@@ -264,3 +270,30 @@ class ObjectStore:
         stored = [found[i] for i in dict.fromkeys(ids) if i in found]
         stored.sort(key=lambda s: s.row.get("lastDiaSourceMjdTai") or 0.0, reverse=True)
         return stored[:limit]
+
+    def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan:
+        """Every indexed object in the ranges of the ``by-sky`` index, with its position.
+
+        One Query per range (and per 1 MB page), reading only the index's projection (id, ra,
+        decl); the caller keeps those within its cone. The index, like every DynamoDB global
+        secondary index, is eventually consistent: an object written a moment ago may be missing.
+        """
+        points: list[SkyPoint] = []
+        requests = 0
+        for r in ranges:
+            query: dict[str, Any] = {
+                "TableName": self.table_name, "IndexName": SKY_INDEX,
+                "KeyConditionExpression": "sky_cell = :cell AND sky_pix BETWEEN :first AND :last",
+                "ExpressionAttributeValues": {":cell": {"N": str(r.cell)}, ":first": {"N": str(r.first)},
+                                              ":last": {"N": str(r.last)}},
+                "ProjectionExpression": "diaObjectId, ra, decl",
+            }
+            while True:
+                page = self._client.query(**query)
+                requests += 1
+                points.extend(SkyPoint(int(i["diaObjectId"]["N"]), float(i["ra"]["N"]), float(i["decl"]["N"]))
+                              for i in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return SkyScan(points=points, requests=requests)
