@@ -75,3 +75,181 @@ def test_cone_answers_lasair_shapes_from_query_form_or_json(world: World) -> Non
     assert count == {"count": 3}
     _, _, empty = call("POST", "/api/cone/", token=world.token, form={**params, "ra": 50.0, "requestType": "nearest"})
     assert empty == {}
+
+
+def test_the_key_may_be_a_query_parameter_on_the_lasair_api_only(world: World) -> None:  # noqa: F811
+    status, _, body = call("GET", "/api/cone/", query={"ra": 1, "dec": 1, "radius": 1, "token": world.token})
+    assert status == 200, body
+    status, _, body = call("GET", "/filters", query={"token": world.token})
+    assert status == 401 and body["error"] == "unauthorized"
+    status, _, body = call("GET", "/api/cone/", query={"ra": 1, "dec": 1, "radius": 1, "token": "wrong"})
+    assert status == 401 and "not valid" in body["detail"]
+    status, _, body = call("POST", "/api/cone/", form={"ra": 1, "dec": 1, "radius": 1})
+    assert status == 401
+
+
+def test_every_refusal_but_401_and_429_is_a_400_with_the_reason(world: World) -> None:  # noqa: F811
+    status, _, body = call("POST", "/api/cone/", token=world.token, form={"ra": 1, "radius": 1})
+    assert status == 400 and body["detail"] == "dec: is required"
+    status, _, body = call("POST", "/api/cone/", token=world.token, form={"ra": 1, "dec": 1, "radius": 1001})
+    assert status == 400 and "at most 1000 arcsec" in body["detail"]
+    status, _, body = call("POST", "/api/cone/", token=world.token, form={"ra": 361, "dec": 1, "radius": 1})
+    assert status == 400 and "ra must be between 0 and 360" in body["detail"]
+    status, _, body = call("POST", "/api/cone/", token=world.token, form={"ra": "x", "dec": 1, "radius": 1})
+    assert status == 400 and body["detail"].startswith("ra: ")
+    status, _, body = call("POST", "/api/object/", token=world.token, form={"objectId": 999})
+    assert status == 400 and body["error"] == "not_found" and "no object 999" in body["detail"]  # 404 elsewhere
+    assert call("GET", "/objects/999", token=world.token)[0] == 404
+    status, _, body = call("POST", "/api/cone/", token=world.token, raw=b"ra=1", content_type="text/plain")
+    assert status == 400 and "text/plain" in body["detail"]
+    status, _, body = call("POST", "/api/cone/", token=world.token, query={"ra": 1}, form={"ra": 2, "dec": 1,
+                                                                                             "radius": 1})
+    assert status == 400 and "'ra' is given in the query string and in the body" in body["detail"]
+
+
+def test_unknown_parameters_are_ignored_as_lasair_does_and_named_in_a_header(world: World) -> None:  # noqa: F811
+    status, headers, body = call("POST", "/api/cone/", token=world.token,
+                                 form={"ra": 1, "dec": 1, "radius": 1, "radious": 5, "colour": "red"})
+    assert status == 200 and body == {"objects": [], "count": 0, "nearest": {}}
+    assert headers["X-Skystream-Ignored-Parameters"] == "colour,radious"
+
+
+def test_a_form_body_is_not_read_as_json_but_a_json_classdict_inside_it_is_checked(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    published = RecordingPublisher()
+    AnnotatorRegistry().add("myclassifier", 1)
+    monkeypatch.setattr(wiring, "annotation_service",
+                        lambda: AnnotationService(AnnotationStore(), AnnotatorRegistry(), published))
+    # "[[[[" and a 150-digit run are text in a form; the JSON body checks refused them (400) before
+    form = {"topic": "myclassifier", "objectId": 42, "classification": "SN", "version": "0.1",
+            "explanation": "[" * 200 + "1" * 150, "classdict": json.dumps({"prob": 0.93}), "url": ""}
+    status, _, body = call("POST", "/api/annotate/", token=world.token, form=form)
+    assert status == 200, body
+    assert body["status"] == "success" and json.loads(body["message"])["classdict"] == {"prob": 0.93}
+    deep = {**form, "classdict": "[" * 100 + "]" * 100}
+    status, _, body = call("POST", "/api/annotate/", token=world.token, form=deep)
+    assert status == 400 and "nests arrays and objects more than 64 levels" in body["detail"]
+    status, _, body = call("POST", "/api/annotate/", token=world.token, form={**form, "classdict": "[1, 2]"})
+    assert status == 400 and "classdict must be a JSON object" in body["detail"]
+    assert len(published.events) == 1
+
+
+def test_annotate_and_annotatelist_do_what_post_annotations_does(world: World,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    published = RecordingPublisher()
+    AnnotatorRegistry().add("myclassifier", 1)
+    AnnotatorRegistry().add("theirs", 2)
+    monkeypatch.setattr(wiring, "annotation_service",
+                        lambda: AnnotationService(AnnotationStore(), AnnotatorRegistry(), published))
+    # the lasair client's annotate(): a form, classdict as a JSON string
+    status, _, body = call("POST", "/api/annotate/", token=world.token, form={
+        "topic": "myclassifier", "objectId": 501, "classification": "SN", "version": "0.1",
+        "explanation": "bright", "classdict": json.dumps({"prob": 0.9}), "url": "https://example.org/501"})
+    assert status == 200 and body["annotation_topic"] == stores.settings().topic_annotations
+    # its annotate_list(): JSON, classdict strings inside; an object as classdict works too
+    status, _, body = call("POST", "/api/annotatelist/", token=world.token, json_body={"annotations": [
+        {"topic": "myclassifier", "objectId": 502, "classification": "AGN", "classdict": json.dumps({"p": 1})},
+        {"topic": "myclassifier", "objectId": 503, "classification": "VS", "classdict": {"p": 2}}]})
+    assert status == 200 and body == {"status": "success", "n": 2}
+    status, _, native = call("GET", "/objects/501/annotations", token=world.token)
+    assert native["annotations"][0]["classdict"] == '{"prob":0.9}' and native["annotations"][0]["url"].endswith("501")
+    assert [(e.diaObjectId, e.annotator, e.classification) for e in published.events] == [
+        (501, "myclassifier", "SN"), (502, "myclassifier", "AGN"), (503, "myclassifier", "VS")]
+    # the caller must own the annotator: 400 with the reason (403 on POST /annotations)
+    status, _, body = call("POST", "/api/annotate/", token=world.token, form={
+        "topic": "theirs", "objectId": 501, "classification": "SN", "classdict": "{}"})
+    assert status == 400 and body["error"] == "forbidden" and "belongs to another user" in body["detail"]
+    status, _, body = call("POST", "/api/annotatelist/", token=world.token, json_body={"annotations": [
+        {"topic": "myclassifier", "objectId": 504, "classification": "SN"}, {"topic": "myclassifier"}]})
+    assert status == 400 and "annotation 1: diaObjectId: is required" in body["detail"]  # Lasair: objectId
+    assert len(published.events) == 3  # all or nothing
+
+
+def test_query_answers_the_rows_of_the_run_route_with_limit_and_offset(world: World) -> None:  # noqa: F811
+    parts = {"selected": "objects.diaObjectId, objects.nDiaSources", "tables": "objects",
+             "conditions": "objects.nDiaSources >= 3"}
+    status, native = world.call("POST", "/filters/run", {**parts, "output": "none", "limit": 1000})
+    assert status == 200
+    status, headers, rows = call("POST", "/api/query/", token=world.token, form={**parts, "limit": 1000})
+    assert status == 200 and rows == native["rows"] and len(rows) == 27
+    assert headers["X-Skystream-Query-Scope"].startswith("recent-objects")
+    _, _, page = call("GET", "/api/query/", token=world.token, query={**parts, "limit": 5, "offset": 10})
+    assert page == native["rows"][10:15]
+    status, _, body = call("POST", "/api/query/", token=world.token, form={**parts, "conditions": "objects.nope > 1"})
+    assert status == 400 and body["error"] == "invalid_filter" and "nope" in body["detail"]
+    _, _, everything = call("POST", "/api/query/", token=world.token, form={**parts, "conditions": ""})
+    assert len(everything) == 30
+
+
+def test_object_page_in_lasairs_shape(world: World) -> None:  # noqa: F811
+    store_objects((77, 150.0, 2.5))
+    ContextStore().put_rows("sherlock_classifications", [{"diaObjectId": 77, "classification": "SN",
+                                                          "description": "near a galaxy"}])
+    status, _, page = call("POST", "/api/object/", token=world.token, form={"objectId": 77, "lite": True})
+    assert status == 200, page
+    assert page["diaObjectId"] == 77 and page["diaObject"] == {"ra": 150.0, "decl": 2.5, "firstDiaSourceMjdTai": None,
+                                                               "lastDiaSourceMjdTai": 61000.0}
+    assert page["lasairData"]["nDiaSources"] == 3 and "ra" not in page["lasairData"]
+    assert page["lasairData"]["sherlock"]["classification"] == "SN" and page["lasairData"]["TNS"] == {}
+    assert page["lasairData"]["annotations"] == [] and page["lasairData"]["imageUrls"] == []
+    assert page["diaSourcesList"] == LITE["diaSourcesList"] and page["diaForcedSourcesList"] == []
+    _, _, bare = call("GET", "/api/object/", token=world.token, query={"objectId": 77, "lite": "True",
+                                                                       "lasair_added": "False"})
+    assert bare == {"diaObjectId": 77, **LITE}
+
+
+def test_sherlock_object_and_position_from_the_context_rows(world: World) -> None:  # noqa: F811
+    store_objects((81, 30.0, -60.0), (82, 30.0, -60.0 + 1.5 / 3600), (83, 30.0, -60.0 + 10 / 3600))
+    ContextStore().put_rows("sherlock_classifications", [
+        {"diaObjectId": 81, "classification": "SN", "description": "d81"},
+        {"diaObjectId": 83, "classification": "VS", "description": "d83"}])
+    status, _, body = call("POST", "/api/sherlock/object/", token=world.token, form={"objectId": 81, "lite": True})
+    assert status == 200 and body["classifications"] == {"81": ["SN", "d81"]}
+    assert body["crossmatches"][0]["classification"] == "SN"
+    status, _, body = call("POST", "/api/sherlock/object/", token=world.token, form={"objectId": 82})
+    assert status == 400 and "no Sherlock classification is stored for object 82" in body["detail"]
+    status, _, body = call("POST", "/api/sherlock/position/", token=world.token, form={"ra": 30.0, "dec": -60.0})
+    assert status == 200 and body["classifications"] == {"81": ["SN", "d81"]}  # 82 has no row, 83 is 10" away
+    _, _, wide = call("POST", "/api/sherlock/position/", token=world.token, form={"ra": 30.0, "dec": -60.0,
+                                                                                  "radius": 20})
+    assert list(wide["classifications"]) == ["81", "83"]
+    assert wide["crossmatches"][1]["objectSeparationArcsec"] == pytest.approx(10.0, abs=1e-6)
+
+
+def test_each_tier_gets_its_hourly_calls_then_429_with_the_limit_and_reset(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setenv("API_CALLS_PER_HOUR_ANONYMOUS", "2")
+    monkeypatch.setenv("API_CALLS_PER_HOUR_USER", "3")
+    monkeypatch.setenv("API_CALLS_PER_HOUR_POWER", "5")
+    stores.settings.cache_clear()
+    users = UserStore()
+    _, public_key = users.add("Public", "public@example.org", api_tier="anonymous")
+    power, power_key = users.add("Pat", "pat@example.org")
+    users.set_tier(power.user_id, "power")
+    cone = {"ra": 1, "dec": 1, "radius": 1}
+    for key, limit in ((public_key, 2), (world.token, 3), (power_key, 5)):
+        for n in range(1, limit + 1):
+            status, headers, _ = call("POST", "/api/cone/", token=key, form=cone)
+            assert status == 200 and headers["X-RateLimit-Limit"] == str(limit)
+            assert headers["X-RateLimit-Remaining"] == str(limit - n)
+        status, headers, body = call("POST", "/api/cone/", token=key, form=cone)
+        assert status == 429 and body["error"] == "api_limit_exceeded" and body["limit"] == limit
+        assert headers["X-RateLimit-Remaining"] == "0" and int(headers["Retry-After"]) <= 3600
+        assert 0 < int(headers["X-RateLimit-Reset"]) - __import__("time").time() <= 3600
+    # the quota is the Lasair API's: the rest of the API is not counted
+    assert world.call("GET", "/filters")[0] == 200
+
+
+def test_the_openapi_document_lists_the_lasair_routes_and_their_parameters(world: World) -> None:  # noqa: F811
+    doc = openapi_document(app)
+    paths = {"/api/cone/", "/api/query/", "/api/object/", "/api/sherlock/object/", "/api/sherlock/position/",
+             "/api/annotate/", "/api/annotatelist/"}
+    assert paths <= set(doc["paths"])
+    cone = doc["paths"]["/api/cone/"]
+    assert {p["name"]: p["required"] for p in cone["get"]["parameters"]} == {
+        "ra": True, "dec": True, "radius": True, "requestType": False, "token": False}
+    body = cone["post"]["requestBody"]["content"]
+    assert set(body) == {"application/x-www-form-urlencoded", "application/json"}
+    assert set(doc["components"]["schemas"]["ConeParams"]["required"]) == {"ra", "dec", "radius"}
+    assert {"400", "401", "429"} <= set(cone["post"]["responses"])
+    assert doc["components"]["securitySchemes"]["queryToken"]["in"] == "query"
