@@ -253,3 +253,15 @@ def test_the_openapi_document_lists_the_lasair_routes_and_their_parameters(world
     assert set(doc["components"]["schemas"]["ConeParams"]["required"]) == {"ra", "dec", "radius"}
     assert {"400", "401", "429"} <= set(cone["post"]["responses"])
     assert doc["components"]["securitySchemes"]["queryToken"]["in"] == "query"
+
+
+def test_the_stage_throttles_the_lasair_route_apart_from_the_rest() -> None:
+    from test_template import TEMPLATE, translate
+
+    resources = translate(TEMPLATE.read_text())["Resources"]
+    paths = resources["HttpApi"]["Properties"]["Body"]["paths"]  # SAM declares the routes in the API's OpenAPI body
+    assert {"/{proxy+}", "/api/{proxy+}"} <= set(paths)
+    assert "FilterApiFunction" in json.dumps(paths["/api/{proxy+}"])
+    (stage,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert stage["RouteSettings"]["ANY /api/{proxy+}"] == {"ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 20}
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 100
