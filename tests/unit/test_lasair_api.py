@@ -114,8 +114,7 @@ def test_unknown_parameters_are_ignored_as_lasair_does_and_named_in_a_header(wor
     assert headers["X-Skystream-Ignored-Parameters"] == "colour,radious"
 
 
-def test_a_form_body_is_not_read_as_json_but_a_json_classdict_inside_it_is_checked(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_a_form_body_is_not_read_as_json_but_a_json_classdict_inside_it_is_checked(world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     published = RecordingPublisher()
     AnnotatorRegistry().add("myclassifier", 1)
     monkeypatch.setattr(wiring, "annotation_service",
@@ -134,8 +133,7 @@ def test_a_form_body_is_not_read_as_json_but_a_json_classdict_inside_it_is_check
     assert len(published.events) == 1
 
 
-def test_annotate_and_annotatelist_do_what_post_annotations_does(world: World,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_annotate_and_annotatelist_do_what_post_annotations_does(world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     published = RecordingPublisher()
     AnnotatorRegistry().add("myclassifier", 1)
     AnnotatorRegistry().add("theirs", 2)
@@ -216,8 +214,7 @@ def test_sherlock_object_and_position_from_the_context_rows(world: World) -> Non
     assert wide["crossmatches"][1]["objectSeparationArcsec"] == pytest.approx(10.0, abs=1e-6)
 
 
-def test_each_tier_gets_its_hourly_calls_then_429_with_the_limit_and_reset(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_each_tier_gets_its_hourly_calls_then_429_with_the_limit_and_reset(world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     monkeypatch.setenv("API_CALLS_PER_HOUR_ANONYMOUS", "2")
     monkeypatch.setenv("API_CALLS_PER_HOUR_USER", "3")
     monkeypatch.setenv("API_CALLS_PER_HOUR_POWER", "5")
@@ -265,3 +262,9 @@ def test_the_stage_throttles_the_lasair_route_apart_from_the_rest() -> None:
     (stage,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
     assert stage["RouteSettings"]["ANY /api/{proxy+}"] == {"ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 20}
     assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 100
+
+
+def test_auth_token_says_it_is_not_built_and_how_keys_are_made(world: World) -> None:  # noqa: F811
+    status, _, body = call("POST", "/api/auth-token/", form={"username": "ada", "password": "secret"})
+    assert status == 501 and body["error"] == "not_implemented" and "skystream users add" in body["detail"]
+    assert "/api/auth-token/" not in openapi_document(app)["paths"]  # the document lists what is built

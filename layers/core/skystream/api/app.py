@@ -41,6 +41,8 @@ ROUTERS: list[Router] = [filter_routes.router, object_routes.router, annotation_
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("GET", "/openapi.json"),
     ("GET", "/schema"),  # the filter language, the same for everyone (as /openapi.json): no token needed
+    # Lasair's password -> key exchange, which comes before any key (it answers 501: not built)
+    ("GET", lasair_routes.AUTH_TOKEN), ("POST", lasair_routes.AUTH_TOKEN),
 })
 """(method, path) of the routes that need no token; every other route needs one (a path that is no route: 404)."""
 

@@ -38,7 +38,7 @@ from skystream.api.lasair_params import (
     request_params,
 )
 from skystream.api.models import ErrorBody
-from skystream.domain.errors import BadRequest
+from skystream.domain.errors import BadRequest, NotBuilt
 from skystream.domain.filters import FilterSpec
 from skystream.services.api_quota import QUERY_ROW_CAPS
 from skystream.services.filters import RUN_SCAN
@@ -194,3 +194,13 @@ def annotate_list() -> dict[str, Any]:
         raise BadRequest("annotations is empty; send a list of one or more annotations")
     records = services.annotation_service().upload(require_user(router), uploads)
     return {"status": "success", "n": len(records)}
+
+
+AUTH_TOKEN = "/api/auth-token/"
+
+
+# Left out of /openapi.json: it is not built (a 501), and the document lists what the API does.
+@router.route(AUTH_TOKEN, method=["GET", "POST"], include_in_schema=False)
+def auth_token() -> dict[str, Any]:
+    raise NotBuilt("skystream keeps no passwords, so it cannot trade one for a key: an administrator makes a user "
+                   "and its key with `skystream users add NAME EMAIL` (another key: `skystream users token USER_ID`)")
