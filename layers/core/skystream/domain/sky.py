@@ -11,26 +11,26 @@ In the nested scheme a cell ``c`` of depth ``d`` is exactly the run of depth-29 
 ``[c * 4**(29-d), (c+1) * 4**(29-d) - 1]``, and its depth-6 ancestor is ``c >> 2*(d-6)``. So a
 cone is answered with ranges of ``sky_pix`` inside one ``sky_cell`` each: :func:`query_depth`
 picks a depth whose cells are at least as wide as the cone (so it overlaps at most a few), the
-HEALPix library lists every cell of that depth the cone overlaps, even partly (cdshealpix's
-``cone_search``), each becomes its range, neighbours in one ``sky_cell``
+HEALPix library lists every cell of that depth the cone overlaps, even partly (its
+``cone_coverage``), each becomes its range, neighbours in one ``sky_cell``
 merge, and each range is one DynamoDB Query. What the ranges hold is a superset of the cone;
 :func:`separation_arcsec` (the exact great-circle distance) keeps what lies inside. How many
 queries a cone of each radius costs is measured by ``benchmarks/cone.py`` (docs/api.md).
 
-Geometry comes from maintained libraries, never from home-made code, two of them because each is
-right where the other is not (measured, issue 18):
+Geometry comes from a maintained library, never from home-made code: healpix-geo, the Python binding
+of CDS's ``cdshealpix`` Rust crate (the HEALPix code under CDS's MOCs and MOCPy) that needs only
+numpy. Chosen over the two obvious ones by measurement (issue 18, BENCHMARKS.md):
 
-- an object's pixel: astropy-healpix (the Astropy project's), 18 us a position; cdshealpix takes
-  200 us (building astropy ``Longitude``/``Latitude`` and its thread pool per call), which the
-  ingest would pay on every alert;
-- a cone's cells: cdshealpix (CDS, the library under MOCPy), whose cone coverage contains every
-  cell the cone overlaps; astropy-healpix's cone search does not always (a 1" cone at
-  ra=273.2320160, dec=62.1199496 omits depth-16 cell 16087028559, which holds a point 0.865"
-  from the centre). ``tests/unit/test_sky_index.py`` checks the cover against brute force.
+- astropy-healpix and cdshealpix's own Python package both need astropy, which took the Lambda
+  layer from 83 MB to 228 MB unzipped, 91% of Lambda's 250 MB for a function and all its layers;
+- astropy-healpix's cone search does not always contain every cell the cone overlaps (a 1" cone at
+  ra=273.2320160, dec=62.1199496 omits depth-16 cell 16087028559, which holds a point 0.865" from
+  the centre); the cdshealpix crate's cover does. ``tests/unit/test_sky_index.py`` checks the cover
+  against brute force.
 
-Both number cells in the same standard nested scheme. Both import astropy (0.3-0.5 s), so they are
-imported on first use (:func:`_indexer`, :func:`_coverer`): the functions that never compute a cell
-(matcher, annotations, digest) import this module through the objects store without paying for it.
+It imports numpy (about 0.1 s), so it is imported on first use (:func:`_healpix`): the functions
+that never compute a cell (matcher, annotations, digest) import this module through the objects
+store without paying for it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any
 
 CELL_DEPTH = 6
 """Depth of ``sky_cell``, the index's partition key: 12 * 4**6 = 49,152 cells of 0.84 deg^2. The
-largest cone (1000 arcsec) is queried at this depth (its cells are 3.4x its diameter), so it costs
+largest cone (1000 arcsec) is queried at this depth (its cells, ~3300", are 1.6x its diameter), so it costs
 at most a few queries; a deeper partition key would multiply that (4x per level)."""
 PIXEL_DEPTH = 29
 """Depth of ``sky_pix``, the index's sort key (HEALPix's deepest: 0.4 mas cells)."""
@@ -77,22 +77,11 @@ class SkyScan:
 
 
 @cache
-def _indexer() -> tuple[Any, Any]:
-    """``astropy_healpix`` and ``astropy.units``, imported once, on first use (see the module docstring)."""
-    import astropy.units as units
-    import astropy_healpix
+def _healpix() -> Any:
+    """``healpix_geo.nested``, imported once, on first use (see the module docstring)."""
+    from healpix_geo import nested
 
-    return astropy_healpix, units
-
-
-@cache
-def _coverer() -> tuple[Any, Any, Any, Any]:
-    """``cdshealpix``, ``astropy.units``, ``Longitude`` and ``Latitude``, imported once, on first use."""
-    import astropy.units as units
-    import cdshealpix
-    from astropy.coordinates import Latitude, Longitude
-
-    return cdshealpix, units, Longitude, Latitude
+    return nested
 
 
 def is_position(ra: Any, decl: Any) -> bool:
@@ -104,8 +93,8 @@ def is_position(ra: Any, decl: Any) -> bool:
 
 def pixel_of(ra: float, decl: float) -> int:
     """The nested HEALPix index of (ra, decl) degrees at :data:`PIXEL_DEPTH`."""
-    healpix, u = _indexer()
-    return int(healpix.lonlat_to_healpix((ra % 360.0) * u.deg, decl * u.deg, 2**PIXEL_DEPTH, order="nested"))
+    # one thread: a pool's start-up costs more than one position (34 us a call with it off, 55 on)
+    return int(_healpix().lonlat_to_healpix(ra % 360.0, decl, PIXEL_DEPTH, num_threads=1)[0])
 
 
 def cell_of_pixel(pixel: int) -> int:
@@ -130,9 +119,7 @@ def query_depth(radius_arcsec: float) -> int:
 
 def cone_cells(ra: float, decl: float, radius_arcsec: float, depth: int) -> list[int]:
     """Every nested cell of ``depth`` the cone overlaps, even partly, in increasing order."""
-    cds, u, longitude, latitude = _coverer()
-    cells, _depths, _full = cds.cone_search(longitude(ra % 360.0, u.deg), latitude(decl, u.deg),
-                                            radius_arcsec * u.arcsec, depth, flat=True)
+    cells, _depths, _full = _healpix().cone_coverage((ra % 360.0, decl), radius_arcsec / 3600.0, depth, flat=True)
     return sorted({int(c) for c in cells})
 
 
