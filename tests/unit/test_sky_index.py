@@ -109,3 +109,15 @@ def test_cone_search_gives_the_brute_force_answer(stored: list[tuple[int, float,
             assert [m.separation_arcsec for m in result.matches] == pytest.approx([s for s, _ in expected])
             assert len(expected) >= 4  # the fixture put a few inside every cone
             assert result.ranges <= 4 and result.requests == result.ranges
+
+
+def test_the_two_libraries_number_pixels_alike() -> None:
+    """An object's pixel comes from ``healpix``, a cone's cells from healpix-geo: the same nested scheme."""
+    from healpix_geo import nested
+
+    rng = random.Random(29)
+    points = [(rng.uniform(0, 360), math.degrees(math.asin(rng.uniform(-1, 1)))) for _ in range(3000)]
+    points += [(0.0, 90.0), (0.0, -90.0), (359.9999999, 0.0), (45.0, 41.8103149), (90.0, -41.8103149)]
+    for ra, dec in points:
+        assert pixel_of(ra, dec) == int(nested.lonlat_to_healpix(ra, dec, PIXEL_DEPTH, num_threads=1)[0]), (ra, dec)
+    assert pixel_of(360.0, 10.0) == pixel_of(0.0, 10.0)

@@ -17,20 +17,26 @@ merge, and each range is one DynamoDB Query. What the ranges hold is a superset 
 :func:`separation_arcsec` (the exact great-circle distance) keeps what lies inside. How many
 queries a cone of each radius costs is measured by ``benchmarks/cone.py`` (docs/api.md).
 
-Geometry comes from a maintained library, never from home-made code: healpix-geo, the Python binding
-of CDS's ``cdshealpix`` Rust crate (the HEALPix code under CDS's MOCs and MOCPy) that needs only
-numpy. Chosen over the two obvious ones by measurement (issue 18, BENCHMARKS.md):
+Geometry comes from maintained libraries, never from home-made code, both needing only numpy:
 
-- astropy-healpix and cdshealpix's own Python package both need astropy, which took the Lambda
-  layer from 83 MB to 228 MB unzipped, 91% of Lambda's 250 MB for a function and all its layers;
-- astropy-healpix's cone search does not always contain every cell the cone overlaps (a 1" cone at
-  ra=273.2320160, dec=62.1199496 omits depth-16 cell 16087028559, which holds a point 0.865" from
-  the centre); the cdshealpix crate's cover does. ``tests/unit/test_sky_index.py`` checks the cover
-  against brute force.
+- an object's pixel: ``healpix`` (the official HEALPix C library's Python package), 5 us a
+  position, which the ingest pays on every alert;
+- a cone's cells: healpix-geo, the Python binding of CDS's ``cdshealpix`` Rust crate (the HEALPix
+  code under CDS's MOCs and MOCPy), whose cover contains every cell the cone overlaps. Its own
+  per-position call costs 35-240 us (it starts a thread pool per call; the more the machine is
+  loaded, the more that costs), which is why it does not compute the pixels.
 
-It imports numpy (about 0.1 s), so it is imported on first use (:func:`_healpix`): the functions
-that never compute a cell (matcher, annotations, digest) import this module through the objects
-store without paying for it.
+Both number cells in the standard nested scheme (checked equal in the tests). Chosen over the
+two obvious libraries by measurement (issue 18, BENCHMARKS.md): astropy-healpix and cdshealpix's
+own Python package both need astropy, which took the Lambda layer from 83 MB to 228 MB unzipped,
+91% of Lambda's 250 MB for a function and all its layers; and astropy-healpix's cone search does
+not always contain every cell the cone overlaps (a 1" cone at ra=273.2320160, dec=62.1199496
+omits depth-16 cell 16087028559, which holds a point 0.865" from the centre).
+``tests/unit/test_sky_index.py`` checks the cover against brute force.
+
+They import numpy (about 50 ms), so they are imported on first use (:func:`_pixels`,
+:func:`_covers`): the functions that never compute a cell (matcher, annotations, digest) import
+this module through the objects store without paying for it.
 """
 
 from __future__ import annotations
@@ -77,7 +83,15 @@ class SkyScan:
 
 
 @cache
-def _healpix() -> Any:
+def _pixels() -> Any:
+    """The ``healpix`` package, imported once, on first use (see the module docstring)."""
+    import healpix
+
+    return healpix
+
+
+@cache
+def _covers() -> Any:
     """``healpix_geo.nested``, imported once, on first use (see the module docstring)."""
     from healpix_geo import nested
 
@@ -93,8 +107,7 @@ def is_position(ra: Any, decl: Any) -> bool:
 
 def pixel_of(ra: float, decl: float) -> int:
     """The nested HEALPix index of (ra, decl) degrees at :data:`PIXEL_DEPTH`."""
-    # one thread: a pool's start-up costs more than one position (34 us a call with it off, 55 on)
-    return int(_healpix().lonlat_to_healpix(ra % 360.0, decl, PIXEL_DEPTH, num_threads=1)[0])
+    return int(_pixels().ang2pix(2**PIXEL_DEPTH, ra % 360.0, decl, nest=True, lonlat=True))
 
 
 def cell_of_pixel(pixel: int) -> int:
@@ -119,7 +132,7 @@ def query_depth(radius_arcsec: float) -> int:
 
 def cone_cells(ra: float, decl: float, radius_arcsec: float, depth: int) -> list[int]:
     """Every nested cell of ``depth`` the cone overlaps, even partly, in increasing order."""
-    cells, _depths, _full = _healpix().cone_coverage((ra % 360.0, decl), radius_arcsec / 3600.0, depth, flat=True)
+    cells, _depths, _full = _covers().cone_coverage((ra % 360.0, decl), radius_arcsec / 3600.0, depth, flat=True)
     return sorted({int(c) for c in cells})
 
 
