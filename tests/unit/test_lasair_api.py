@@ -268,3 +268,13 @@ def test_auth_token_says_it_is_not_built_and_how_keys_are_made(world: World) -> 
     status, _, body = call("POST", "/api/auth-token/", form={"username": "ada", "password": "secret"})
     assert status == 501 and body["error"] == "not_implemented" and "skystream users add" in body["detail"]
     assert "/api/auth-token/" not in openapi_document(app)["paths"]  # the document lists what is built
+
+
+def test_a_wrong_query_token_counts_against_the_address_as_a_wrong_header_does(world: World) -> None:  # noqa: F811
+    cone = {"ra": 1, "dec": 1, "radius": 1}
+    for n in range(10):
+        assert call("GET", "/api/cone/", query={**cone, "token": f"guess{n}"}, source="10.9.9.9")[0] == 401
+    status, headers, body = call("GET", "/api/cone/", query={**cone, "token": world.token}, source="10.9.9.9")
+    assert status == 429 and body["error"] == "too_many_requests" and "Retry-After" in headers
+    status, headers, _ = call("GET", "/api/cone/", query={**cone, "token": world.token, "format": "json"})
+    assert status == 200 and "X-Skystream-Ignored-Parameters" not in headers  # format is Lasair's, not unknown

@@ -121,3 +121,17 @@ def test_the_two_libraries_number_pixels_alike() -> None:
     for ra, dec in points:
         assert pixel_of(ra, dec) == int(nested.lonlat_to_healpix(ra, dec, PIXEL_DEPTH, num_threads=1)[0]), (ra, dec)
     assert pixel_of(360.0, 10.0) == pixel_of(0.0, 10.0)
+
+
+def test_an_object_stored_before_the_index_enters_it_with_its_next_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skystream.aws import client
+
+    with template_tables(monkeypatch) as env:
+        store = ObjectStore()
+        row = {"diaObjectId": 9, "ra": 10.0, "decl": -20.0, "lastDiaSourceMjdTai": 61000.0}
+        old = {k: v for k, v in object_item(row, {}).item.items() if k not in ("sky_cell", "sky_pix")}
+        client("dynamodb").put_item(TableName=env["OBJECTS_TABLE"], Item=old)  # as written before issue 18
+        search = ConeSearch(store)
+        assert search.search(10.0, -20.0, 1.0).matches == []
+        assert store.upsert_if_newer({**row, "lastDiaSourceMjdTai": 61001.0}, {})
+        assert [m.dia_object_id for m in search.search(10.0, -20.0, 1.0).matches] == [9]
