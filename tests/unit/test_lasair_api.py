@@ -278,3 +278,13 @@ def test_a_wrong_query_token_counts_against_the_address_as_a_wrong_header_does(w
     assert status == 429 and body["error"] == "too_many_requests" and "Retry-After" in headers
     status, headers, _ = call("GET", "/api/cone/", query={**cone, "token": world.token, "format": "json"})
     assert status == 200 and "X-Skystream-Ignored-Parameters" not in headers  # format is Lasair's, not unknown
+
+
+def test_query_rows_are_capped_by_the_callers_tier(world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from skystream.api import lasair_routes
+
+    monkeypatch.setitem(lasair_routes.QUERY_ROW_CAPS, "anonymous", 3)  # Lasair's 1,000, made visible on 30 objects
+    _, public_key = UserStore().add("Public", "public@example.org", api_tier="anonymous")
+    parts = {"selected": "objects.diaObjectId", "tables": "objects", "conditions": "", "limit": 10}
+    assert len(call("POST", "/api/query/", token=public_key, form=parts)[2]) == 3
+    assert len(call("POST", "/api/query/", token=world.token, form=parts)[2]) == 10
