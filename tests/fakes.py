@@ -26,6 +26,7 @@ from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
 from skystream.domain.records import KafkaRecord
+from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.filters.engine import FilterEngine, SqliteEngine
 from skystream.outputs.base import Outputs
@@ -52,6 +53,7 @@ from skystream.ports import (
     RateCounter,
     RecordProducer,
     ScramUsers,
+    SkyIndexReader,
     StreamReaders,
     TopicAccess,
     Topics,
@@ -416,20 +418,21 @@ class MemoryRates(RateCounter):
         self.clock = clock
         self.counts: dict[tuple[str, int, int], int] = {}
 
-    def hit(self, what: str, user_id: int) -> tuple[int, float]:
+    def hit(self, what: str, user_id: int, window_s: int = WINDOW_S) -> tuple[int, float]:
         now = self.clock()
-        key = (what, user_id, int(now // self.WINDOW_S))
+        key = (f"{what}/{window_s}", user_id, int(now // window_s))
         self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key], (key[2] + 1) * self.WINDOW_S - now
+        return self.counts[key], (key[2] + 1) * window_s - now
 
 
 # -- objects and alerts --------------------------------------------------------------------------
 
 
-class MemoryObjects(ObjectWriter, ObjectReader):
+class MemoryObjects(ObjectWriter, ObjectReader, SkyIndexReader):
     """The objects table without DynamoDB's limits: an item is the :class:`StoredObject` itself; the
     newest alert wins (by ``lastDiaSourceMjdTai``, then diaSourceId); ``fail`` makes every write raise it;
-    ``writes`` logs the ids of each ``put_newest`` call."""
+    ``writes`` logs the ids of each ``put_newest`` call. Its sky index is each object's pixel computed as the
+    real item builder does (``skystream.domain.sky``)."""
 
     def __init__(self, fail: Exception | None = None):
         self.stored: dict[int, StoredObject] = {}
@@ -477,6 +480,18 @@ class MemoryObjects(ObjectWriter, ObjectReader):
     def recent(self, limit: int) -> list[StoredObject]:
         newest = sorted(self.stored.values(), key=lambda s: s.row.get("lastDiaSourceMjdTai") or 0.0, reverse=True)
         return newest[:limit]
+
+    def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan:
+        ranges = list(ranges)
+        points = []
+        for stored in self.stored.values():
+            ra, decl = stored.row.get("ra"), stored.row.get("decl")
+            if not is_position(ra, decl):
+                continue
+            keys = sky_attributes(ra, decl)
+            if any(r.cell == keys["sky_cell"] and r.first <= keys["sky_pix"] <= r.last for r in ranges):
+                points.append(SkyPoint(stored.dia_object_id, float(ra), float(decl)))
+        return SkyScan(points=points, requests=len(ranges))
 
 
 class MemoryArchive(ArchiveWriter, FullAlertSource):

@@ -41,7 +41,7 @@ def test_the_stack_holds_exactly_what_the_template_declares(stack: EphemeralStac
     assert TopicAdmin().list_topics() == declared_topics
     # Keys and indexes come from the template, not from code.
     objects = client("dynamodb").describe_table(TableName=os.environ["OBJECTS_TABLE"])["Table"]
-    assert {i["IndexName"] for i in objects.get("GlobalSecondaryIndexes", [])} == {"by-night"}
+    assert {i["IndexName"] for i in objects.get("GlobalSecondaryIndexes", [])} == {"by-night", "by-sky"}  # by-sky: issue 18
     digest_ttl = client("dynamodb").describe_time_to_live(TableName=os.environ["DIGEST_TABLE"])
     assert digest_ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
 

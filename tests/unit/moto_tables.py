@@ -15,11 +15,11 @@ from skystream.storage.filters import forget_active_cache
 
 @contextmanager
 def template_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """Every DynamoDB table of infra/template.yaml, empty, with the environment naming them."""
+    """Every DynamoDB table and S3 bucket of infra/template.yaml, empty, with the environment naming them."""
     template = local_template("127.0.0.1:1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_REGION": "us-east-1",
-           **{k: v for k, v in template.environment.items() if k.endswith("_TABLE")}}
+           **{k: v for k, v in template.environment.items() if k.endswith(("_TABLE", "_BUCKET"))}}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     aws.reset_clients()
@@ -29,6 +29,10 @@ def template_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]
         dynamodb = aws.client("dynamodb")
         for kwargs in template.tables.values():
             dynamodb.create_table(**kwargs)
+        s3 = aws.client("s3")
+        for name, value in env.items():
+            if name.endswith("_BUCKET"):
+                s3.create_bucket(Bucket=value)
         yield env
     forget_active_cache()
     aws._client.cache_clear()

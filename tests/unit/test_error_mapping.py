@@ -50,6 +50,7 @@ EXPECTED: dict[type[SkystreamError], tuple[int, str]] = {
     errors.StaleVersion: (409, "stale_version"),
     errors.TooManyRequests: (429, "too_many_requests"),
     errors.RateLimited: (429, "rate_limited"),
+    errors.HourlyLimitExceeded: (429, "api_limit_exceeded"),
     errors.NotBuilt: (501, "not_implemented"),
     errors.Unavailable: (503, "unavailable"),
 }
@@ -61,6 +62,8 @@ def _all_subclasses(cls: type) -> set[type]:
 
 
 def _instance(cls: type[SkystreamError]) -> SkystreamError:
+    if issubclass(cls, errors.HourlyLimitExceeded):
+        return cls("slow down", retry_after=7, limit=10, reset_at=1_800_000_000, tier="anonymous", setting="X")
     if issubclass(cls, errors.TooManyRequests):
         return cls("slow down", retry_after=7)
     if issubclass(cls, errors.FilterRejected):
@@ -109,6 +112,9 @@ def test_the_api_maps_each_error_type_to_its_status_and_body(
     assert body == json.loads(json.dumps(exc.body()))  # detail and every extra field, as raised
     if issubclass(cls, errors.TooManyRequests):
         assert response["headers"]["Retry-After"] == "7"
+    if cls is errors.HourlyLimitExceeded:
+        assert (response["headers"]["X-RateLimit-Limit"], response["headers"]["X-RateLimit-Reset"]) == (
+            "10", "1800000000")
     if cls is errors.FilterRejected:
         assert body["position"] == 7
 

@@ -33,3 +33,25 @@ def test_a_second_token_works_alongside_the_first(monkeypatch: pytest.MonkeyPatc
         second = store.new_token(ada.user_id)
         assert second != first
         assert store.by_token(first) == store.by_token(second) == ada
+
+
+def test_api_tiers_are_kept_per_user_and_set_by_the_cli(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from skystream.cli import main as cli
+
+    with template_tables(monkeypatch) as env:
+        store = UserStore()
+        ada, _ = store.add("Ada", "ada@example.org")
+        public, public_token = store.add("Public", "public@example.org", api_tier="anonymous")
+        assert ada.api_tier == "user" and store.by_token(public_token).api_tier == "anonymous"
+        with pytest.raises(ValueError, match="unknown API tier 'gold'"):
+            store.add("Gil", "gil@example.org", api_tier="gold")  # type: ignore[arg-type]
+        assert cli(["users", "tier", str(ada.user_id), "power"]) == 0
+        assert "user 1 is now in the Lasair API tier power" in capsys.readouterr().out
+        assert store.get(ada.user_id).api_tier == "power"
+        assert cli(["users", "tier", "99", "power"]) == 1  # no such user: an error, nothing created
+        assert store.get(99) is None
+        # a user stored before the tiers existed is in the user tier
+        client("dynamodb").update_item(TableName=env["USERS_TABLE"], Key={"pk": {"S": f"user#{public.user_id}"}},
+                                       UpdateExpression="REMOVE api_tier")
+        assert store.get(public.user_id).api_tier == "user"

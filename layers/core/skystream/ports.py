@@ -20,6 +20,7 @@ from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
+from skystream.domain.sky import PixelRange, SkyScan
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.users import Recipient, User
 
@@ -66,8 +67,9 @@ class QuotaCounter(Protocol):
 
 
 class RateCounter(Protocol):
-    def hit(self, what: str, user_id: int) -> tuple[int, float]:
-        """Count one request; returns (requests in the current window, seconds until it ends)."""
+    def hit(self, what: str, user_id: int, window_s: int = 60) -> tuple[int, float]:
+        """Count one request in the current clock window of ``window_s`` seconds; returns (requests in
+        that window, seconds until it ends)."""
 
 
 # -- objects and alerts --------------------------------------------------------------------------
@@ -93,6 +95,12 @@ class ObjectReader(Protocol):
     def get_many(self, ids: Iterable[int]) -> Mapping[int, StoredObject]: ...
 
     def recent(self, limit: int) -> list[StoredObject]: ...
+
+
+class SkyIndexReader(Protocol):
+    """The objects' sky index (``skystream.storage.objects.ObjectStore``): the objects in ranges of HEALPix pixels."""
+
+    def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan: ...
 
 
 class ArchiveWriter(Protocol):

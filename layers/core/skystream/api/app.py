@@ -28,18 +28,29 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
 from skystream import wiring
-from skystream.api import annotation_routes, body, filter_routes, object_routes, stream_routes
+from skystream.api import (
+    annotation_routes,
+    body,
+    filter_routes,
+    lasair_params,
+    lasair_routes,
+    object_routes,
+    stream_routes,
+)
 from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
-from skystream.domain.errors import SkystreamError, TooManyRequests
+from skystream.domain.errors import SkystreamError
 
 TITLE = "skystream filter API"
 VERSION = "1"
 
-ROUTERS: list[Router] = [filter_routes.router, object_routes.router, annotation_routes.router, stream_routes.router]
+ROUTERS: list[Router] = [filter_routes.router, object_routes.router, annotation_routes.router, stream_routes.router,
+                         lasair_routes.router]
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("GET", "/openapi.json"),
     ("GET", "/schema"),  # the filter language, the same for everyone (as /openapi.json): no token needed
+    # Lasair's password -> key exchange, which comes before any key (it answers 501: not built)
+    ("GET", lasair_routes.AUTH_TOKEN), ("POST", lasair_routes.AUTH_TOKEN),
 })
 """(method, path) of the routes that need no token; every other route needs one (a path that is no route: 404)."""
 
@@ -50,11 +61,16 @@ def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None =
 
 
 def _bounded_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """Refuse a body nested too deep or with an over-long number (400) before anything parses it."""
+    """Refuse a JSON body nested too deep or with an over-long number (400) before anything parses it.
+
+    CSV (context loads) and form-encoded bodies (the Lasair API's) are not JSON: their parsers do
+    not recurse, and a JSON text inside a form value (``classdict``) is checked when it is read
+    (``api.lasair_params``).
+    """
     event = app.current_event
-    content_type = (event.headers or {}).get("content-type", "")
+    content_type = (event.headers or {}).get("content-type", "").lower()
     text = event.decoded_body
-    if text and "csv" not in content_type.lower():
+    if text and "csv" not in content_type and lasair_params.FORM not in content_type:
         body.check_json_text(text)
     return next_middleware(app)
 
@@ -69,8 +85,11 @@ def _authenticated(app: APIGatewayHttpResolver, next_middleware: NextMiddleware)
     registered = any(route is known for known in (*app._static_routes, *app._dynamic_routes))
     if registered and (route.method.upper(), route.path) not in PUBLIC_ROUTES:
         event = app.current_event
+        # Lasair's API also takes the key as ?token= (its GET examples do); the rest of the API does not
+        query_token = (event.query_string_parameters or {}).get("token") if lasair_routes.is_lasair_path(
+            route.path) else None
         app.append_context(user=authenticate(event.headers, event.request_context.http.source_ip,
-                                             store=wiring.users()))
+                                             store=wiring.users(), query_token=query_token))
     return next_middleware(app)
 
 
@@ -97,14 +116,17 @@ def build_app() -> APIGatewayHttpResolver:
         description="Lasair-compatible SQL filters over Rubin alerts; matches go to Kafka topics or a daily email. "
         "Authenticate with the header 'Authorization: Token <key>'.",
         security_schemes={"token": APIKey(name="Authorization", in_=APIKeyIn.header,
-                                          description="'Token <key>'; `skystream users add` prints a key")},
+                                          description="'Token <key>'; `skystream users add` prints a key"),
+                          "queryToken": APIKey(name="token", in_=APIKeyIn.query,
+                                               description="The Lasair API (/api/...) also takes the key as ?token=")},
         security=[{"token": []}],
     )
 
     @app.exception_handler(SkystreamError)
     def _domain(exc: SkystreamError) -> Response:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
-        return _json(exc.status, exc.body(), headers)
+        path = app.current_event.path if app.current_event else ""
+        status = lasair_routes.lasair_status(exc.status) if lasair_routes.is_lasair_path(path) else exc.status
+        return _json(status, exc.body(), exc.headers() or None)
 
     @app.exception_handler(RecursionError)
     def _too_deep(exc: RecursionError) -> Response:
@@ -149,6 +171,8 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
     Powertools documents its own 422 body for routes that do not describe one; ours is
     ``{"error", "detail", "problems"}`` everywhere, so the document says so for every route.
     Public routes are marked as needing no token, and every route that authenticates documents 429.
+    The Lasair routes (``/api/...``) read their parameters themselves, from the query string, a form
+    or JSON (``api.lasair_params``), so their parameters and bodies are described here from their models.
     """
     doc = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
     schema = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -158,6 +182,8 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
     ref = {"$ref": "#/components/schemas/ValidationErrorBody"}
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
+            if path in lasair_routes.PARAMETERS:
+                _describe_lasair(operation, method, lasair_routes.PARAMETERS[path], components)
             if (method.upper(), path) in PUBLIC_ROUTES:
                 operation["security"] = []  # no token needed (overrides the document's global security)
             responses = operation.get("responses", {})
@@ -175,6 +201,29 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
                 "content": {"application/json": {"schema": ref}},
             }
     return doc
+
+
+def _describe_lasair(operation: dict[str, Any], method: str, model: type[lasair_params.LasairParams],
+                     components: dict[str, Any]) -> None:
+    """A Lasair route's parameters: in the query string (GET), or a form or JSON body (POST), and the key."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    required = set(schema.get("required", []))
+    token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "Your key, as Lasair takes it in a URL (or send 'Authorization: Token <key>')"}
+    if method == "get":
+        operation["parameters"] = [
+            {"name": name, "in": "query", "required": name in required, "schema": field,
+             "description": field.get("description", "")}
+            for name, field in schema.get("properties", {}).items()
+        ] + [token]
+    else:
+        operation["parameters"] = [token]
+        operation["requestBody"] = {"required": bool(required), "content": {
+            "application/x-www-form-urlencoded": {"schema": ref}, "application/json": {"schema": ref}}}
+    operation["security"] = [{"token": []}, {"queryToken": []}]
 
 
 app = build_app()

@@ -26,9 +26,12 @@ MAX_FAILURES = 10
 """Wrong tokens one source address may send per window before it is refused with 429."""
 
 
-def token_from(headers: dict[str, str] | None) -> str:
+def token_from(headers: dict[str, str] | None, query_token: str | None = None) -> str:
+    """The key of the ``Authorization`` header or, without one, ``query_token`` (Lasair's ``?token=``)."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     value = (lowered.get("authorization") or "").strip()
+    if not value and query_token and query_token.strip():
+        return query_token.strip()
     if not value:
         raise Unauthorized(f"no API token: {HOW}")
     scheme, _, token = value.partition(" ")
@@ -38,9 +41,13 @@ def token_from(headers: dict[str, str] | None) -> str:
 
 
 def authenticate(headers: dict[str, str] | None, source: str, *, store: TokenLookup,
-                 now: float | None = None) -> User:
-    """The user holding the request's token; 401 without a valid one, 429 while ``source`` is throttled."""
-    token = token_from(headers)
+                 now: float | None = None, query_token: str | None = None) -> User:
+    """The user holding the request's token; 401 without a valid one, 429 while ``source`` is throttled.
+
+    ``query_token`` is the ``?token=`` of a Lasair API call (used when there is no header); a wrong
+    one counts against ``source`` as a wrong header does.
+    """
+    token = token_from(headers, query_token)
     now = time.time() if now is None else now
     window = int(now // FAILURE_WINDOW_S) * FAILURE_WINDOW_S
     retry_after = max(1, math.ceil(window + FAILURE_WINDOW_S - now))

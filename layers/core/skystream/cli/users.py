@@ -9,13 +9,14 @@ from dataclasses import asdict
 
 from skystream import wiring
 from skystream.cli.common import connect
+from skystream.domain.users import API_TIERS
 from skystream.wiring import api as services
 
 
 def _add(args: argparse.Namespace) -> int:
     connect()
 
-    user, token = wiring.users().add(args.name, args.email, is_admin=args.admin)
+    user, token = wiring.users().add(args.name, args.email, is_admin=args.admin, api_tier=args.tier)
     if args.json:
         print(json.dumps({**asdict(user), "token": token}))
         return 0
@@ -50,6 +51,17 @@ def _revoke(args: argparse.Namespace) -> int:
         return 0
     count = store.revoke_tokens(args.user_id)
     print(f"revoked {count} token(s) of user {args.user_id}; `skystream users token {args.user_id}` issues a new one")
+    return 0
+
+
+def _tier(args: argparse.Namespace) -> int:
+    connect()
+
+    try:
+        user = wiring.users().set_tier(args.user_id, args.tier)
+    except KeyError:
+        raise RuntimeError(f"no user {args.user_id} (`skystream users show USER_ID` checks an id)") from None
+    print(f"user {user.user_id} is now in the Lasair API tier {user.api_tier}")
     return 0
 
 
@@ -105,8 +117,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("name")
     add.add_argument("email", help="where the daily digest of email filters goes")
     add.add_argument("--admin", action="store_true", help="make the user an administrator")
-    add.add_argument("--json", action="store_true", help="print {user_id, name, email, is_admin, token}")
+    add.add_argument("--json", action="store_true", help="print {user_id, name, email, is_admin, api_tier, token}")
+    add.add_argument("--tier", choices=API_TIERS, default="user",
+                     help="the Lasair API tier: hourly calls and query rows (docs/api.md); default user")
     add.set_defaults(func=_add)
+    tier = commands.add_parser("tier", help="put a user in a Lasair API tier (anonymous, user, power)")
+    tier.add_argument("user_id", type=_user_id)
+    tier.add_argument("tier", choices=API_TIERS)
+    tier.set_defaults(func=_tier)
     token = commands.add_parser("token", help="issue another API token for a user")
     token.add_argument("user_id", type=_user_id)
     token.set_defaults(func=_token)

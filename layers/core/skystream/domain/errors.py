@@ -24,6 +24,10 @@ class SkystreamError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "detail": self.detail, **self.extra}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (none unless a type says so)."""
+        return {}
+
 
 class BadRequest(SkystreamError):
     """The request is well formed but cannot be done as asked (e.g. a filter's SQL is refused)."""
@@ -127,6 +131,28 @@ class TooManyRequests(SkystreamError):
     def __init__(self, detail: str, *, retry_after: int, **extra: Any):
         super().__init__(detail, retry_after=retry_after, **extra)
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class HourlyLimitExceeded(TooManyRequests):
+    """The caller's Lasair API calls this clock hour are used up (its tier's hourly limit, a setting).
+
+    Answered with the limit and the reset time in headers, as every call of that API is
+    (``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset``, epoch seconds).
+    """
+
+    code = "api_limit_exceeded"
+
+    def __init__(self, detail: str, *, retry_after: int, limit: int, reset_at: int, tier: str, setting: str):
+        super().__init__(detail, retry_after=retry_after, limit=limit, tier=tier, setting=setting)
+        self.limit = limit
+        self.reset_at = reset_at
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(self.reset_at)}
 
 
 class StreamAccessRefused(SkystreamError):

@@ -18,7 +18,10 @@ Items are compact, because DynamoDB bills a write by the kilobyte: the key, the 
 the writes and the ``by-night`` index use as native attributes (``lastDiaSourceMjdTai``,
 ``diaSourceId``, ``night`` = int(lastDiaSourceMjdTai + 0.5)), ``schema_version``, the row's
 non-NULL columns as one zlib'd JSON blob (``row_z``, ~1 KB where ~80 native attributes took
-~3 KB), and the full alert's pointer (``alert_key``, ``alert_offset``, ``alert_length``). No
+~3 KB), and the full alert's pointer (``alert_key``, ``alert_offset``, ``alert_length``); for an object with a position,
+``sky_cell`` and ``sky_pix`` (the ``by-sky`` index's keys: ``skystream.domain.sky``, HEALPix cells)
+and ``ra``, ``decl`` natively (the index's projection: :meth:`ObjectStore.in_sky_ranges` answers cone
+searches from the index alone; an item without a position is not in that sparse index). No
 lite lightcurve: it is the archived full alert's (``alerts.lightcurve.lite_from_full``), so
 :meth:`ObjectStore.get` reads it from the archive, and the bulk reads (:meth:`get_many`,
 :meth:`recent`) leave it to whoever needs it (``outputs.kafka`` reads it by pointer, batched,
@@ -61,6 +64,7 @@ from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.bounds import is_integer, is_number
 from skystream.domain.objects import AlertPointer, StoredObject
+from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.features.columns import OBJECT_COLUMN_NAMES
 from skystream.storage.archive import AlertArchive, legacy_pointer
 from skystream.storage.bulk import batch_get, batch_put
@@ -69,6 +73,7 @@ from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dyn
 META_ID = -1  # the item holding the set of nights; never an object
 MAX_ITEM_BYTES = 400_000  # DynamoDB's item limit is 400 KB (409,600 bytes): keep a margin for `updated`
 NIGHT_INDEX = "by-night"
+SKY_INDEX = "by-sky"
 MAX_NIGHT_QUERIES = 64
 """Most by-night queries one :meth:`ObjectStore.recent` call makes (each a few ms on DynamoDB)."""
 WRITE_PARALLEL = 4
@@ -171,6 +176,9 @@ def object_item(row: dict[str, Any], lite: dict[str, Any], *, schema_version: st
         raise
     try:
         values |= {"night": night_of(last), "row_z": _pack_row(row), "schema_version": schema_version}
+        if is_position(row.get("ra"), row.get("decl")):  # the by-sky index's keys and its projection
+            values |= sky_attributes(row["ra"], row["decl"]) | {"ra": to_dynamo(row["ra"]),
+                                                                "decl": to_dynamo(row["decl"])}
         item = {k: _SERIALIZER.serialize(v) for k, v in values.items()}
     except (TypeError, ValueError, ArithmeticError) as exc:  # anything to_dynamo let through that boto3 refuses
         raise UnstorableValue(f"the objects item cannot be serialised: {type(exc).__name__}: {exc}") from None
@@ -391,3 +399,30 @@ class ObjectStore:
         stored = [found[i] for i in dict.fromkeys(ids) if i in found]
         stored.sort(key=lambda s: s.row.get("lastDiaSourceMjdTai") or 0.0, reverse=True)
         return stored[:limit]
+
+    def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan:
+        """Every indexed object in the ranges of the ``by-sky`` index, with its position.
+
+        One Query per range (and per 1 MB page), reading only the index's projection (id, ra,
+        decl); the caller keeps those within its cone. The index, like every DynamoDB global
+        secondary index, is eventually consistent: an object written a moment ago may be missing.
+        """
+        points: list[SkyPoint] = []
+        requests = 0
+        for r in ranges:
+            query: dict[str, Any] = {
+                "TableName": self.table_name, "IndexName": SKY_INDEX,
+                "KeyConditionExpression": "sky_cell = :cell AND sky_pix BETWEEN :first AND :last",
+                "ExpressionAttributeValues": {":cell": {"N": str(r.cell)}, ":first": {"N": str(r.first)},
+                                              ":last": {"N": str(r.last)}},
+                "ProjectionExpression": "diaObjectId, ra, decl",
+            }
+            while True:
+                page = self._client.query(**query)
+                requests += 1
+                points.extend(SkyPoint(int(i["diaObjectId"]["N"]), float(i["ra"]["N"]), float(i["decl"]["N"]))
+                              for i in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return SkyScan(points=points, requests=requests)

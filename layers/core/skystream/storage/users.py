@@ -19,7 +19,7 @@ from typing import Any
 
 from skystream.aws import client
 from skystream.config import settings
-from skystream.domain.users import User
+from skystream.domain.users import API_TIERS, ApiTier, User
 from skystream.storage.bulk import batch_get, paged_items
 
 _COUNTER = "counter#user_id"
@@ -46,9 +46,10 @@ class UserStore:
         )
         return int(out["Attributes"]["next_id"]["N"])
 
-    def add(self, name: str, email: str, is_admin: bool = False) -> tuple[User, str]:
+    def add(self, name: str, email: str, is_admin: bool = False, api_tier: ApiTier = "user") -> tuple[User, str]:
         """Create a user and its first token. The token is returned once; only its hash is kept."""
-        user = User(user_id=self._next_id(), name=name, email=email, is_admin=is_admin)
+        user = User(user_id=self._next_id(), name=name, email=email, is_admin=is_admin,
+                    api_tier=_checked_tier(api_tier))
         self._db.put_item(
             TableName=self.table,
             Item={
@@ -57,6 +58,7 @@ class UserStore:
                 "name": {"S": name},
                 "email": {"S": email},
                 "is_admin": {"BOOL": is_admin},
+                "api_tier": {"S": user.api_tier},
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
@@ -69,6 +71,18 @@ class UserStore:
             Item={"pk": {"S": _TOKEN + token_hash(token)}, "user_id": {"N": str(user_id)}},
         )
         return token
+
+    def set_tier(self, user_id: int, api_tier: ApiTier) -> User:
+        """Put a user in a Lasair API tier (hourly calls, query row cap); raises KeyError for no such user."""
+        try:
+            out = self._db.update_item(
+                TableName=self.table, Key={"pk": {"S": f"user#{int(user_id)}"}},
+                UpdateExpression="SET api_tier = :tier", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":tier": {"S": _checked_tier(api_tier)}}, ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            raise KeyError(f"no user {user_id}") from None
+        return _user(out["Attributes"])
 
     def get(self, user_id: int) -> User | None:
         item = self._db.get_item(TableName=self.table, Key={"pk": {"S": f"user#{user_id}"}}).get("Item")
@@ -188,4 +202,11 @@ def _user(item: dict[str, Any]) -> User:
         name=item["name"]["S"],
         email=item["email"]["S"],
         is_admin=item.get("is_admin", {}).get("BOOL", False),
+        api_tier=item.get("api_tier", {}).get("S", "user"),  # users made before the tiers are "user"
     )
+
+
+def _checked_tier(tier: str) -> ApiTier:
+    if tier not in API_TIERS:
+        raise ValueError(f"unknown API tier {tier!r}; use one of {', '.join(API_TIERS)}")
+    return tier  # type: ignore[return-value]

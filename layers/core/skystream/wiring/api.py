@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from skystream.config import ConfigurationError, Settings
+from skystream.config import ConfigurationError, Settings, settings
 from skystream.domain.stream_access import FunctionsAccess
 from skystream.ports import ScramUsers
 from skystream.services.annotations import AnnotationService, KafkaEventPublisher
+from skystream.services.api_quota import ApiQuota, HourlyLimits
+from skystream.services.cone import ConeSearch
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.objects import ObjectReads
+from skystream.services.sherlock import SherlockContext
 from skystream.services.stream_access import StreamAccess, StreamEndpoint
 from skystream.streams.config import functions_principal
 from skystream.streams.msk_users import MskScramSecrets
 from skystream.streams.scram_users import KafkaScramUsers
-from skystream.wiring import annotations, annotators, context, filters, objects, per_settings, rates, users
+from skystream.wiring import annotations, annotators, archive, context, filters, objects, per_settings, rates, users
 from skystream.wiring.kafka import acls, default_producer, topics
 from skystream.wiring.matching import joins, matcher
 
@@ -49,7 +52,7 @@ def annotation_service(cfg: Settings) -> AnnotationService:
 
 @per_settings
 def object_reads(cfg: Settings) -> ObjectReads:
-    return ObjectReads(objects=objects(), annotations=annotations(), context=context())
+    return ObjectReads(objects=objects(), annotations=annotations(), context=context(), archive=archive())
 
 
 @per_settings
@@ -57,3 +60,23 @@ def stream_endpoint(cfg: Settings) -> StreamEndpoint:
     """The public bootstrap servers when the operator named them (KAFKA_PUBLIC_BOOTSTRAP_SERVERS), else the functions'."""
     return StreamEndpoint(cfg.kafka_public_bootstrap_servers or cfg.kafka_bootstrap_servers,
                           cfg.kafka_security_protocol or "SASL_SSL")
+
+
+@per_settings
+def cone_search(cfg: Settings) -> ConeSearch:
+    return ConeSearch(objects())
+
+
+@per_settings
+def sherlock(cfg: Settings) -> SherlockContext:
+    return SherlockContext(context(), cone_search())
+
+
+@per_settings
+def api_quota(cfg: Settings) -> ApiQuota:
+    return ApiQuota(rates(), HourlyLimits.of(cfg))
+
+
+def annotations_topic() -> str:
+    """The topic accepted annotations are announced on (Lasair's annotate/ answer names it)."""
+    return settings().topic_annotations
