@@ -28,7 +28,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
 from skystream import wiring
-from skystream.api import annotation_routes, body, filter_routes, object_routes
+from skystream.api import annotation_routes, body, filter_routes, object_routes, stream_routes, web_routes
 from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
 from skystream.domain.errors import SkystreamError, TooManyRequests
@@ -36,10 +36,13 @@ from skystream.domain.errors import SkystreamError, TooManyRequests
 TITLE = "skystream filter API"
 VERSION = "1"
 
-ROUTERS: list[Router] = [filter_routes.router, object_routes.router, annotation_routes.router]
+ROUTERS: list[Router] = [filter_routes.router, stream_routes.router, object_routes.router, annotation_routes.router,
+                        web_routes.router]
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("GET", "/openapi.json"),
     ("GET", "/schema"),  # the filter language, the same for everyone (as /openapi.json): no token needed
+    # The web page's files (api.web_routes): public, hold no data; the page sends the token to the routes above.
+    ("GET", "/"), ("GET", "/web"), ("GET", "/web/"), ("GET", "/web/<name>"),
 })
 """(method, path) of the routes that need no token; every other route needs one (a path that is no route: 404)."""
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from skystream.config import Settings
 from skystream.services.annotations import AnnotationService, KafkaEventPublisher
+from skystream.services.filter_records import FilterRecords
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.objects import ObjectReads
 from skystream.wiring import annotations, annotators, context, filters, objects, per_settings, rates
-from skystream.wiring.kafka import default_producer, topics
+from skystream.wiring.kafka import default_producer, topic_reader, topics
 from skystream.wiring.matching import joins, matcher
 
 
@@ -26,3 +27,8 @@ def annotation_service(cfg: Settings) -> AnnotationService:
 @per_settings
 def object_reads(cfg: Settings) -> ObjectReads:
     return ObjectReads(objects=objects(), annotations=annotations(), context=context())
+
+
+@per_settings
+def filter_records(cfg: Settings) -> FilterRecords:
+    return FilterRecords(filters(), topic_reader())
