@@ -25,7 +25,7 @@ from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import ObjectContext, StoredObject
-from skystream.domain.records import KafkaRecord
+from skystream.domain.records import KafkaRecord, TopicPage
 from skystream.filters.engine import FilterEngine, SqliteEngine
 from skystream.outputs.base import Outputs
 from skystream.outputs.email import EmailOutput
@@ -50,6 +50,7 @@ from skystream.ports import (
     RateCounter,
     RecordProducer,
     Topics,
+    TopicTail,
 )
 from skystream.services.joins import Joins
 from skystream.services.matching import Matcher
@@ -117,6 +118,26 @@ class RecordingTopics(Topics):
         for t in topics:
             self.topics.discard(t)
             self.log.append(("delete", t))
+
+
+class MemoryTopicTail(TopicTail):
+    """The topic-tail port over in-memory one-partition topics (``logs``: topic -> values, oldest first),
+    paging as ``streams.tail.TopicReader`` does; every call is kept in ``calls``."""
+
+    def __init__(self, logs: dict[str, list[KafkaRecord]] | None = None) -> None:
+        self.logs = logs or {}
+        self.calls: list[tuple[str, int, dict[int, int] | None]] = []
+
+    def tail(self, topic: str, *, limit: int, before: Mapping[int, int] | None = None,
+             max_bytes: int = 4_000_000) -> TopicPage:
+        self.calls.append((topic, limit, dict(before) if before is not None else None))
+        if topic not in self.logs:
+            return TopicPage(topic, [], None, exists=False)
+        log = self.logs[topic]
+        end = before.get(0, len(log)) if before else len(log)
+        shown = list(reversed(log[max(0, end - limit):end]))
+        oldest = shown[-1].offset if shown else end
+        return TopicPage(topic, shown, {0: oldest} if oldest > 0 else None)
 
 
 class RecordingPublisher(EventPublisher):

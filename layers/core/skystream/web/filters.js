@@ -148,9 +148,9 @@ export async function filterEditor(ctx, { id, copyOf }) {
     readonly: readOnly, "aria-describedby": "f-name-help f-name-error" });
   const description = h("textarea", { id: "f-description", name: "description", rows: "2", readonly: readOnly,
     value: start.description || "" });
-  const selected = text("selected", start.selected, { rows: "3" });
+  const selected = text("selected", start.selected, { rows: "2" });
   const tablesField = text("tables", start.tables, { rows: "1" });
-  const conditions = text("conditions", start.conditions, { rows: "5" });
+  const conditions = text("conditions", start.conditions, { rows: "4" });
   const sql = text("sql", "", { rows: "10" });
   const output = h("select", { id: "f-output", name: "output", disabled: readOnly, value: start.output },
     OUTPUTS.map(([value, label]) => h("option", { value }, label)));
@@ -188,6 +188,14 @@ export async function filterEditor(ctx, { id, copyOf }) {
     attachCompletion(tablesField, "tables", source);
   }
   for (const f of Object.values(sqlFields)) f.addEventListener("focus", () => { lastFocused = f; });
+  // A message about text the user has since changed would point at the wrong place: it goes with the edit.
+  for (const f of [nameInput, quota, ...Object.values(sqlFields)]) {
+    f.addEventListener("input", () => {
+      if (!f.hasAttribute("aria-invalid")) return;
+      f.removeAttribute("aria-invalid");
+      form.querySelector(`#${f.id}-error`).replaceChildren();
+    });
+  }
 
   function mode() { return modeSql.checked ? "sql" : "parts"; }
 
@@ -309,6 +317,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
       + (result.truncated ? ` (the first ${result.count}; more matched)` : "") + ` in ${result.elapsed_s} s.`;
     replace(outcome, h("h2", {}, "Run now"), message("ok", summary),
       result.rows.length ? resultsTable(result.rows, "Matches") : h("p", { class: "empty" }, "Nothing matched."));
+    outcome.scrollIntoView({ block: "start" });
   });
 
   const save = () => act(saveButton, "Saving…", async () => {
@@ -336,6 +345,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
         h("dt", {}, "Topic"), h("dd", {}, h("code", { id: "saved-topic" }, saved.topic)),
         h("dt", {}, "Reseeded"), h("dd", { id: "saved-reseeded" }, `${saved.reseeded} record(s) put in the topic from recent objects`)) : null,
       saved.topic ? h("p", {}, h("a", { href: `#/filters/${fid}/stream` }, `Watch the stream of ${saved.topic}`)) : null);
+    outcome.scrollIntoView({ block: "start" });
   });
 
   const remove = () => act(deleteButton, "Deleting…", async () => {

@@ -15,7 +15,7 @@ function lightcurveSection(points) {
   const hidden = new Set();
   let mode = "flux";
   const holder = h("div", { class: "plot-holder" });
-  const note = h("p", { class: "hint", "aria-live": "polite" });
+  const note = h("span", { "aria-live": "polite" });
 
   function draw() {
     const { shown, missing, nonPositive } = plottable(points, mode);
@@ -38,8 +38,7 @@ function lightcurveSection(points) {
     ...bands.map((b) => h("label", {},
       h("input", { type: "checkbox", checked: true, "data-band": b,
         onchange: (e) => { if (e.target.checked) hidden.delete(b); else hidden.add(b); draw(); } }),
-      h("span", { class: "swatch", "data-colour": b }), ` ${b} (${points.filter((p) => p.band === b).length})`)),
-    h("span", { class: "key" }, "● detection  □ forced photometry"));
+      h("span", { class: "swatch", "data-colour": b }), ` ${b} (${points.filter((p) => p.band === b).length})`)));
   for (const sw of legend.querySelectorAll(".swatch")) sw.style.background = BAND_COLOURS[sw.dataset.colour] || "#777";
 
   const rows = points.map((p) => {
@@ -49,7 +48,8 @@ function lightcurveSection(points) {
   });
   draw();
   return h("section", { "aria-labelledby": "lc-title" }, h("h2", { id: "lc-title" }, "Lightcurve"),
-    points.length ? [h("div", { class: "plot-controls" }, modes, legend), holder, note,
+    points.length ? [h("div", { class: "plot-controls" }, modes, legend), holder,
+      h("p", { class: "key" }, "● a detection (diaSource), □ forced photometry (diaForcedSource); bars: ±1σ. ", note),
       h("details", {}, h("summary", {}, "The lightcurve as a table"), rowsTable(rows, { caption: "Points, newest first" }))]
       : message("info", "This object has no lightcurve points stored."));
 }
@@ -82,8 +82,8 @@ export async function objectView(ctx, id) {
 
   replace(ctx.main,
     h("div", { class: "titlebar" }, h("h1", { tabindex: "-1" }, `Object ${id}`), h("a", { href: "#/filters" }, "Filters")),
-    h("dl", { class: "facts" }, SUMMARY.filter((k) => k in row).flatMap((k) => [
-      h("dt", { title: descriptions.get(`objects.${k}`) || null }, k), h("dd", {}, fmt(row[k]))])),
+    h("dl", { class: "facts row" }, SUMMARY.filter((k) => k in row).map((k) => h("div", {},
+      h("dt", { title: descriptions.get(`objects.${k}`) || null }, k), h("dd", {}, fmt(row[k]))))),
     lightcurveSection(points),
     h("section", { "aria-labelledby": "ann-title" }, h("h2", { id: "ann-title" }, "Annotations"),
       obj.annotations && obj.annotations.length ? rowsTable(obj.annotations, { caption: "Latest annotation of each annotator" })

@@ -106,7 +106,9 @@ export function lightcurvePlot(shown, mode, { hidden = new Set(), width = 860, h
 
   const errors = s("g", { class: "errors" });
   const marks = s("g", { class: "points" });
-  for (const p of drawn) {
+  // Forced photometry first, larger and open, so a detection at the same epoch shows as a dot inside its square.
+  const ordered = [...drawn.filter((p) => p.kind !== "det"), ...drawn.filter((p) => p.kind === "det")];
+  for (const p of ordered) {
     const colour = BAND_COLOURS[p.band] || "#777";
     const x = X(p.mjd);
     const y = Y(p.y);
@@ -116,8 +118,8 @@ export function lightcurvePlot(shown, mode, { hidden = new Set(), width = 860, h
         : `${p.y.toFixed(1)} ± ${p.yErr === null ? "?" : p.yErr.toFixed(1)} nJy`);
     const attrs = { class: `pt ${p.kind}`, "data-band": p.band, "data-kind": p.kind };
     marks.append(p.kind === "det"
-      ? s("circle", { ...attrs, cx: x, cy: y, r: 3.6, fill: colour, stroke: "#fff", "stroke-width": 0.8 }, s("title", {}, what))
-      : s("rect", { ...attrs, x: x - 3.2, y: y - 3.2, width: 6.4, height: 6.4, fill: "none", stroke: colour, "stroke-width": 1.4 },
+      ? s("circle", { ...attrs, cx: x, cy: y, r: 3.2, fill: colour }, s("title", {}, what))
+      : s("rect", { ...attrs, x: x - 4.5, y: y - 4.5, width: 9, height: 9, fill: "none", stroke: colour, "stroke-width": 1.3 },
         s("title", {}, what)));
   }
   svg.append(grid, axes, errors, marks);
