@@ -173,7 +173,15 @@ def test_sign_in_write_run_save_watch_and_look_at_an_object(stack: EphemeralStac
         expect(page.locator("#saved-reseeded")).to_have_text("10 record(s) put in the topic from recent objects")
         expect(page.get_by_role("heading", name='Edit filter "bright south"')).to_be_visible()
         shot(page, "editor-saved")
-        page.get_by_role("link", name=f"Watch the stream of {topic}").click()
+
+        # Someone else saves it meanwhile (here: the same user through the API): saving is refused, nothing is lost.
+        fid = page.evaluate("location.hash").split("/")[-1]
+        ApiClient(site, token).patch(f"/filters/{fid}", {"version": 1, "description": "edited elsewhere"})
+        where.press("Control+s")
+        expect(page.locator(".form-error")).to_contain_text(f"filter {fid} is at version 2, not 1")
+        page.get_by_role("button", name="Reload the filter").click()
+        expect(page.get_by_label("Description")).to_have_value("edited elsewhere")
+        page.get_by_role("link", name="Watch its stream").click()
         records = page.locator("tr.record")
         expect(records).to_have_count(10)
         expect(page.locator(".status")).to_contain_text(f"10 record(s) of topic {topic}, newest first")
@@ -183,7 +191,7 @@ def test_sign_in_write_run_save_watch_and_look_at_an_object(stack: EphemeralStac
         shot(page, "stream")
 
         # The filters list: hers with its topic and stream, and Bob's public one, which she copies (as SQL) and deletes.
-        page.get_by_role("link", name="Filters", exact=True).click()
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Filters").click()
         row = page.locator("tr[data-filter]", has_text="bright south")
         expect(row).to_contain_text(topic)
         expect(row.get_by_role("link", name="Stream")).to_be_visible()
@@ -235,6 +243,13 @@ def test_sign_in_write_run_save_watch_and_look_at_an_object(stack: EphemeralStac
         expect(features).to_contain_text("nDiaSources")
         page.get_by_label("Find a feature").fill("jump")
         expect(features.locator("tbody tr")).to_have_count(2)  # jump1, jump2
+
+        # A token revoked meanwhile: the next request brings the sign-in back, saying why.
+        UserStore().revoke_tokens(user.user_id)
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Filters").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("this API token is not valid")
+        assert page.evaluate("sessionStorage.getItem('skystream.token')") is None
     finally:
         context.close()
     assert failures == [], f"the page raised: {failures}"

@@ -94,3 +94,12 @@ def test_the_package_data_lists_every_file_of_the_page() -> None:
     matched = {path.relative_to(package).as_posix() for key in ("*", "skystream")
                for pattern in package_data.get(key, []) for path in package.glob(pattern) if path.is_file()}
     assert {f"web/{name}" for name in FILES} <= matched
+
+
+def test_the_readme_says_where_to_open_the_page_and_links_a_screenshot_of_each() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first_screen = "\n".join(readme.splitlines()[:30])
+    assert "http://127.0.0.1:8000/web/" in first_screen
+    for page in ("sign-in", "filters", "editor-error", "editor-saved", "stream", "object"):
+        assert f"(docs/img/web-{page}.png)" in readme
+        assert (ROOT / "docs" / "img" / f"web-{page}.png").stat().st_size > 5_000

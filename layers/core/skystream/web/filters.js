@@ -250,6 +250,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
     }
     control.setAttribute("aria-invalid", "true");
     slot.replaceChildren(...children);
+    slot.scrollIntoView({ block: "nearest" }); // the field and, below it, the message and where it points
     return true;
   }
 
@@ -262,7 +263,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
     }
     if (body.error === "stale_version") {
       formError.replaceChildren(message("error", `${err.message} `,
-        h("button", { type: "button", class: "link", onclick: () => filterEditor(ctx, { id }) }, "Reload the filter")));
+        h("button", { type: "button", class: "link", onclick: () => filterEditor(ctx, { id: current.filter_id }) }, "Reload the filter")));
       return;
     }
     if (Array.isArray(body.problems)) {
