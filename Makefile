@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The web page's browser tests (tests/integration/test_web_page.py) drive Debian's Chromium through
 # playwright, pointed at this executable (playwright's own browser download is never used).
 CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -107,7 +107,8 @@ def test_sign_in_write_run_save_watch_and_look_at_an_object(stack: EphemeralStac
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
 
     context = browser.new_context(viewport={"width": 1366, "height": 860})
-    context.set_default_timeout(WAIT_MS)
+    context.set_default_timeout(WAIT_MS)  # actions and waits
+    expect.set_options(timeout=WAIT_MS)  # assertions (playwright's default is 5 s)
     page = context.new_page()
     failures: list[str] = []
     page.on("pageerror", lambda error: failures.append(str(error)))
