@@ -254,3 +254,46 @@ def test_sign_in_write_run_save_watch_and_look_at_an_object(stack: EphemeralStac
     finally:
         context.close()
     assert failures == [], f"the page raised: {failures}"
+
+
+def test_the_pages_own_parts_keep_ids_exact_and_point_at_the_right_place(site: str, browser: Browser) -> None:
+    """The page's pure functions, run in the browser as the page runs them."""
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{site}/web/")
+        out = page.evaluate("""async () => {
+            const api = await import("./api.js");
+            const filters = await import("./filters.js");
+            const plot = await import("./plot.js");
+            const complete = await import("./complete.js");
+            const parsed = api.parseJSON('{"id": 169298438141575216, "small": 3000010000001, "neg": -9007199254740993, '
+              + '"f": 12345678901234567.5, "x": 1.25e-7, "s": "169298438141575216 in a string", "l": [9007199254740993]}');
+            const tables = [{name: "objects", columns: [{name: "decl", type: "DOUBLE", description: ""},
+                                                       {name: "decErr", type: "DOUBLE", description: ""}]},
+                            {name: "annotations", columns: [{name: "classification", type: "TEXT", description: ""}]}];
+            return {
+              parsed,
+              point: filters.pointAt("objects.ra > 1\\nAND objects.gmag < 19", 19),
+              mag: plot.magnitude(1000, 10),
+              noMag: plot.magnitude(-5, 1),
+              shown: plot.plottable([{mjd: 1, flux: 10, fluxErr: 1}, {mjd: 2, flux: -3, fluxErr: 1},
+                                     {mjd: null, flux: 4, fluxErr: 1}], "mag"),
+              ticks: plot.ticks(60850.2, 60998.8),
+              columns: complete.candidates(tables, "objects.de", "sql").map((c) => c.insert),
+              annotator: complete.candidates(tables, "ff.cl", "sql", ["ff"]).map((c) => c.insert),
+              tableNames: complete.candidates(tables, "ob", "tables").map((c) => c.insert),
+            };
+        }""")
+    finally:
+        context.close()
+    assert out["parsed"] == {"id": "169298438141575216", "small": 3000010000001, "neg": "-9007199254740993",
+                             "f": 12345678901234567.5, "x": 1.25e-7, "s": "169298438141575216 in a string",
+                             "l": ["9007199254740993"]}
+    assert out["point"] == {"line": "AND objects.gmag < 19", "column": 4, "lineNumber": 2, "length": 12}
+    assert out["mag"]["mag"] == pytest.approx(31.4 - 7.5) and out["mag"]["magErr"] == pytest.approx(0.010857, rel=1e-3)
+    assert out["noMag"] == {"mag": None, "magErr": None}
+    assert len(out["shown"]["shown"]) == 1 and out["shown"]["nonPositive"] == 1 and out["shown"]["missing"] == 1
+    assert out["ticks"] == [60875, 60900, 60925, 60950, 60975]  # round steps inside the range
+    assert out["columns"] == ["objects.decl", "objects.decErr"]
+    assert out["annotator"] == ["ff.classification"] and out["tableNames"] == ["objects"]

@@ -103,14 +103,18 @@ export function pointAt(text, position) {
   return { line, column, lineNumber: text.slice(0, position).split("\n").length, length: token ? token[0].length : 1 };
 }
 
+const CLAUSE_FIRST = /^\s*(ORDER\s+BY|LIMIT)\b/i; // conditions may be only ORDER BY / LIMIT (no WHERE then)
+
+/** A simple SELECT as the three parts; null when it is not that simple (the server splits it on save). */
 function splitSql(sql) {
   const m = sql.match(/^\s*SELECT\s+([\s\S]*?)\s+FROM\s+([\s\S]*?)(?:\s+WHERE\s+([\s\S]*?))?\s*;?\s*$/i);
-  if (!m || /\b(JOIN|SELECT)\b/i.test(m[2])) return null;
+  if (!m || /\b(JOIN|SELECT|ORDER|LIMIT|AS)\b|--|\/\*|#/i.test(m[2])) return null;
   return { selected: m[1], tables: m[2], conditions: m[3] || "" };
 }
 
 function joinSql(selected, tables, conditions) {
-  return `SELECT ${selected.trim()}\nFROM ${tables.trim()}` + (conditions.trim() ? `\nWHERE ${conditions.trim()}` : "");
+  const cond = conditions.trim();
+  return `SELECT ${selected.trim()}\nFROM ${tables.trim()}` + (cond ? (CLAUSE_FIRST.test(cond) ? `\n${cond}` : `\nWHERE ${cond}`) : "");
 }
 
 export async function filterEditor(ctx, { id, copyOf }) {
