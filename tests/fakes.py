@@ -25,7 +25,7 @@ from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
-from skystream.domain.records import KafkaRecord
+from skystream.domain.records import KafkaRecord, TopicPage
 from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.filters.engine import FilterEngine, SqliteEngine
@@ -57,6 +57,7 @@ from skystream.ports import (
     StreamReaders,
     TopicAccess,
     Topics,
+    TopicTail,
 )
 from skystream.services.joins import Joins
 from skystream.services.matching import Matcher
@@ -265,6 +266,26 @@ class RecordingAdminClient:
                                      ) -> dict[str, _Done]:
         self.calls.append(("alter_user_scram_credentials", list(alterations)))
         return {a.user: _Done(None, self.fail) for a in alterations}
+
+
+class MemoryTopicTail(TopicTail):
+    """The topic-tail port over in-memory one-partition topics (``logs``: topic -> values, oldest first),
+    paging as ``streams.tail.TopicReader`` does; every call is kept in ``calls``."""
+
+    def __init__(self, logs: dict[str, list[KafkaRecord]] | None = None) -> None:
+        self.logs = logs or {}
+        self.calls: list[tuple[str, int, dict[int, int] | None]] = []
+
+    def tail(self, topic: str, *, limit: int, before: Mapping[int, int] | None = None,
+             max_bytes: int = 4_000_000) -> TopicPage:
+        self.calls.append((topic, limit, dict(before) if before is not None else None))
+        if topic not in self.logs:
+            return TopicPage(topic, [], None, exists=False)
+        log = self.logs[topic]
+        end = before.get(0, len(log)) if before else len(log)
+        shown = list(reversed(log[max(0, end - limit):end]))
+        oldest = shown[-1].offset if shown else end
+        return TopicPage(topic, shown, {0: oldest} if oldest > 0 else None)
 
 
 class RecordingPublisher(EventPublisher):

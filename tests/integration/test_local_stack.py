@@ -97,11 +97,17 @@ def test_skystream_up_and_down_leave_no_process_behind(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=180,
     )
     assert up.returncode == 0, up.stderr
+    page = f"http://127.0.0.1:{ports[2]}/web/"
+    assert f"page     {page}" in up.stdout  # where to open the web page
+    with urllib.request.urlopen(page, timeout=10) as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
     state = json.loads((tmp_path / "stack.json").read_text())
     pids = state["pids"]
     assert set(pids) == {"kafka", "kafka_front", "aws", "functions"} and all(pid_alive(p) for p in pids.values())
     status = subprocess.run([*cli, "status", "--json"], env=env, capture_output=True, text=True, timeout=30)
     assert json.loads(status.stdout)["running"] is True
+    status = subprocess.run([*cli, "status"], env=env, capture_output=True, text=True, timeout=30)
+    assert f"page       {page}" in status.stdout
     with urllib.request.urlopen(f"http://127.0.0.1:{ports[2]}/health", timeout=10) as response:
         assert response.status == 200
     down = subprocess.run([*cli, "down"], env=env, capture_output=True, text=True, timeout=60)

@@ -20,6 +20,7 @@ from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.domain.matches import MatchReport
 from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
+from skystream.domain.records import TopicPage
 from skystream.domain.sky import PixelRange, SkyScan
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.users import Recipient, User
@@ -47,6 +48,15 @@ class Topics(Protocol):
     def create(self, topics: Sequence[str], *, partitions: int = 1, retention_ms: int | None = ...) -> None: ...
 
     def delete(self, topics: Sequence[str], *, missing_ok: bool = True) -> None: ...
+
+
+class TopicTail(Protocol):
+    """Reads the newest records of a topic, below a cursor, without a consumer group
+    (``skystream.streams.tail.TopicReader``)."""
+
+    def tail(self, topic: str, *, limit: int, before: Mapping[int, int] | None = None,
+             max_bytes: int = ...) -> TopicPage:
+        """At most ``limit`` records (and about ``max_bytes`` of values), newest first."""
 
 
 class EventPublisher(Protocol):

@@ -35,7 +35,9 @@ from skystream.api import (
     lasair_params,
     lasair_routes,
     object_routes,
+    record_routes,
     stream_routes,
+    web_routes,
 )
 from skystream.api.auth import authenticate
 from skystream.api.models import ValidationErrorBody
@@ -44,13 +46,15 @@ from skystream.domain.errors import SkystreamError
 TITLE = "skystream filter API"
 VERSION = "1"
 
-ROUTERS: list[Router] = [filter_routes.router, object_routes.router, annotation_routes.router, stream_routes.router,
-                         lasair_routes.router]
+ROUTERS: list[Router] = [filter_routes.router, record_routes.router, stream_routes.router, object_routes.router,
+                         annotation_routes.router, lasair_routes.router, web_routes.router]
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("GET", "/openapi.json"),
     ("GET", "/schema"),  # the filter language, the same for everyone (as /openapi.json): no token needed
     # Lasair's password -> key exchange, which comes before any key (it answers 501: not built)
     ("GET", lasair_routes.AUTH_TOKEN), ("POST", lasair_routes.AUTH_TOKEN),
+    # The web page's files (api.web_routes): public, hold no data; the page sends the token to the routes above.
+    ("GET", "/"), ("GET", "/web"), ("GET", "/web/"), ("GET", "/web/<name>"),
 })
 """(method, path) of the routes that need no token; every other route needs one (a path that is no route: 404)."""
 

@@ -101,6 +101,25 @@ class RunResponse(BaseModel):
     elapsed_s: float
 
 
+class RecordOut(BaseModel):
+    partition: int
+    offset: int
+    timestamp: str | None = Field(description="When the broker took the record (ISO 8601 UTC)")
+    key: str | None = Field(description="The record's key: the diaObjectId, as text")
+    headers: dict[str, str] = Field(description="filter_id, schema_version, ...")
+    value: Any = Field(description="The record as consumers read it (parsed JSON; text when it is not JSON)")
+    size: int = Field(description="Bytes of the value")
+
+
+class RecordPage(BaseModel):
+    filter_id: str
+    topic: str
+    records: list[RecordOut] = Field(description="Newest first")
+    next_before: str | None = Field(description="Pass as ?before= for the next, older page; null: nothing older")
+    message: str = Field(description="What the page shows, in words (e.g. why it is empty)")
+    complete: bool = Field(description="False when the cluster was too slow to give every record of the page")
+
+
 class ColumnOut(BaseModel):
     name: str
     type: str

@@ -35,6 +35,8 @@ def _status(args: argparse.Namespace) -> int:
         for name, alive in info["alive"].items():
             print(f"{name:10s} pid {info['pids'][name]:>7d}  {'running' if alive else 'STOPPED'}")
         print(f"kafka      {info['bootstrap']}\naws        {info['endpoint']}\napi        {info['api_url']}")
+        if info.get("api_url"):
+            print(f"page       {stack.page_url(info['api_url'])}")
         if info["alive"].get("functions") is False and all(info["answering"].values()):
             print("the function host is not running; the broker and endpoint answer: "
                   "`skystream restart functions` restarts it")

@@ -42,14 +42,17 @@ class FilterRejected(BadRequest):
 
     Raised by the filter core (``skystream.filters``) and the filter service alike, so a refusal
     raised anywhere reaches the user the same way: 400 ``invalid_filter`` with ``position``, the
-    0-based character offset in the text the user wrote (None when no place can be named).
+    0-based character offset in the text the user wrote (None when no place can be named), and
+    ``part``, which text that is: ``selected``, ``tables`` or ``conditions`` of a three-part
+    filter, None for a whole ``sql`` statement (or no place), so a form can point at the field.
     """
 
     code = "invalid_filter"
 
-    def __init__(self, detail: str, position: int | None = None, **extra: Any):
-        super().__init__(detail, position=position, **extra)
+    def __init__(self, detail: str, position: int | None = None, *, part: str | None = None, **extra: Any):
+        super().__init__(detail, position=position, part=part, **extra)
         self.position = position
+        self.part = part
 
 
 class Unauthorized(SkystreamError):

@@ -79,8 +79,13 @@ class SourceMap:
         return cls((SourcePart("", 0, sql),))
 
     def locate(self, offset: int | None) -> tuple[str, int | None]:
+        where, rel, _label = self.place(offset)
+        return where, rel
+
+    def place(self, offset: int | None) -> tuple[str, int | None, str | None]:
+        """``(" at line L, col C of PART", offset within the part, the part's label or None)``."""
         if offset is None:
-            return "", None
+            return "", None, None
         for part in self.parts:
             if part.start <= offset <= part.start + len(part.text):
                 rel = offset - part.start
@@ -88,8 +93,8 @@ class SourceMap:
                 line = before.count("\n") + 1
                 col = rel - (before.rfind("\n") + 1) + 1
                 where = f" at line {line}, col {col}" + (f" of {part.label}" if part.label else "")
-                return where, rel
-        return "", None
+                return where, rel, part.label or None
+        return "", None, None
 
 
 @dataclass(frozen=True)
@@ -187,9 +192,9 @@ class _Checker:
 
     # -- helpers -------------------------------------------------------------
     def refuse(self, message: str, offset: int | None = None, hint: str = "") -> FilterRejected:
-        where, rel = self.source.locate(offset)
+        where, rel, part = self.source.place(offset)
         text = f"{message}{where}" + (f" ({hint})" if hint else "")
-        return FilterRejected(text, rel)
+        return FilterRejected(text, rel, part=part)
 
     @staticmethod
     def offset_of(node: exp.Expression) -> int | None:

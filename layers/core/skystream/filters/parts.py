@@ -50,7 +50,8 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
     offset = 0
     for raw in (tables or "").split(","):
         item = raw.strip()
-        where = f" at col {offset + raw.find(item) + 1} of tables" if item else ""
+        at = offset + raw.find(item)
+        where = f" at col {at + 1} of tables" if item else ""
         offset += len(raw) + 1
         if not item:
             continue
@@ -58,23 +59,23 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
         watch = _WATCH.match(item)
         if watch or item.lower() in NOT_BUILT:
             table = "watchlist_hits" if item.lower().startswith("watchlist") else "area_hits"
-            raise FilterRejected(f"{item} is not available{where}: {NOT_BUILT[table]} (see docs/filters.md)", None)
+            raise FilterRejected(f"{item} is not available{where}: {NOT_BUILT[table]} (see docs/filters.md)", at, part="tables")
         if match:
             name = match.group(1)
             if name.lower() in _RESERVED:
-                raise FilterRejected(f"annotator name {name} clashes with a table name{where}", None)
+                raise FilterRejected(f"annotator name {name} clashes with a table name{where}", at, part="tables")
             entry = TableEntry("annotations", name)
         else:
             schema_name = table_named(item)
             if schema_name is None or schema_name == "annotations":
                 hint = ("write annotator:NAME to join one annotator's annotations" if schema_name == "annotations"
                         else f"tables: {', '.join(t for t in TABLES if t != 'annotations')}, annotator:NAME")
-                raise FilterRejected(f"unknown table {item}{where} ({hint})", None)
+                raise FilterRejected(f"unknown table {item}{where} ({hint})", at, part="tables")
             entry = TableEntry(schema_name, schema_name)
         if any(e.alias.lower() == entry.alias.lower() for e in entries):
             if item.lower() in SYNONYMS or entry.alias.lower() in by_synonym:
                 continue  # objects and objects_ext: one table, as in Lasair
-            raise FilterRejected(f"{item} is listed twice in tables{where}", None)
+            raise FilterRejected(f"{item} is listed twice in tables{where}", at, part="tables")
         if item.lower() in SYNONYMS:
             by_synonym.add(entry.alias.lower())
         entries.append(entry)
@@ -91,7 +92,8 @@ def from_clause(entries: list[TableEntry]) -> str:
 def assemble(selected: str | None, tables: str | None, conditions: str | None) -> tuple[str, SourceMap]:
     """The three parts as one SELECT, and where each part sits in it (for error positions)."""
     if not (selected or "").strip():
-        raise FilterRejected("selected is empty: name the columns to return, e.g. objects.diaObjectId", None)
+        raise FilterRejected("selected is empty: name the columns to return, e.g. objects.diaObjectId", None,
+                             part="selected")
     sel = selected or ""
     head = "SELECT "
     sql = head + sel + "\nFROM " + from_clause(parse_tables(tables))

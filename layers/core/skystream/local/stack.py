@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from skystream import wiring
+from skystream.api.web_routes import WEB_PATH
 from skystream.local.aws_endpoint import LOCAL_CREDENTIALS, LOCALSTACK_PORT, start_moto
 from skystream.local.broker import Login, start_kafka
 from skystream.local.esm import EventSourceRunner
@@ -185,6 +186,14 @@ def _start_infrastructure(kafka_port: int, aws_port: int, log_dir: Path) -> tupl
                        kafka_secret=FUNCTIONS_SECRET if login else named_broker_secret()), login)
 
 
+def page_url(api_url: str) -> str:
+    """The web page's address on the API at ``api_url`` (``skystream/web/``, served by the API)."""
+    return api_url.rstrip("/") + WEB_PATH
+
+
+PAGE_HINT = "open it in a browser and sign in with a token (`skystream users add NAME EMAIL` prints one)"
+
+
 def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT, api_port: int = DEFAULT_API_PORT,
        detach: bool = True, echo: Any = print) -> StackState:
     """Start the stack. Detached: returns once ready. Attached: serves until Ctrl-C, then stops it all."""
@@ -213,6 +222,7 @@ def up(*, kafka_port: int = DEFAULT_KAFKA_PORT, aws_port: int = LOCALSTACK_PORT,
         if detach:
             _spawn_functions(state, template, api_port)
             echo(f"api      {state.api_url}")
+            echo(f"page     {page_url(state.api_url)}  ({PAGE_HINT})")
             echo("ready: `skystream status` to check, `skystream down` to stop")
             return state
         state.save()
@@ -284,6 +294,7 @@ def restart_functions(echo: Any = print) -> StackState:
     pid = _spawn_functions(state, template, api_port)
     echo(f"started  functions (pid {pid}) against kafka {state.bootstrap} and aws {state.endpoint}")
     echo(f"api      {state.api_url}")
+    echo(f"page     {page_url(state.api_url)}")
     echo("each trigger resumes from its committed offsets: a batch in flight at a crash comes again, none is skipped")
     return state
 
@@ -308,6 +319,7 @@ def serve(*, api_port: int, echo: Any = print) -> None:
     ready = state_dir() / "functions.ready"
     ready.write_text(str(os.getpid()))
     echo(f"functions: {', '.join(host.runners)} consuming; API on http://127.0.0.1:{api_port}")
+    echo(f"page     {page_url(f'http://127.0.0.1:{api_port}')}  ({PAGE_HINT})")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

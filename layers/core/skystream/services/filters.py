@@ -112,6 +112,15 @@ def split_sql(sql: str) -> tuple[str, str, str | None]:
     return parts.selected, parts.tables, parts.conditions or None
 
 
+def visible_filter(store: FilterRepository, user: User, filter_id: str) -> StoredFilter:
+    """The filter if ``user`` may read it (and its topic): their own, or a public one; 404 otherwise,
+    so another user's private filter is not revealed to exist."""
+    f = store.get(filter_id)
+    if f is None or (f.owner != user.user_id and not f.public):
+        raise NotFound(f"no filter {filter_id} (or it is another user's private filter)")
+    return f
+
+
 class FilterService:
     """The filter lifecycle. ``store`` keeps the filters, ``topics`` makes and removes their topics,
     ``matcher`` reseeds a saved Kafka filter's topic, ``objects`` and ``joins`` give run-now its
@@ -133,10 +142,7 @@ class FilterService:
 
     def visible(self, user: User, filter_id: str) -> StoredFilter:
         """A filter the user may read and run: their own, or a public one."""
-        f = self.store.get(filter_id)
-        if f is None or (f.owner != user.user_id and not f.public):
-            raise NotFound(f"no filter {filter_id} (or it is another user's private filter)")
-        return f
+        return visible_filter(self.store, user, filter_id)
 
     def editable(self, user: User, filter_id: str) -> StoredFilter:
         f = self.visible(user, filter_id)

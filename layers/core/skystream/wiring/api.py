@@ -8,6 +8,7 @@ from skystream.ports import ScramUsers
 from skystream.services.annotations import AnnotationService, KafkaEventPublisher
 from skystream.services.api_quota import ApiQuota, HourlyLimits
 from skystream.services.cone import ConeSearch
+from skystream.services.filter_records import FilterRecords
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.objects import ObjectReads
 from skystream.services.sherlock import SherlockContext
@@ -16,7 +17,7 @@ from skystream.streams.config import functions_principal
 from skystream.streams.msk_users import MskScramSecrets
 from skystream.streams.scram_users import KafkaScramUsers
 from skystream.wiring import annotations, annotators, archive, context, filters, objects, per_settings, rates, users
-from skystream.wiring.kafka import acls, default_producer, topics
+from skystream.wiring.kafka import acls, default_producer, topic_reader, topics
 from skystream.wiring.matching import joins, matcher
 
 
@@ -80,3 +81,8 @@ def api_quota(cfg: Settings) -> ApiQuota:
 def annotations_topic() -> str:
     """The topic accepted annotations are announced on (Lasair's annotate/ answer names it)."""
     return settings().topic_annotations
+
+
+@per_settings
+def filter_records(cfg: Settings) -> FilterRecords:
+    return FilterRecords(filters(), topic_reader())

@@ -6,8 +6,10 @@ from skystream.alerts.enriched import MAX_RECORD_BYTES
 from skystream.config import Settings
 from skystream.streams.acls import KafkaAcls
 from skystream.streams.admin import TopicAdmin
+from skystream.streams.config import client_config
 from skystream.streams.dead_letter import DeadLetters
 from skystream.streams.producer import Producer, output_producer, shared_producer
+from skystream.streams.tail import TopicReader
 from skystream.wiring import per_settings
 
 
@@ -39,3 +41,9 @@ def topics(cfg: Settings) -> TopicAdmin:
 @per_settings
 def acls(cfg: Settings) -> KafkaAcls:
     return KafkaAcls()
+
+
+@per_settings
+def topic_reader(cfg: Settings) -> TopicReader:
+    """Reads users' topics for the web page's stream view, with the functions' own Kafka auth."""
+    return TopicReader(lambda: client_config(cfg))
