@@ -124,11 +124,12 @@ class PerAlert:
 class SentBytes:
     """A producer configured as the ingest producer is; ``send(values)`` returns the bytes librdkafka sent."""
 
-    def __init__(self, bootstrap: str, topic: str):
+    def __init__(self, login: dict[str, Any], topic: str):
+        """``login``: the stack's client settings (its broker logs clients in: ``EphemeralStack.client_config``)."""
         self.topic = topic
         self._stats: dict[str, Any] = {}
         self._producer = confluent_kafka.Producer({
-            "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+            **login, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
             "compression.type": "zstd", "message.max.bytes": 5_000_000, "statistics.interval.ms": 100,
             "stats_cb": self._on_stats})
 
@@ -211,7 +212,7 @@ def measure(stack: EphemeralStack, detections: int, count: int) -> dict[str, Any
             if report.dead_lettered or report.enriched != len(batch):
                 raise RuntimeError(f"ingest lost alerts: {report}")
     usage = meter.usage
-    sender = SentBytes(stack.bootstrap, cfg.topic_enriched + "-cost")
+    sender = SentBytes(stack.client_config(), cfg.topic_enriched + "-cost")
     enriched_kafka = sender.send(capture.sent)
     items = usage.items_written[cfg.objects_table] - usage.requests["dynamodb.UpdateItem"]
     new = PerAlert(
