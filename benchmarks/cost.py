@@ -19,6 +19,15 @@ MSK brokers, Lambda, the relay, the matcher's other DynamoDB reads, the small se
 ~50 M objects stored. Index writes are modelled, not metered: the ``by-night`` index (keys only)
 changes its sort key with every newer alert, which DynamoDB bills as a delete and a put of the
 index entry (2 write units; docs/deploy.md left them out, so its old figure is re-derived here too).
+The ``by-sky`` index (issue 18; keys only, keyed on the object's ~3.2" HEALPix pixel) is written
+when an object is new (1 unit) or its position crosses into another pixel (2 units); DynamoDB
+writes nothing to it when neither changes. New objects per alert are derived from what is stated
+(at most ~50 M a month: the table keeps every object and holds ~50 M, so it cannot have gained
+more than that in the month priced; 50 M / 300 M alerts = 0.17), and how far an object's mean
+position moves with a newer alert is stated (0.1", generous: Rubin's per-visit astrometric error
+is ~10-100 mas and the mean of N detections moves by about that / N); the crossing rate for such a
+move is measured here on the index keys themselves (``skystream.domain.sky.sky_attributes``).
+The "before" layout had no ``by-sky`` index (0).
 
     .venv/bin/python benchmarks/cost.py [--quick]
 
@@ -30,8 +39,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import os
 import platform
+import random
 import sys
 import time
 import zlib
@@ -83,6 +94,7 @@ STATED = {  # docs/deploy.md's figures for what this script does not measure (pe
     "relay": 9,
     "small_services": 30,  # API Gateway, SES, SQS, Scheduler, CloudWatch
     "index_wru_per_write": 2,  # by-night keys-only index: delete + put of the entry when the sort key changes
+    "sky_move_arcsec": 0.1,  # how far an object's mean position moves with a newer alert (generous, not measured)
     "archive_months_kept": 12,  # steady state of the archive: a month in Standard, the rest in Glacier IR
 }
 OLD_TABLE = {  # README.md's table as it stood (docs/deploy.md's derivation), for reference
@@ -112,11 +124,12 @@ class PerAlert:
 class SentBytes:
     """A producer configured as the ingest producer is; ``send(values)`` returns the bytes librdkafka sent."""
 
-    def __init__(self, bootstrap: str, topic: str):
+    def __init__(self, login: dict[str, Any], topic: str):
+        """``login``: the stack's client settings (its broker logs clients in: ``EphemeralStack.client_config``)."""
         self.topic = topic
         self._stats: dict[str, Any] = {}
         self._producer = confluent_kafka.Producer({
-            "bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+            **login, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
             "compression.type": "zstd", "message.max.bytes": 5_000_000, "statistics.interval.ms": 100,
             "stats_cb": self._on_stats})
 
@@ -199,7 +212,7 @@ def measure(stack: EphemeralStack, detections: int, count: int) -> dict[str, Any
             if report.dead_lettered or report.enriched != len(batch):
                 raise RuntimeError(f"ingest lost alerts: {report}")
     usage = meter.usage
-    sender = SentBytes(stack.bootstrap, cfg.topic_enriched + "-cost")
+    sender = SentBytes(stack.client_config(), cfg.topic_enriched + "-cost")
     enriched_kafka = sender.send(capture.sent)
     items = usage.items_written[cfg.objects_table] - usage.requests["dynamodb.UpdateItem"]
     new = PerAlert(
@@ -228,14 +241,43 @@ def measure(stack: EphemeralStack, detections: int, count: int) -> dict[str, Any
             "requests": dict(usage.requests), "ingest_cpu_ms_per_alert": round(1000 * cpu / count, 2)}
 
 
+def _moved(ra: float, dec: float, arcsec: float, angle: float) -> tuple[float, float]:
+    """The point ``arcsec`` from (ra, dec) along position angle ``angle`` radians (exact, on the sphere)."""
+    d, d0 = math.radians(arcsec / 3600), math.radians(dec)
+    dec2 = math.asin(math.sin(d0) * math.cos(d) + math.cos(d0) * math.sin(d) * math.cos(angle))
+    ra2 = math.radians(ra) + math.atan2(math.sin(angle) * math.sin(d) * math.cos(d0),
+                                        math.cos(d) - math.sin(d0) * math.sin(dec2))
+    return math.degrees(ra2) % 360.0, math.degrees(dec2)
+
+
+def sky_index_model(samples: int = 20_000) -> dict[str, float]:
+    """Write units per alert of the ``by-sky`` index: 1 per new object, 2 per pixel crossing (a delete and a
+    put), nothing otherwise. The crossing rate is measured: ``samples`` positions uniform on the sky, each
+    moved by :data:`STATED` ``sky_move_arcsec`` in a random direction, keys compared."""
+    from skystream.domain.sky import sky_attributes
+
+    rng = random.Random(18)
+    crossed = 0
+    for _ in range(samples):
+        ra, dec = rng.uniform(0, 360), math.degrees(math.asin(rng.uniform(-1, 1)))
+        moved = _moved(ra, dec, STATED["sky_move_arcsec"], rng.uniform(0, 2 * math.pi))
+        crossed += sky_attributes(ra, dec) != sky_attributes(*moved)
+    new = STATED["objects_stored"] / ALERTS_PER_MONTH  # at most: see the module docstring
+    crossing = crossed / samples
+    return {"new_objects_per_alert": new, "crossing_rate": crossing,
+            "wru_per_alert": new * 1 + (1 - new) * crossing * 2}
+
+
 def monthly(per: PerAlert, *, alerts_retention_h: float, enriched_retention_h: float,
-            batched_archive: bool) -> dict[str, float]:
-    """Dollars a month at 10 M alerts a night for one layout's per-alert usage."""
+            batched_archive: bool, sky_wru_per_alert: float = 0.0) -> dict[str, float]:
+    """Dollars a month at 10 M alerts a night for one layout's per-alert usage (``sky_wru_per_alert``: the
+    ``by-sky`` index's modelled write units an alert, 0 for a layout without it)."""
     p, s, n = PRICES, STATED, ALERTS_PER_MONTH
     index_wru = per.objects_items_written * s["index_wru_per_write"]
     dynamodb = {
         "writes (objects items)": n * per.dynamodb_wru * p["dynamodb_wru_per_million"] / 1e6,
         "writes (by-night index)": n * index_wru * p["dynamodb_wru_per_million"] / 1e6,
+        "writes (by-sky index)": n * sky_wru_per_alert * p["dynamodb_wru_per_million"] / 1e6,
         "reads (newer-only check)": n * per.dynamodb_rru * p["dynamodb_rru_per_million"] / 1e6,
         "reads (matcher, reseeds, quota, digest)": s["dynamodb_other_reads"],
         "storage": s["objects_stored"] * per.objects_item_bytes / GB * p["dynamodb_gb_month"],
@@ -293,15 +335,26 @@ def main() -> int:
         print("  requests in the run: " + ", ".join(f"{k} {v}" for k, v in sorted(run["requests"].items())))
 
     old_retention = {"alerts": 72.0, "alerts-enriched": 72.0}  # infra/template.yaml at 923ad4f
+    sky = sky_index_model()
+    sky_unquantised = 2.0  # depth-29 keys with ra/decl projected (as issue 18 merged): every alert
+    print(f"\n== by-sky index (modelled): {sky['new_objects_per_alert']:.3f} new objects an alert (stated: at most "
+          f"{STATED['objects_stored'] / 1e6:g} M a month), {100 * sky['crossing_rate']:.2f}% of "
+          f"{STATED['sky_move_arcsec']:g}\" moves cross a pixel (measured on the keys) -> "
+          f"{sky['wru_per_alert']:.3f} write units an alert, "
+          f"${ALERTS_PER_MONTH * sky['wru_per_alert'] * PRICES['dynamodb_wru_per_million'] / 1e6:,.0f} a month; "
+          f"with unquantised keys and ra/decl projected, {sky_unquantised:g} units an alert, "
+          f"${ALERTS_PER_MONTH * sky_unquantised * PRICES['dynamodb_wru_per_million'] / 1e6:,.0f}")
     months = {}
     for d, run in runs.items():
         months[d] = {
             "old": monthly(run["old"], alerts_retention_h=old_retention["alerts"],
                            enriched_retention_h=old_retention["alerts-enriched"], batched_archive=False),
             "new": monthly(run["new"], alerts_retention_h=retention["alerts"],
-                           enriched_retention_h=retention["alerts-enriched"], batched_archive=True),
+                           enriched_retention_h=retention["alerts-enriched"], batched_archive=True,
+                           sky_wru_per_alert=sky["wru_per_alert"]),
             "new_with_72h_alerts": monthly(run["new"], alerts_retention_h=72.0,
-                                           enriched_retention_h=retention["alerts-enriched"], batched_archive=True),
+                                           enriched_retention_h=retention["alerts-enriched"], batched_archive=True,
+                                           sky_wru_per_alert=sky["wru_per_alert"]),
         }
     print(f"\n== per month at {ALERTS_PER_NIGHT:,} alerts a night, {NIGHTS} nights, us-east-1 list prices "
           f"(topic retention old {old_retention['alerts']:g} h, new {retention['alerts']:g} h on alerts)")
@@ -320,6 +373,7 @@ def main() -> int:
     print(f"\ntotal {time.perf_counter() - begin:.1f} s")
     print(json.dumps({"benchmark": "cost", "baseline": "the layouts of main at 923ad4f, rebuilt from the same alerts",
                       "prices": PRICES, "stated": STATED, "retention_hours": retention,
+                      "sky_index": {k: round(v, 4) for k, v in sky.items()},
                       "per_alert": {str(d): {"old": r["old"].as_dict(), "new": r["new"].as_dict(),
                                              "requests": r["requests"],
                                              "ingest_cpu_ms_per_alert": r["ingest_cpu_ms_per_alert"]}

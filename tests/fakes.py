@@ -512,7 +512,8 @@ class MemoryObjects(ObjectWriter, ObjectReader, SkyIndexReader):
             keys = sky_attributes(ra, decl)
             if any(r.cell == keys["sky_cell"] and r.first <= keys["sky_pix"] <= r.last for r in ranges):
                 points.append(SkyPoint(stored.dia_object_id, float(ra), float(decl)))
-        return SkyScan(points=points, requests=len(ranges))
+        points.sort(key=lambda p: p.dia_object_id)
+        return SkyScan(points=points, queries=len(ranges), gets=-(-len(points) // 100))
 
 
 class MemoryArchive(ArchiveWriter, FullAlertSource):

@@ -42,6 +42,8 @@ def test_the_stack_holds_exactly_what_the_template_declares(stack: EphemeralStac
     # Keys and indexes come from the template, not from code.
     objects = client("dynamodb").describe_table(TableName=os.environ["OBJECTS_TABLE"])["Table"]
     assert {i["IndexName"] for i in objects.get("GlobalSecondaryIndexes", [])} == {"by-night", "by-sky"}  # by-sky: issue 18
+    projections = {i["IndexName"]: i["Projection"]["ProjectionType"] for i in objects["GlobalSecondaryIndexes"]}
+    assert projections["by-sky"] == "KEYS_ONLY"  # a moving ra/decl must not rewrite the index (domain/sky.py)
     digest_ttl = client("dynamodb").describe_time_to_live(TableName=os.environ["DIGEST_TABLE"])
     assert digest_ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
 

@@ -4,8 +4,16 @@ Objects are indexed by two numbers (the objects table's ``by-sky`` index, infra/
 
 - ``sky_cell``: the nested HEALPix cell at depth :data:`CELL_DEPTH` (6: 49,152 cells of 0.84 deg^2,
   about 55' across), the index's partition key;
-- ``sky_pix``: the nested HEALPix index at depth :data:`PIXEL_DEPTH` (29, HEALPix's deepest:
-  cells of 0.4 milliarcseconds, so it is the position itself), the index's sort key.
+- ``sky_pix``: the object's HEALPix pixel at depth :data:`KEY_DEPTH` (16: ~3.2" across), written
+  as the depth-29 nested index (:data:`PIXEL_DEPTH`) of that pixel's first sub-pixel, the index's
+  sort key. Quantised, not the position itself, because an object's mean position moves a little
+  with every alert and ingest rewrites its whole item each time: DynamoDB bills a global secondary
+  index a delete and a put (2 write units) whenever an item write changes an index key, and
+  nothing when neither key nor a projected attribute changes. A 0.1" move stays inside its
+  3.2" pixel ~96% of the time (``benchmarks/cost.py`` measures the rate), so the index is written
+  for a new object and a pixel crossing, not for every alert. The index projects keys only
+  (``ra``/``decl`` moving with every alert would cost a write unit each time too); the cone
+  search reads the candidates' positions from the table (:meth:`ObjectStore.in_sky_ranges`).
 
 In the nested scheme a cell ``c`` of depth ``d`` is exactly the run of depth-29 indices
 ``[c * 4**(29-d), (c+1) * 4**(29-d) - 1]``, and its depth-6 ancestor is ``c >> 2*(d-6)``. So a
@@ -13,7 +21,10 @@ cone is answered with ranges of ``sky_pix`` inside one ``sky_cell`` each: :func:
 picks a depth whose cells are at least as wide as the cone (so it overlaps at most a few), the
 HEALPix library lists every cell of that depth the cone overlaps, even partly (its
 ``cone_coverage``), each becomes its range, neighbours in one ``sky_cell``
-merge, and each range is one DynamoDB Query. What the ranges hold is a superset of the cone;
+merge, and each range is one DynamoDB Query. The depth is never deeper than :data:`KEY_DEPTH`, so
+every range is a run of whole depth-16 pixels and a key lies in a range exactly when its pixel is
+in the cover, whatever the radius (keys written at depth 29, before the quantisation, lie in their
+own depth-16 pixel's range too). What the ranges hold is a superset of the cone;
 :func:`separation_arcsec` (the exact great-circle distance) keeps what lies inside. How many
 queries a cone of each radius costs is measured by ``benchmarks/cone.py`` (docs/api.md).
 
@@ -51,7 +62,15 @@ CELL_DEPTH = 6
 largest cone (1000 arcsec) is queried at this depth (its cells, ~3300", are 1.6x its diameter), so it costs
 at most a few queries; a deeper partition key would multiply that (4x per level)."""
 PIXEL_DEPTH = 29
-"""Depth of ``sky_pix``, the index's sort key (HEALPix's deepest: 0.4 mas cells)."""
+"""The numbering of ``sky_pix``, the index's sort key: nested indices at HEALPix's deepest depth (0.4 mas
+cells), so any depth's cell is one run of them."""
+KEY_DEPTH = 16
+"""The depth ``sky_pix`` is quantised to: pixels of ~3.2" (211,076" / 2**16). Coarse enough that an
+object's mean position, which moves by a fraction of an arcsec with each new alert, mostly keeps its
+key (so the index is not rewritten, see the module docstring); fine enough that a pixel holds few
+objects, so a 1" cone (queried at this depth) reads few besides its own. Cones are never queried
+deeper (:func:`query_depth`): a deeper range would cut a key's pixel and miss objects."""
+_KEY_SHIFT = 2 * (PIXEL_DEPTH - KEY_DEPTH)
 BASE_CELL_ARCSEC = math.degrees(math.sqrt(math.pi / 3)) * 3600
 """Width of a depth-0 cell (the square root of its area, 4 pi / 12 sr): 211,076 arcsec."""
 
@@ -67,7 +86,7 @@ class PixelRange:
 
 @dataclass(frozen=True)
 class SkyPoint:
-    """An indexed object's id and position, as the index holds it (degrees)."""
+    """An indexed object's id and position (degrees), as the objects table holds it."""
 
     dia_object_id: int
     ra: float
@@ -76,10 +95,18 @@ class SkyPoint:
 
 @dataclass(frozen=True)
 class SkyScan:
-    """What the index gave for some ranges: the objects in them and the requests it took (pages)."""
+    """What the index gave for some ranges: the objects in them and the DynamoDB requests it took."""
 
     points: list[SkyPoint]
-    requests: int
+    queries: int
+    """Queries of the index: one per range, one more per further 1 MB page."""
+    gets: int = 0
+    """BatchGetItem calls reading the candidates' positions from the table (100 ids a call)."""
+
+    @property
+    def requests(self) -> int:
+        """Every DynamoDB request the scan took."""
+        return self.queries + self.gets
 
 
 @cache
@@ -115,19 +142,28 @@ def cell_of_pixel(pixel: int) -> int:
     return pixel >> (2 * (PIXEL_DEPTH - CELL_DEPTH))
 
 
+def key_pixel(pixel: int) -> int:
+    """The ``sky_pix`` of a depth-29 pixel: the first depth-29 pixel of its depth-:data:`KEY_DEPTH` pixel
+    (its low ``2 * (29 - 16)`` bits cleared), the same for every position inside that ~3.2" pixel."""
+    return (pixel >> _KEY_SHIFT) << _KEY_SHIFT
+
+
 def sky_attributes(ra: float, decl: float) -> dict[str, int]:
-    """The index's two attributes for an object at (ra, decl): ``sky_cell`` and ``sky_pix``."""
-    pixel = pixel_of(ra, decl)
+    """The index's two attributes for an object at (ra, decl): ``sky_cell`` and ``sky_pix`` (quantised to
+    :data:`KEY_DEPTH`, so they stay the same while the object's position moves inside its pixel)."""
+    pixel = key_pixel(pixel_of(ra, decl))
     return {"sky_cell": cell_of_pixel(pixel), "sky_pix": pixel}
 
 
 def query_depth(radius_arcsec: float) -> int:
     """The depth whose cells are at least as wide as the cone's diameter (so it overlaps few of them),
-    kept within [:data:`CELL_DEPTH`, :data:`PIXEL_DEPTH`]: 1000" -> 6, 60" -> 10, 1" -> 16."""
+    kept within [:data:`CELL_DEPTH`, :data:`KEY_DEPTH`]: 1000" -> 6, 60" -> 10, 1" and less -> 16.
+
+    Never deeper than :data:`KEY_DEPTH`: the keys are whole depth-16 pixels, so a range must be too."""
     if radius_arcsec <= 0:
-        return PIXEL_DEPTH
+        return KEY_DEPTH
     depth = math.floor(math.log2(BASE_CELL_ARCSEC / (2.0 * radius_arcsec)))
-    return max(CELL_DEPTH, min(PIXEL_DEPTH, depth))
+    return max(CELL_DEPTH, min(KEY_DEPTH, depth))
 
 
 def cone_cells(ra: float, decl: float, radius_arcsec: float, depth: int) -> list[int]:

@@ -3,7 +3,7 @@
 The sky index gives a superset (the objects in the few HEALPix ranges covering the cone,
 ``skystream.domain.sky``); the exact great-circle distance keeps those inside, so the answer is
 exactly the set a brute-force pass over every object would give (``tests/unit/test_sky_index.py``
-checks both at 1, 60 and 1000 arcsec near the poles and across RA 0/360). Matches come nearest
+checks both at 0.5, 1, 60 and 1000 arcsec near the poles and across RA 0/360). Matches come nearest
 first. What the index holds is every stored object with a position, each at its latest alert's
 position, whatever its age: unlike ``query/``, a cone is not limited to recent objects.
 """
@@ -17,7 +17,8 @@ from skystream.domain.sky import cone_ranges, separation_arcsec
 from skystream.ports import SkyIndexReader
 
 MAX_RADIUS_ARCSEC = 1000.0
-"""Lasair's largest cone; the index is laid out so that it costs at most four queries (docs/api.md)."""
+"""Lasair's largest cone; the index is laid out so that it costs at most four Queries, plus a BatchGetItem
+per 100 candidates (docs/api.md)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class ConeResult:
     ranges: int
     """How many ranges of the index covered the cone (one Query each)."""
     requests: int
-    """How many DynamoDB requests it took (a range over 1 MB of index takes more than one)."""
+    """How many DynamoDB requests it took: a Query per range (more for a range over 1 MB of index), and
+    the BatchGetItem calls reading the candidates' positions (:attr:`gets`)."""
+    gets: int
+    """How many of the requests were BatchGetItem calls (100 candidates a call)."""
     scanned: int
     """How many objects the ranges held (the matches are those within the radius)."""
 
@@ -68,4 +72,5 @@ class ConeSearch:
             if separation <= radius_arcsec:
                 nearest[point.dia_object_id] = ConeMatch(point.dia_object_id, separation, point.ra, point.decl)
         matches = sorted(nearest.values(), key=lambda m: (m.separation_arcsec, m.dia_object_id))
-        return ConeResult(matches=matches, ranges=len(ranges), requests=scan.requests, scanned=len(scan.points))
+        return ConeResult(matches=matches, ranges=len(ranges), requests=scan.requests, gets=scan.gets,
+                          scanned=len(scan.points))

@@ -19,9 +19,10 @@ the writes and the ``by-night`` index use as native attributes (``lastDiaSourceM
 ``diaSourceId``, ``night`` = int(lastDiaSourceMjdTai + 0.5)), ``schema_version``, the row's
 non-NULL columns as one zlib'd JSON blob (``row_z``, ~1 KB where ~80 native attributes took
 ~3 KB), and the full alert's pointer (``alert_key``, ``alert_offset``, ``alert_length``); for an object with a position,
-``sky_cell`` and ``sky_pix`` (the ``by-sky`` index's keys: ``skystream.domain.sky``, HEALPix cells)
-and ``ra``, ``decl`` natively (the index's projection: :meth:`ObjectStore.in_sky_ranges` answers cone
-searches from the index alone; an item without a position is not in that sparse index). No
+``sky_cell`` and ``sky_pix`` (the ``by-sky`` index's keys: ``skystream.domain.sky``, HEALPix cells
+quantised to ~3.2", so a slightly moved position keeps them and the keys-only index is not
+rewritten) and ``ra``, ``decl`` natively (:meth:`ObjectStore.in_sky_ranges` reads them by
+BatchGetItem for the ids the index gives; an item without a position is not in that sparse index). No
 lite lightcurve: it is the archived full alert's (``alerts.lightcurve.lite_from_full``), so
 :meth:`ObjectStore.get` reads it from the archive, and the bulk reads (:meth:`get_many`,
 :meth:`recent`) leave it to whoever needs it (``outputs.kafka`` reads it by pointer, batched,
@@ -67,7 +68,7 @@ from skystream.domain.objects import AlertPointer, StoredObject
 from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.features.columns import OBJECT_COLUMN_NAMES
 from skystream.storage.archive import AlertArchive, legacy_pointer
-from skystream.storage.bulk import batch_get, batch_put
+from skystream.storage.bulk import BATCH_GET_LIMIT, batch_get, batch_put
 from skystream.storage.dynamo_values import UnstorableValue, from_dynamo, to_dynamo
 
 META_ID = -1  # the item holding the set of nights; never an object
@@ -403,26 +404,35 @@ class ObjectStore:
     def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan:
         """Every indexed object in the ranges of the ``by-sky`` index, with its position.
 
-        One Query per range (and per 1 MB page), reading only the index's projection (id, ra,
-        decl); the caller keeps those within its cone. The index, like every DynamoDB global
-        secondary index, is eventually consistent: an object written a moment ago may be missing.
+        One Query per range (and per 1 MB page) for the ids (the index projects keys only, so that
+        an object's moving position does not rewrite it: ``skystream.domain.sky``), then one
+        BatchGetItem per 100 of them for their native ``ra``, ``decl``; the caller keeps those
+        within its cone. The index, like every DynamoDB global secondary index, is eventually
+        consistent: an object written a moment ago may be missing, and the position read is the
+        table's latest, which may have moved on since the index was read.
         """
-        points: list[SkyPoint] = []
-        requests = 0
+        ids: list[int] = []
+        queries = 0
         for r in ranges:
             query: dict[str, Any] = {
                 "TableName": self.table_name, "IndexName": SKY_INDEX,
                 "KeyConditionExpression": "sky_cell = :cell AND sky_pix BETWEEN :first AND :last",
                 "ExpressionAttributeValues": {":cell": {"N": str(r.cell)}, ":first": {"N": str(r.first)},
                                               ":last": {"N": str(r.last)}},
-                "ProjectionExpression": "diaObjectId, ra, decl",
+                "ProjectionExpression": "diaObjectId",
             }
             while True:
                 page = self._client.query(**query)
-                requests += 1
-                points.extend(SkyPoint(int(i["diaObjectId"]["N"]), float(i["ra"]["N"]), float(i["decl"]["N"]))
-                              for i in page.get("Items", []))
+                queries += 1
+                ids.extend(int(i["diaObjectId"]["N"]) for i in page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
                     break
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return SkyScan(points=points, requests=requests)
+        unique = list(dict.fromkeys(ids))
+        items = batch_get(self.table_name, [{"diaObjectId": i} for i in unique],
+                          projection=["diaObjectId", "ra", "decl"]) if unique else []
+        points = [SkyPoint(int(i["diaObjectId"]), float(i["ra"]), float(i["decl"]))
+                  for i in items if isinstance(i.get("ra"), Decimal) and isinstance(i.get("decl"), Decimal)
+                  and is_position(float(i["ra"]), float(i["decl"]))]
+        points.sort(key=lambda p: p.dia_object_id)
+        return SkyScan(points=points, queries=queries, gets=-(-len(unique) // BATCH_GET_LIMIT))
