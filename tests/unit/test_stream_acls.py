@@ -136,7 +136,7 @@ def test_the_functions_principal_reads_and_writes_the_internal_topics_and_manage
     assert acl_bindings([], readers=[], functions=FUNCTIONS) == {
         *(AclBinding("TOPIC", t, "LITERAL", who, op) for t in INTERNAL for op in ("READ", "WRITE", "DESCRIBE")),
         *(AclBinding("TOPIC", "lasair_", "PREFIXED", who, op)
-          for op in ("CREATE", "DELETE", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")),
+          for op in ("CREATE", "DELETE", "WRITE", "READ", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")),
         AclBinding("GROUP", "*", "LITERAL", who, "READ"),
         *(AclBinding("CLUSTER", "kafka-cluster", "LITERAL", who, op) for op in ("IDEMPOTENT_WRITE", "DESCRIBE", "ALTER")),
     }

@@ -117,7 +117,7 @@ def acl_bindings(filters: Iterable[StoredFilter], readers: Iterable[int], *,
         for topic in functions.internal_topics:
             wanted |= _topic(topic, who, "READ", "WRITE", "DESCRIBE")
         wanted |= {AclBinding("TOPIC", USERS_TOPIC_PREFIX, "PREFIXED", who, op)
-                   for op in ("CREATE", "DELETE", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")}
+                   for op in ("CREATE", "DELETE", "WRITE", "READ", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS")}
         wanted.add(AclBinding("GROUP", "*", "LITERAL", who, "READ"))
         wanted |= {AclBinding("CLUSTER", CLUSTER_RESOURCE, "LITERAL", who, op)
                    for op in ("IDEMPOTENT_WRITE", "DESCRIBE", "ALTER")}
