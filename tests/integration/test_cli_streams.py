@@ -63,8 +63,8 @@ def test_a_user_works_with_filters_and_streams_from_the_command_line(
         monkeypatch.setenv("SKYSTREAM_KAFKA_PASSWORD", credentials["password"])
 
         plots = tmp_path / "plots"
-        code, out, _ = run(capsys, "consume", topic, "--group", "g1", "--max", "2", "--plot", str(plots))
-        assert code == 0 and out.count("===") == 2 and "2 record(s) read" in out
+        code, out, err = run(capsys, "consume", topic, "--group", "g1", "--max", "2", "--plot", str(plots))
+        assert code == 0 and out.count("===") == 2 and "2 record(s) read" in out, (out[-3000:], err[-3000:])
         pngs = sorted(plots.glob("*.png"))
         assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
         assert f"lightcurve plotted to {pngs[0]}" in out or f"lightcurve plotted to {pngs[1]}" in out

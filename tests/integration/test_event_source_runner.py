@@ -151,7 +151,8 @@ def test_a_window_0_batch_is_handed_over_at_its_first_record(stack: EphemeralSta
     runner used to wait for a full batch (500) or its idle timeout (0.5 s) before handing it over."""
     topic = _fresh_topic(partitions=1)
     handler = RecordingHandler()
-    runner = EventSourceRunner(_source(topic, batch_size=500, window=0.0), handler, bootstrap_servers=stack.bootstrap)
+    runner = EventSourceRunner(_source(topic, batch_size=500, window=0.0), handler, bootstrap_servers=stack.bootstrap,
+                            kafka_config=stack.client_config())
     runner.start()
     delays = []
     try:

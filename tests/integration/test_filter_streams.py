@@ -16,17 +16,19 @@ from typing import Any
 
 import pytest
 
-from skystream.alerts.lightcurve import lite_lightcurve
+from skystream.alerts.lightcurve import lite_and_full, lite_lightcurve
 from skystream.alerts.wire import encode_alert
 from skystream.clients.api import ApiClient, ApiError
 from skystream.clients.lasair import lasair_consumer
 from skystream.devtools.generator import generate_alerts
+from skystream.domain.objects import AlertToArchive
 from skystream.features import objects_row
 from skystream.local.handlers import LocalLambdaContext, load_handler
 from skystream.local.lag import wait_caught_up
 from skystream.local.processes import free_port
 from skystream.local.stack import FunctionHost
 from skystream.local.testing import EphemeralStack, produce, read_topic
+from skystream.storage.archive import AlertArchive
 from skystream.storage.objects import ObjectStore
 from skystream.storage.users import UserStore
 from skystream.streams.admin import TopicAdmin
@@ -89,11 +91,13 @@ def wait_stored(ids: list[int], timeout: float = 60.0) -> None:
 
 
 def seed_objects(alerts: list[dict[str, Any]]) -> None:
-    """Store objects directly (what ingest would), for tests about the API rather than the pipeline."""
+    """Store objects directly (what ingest would: the full alerts archived, each item pointing at its own),
+    for tests about the API rather than the pipeline."""
     store = ObjectStore()
-    for alert in alerts:
+    pointers = AlertArchive().put_batch([AlertToArchive("11.1", full=lite_and_full(alert)[1]) for alert in alerts])
+    for alert, pointer in zip(alerts, pointers, strict=True):
         store.upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
-                              dia_source_id=alert["diaSourceId"])
+                              dia_source_id=alert["diaSourceId"], pointer=pointer)
 
 
 @pytest.fixture

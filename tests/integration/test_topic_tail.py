@@ -13,16 +13,14 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Producer
+from test_filter_streams import seed_objects
 
-from skystream.alerts.lightcurve import lite_lightcurve
 from skystream.clients.api import ApiClient, ApiError
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.records import KafkaRecord
-from skystream.features import objects_row
 from skystream.local.processes import free_port
 from skystream.local.stack import FunctionHost
 from skystream.local.testing import EphemeralStack, read_topic
-from skystream.storage.objects import ObjectStore
 from skystream.storage.users import UserStore
 from skystream.streams.admin import TopicAdmin
 from skystream.streams.producer import output_producer
@@ -58,7 +56,7 @@ def test_pages_go_back_through_a_topic_newest_first(stack: EphemeralStack) -> No
 
 def test_two_partitions_merge_by_time_and_each_record_is_shown_once(stack: EphemeralStack) -> None:
     TopicAdmin().create(["lasair_9two"], partitions=2)
-    producer = Producer({"bootstrap.servers": stack.bootstrap})
+    producer = Producer(stack.client_config())
     for i in range(13):  # alternate partitions, one second apart
         producer.produce("lasair_9two", str(i).encode(), partition=i % 2, timestamp=1_800_000_000_000 + i * 1000)
     producer.flush(30)
@@ -93,10 +91,7 @@ def api_host(stack: EphemeralStack) -> Iterator[str]:
 
 
 def test_the_records_route_shows_the_reseeded_records_to_the_owner_only(stack: EphemeralStack, api_host: str) -> None:
-    store = ObjectStore()
-    for alert in generate_alerts(30, seed=21):
-        store.upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
-                              dia_source_id=alert["diaSourceId"])
+    seed_objects(generate_alerts(30, seed=21))
     _ada, ada_token = UserStore().add("Ada", "ada@example.org")
     _bob, bob_token = UserStore().add("Bob", "bob@example.org")
     api, bob = ApiClient(api_host, ada_token), ApiClient(api_host, bob_token)

@@ -23,17 +23,15 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from test_filter_streams import seed_objects
 
-from skystream.alerts.lightcurve import lite_lightcurve
 from skystream.clients.api import ApiClient
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.annotations import AnnotationRecord
-from skystream.features import objects_row
 from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack
 from skystream.storage.annotations import AnnotationStore
 from skystream.storage.context import ContextStore
-from skystream.storage.objects import ObjectStore
 from skystream.storage.users import UserStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,10 +86,7 @@ def plottable(points: list[dict[str, Any]], *, magnitude: bool) -> int:
 @pytest.mark.timeout(180)
 def test_sign_in_write_run_save_watch_and_look_at_an_object(stack: EphemeralStack, site: str, browser: Browser) -> None:
     alerts = generate_alerts(40, seed=21)
-    store = ObjectStore()
-    for alert in alerts:
-        store.upsert_if_newer(objects_row(alert), lite_lightcurve(alert), schema_version="11.1",
-                              dia_source_id=alert["diaSourceId"])
+    seed_objects(alerts)
     expected = {a["diaObject"]["diaObjectId"] for a in alerts if matches(a)}
     assert 10 < len(expected) < len(alerts)
     user, token = UserStore().add("Ada", "ada@example.org")
