@@ -100,18 +100,24 @@ def decode_alert(value: bytes) -> DecodedAlert:
     return decoded
 
 
+def _schema_of(identifier: int) -> tuple[Any, str]:
+    """The parsed schema and version of a wire-format schema id: ours, else the registry's; BadAlert when
+    neither knows it (RegistryUnavailable propagates: a retry, not a bad record)."""
+    try:
+        version = version_for_id(identifier)
+        return parsed_schema(version), version
+    except UnknownSchema as exc:
+        fetched = registry_schema(identifier)
+        if fetched is None:
+            raise BadAlert(str(exc)) from None
+        return fetched
+
+
 def _decode_wire(value: bytes) -> DecodedAlert:
     if len(value) < _HEADER.size:
         raise BadAlert(f"truncated wire-format header: {len(value)} bytes, need {_HEADER.size}")
     _, identifier = _HEADER.unpack_from(value)
-    try:
-        version = version_for_id(identifier)
-        schema = parsed_schema(version)
-    except UnknownSchema as exc:
-        fetched = registry_schema(identifier)  # RegistryUnavailable propagates: retry, not a bad record
-        if fetched is None:
-            raise BadAlert(str(exc)) from None
-        schema, version = fetched
+    schema, version = _schema_of(identifier)
     body = io.BytesIO(value)
     body.seek(_HEADER.size)
     try:
@@ -172,14 +178,7 @@ def _encoded_cutouts(schema: Any, alert: dict[str, Any]) -> bytes | None:
 @cache
 def _archive_schema(identifier: int) -> tuple[Any, str, tuple[str, ...]]:
     """For a schema id: its record minus the trailing cutout fields, its version, the cutout names."""
-    try:
-        version = version_for_id(identifier)
-        schema = parsed_schema(version)
-    except UnknownSchema as exc:
-        fetched = registry_schema(identifier)  # RegistryUnavailable propagates: retry, not a bad record
-        if fetched is None:
-            raise BadAlert(str(exc)) from None
-        schema, version = fetched
+    schema, version = _schema_of(identifier)
     fields = list(schema["fields"])
     cutouts: list[str] = []
     while fields and fields[-1]["name"].startswith("cutout"):
