@@ -99,13 +99,13 @@ def run_demo(count: int = 120) -> int:
     started = stack.StackState.load() is None
     state = stack.up(detach=True) if started else stack.use_running_stack()
     try:
-        return _story(state, count)
+        return _story(state, count, stack_stays=not started)
     finally:
         if started:
             stack.down()
 
 
-def _story(state: stack.StackState, count: int) -> int:
+def _story(state: stack.StackState, count: int, *, stack_stays: bool) -> int:
     cfg = settings()
     run = int(time.time()) % 100_000  # fresh objects on every run, even against a long-running stack
     last_night = generate_alerts(max(count // 2, 20), seed=run * 2)
@@ -167,6 +167,10 @@ def _story(state: stack.StackState, count: int) -> int:
         out = Path(tempfile.gettempdir()) / "skystream-demo"
         path = plot_lightcurve(example, out)
         _say(f"\nlightcurve of diaObjectId {example['diaObjectId']} plotted to {path}")
-    _say(f"\ntry it yourself: SKYSTREAM_KAFKA_PASSWORD='{credentials['password']}' skystream consume {topic} "
-         f"--username {credentials['username']} --group mygroup --max 3 --plot /tmp/plots")
+    if stack_stays:
+        _say(f"\ntry it yourself: SKYSTREAM_KAFKA_PASSWORD='{credentials['password']}' skystream consume {topic} "
+             f"--username {credentials['username']} --group mygroup --max 3 --plot /tmp/plots")
+    else:
+        _say("\nthe demo stops the stack it started; to keep one to try things on: skystream up --detach, "
+             "then skystream demo (it uses the running stack and prints how to read the topic yourself)")
     return 0 if received and len(received) == expected else 1
