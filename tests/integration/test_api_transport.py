@@ -20,7 +20,6 @@ import pytest
 from skystream.api.auth import MAX_FAILURES
 from skystream.aws import client
 from skystream.config import settings
-from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack
 from skystream.storage.annotators import AnnotatorRegistry
 from skystream.storage.users import UserStore
@@ -44,12 +43,8 @@ class Http:
 
 @pytest.fixture
 def api(stack: EphemeralStack) -> Iterator[Http]:
-    port = free_port()
-    host = stack.host(only={"filter_api"}, api_port=port).start()
-    try:
-        yield Http(port)
-    finally:
-        host.stop()
+    with stack.api() as url:
+        yield Http(int(url.rsplit(":", 1)[1]))
 
 
 def test_a_body_nested_100000_deep_is_a_400_without_a_token_and_the_api_lives_on(api: Http) -> None:

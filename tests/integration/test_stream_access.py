@@ -22,7 +22,6 @@ from skystream.clients.lasair import lasair_consumer
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.errors import StreamAccessRefused
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope, acl_bindings
-from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack
 from skystream.storage.filters import FilterStore
 from skystream.storage.users import UserStore
@@ -35,12 +34,8 @@ BODY = {"selected": "objects.diaObjectId, objects.nDiaSources", "tables": "objec
 @pytest.fixture
 def api_url(stack: EphemeralStack) -> Iterator[str]:
     seed_objects(generate_alerts(20, seed=41))
-    port = free_port()
-    host = stack.host(only={"filter_api"}, api_port=port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        host.stop()
+    with stack.api() as url:
+        yield url
 
 
 def read_all(bootstrap: str, topic: str, credentials: dict[str, str], group: str, *, expected: int,

@@ -18,8 +18,6 @@ from test_filter_streams import seed_objects
 from skystream.clients.api import ApiClient, ApiError
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.records import KafkaRecord
-from skystream.local.processes import free_port
-from skystream.local.stack import FunctionHost
 from skystream.local.testing import EphemeralStack, read_topic
 from skystream.storage.users import UserStore
 from skystream.streams.admin import TopicAdmin
@@ -82,12 +80,8 @@ def test_a_missing_topic_reads_as_missing(stack: EphemeralStack) -> None:
 
 @pytest.fixture
 def api_host(stack: EphemeralStack) -> Iterator[str]:
-    port = free_port()
-    host: FunctionHost = stack.host(only={"filter_api"}, api_port=port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        host.stop()
+    with stack.api() as url:
+        yield url
 
 
 def test_the_records_route_shows_the_reseeded_records_to_the_owner_only(stack: EphemeralStack, api_host: str) -> None:

@@ -28,7 +28,6 @@ from test_filter_streams import seed_objects
 from skystream.clients.api import ApiClient
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.annotations import AnnotationRecord
-from skystream.local.processes import free_port
 from skystream.local.testing import EphemeralStack
 from skystream.storage.annotations import AnnotationStore
 from skystream.storage.context import ContextStore
@@ -64,12 +63,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def site(stack: EphemeralStack) -> Iterator[str]:
-    port = free_port()
-    host = stack.host(only={"filter_api"}, api_port=port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        host.stop()
+    with stack.api() as url:
+        yield url
 
 
 def shot(page: Page, name: str) -> None:

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
@@ -89,6 +89,16 @@ class EphemeralStack:
             fresh_access(self.functions.username)  # no user's Kafka credential, no ACL
         provision(self.template, fresh_topics=True)
         wiring.reset()  # the stores remember what they wrote (the nights holding objects): forget it
+
+    @contextlib.contextmanager
+    def api(self) -> Iterator[str]:
+        """The HTTP API function alone, hosted in this process on a free port; yields its base URL."""
+        port = free_port()
+        host = self.host(only={"filter_api"}, api_port=port).start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            host.stop()
 
     def host(self, *, only: set[str] | None = None, batching_window_s: float | None = None,
              api_port: int | None = None) -> FunctionHost:
