@@ -21,11 +21,13 @@ from skystream.local.http_api import http_api_event
 from skystream.ports import ObjectReader, QuotaCounter, RecordProducer, TopicAccess, Topics
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.joins import Joins
+from skystream.services.watchlists import WatchlistMatcher
 from skystream.storage.annotations import AnnotationStore
 from skystream.storage.context import ContextStore
 from skystream.storage.filters import FilterStore
 from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
+from skystream.storage.watchlists import WatchlistStore
 from skystream.wiring import api as wiring
 
 
@@ -40,10 +42,11 @@ def filter_service(topics: Topics, objects: ObjectReader, producer: RecordProduc
                    quota: QuotaCounter | None = None, access: TopicAccess | None = None) -> FilterService:
     """The filter service on the moto tables (filters, rates, annotations, context), with fake Kafka, ACLs and
     objects; the limits from the settings as they are now."""
-    joins = Joins(annotations=AnnotationStore(), context=ContextStore())
+    joins = Joins(annotations=AnnotationStore(), context=ContextStore(), watchlists=WatchlistMatcher(WatchlistStore()))
     return FilterService(FilterStore(), topics=topics, objects=objects,
                          matcher=matcher(producer=producer, quota=quota, joins=joins), joins=joins, rates=RateStore(),
-                         limits=FilterLimits.of(settings()), access=access or RecordingAccess())
+                         limits=FilterLimits.of(settings()), access=access or RecordingAccess(),
+                         watchlists=WatchlistStore())
 
 
 @dataclass
@@ -206,7 +209,8 @@ def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
     assert objects["tns_name"]["null_reason"] is None and "TNS" in objects["tns_name"]["description"]
     assert "dust map" in objects["ebv"]["null_reason"] and objects["timestamp"]["null_reason"]
     assert {"htm16", "lasairmodified_date"} <= {c["name"] for c in tables["crossmatch_tns"]["columns"]}
-    assert "watchlist_hits" not in tables
+    assert {"wl_id", "cone_id", "name", "arcsec", "diaObjectId"} == {c["name"] for c in tables["watchlist_hits"]["columns"]}
+    assert "area_hits" not in tables
     _, admin = UserStore().add("Root", "root@example.org", is_admin=True)
     status, loaded = world.call("POST", "/context/crossmatch_tns",
                                 [{"diaObjectId": 503, "tns_name": "2026xyz", "ra": 3.0, "decl": -1.0}], token=admin)
@@ -223,7 +227,7 @@ def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
     assert tns["rows"][0]["htm16"] == htm_index(3.0, -1.0) and tns["rows"][0]["lasairmodified_date"]
     status, refused = world.call("POST", "/filters/run", {"selected": "objects.diaObjectId",
                                                           "tables": "objects, watchlist:3", "conditions": ""})
-    assert status == 400 and "watchlists are not built" in refused["detail"]
+    assert status == 404 and refused["detail"].startswith("no watchlist 3:")  # issue 19: built; none of that id
 
 
 def test_a_commented_lasair_filter_is_saved_as_written_and_runs(world: World) -> None:
