@@ -149,3 +149,98 @@ def test_no_sources_and_bad_positions_give_no_hits() -> None:
     assert index.match_all([(1, float("nan"), 10.0), (2, 10.0, 95.0)]) == []
     assert [h.row() for h in index.match_all([(3, 10.0, 10.0)])] == [
         {"diaObjectId": 3, "wl_id": 1, "cone_id": 1, "name": "a", "arcsec": 0.0}]
+
+
+# -- in filters ----------------------------------------------------------------------------------
+
+def test_watchlist_n_joins_its_hits_only_inner_and_restricted_to_the_named_watchlists() -> None:
+    from skystream.domain.errors import FilterRejected
+    from skystream.filters.batch import BatchRows
+    from skystream.filters.compiler import FilterQuery, compile_filter
+    from skystream.filters.engine import SqliteEngine
+
+    compiled = compile_filter(FilterQuery(selected="objects.diaObjectId, watchlist_hits.name, watchlist_hits.arcsec",
+                                          tables="objects, watchlist:4, watchlist:9", conditions="objects.ra > 0"))
+    assert compiled.watchlists == {4, 9} and "watchlist_hits" in compiled.tables
+    batch = BatchRows(objects=[{"diaObjectId": i, "ra": float(i)} for i in (1, 2, 3)], watchlist_hits=[
+        {"diaObjectId": 1, "wl_id": 4, "cone_id": 1, "name": "a", "arcsec": 1.5},
+        {"diaObjectId": 2, "wl_id": 9, "cone_id": 7, "name": "b", "arcsec": 0.5},
+        {"diaObjectId": 3, "wl_id": 5, "cone_id": 1, "name": "other list", "arcsec": 0.1},
+    ])
+    rows = SqliteEngine().run(batch, [("f", compiled)])["f"].rows
+    assert sorted((r["diaObjectId"], r["name"], r["arcsec"]) for r in rows) == [(1, "a", 1.5), (2, "b", 0.5)]
+    for query, message in [
+        (FilterQuery(sql="SELECT watchlist_hits.name FROM objects, watchlist_hits"), "write the filter as selected"),
+        (FilterQuery(selected="objects.diaObjectId", tables="objects, watchlist_hits"), "write watchlist:N"),
+        (FilterQuery(selected="objects.diaObjectId", tables="objects, watchlist:x"), "is not a watchlist"),
+        (FilterQuery(selected="objects.diaObjectId", tables="objects, watchmap:3"), "watchmaps are not built"),
+        (FilterQuery(selected="watchlist_hits.name", tables="objects"), "not in tables"),
+    ]:
+        with pytest.raises(FilterRejected, match=message):
+            compile_filter(query)
+
+
+# -- lifecycle and who may read ------------------------------------------------------------------
+
+def test_owner_only_edits_and_another_users_private_list_is_answered_as_missing() -> None:
+    from fakes import MemoryWatchlists
+
+    from skystream.domain.errors import Forbidden
+    from skystream.domain.users import User
+    from skystream.domain.watchlists import UnknownWatchlist
+    from skystream.services.watchlists import NewWatchlist, WatchlistService, readable
+
+    store = MemoryWatchlists()
+    service = WatchlistService(store)
+    alice, bob = User(1, "alice", "a@x"), User(2, "bob", "b@x")
+    private = service.create(alice, NewWatchlist(name="cvs", text="ra,dec,name\n1,2,a\n3,4,b,9\n", radius=5.0))
+    public = service.create(alice, NewWatchlist(name="shared", text="5,6,c\n", public=True))
+    assert (private.count, private.radius) == (2, 5.0)
+    assert [w.wl_id for w in service.listing(bob)] == [public.wl_id]
+    assert [w.wl_id for w in service.listing(alice)] == [private.wl_id, public.wl_id]
+    assert service.export(alice, private.wl_id) == "ra, dec, name, radius\n1.0, 2.0, a, 5.0\n3.0, 4.0, b, 9.0\n"
+    for call in (lambda: service.visible(bob, private.wl_id), lambda: service.export(bob, private.wl_id),
+                 lambda: service.delete(bob, private.wl_id), lambda: readable(store, 2, {public.wl_id, private.wl_id}),
+                 lambda: readable(store, 1, {99})):
+        with pytest.raises(UnknownWatchlist, match=r"^no watchlist (1|99):"):
+            call()
+    with pytest.raises(Forbidden):
+        service.delete(bob, public.wl_id)
+    with pytest.raises(WatchlistError, match="sources of a watchlist are fixed"):
+        service.update(alice, public.wl_id, {"radius": 3})
+    assert service.update(alice, public.wl_id, {"active": False}).active is False
+    with pytest.raises(WatchlistError, match="line 2: Dec"):
+        service.create(alice, NewWatchlist(name="bad", text="1,2,a\n1,x,b\n"))
+    assert len(store.lists) == 2  # nothing stored from the bad text
+    service.delete(alice, private.wl_id)
+    assert readable(store, 2, {public.wl_id}) and private.wl_id not in store.lists
+
+
+def test_the_store_keeps_100000_sources_in_parts_and_lists_without_reading_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto_tables import template_tables
+
+    from skystream.domain.watchlists import UnknownWatchlist
+    from skystream.storage.watchlists import PART_BYTES, WatchlistStore, encode_sources
+
+    rng = random.Random(3)
+    sources = [Source(i + 1, rng.uniform(0, 360), rng.uniform(-90, 90), f"source-{i}", rng.uniform(1, 1800))
+               for i in range(MAX_SOURCES)]
+    with template_tables(monkeypatch):
+        store = WatchlistStore()
+        assert len(encode_sources(sources)) > 1 and all(len(p) <= PART_BYTES for p in encode_sources(sources))
+        big = store.add(owner=7, name="big", description="d", radius=2.0, public=False, active=True, sources=sources)
+        small = store.add(owner=8, name="small", description="", radius=3.5, public=True, active=True,
+                          sources=sources[:1])
+        assert (big.wl_id, small.wl_id) == (1, 2)
+        assert store.sources(big.wl_id) == sources
+        assert [(w.wl_id, w.owner, w.count, w.radius, w.public) for w in store.all()] == [
+            (1, 7, MAX_SOURCES, 2.0, False), (2, 8, 1, 3.5, True)]
+        assert set(store.many([1, 2, 3])) == {1, 2}
+        assert store.update(2, {"active": False, "name": "renamed"}).name == "renamed"
+        assert store.get(2).active is False and store.get(2).version == 2
+        store.delete(1)
+        assert store.get(1) is None and [w.wl_id for w in store.all()] == [2]
+        with pytest.raises(UnknownWatchlist):
+            store.sources(1)
+        with pytest.raises(UnknownWatchlist):
+            store.update(1, {"active": True})
