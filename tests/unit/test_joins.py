@@ -117,4 +117,4 @@ def test_watchlist_hits_only_for_the_named_active_watchlists_and_none_without_th
     assert [(h["diaObjectId"], h["wl_id"], h["name"]) for h in batch.watchlist_hits] == [(1, 1, "near one")]
     assert batch.watchlist_hits[0]["arcsec"] == pytest.approx(3.6)
     joins.build(objects, [Needs(watchlists=frozenset({1}))])
-    assert store.source_reads == 1  # the index is kept between batches
+    assert store.source_reads == 1  # the sources are read once per process

@@ -244,3 +244,26 @@ def test_the_store_keeps_100000_sources_in_parts_and_lists_without_reading_them(
             store.sources(1)
         with pytest.raises(UnknownWatchlist):
             store.update(1, {"active": True})
+
+
+def test_the_matcher_rereads_settings_after_a_while_and_keeps_sources() -> None:
+    from fakes import MemoryWatchlists
+
+    from skystream.services.watchlists import SETTINGS_TTL_S, WatchlistMatcher
+
+    store = MemoryWatchlists()
+    for name in ("a", "b"):
+        store.add(owner=1, name=name, description="", radius=5.0, public=False, active=True,
+                  sources=[Source(1, 50.0, 10.0, f"{name} source", 5.0)])
+    now = [0.0]
+    matcher = WatchlistMatcher(store, clock=lambda: now[0])
+    here = [(1, 50.0, 10.0)]
+    assert sorted(r["wl_id"] for r in matcher.rows({1, 2}, here)) == [1, 2]
+    store.update(2, {"active": False})
+    now[0] = SETTINGS_TTL_S / 2
+    assert len(matcher.rows({1, 2}, here)) == 2  # settings trusted for a while
+    now[0] = SETTINGS_TTL_S * 2
+    assert [r["name"] for r in matcher.rows({1, 2}, here)] == ["a source"]
+    store.delete(1)
+    now[0] = SETTINGS_TTL_S * 4
+    assert matcher.rows({1, 2}, here) == [] and store.source_reads == 2

@@ -6,8 +6,9 @@
   (404 ``no watchlist N``), so its existence is not revealed.
 - :func:`readable`: the check a filter's save and run-now make on the ``watchlist:N`` it names.
 - :class:`WatchlistMatcher`: the ``watchlist_hits`` rows of a batch's positions for the watchlists its
-  filters name. A watchlist's sources never change after creation (``storage/watchlists.py``), so its
-  index (``domain/watchlist_match.py``) is built once per process and kept; the settings (active, deleted)
+  filters name. A watchlist's sources never change after creation (``storage/watchlists.py``), so they are
+  read once per process, and one index of all the watchlists a batch names (``domain/watchlist_match.py``)
+  is built and kept while later batches name the same ones; the settings (active, deleted)
   are re-read at most every :data:`SETTINGS_TTL_S` seconds, one BatchGetItem for all of them. A batch
   whose filters name no watchlist never calls it (``services/joins.py``).
 """
@@ -25,6 +26,7 @@ from skystream.domain.watchlist_match import SourceIndex
 from skystream.domain.watchlists import (
     DEFAULT_RADIUS_ARCSEC,
     MAX_NAME_CHARS,
+    Source,
     UnknownWatchlist,
     Watchlist,
     WatchlistError,
@@ -122,7 +124,8 @@ class WatchlistMatcher:
     def __init__(self, store: WatchlistReader, clock: Callable[[], float] = time.monotonic):
         self.store = store
         self.clock = clock
-        self._indexes: dict[int, SourceIndex] = {}
+        self._sources: dict[int, list[Source]] = {}
+        self._combined: tuple[frozenset[int], SourceIndex] | None = None
         self._settings: dict[int, Watchlist | None] = {}
         self._read_at = -float("inf")
 
@@ -139,15 +142,23 @@ class WatchlistMatcher:
             self._settings.update({i: found.get(i) for i in missing})
         return sorted(i for i in wl_ids if (w := self._settings.get(i)) is not None and w.active)
 
-    def index(self, wl_id: int) -> SourceIndex:
-        """The sky index of one watchlist's sources, built on first use and kept (they never change)."""
-        if wl_id not in self._indexes:
-            self._indexes[wl_id] = SourceIndex([(wl_id, self.store.sources(wl_id))])
-        return self._indexes[wl_id]
+    def sources(self, wl_id: int) -> list[Source]:
+        """A watchlist's sources, read once per process (they never change)."""
+        if wl_id not in self._sources:
+            self._sources[wl_id] = self.store.sources(wl_id)
+        return self._sources[wl_id]
+
+    def index(self, wl_ids: Collection[int]) -> SourceIndex:
+        """One sky index of the sources of all ``wl_ids``, kept while the batches name the same watchlists: one
+        cone cover per position for all of them (ten separate indexes cost ten; benchmarks/watchlist.py)."""
+        key = frozenset(wl_ids)
+        if self._combined is None or self._combined[0] != key:
+            self._combined = (key, SourceIndex([(i, self.sources(i)) for i in sorted(key)]))
+        return self._combined[1]
 
     def rows(self, wl_ids: Collection[int], positions: Sequence[tuple[int, float, float]]) -> list[dict[str, Any]]:
         """One row per (object, source) within the source's radius, for the active ones of ``wl_ids``."""
-        out: list[dict[str, Any]] = []
-        for wl_id in self._active(wl_ids):
-            out += [hit.row() for hit in self.index(wl_id).match_all(positions)]
-        return out
+        active = self._active(wl_ids)
+        if not active:
+            return []
+        return [hit.row() for hit in self.index(active).match_all(positions)]
