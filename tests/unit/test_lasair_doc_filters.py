@@ -204,7 +204,7 @@ def test_the_porting_guides_objects_ext_is_the_objects_row(truth: BatchRows) -> 
 
 @pytest.mark.parametrize("name", ON_WATCHLISTS)
 def test_examples_on_a_watchlist_compile_unchanged_joining_its_hits(name: str) -> None:
-    """Issue 19: watchlist:N joins watchlist_hits restricted to watchlist N (the hits are tested in test_watchlists)."""
+    """Issue 19: watchlist:N joins watchlist_hits restricted to watchlist N (the hits are tested in test_watchlist_lists)."""
     compiled = compile_filter(query_of(EXAMPLES[name]))
     assert compiled.watchlists == {EXAMPLES[name]["watchlist"]}
     assert f"watchlist_hits.wl_id IN ({EXAMPLES[name]['watchlist']})" in compiled.mysql_sql

@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from skystream.domain.errors import BadRequest, NotFound
+from skystream.domain.errors import WatchlistError
 
 MAX_RADIUS_ARCSEC = 1800.0
 """Largest cone radius, Lasair's limit (half a degree)."""
@@ -33,18 +33,6 @@ MAX_TEXT_BYTES = 8_000_000
 """Largest text accepted (100,000 lines of ~80 characters)."""
 
 _SPLIT = re.compile(r"\s*[,|]\s*")
-
-
-class WatchlistError(BadRequest):
-    """A watchlist's text or settings cannot be used as given: what is wrong and where."""
-
-    code = "invalid_watchlist"
-
-
-class UnknownWatchlist(NotFound):
-    """No watchlist of that id that the caller may read (another user's private one looks the same)."""
-
-    code = "unknown_watchlist"
 
 
 @dataclass(frozen=True)

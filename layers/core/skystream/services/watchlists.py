@@ -20,16 +20,14 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from skystream.domain.errors import Forbidden
+from skystream.domain.errors import Forbidden, UnknownWatchlist, WatchlistError
 from skystream.domain.users import User
 from skystream.domain.watchlist_match import SourceIndex
 from skystream.domain.watchlists import (
     DEFAULT_RADIUS_ARCSEC,
     MAX_NAME_CHARS,
     Source,
-    UnknownWatchlist,
     Watchlist,
-    WatchlistError,
     check_radius,
     export_text,
     parse_sources,

@@ -28,7 +28,8 @@ from botocore.exceptions import ClientError
 
 from skystream.aws import resource
 from skystream.config import settings
-from skystream.domain.watchlists import Source, UnknownWatchlist, Watchlist
+from skystream.domain.errors import UnknownWatchlist
+from skystream.domain.watchlists import Source, Watchlist
 from skystream.storage.bulk import batch_get, paged_items
 
 LIST = "list"

@@ -185,9 +185,8 @@ def test_watchlist_n_joins_its_hits_only_inner_and_restricted_to_the_named_watch
 def test_owner_only_edits_and_another_users_private_list_is_answered_as_missing() -> None:
     from fakes import MemoryWatchlists
 
-    from skystream.domain.errors import Forbidden
+    from skystream.domain.errors import Forbidden, UnknownWatchlist
     from skystream.domain.users import User
-    from skystream.domain.watchlists import UnknownWatchlist
     from skystream.services.watchlists import NewWatchlist, WatchlistService, readable
 
     store = MemoryWatchlists()
@@ -219,7 +218,7 @@ def test_owner_only_edits_and_another_users_private_list_is_answered_as_missing(
 def test_the_store_keeps_100000_sources_in_parts_and_lists_without_reading_them(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto_tables import template_tables
 
-    from skystream.domain.watchlists import UnknownWatchlist
+    from skystream.domain.errors import UnknownWatchlist
     from skystream.storage.watchlists import PART_BYTES, WatchlistStore, encode_sources
 
     rng = random.Random(3)
