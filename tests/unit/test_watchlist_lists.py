@@ -266,3 +266,41 @@ def test_the_matcher_rereads_settings_after_a_while_and_keeps_sources() -> None:
     store.delete(1)
     now[0] = SETTINGS_TTL_S * 4
     assert matcher.rows({1, 2}, here) == [] and store.source_reads == 2
+
+
+def test_the_matcher_refuses_a_filter_whose_owner_lost_the_watchlist_and_runs_the_others() -> None:
+    """A filter saved on a public watchlist fails (reported, counted for suspension) once the watchlist's owner
+    makes it private: its records would name another user's private sources. The owner's own filter still runs."""
+    import json
+
+    from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists, RecordingProducer, matcher
+
+    from skystream.domain.filters import StoredFilter
+    from skystream.domain.objects import ObjectContext
+    from skystream.services.joins import Joins
+    from skystream.services.watchlists import SETTINGS_TTL_S, WatchlistMatcher
+
+    store = MemoryWatchlists()
+    store.add(owner=1, name="shared", description="", radius=5.0, public=True, active=True,
+              sources=[Source(1, 50.0, 10.0, "the source", 5.0)])
+    now = [0.0]
+    producer = RecordingProducer()
+    run = matcher(producer=producer, joins=Joins(annotations=MemoryAnnotations(), context=MemoryContext(),
+                                                  watchlists=WatchlistMatcher(store, clock=lambda: now[0])))
+
+    def on_list(owner: int) -> StoredFilter:
+        return StoredFilter(filter_id=f"f{owner}", owner=owner, name=f"f{owner}", output="kafka_plain", on_alert=True,
+                            selected="objects.diaObjectId, watchlist_hits.name", tables="objects, watchlist:1",
+                            conditions="", topic=f"lasair_{owner}f", created="t", modified="t")
+
+    objects = [ObjectContext(row={"diaObjectId": 7, "ra": 50.0, "decl": 10.0001, "lastDiaSourceMjdTai": 1.0}, lite={})]
+    report = run.run_and_deliver(objects, [on_list(1), on_list(2)], trigger="alert")
+    assert report.failed_filters == 0
+    assert sorted((t, json.loads(v)["name"]) for t, v, _, _ in producer.sent) == [
+        ("lasair_1f", "the source"), ("lasair_2f", "the source")]
+    store.update(1, {"public": False})
+    now[0] = 2 * SETTINGS_TTL_S
+    producer.sent.clear()
+    report = run.run_and_deliver(objects, [on_list(1), on_list(2)], trigger="alert")
+    assert report.failed_filters == 1 and report.per_filter["f2"].error.startswith("refused: no watchlist 1:")
+    assert [t for t, *_ in producer.sent] == ["lasair_1f"]

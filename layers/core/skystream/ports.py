@@ -383,3 +383,7 @@ class WatchlistHitRows(Protocol):
     """The ``watchlist_hits`` rows of some positions (``skystream.services.watchlists.WatchlistMatcher``)."""
 
     def rows(self, wl_ids: Collection[int], positions: Sequence[tuple[int, float, float]]) -> list[dict[str, Any]]: ...
+
+    def unreadable(self, owner: int, wl_ids: Collection[int]) -> list[int]:
+        """Those of ``wl_ids`` that user ``owner`` may not read now (missing, or another user's private one)."""
+        ...

@@ -10,7 +10,8 @@
   read once per process, and one index of all the watchlists a batch names (``domain/watchlist_match.py``)
   is built and kept while later batches name the same ones; the settings (active, deleted)
   are re-read at most every :data:`SETTINGS_TTL_S` seconds, one BatchGetItem for all of them. A batch
-  whose filters name no watchlist never calls it (``services/joins.py``).
+  whose filters name no watchlist never calls it (``services/joins.py``). :meth:`WatchlistMatcher.unreadable`
+  lets the matcher refuse, at match time, a saved filter whose owner may no longer read a watchlist it names.
 """
 
 from __future__ import annotations
@@ -153,6 +154,12 @@ class WatchlistMatcher:
         if self._combined is None or self._combined[0] != key:
             self._combined = (key, SourceIndex([(i, self.sources(i)) for i in sorted(key)]))
         return self._combined[1]
+
+    def unreadable(self, owner: int, wl_ids: Collection[int]) -> list[int]:
+        """Those of ``wl_ids`` that ``owner`` may not read now: deleted, or made private by another user since a
+        filter naming it was saved (settings as fresh as :data:`SETTINGS_TTL_S`)."""
+        self._active(wl_ids)
+        return sorted(i for i in wl_ids if (w := self._settings.get(i)) is None or not w.readable_by(owner))
 
     def rows(self, wl_ids: Collection[int], positions: Sequence[tuple[int, float, float]]) -> list[dict[str, Any]]:
         """One row per (object, source) within the source's radius, for the active ones of ``wl_ids``."""
