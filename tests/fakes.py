@@ -9,6 +9,7 @@ from ``tests/unit`` and ``tests/integration`` alike.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import threading
@@ -28,6 +29,7 @@ from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext
 from skystream.domain.records import KafkaRecord, TopicPage
 from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
+from skystream.domain.watchlists import Source, Watchlist
 from skystream.filters.engine import FilterEngine, SqliteEngine
 from skystream.outputs.base import Outputs
 from skystream.outputs.email import EmailOutput
@@ -61,6 +63,7 @@ from skystream.ports import (
 )
 from skystream.services.joins import Joins
 from skystream.services.matching import Matcher
+from skystream.services.watchlists import WatchlistMatcher
 from skystream.storage.archive import pack_alerts, unpack_member
 from skystream.streams.lambda_event import records_from_event
 from skystream.streams.producer import ProduceError
@@ -647,6 +650,50 @@ class MemoryContext(ContextReader, ContextWriter):
         return len({r["diaObjectId"] for r in rows})
 
 
+@dataclass
+class MemoryWatchlists:
+    """The watchlist repository port (``storage/watchlists.py``) in memory; ``source_reads`` counts reads of sources."""
+
+    lists: dict[int, Watchlist] = field(default_factory=dict)
+    stored_sources: dict[int, list[Source]] = field(default_factory=dict)
+    source_reads: int = 0
+    settings_reads: int = 0
+
+    def add(self, *, owner: int, name: str, description: str, radius: float, public: bool, active: bool,
+            sources: list[Source]) -> Watchlist:
+        wl_id = max(self.lists, default=0) + 1
+        self.lists[wl_id] = Watchlist(wl_id, owner, name, description, radius, public, active, len(sources), "now")
+        self.stored_sources[wl_id] = list(sources)
+        return self.lists[wl_id]
+
+    def get(self, wl_id: int) -> Watchlist | None:
+        return self.lists.get(wl_id)
+
+    def many(self, ids: list[int]) -> dict[int, Watchlist]:
+        self.settings_reads += 1
+        return {i: self.lists[i] for i in ids if i in self.lists}
+
+    def all(self) -> list[Watchlist]:
+        return list(self.lists.values())
+
+    def sources(self, wl_id: int) -> list[Source]:
+        self.source_reads += 1
+        return self.stored_sources[wl_id]
+
+    def update(self, wl_id: int, changes: dict[str, Any]) -> Watchlist:
+        self.lists[wl_id] = dataclasses.replace(self.lists[wl_id], **changes)
+        return self.lists[wl_id]
+
+    def delete(self, wl_id: int) -> None:
+        self.lists.pop(wl_id, None)
+        self.stored_sources.pop(wl_id, None)
+
+
+def no_watchlists() -> WatchlistMatcher:
+    """A watchlist matcher over no watchlists (a filter naming one gets no hits), for tests of other tables."""
+    return WatchlistMatcher(MemoryWatchlists())
+
+
 # -- annotations ---------------------------------------------------------------------------------
 
 
@@ -746,5 +793,6 @@ def matcher(*, producer: RecordProducer | None = None, quota: QuotaCounter | Non
                                            archive or MemoryArchive()),
                          email=EmailOutput(digest or MemoryDigests()))
     return Matcher(engine=engine or SqliteEngine(), joins=joins or Joins(annotations=MemoryAnnotations(),
-                                                                        context=MemoryContext()),
+                                                                        context=MemoryContext(),
+                                                                        watchlists=no_watchlists()),
                    outputs=outputs, health=health)

@@ -21,11 +21,13 @@ from skystream.local.http_api import http_api_event
 from skystream.ports import ObjectReader, QuotaCounter, RecordProducer, TopicAccess, Topics
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.joins import Joins
+from skystream.services.watchlists import WatchlistMatcher
 from skystream.storage.annotations import AnnotationStore
 from skystream.storage.context import ContextStore
 from skystream.storage.filters import FilterStore
 from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
+from skystream.storage.watchlists import WatchlistStore
 from skystream.wiring import api as wiring
 
 
@@ -40,10 +42,11 @@ def filter_service(topics: Topics, objects: ObjectReader, producer: RecordProduc
                    quota: QuotaCounter | None = None, access: TopicAccess | None = None) -> FilterService:
     """The filter service on the moto tables (filters, rates, annotations, context), with fake Kafka, ACLs and
     objects; the limits from the settings as they are now."""
-    joins = Joins(annotations=AnnotationStore(), context=ContextStore())
+    joins = Joins(annotations=AnnotationStore(), context=ContextStore(), watchlists=WatchlistMatcher(WatchlistStore()))
     return FilterService(FilterStore(), topics=topics, objects=objects,
                          matcher=matcher(producer=producer, quota=quota, joins=joins), joins=joins, rates=RateStore(),
-                         limits=FilterLimits.of(settings()), access=access or RecordingAccess())
+                         limits=FilterLimits.of(settings()), access=access or RecordingAccess(),
+                         watchlists=WatchlistStore())
 
 
 @dataclass
@@ -206,7 +209,8 @@ def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
     assert objects["tns_name"]["null_reason"] is None and "TNS" in objects["tns_name"]["description"]
     assert "dust map" in objects["ebv"]["null_reason"] and objects["timestamp"]["null_reason"]
     assert {"htm16", "lasairmodified_date"} <= {c["name"] for c in tables["crossmatch_tns"]["columns"]}
-    assert "watchlist_hits" not in tables
+    assert {"wl_id", "cone_id", "name", "arcsec", "diaObjectId"} == {c["name"] for c in tables["watchlist_hits"]["columns"]}
+    assert "area_hits" not in tables
     _, admin = UserStore().add("Root", "root@example.org", is_admin=True)
     status, loaded = world.call("POST", "/context/crossmatch_tns",
                                 [{"diaObjectId": 503, "tns_name": "2026xyz", "ra": 3.0, "decl": -1.0}], token=admin)
@@ -223,7 +227,7 @@ def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
     assert tns["rows"][0]["htm16"] == htm_index(3.0, -1.0) and tns["rows"][0]["lasairmodified_date"]
     status, refused = world.call("POST", "/filters/run", {"selected": "objects.diaObjectId",
                                                           "tables": "objects, watchlist:3", "conditions": ""})
-    assert status == 400 and "watchlists are not built" in refused["detail"]
+    assert status == 404 and refused["detail"].startswith("no watchlist 3:")  # issue 19: built; none of that id
 
 
 def test_a_commented_lasair_filter_is_saved_as_written_and_runs(world: World) -> None:
@@ -236,3 +240,45 @@ def test_a_commented_lasair_filter_is_saved_as_written_and_runs(world: World) ->
     assert status == 200 and shown["conditions"] == conditions
     status, ran = world.call("POST", f"/filters/{fid}/run")
     assert status == 200 and sorted(r["diaObjectId"] for r in ran["rows"]) == [526, 527, 528, 529]
+
+
+def test_watchlists_through_the_api_and_in_run_now(world: World) -> None:
+    """Issue 19: create, list, show, export, patch, delete; run-now joins watchlist_hits; another user's
+    private watchlist is answered as a missing one (404 no watchlist N) in a filter and on its own."""
+    text = "ra, dec, name, radius\n3.0, -1.0, exact, 2\n7.0005, -1.0, near seven, 5\n20.01, -1.0, too far, 3\n"
+    status, made = world.call("POST", "/watchlists", {"name": "my cvs", "text": text, "radius": 4.0})
+    assert status == 201 and made["count"] == 3 and made["public"] is False and made["radius"] == 4.0, made
+    wl = made["wl_id"]
+    status, bad = world.call("POST", "/watchlists", {"name": "bad", "text": "1, 2, a\n1, 95, b\n"})
+    assert status == 400 and bad["error"] == "invalid_watchlist" and bad["detail"].startswith("line 2: Dec '95'")
+    status, listed = world.call("GET", "/watchlists")
+    assert status == 200 and [w["wl_id"] for w in listed["watchlists"]] == [wl]
+    status, exported = world.call("GET", f"/watchlists/{wl}/export")
+    assert status == 200 and exported["text"].splitlines()[1:] == ["3.0, -1.0, exact, 2.0", "7.0005, -1.0, near seven, 5.0",
+                                                                     "20.01, -1.0, too far, 3.0"]
+    query = {"selected": "objects.diaObjectId, watchlist_hits.name, watchlist_hits.arcsec",
+             "tables": f"objects, watchlist:{wl}", "conditions": "", "limit": 100}
+    status, ran = world.call("POST", "/filters/run", query)
+    assert status == 200, ran
+    assert sorted((r["diaObjectId"], r["name"]) for r in ran["rows"]) == [(503, "exact"), (507, "near seven")]
+    assert [round(r["arcsec"], 2) for r in sorted(ran["rows"], key=lambda r: r["diaObjectId"])] == [0.0, 1.8]
+    for path in (f"/watchlists/{wl}", f"/watchlists/{wl}/export"):
+        status, hidden = world.call("GET", path, token="other")
+        assert status == 404 and hidden["detail"].startswith(f"no watchlist {wl}:")
+    status, refused = world.call("POST", "/filters", {**BODY, "name": "theirs", **{k: query[k] for k in
+                                                      ("selected", "tables", "conditions")}}, token="other")
+    assert status == 404 and refused["detail"].startswith(f"no watchlist {wl}:"), refused
+    status, refused = world.call("POST", "/filters/run", query, token="other")
+    assert status == 404 and refused["detail"].startswith(f"no watchlist {wl}:")
+    status, _ = world.call("DELETE", f"/watchlists/{wl}", token="other")
+    assert status == 404
+    status, shared = world.call("PATCH", f"/watchlists/{wl}", {"public": True})
+    assert status == 200 and shared["public"] is True and shared["version"] == 2
+    status, theirs = world.call("POST", "/filters/run", query, token="other")
+    assert status == 200 and theirs["count"] == 2
+    status, _ = world.call("DELETE", f"/watchlists/{wl}", token="other")
+    assert status == 403
+    status, gone = world.call("DELETE", f"/watchlists/{wl}")
+    assert status == 200 and gone == {"deleted": wl}
+    status, _ = world.call("GET", f"/watchlists/{wl}")
+    assert status == 404

@@ -40,6 +40,8 @@ EXPECTED: dict[type[SkystreamError], tuple[int, str]] = {
     errors.ContextFileError: (400, "bad_request"),
     errors.AnnotationBatchTooLarge: (400, "bad_request"),
     errors.UnknownContextTable: (404, "not_found"),
+    errors.WatchlistError: (400, "invalid_watchlist"),
+    errors.UnknownWatchlist: (404, "not_found"),
     errors.Unauthorized: (401, "unauthorized"),
     errors.StreamAccessRefused: (401, "stream_access_refused"),
     errors.Forbidden: (403, "forbidden"),

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fakes import MemoryAnnotations, MemoryContext
+import pytest
+from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists, no_watchlists
 
+from skystream.domain.watchlists import Source
 from skystream.filters.batch import BatchRows
 from skystream.services.joins import Joins, needed
+from skystream.services.watchlists import WatchlistMatcher
 
 
 @dataclass(frozen=True)
@@ -16,11 +19,12 @@ class Needs:
     tables: frozenset[str] = frozenset({"objects"})
     annotators: frozenset[str] = frozenset()
     columns: frozenset[tuple[str, str]] | None = frozenset()
+    watchlists: frozenset[int] = frozenset()
 
 
 def build_batch(objects: list[dict[str, Any]], filters: list[Any], *, annotations: MemoryAnnotations,
                 context: MemoryContext) -> BatchRows:
-    return Joins(annotations=annotations, context=context).build(objects, filters)
+    return Joins(annotations=annotations, context=context, watchlists=no_watchlists()).build(objects, filters)
 
 
 OBJECTS = [{"diaObjectId": 1, "ra": 10.0}, {"diaObjectId": 2, "ra": 20.0}, {"diaObjectId": 1, "ra": 10.0}]
@@ -91,3 +95,26 @@ def test_engine_sees_annotation_rows_as_stored_including_classdict_json() -> Non
     outcomes = SqliteEngine().run(batch, compiled)
     matched = {key: sorted(row["diaObjectId"] for row in outcome.rows) for key, outcome in outcomes.items()}
     assert matched == {"sn": [1, 3], "prob": [1, 2], "sherlock": [2]}
+
+
+def _watchlists() -> MemoryWatchlists:
+    store = MemoryWatchlists()
+    store.add(owner=1, name="mine", description="", radius=5.0, public=False, active=True,
+              sources=[Source(1, 10.0, 0.0, "near one", 5.0)])
+    store.add(owner=1, name="off", description="", radius=5.0, public=False, active=False,
+              sources=[Source(1, 20.0, 0.0, "near two", 5.0)])
+    return store
+
+
+def test_watchlist_hits_only_for_the_named_active_watchlists_and_none_without_them() -> None:
+    store = _watchlists()
+    joins = Joins(annotations=MemoryAnnotations(), context=MemoryContext(), watchlists=WatchlistMatcher(store))
+    objects = [{"diaObjectId": 1, "ra": 10.0, "decl": 0.001}, {"diaObjectId": 2, "ra": 20.0, "decl": 0.0},
+               {"diaObjectId": 3, "ra": 30.0, "decl": 0.0}]
+    plain = joins.build(objects, [Needs()])
+    assert plain.watchlist_hits == [] and store.settings_reads == 0 and store.source_reads == 0
+    batch = joins.build(objects, [Needs(watchlists=frozenset({1, 2}))])
+    assert [(h["diaObjectId"], h["wl_id"], h["name"]) for h in batch.watchlist_hits] == [(1, 1, "near one")]
+    assert batch.watchlist_hits[0]["arcsec"] == pytest.approx(3.6)
+    joins.build(objects, [Needs(watchlists=frozenset({1}))])
+    assert store.source_reads == 1  # the sources are read once per process

@@ -6,7 +6,7 @@ objects that are what the example says it finds; the batch is built the way the 
 (services.joins.Joins over the context and annotation ports), so ``objects.tns_name`` comes from the
 crossmatch_tns rows at match time. The expected rows are computed in plain Python from the same
 rows, never by SQL. Examples Lasair-LSST itself refuses (Lasair-ZTF names, a renamed column) are
-refused here too, with a hint naming the Lasair-LSST column; watchlists are not built yet.
+refused here too, with a hint naming the Lasair-LSST column; the example on a watchlist compiles unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import MemoryAnnotations, MemoryContext
+from fakes import MemoryAnnotations, MemoryContext, no_watchlists
 from filter_corpus.corpus import Ctx, contexts, eq_ci, gt, lt
 from filter_corpus.rows import NOW_MJD, clock_for, make_batch, object_row
 
@@ -98,7 +98,8 @@ def run(example: FilterQuery, truth: BatchRows) -> list[dict[str, Any]]:
     compiled = compile_filter(example)
     joins = Joins(annotations=MemoryAnnotations(truth.annotations),
                   context=MemoryContext({"sherlock_classifications": truth.sherlock_classifications,
-                                         "crossmatch_tns": truth.crossmatch_tns}))
+                                         "crossmatch_tns": truth.crossmatch_tns}),
+                  watchlists=no_watchlists())
     batch = joins.build(truth.objects, [compiled])
     outcome = SqliteEngine(clock=clock_for).run(batch, [("f", compiled)])["f"]
     assert outcome.ok, outcome.error
@@ -146,7 +147,8 @@ FINDS: dict[str, Finds] = {
         and gt(c.o["r_psfFluxSigma"], 10000) and gt(c.o["BBBRiseRate"], 0.2)), 7),
 }
 ORDERED = {"make_filter_bright_latest_first", "cookbook_tns_sn_ii"}  # ORDER BY lastDiaSourceMjdTai DESC
-RUNNABLE = [k for k, e in EXAMPLES.items() if "refused" not in e]
+RUNNABLE = [k for k, e in EXAMPLES.items() if "refused" not in e and "watchlist" not in e]
+ON_WATCHLISTS = [k for k, e in EXAMPLES.items() if "watchlist" in e]
 REFUSED = [k for k, e in EXAMPLES.items() if "refused" in e]
 
 
@@ -198,6 +200,14 @@ def test_the_porting_guides_objects_ext_is_the_objects_row(truth: BatchRows) -> 
         same = example.model_copy(update={"conditions": (example.conditions or "").replace(
             "objects-ext.r_psfFluxSigma", spelling)})
         assert run(same, truth) == run(example, truth)
+
+
+@pytest.mark.parametrize("name", ON_WATCHLISTS)
+def test_examples_on_a_watchlist_compile_unchanged_joining_its_hits(name: str) -> None:
+    """Issue 19: watchlist:N joins watchlist_hits restricted to watchlist N (the hits are tested in test_watchlist_lists)."""
+    compiled = compile_filter(query_of(EXAMPLES[name]))
+    assert compiled.watchlists == {EXAMPLES[name]["watchlist"]}
+    assert f"watchlist_hits.wl_id IN ({EXAMPLES[name]['watchlist']})" in compiled.mysql_sql
 
 
 @pytest.mark.parametrize("name", REFUSED)

@@ -182,11 +182,12 @@ def _table_refs(role: dict[str, Any]) -> dict[str, set[str]]:
         ("IngestFunctionRole", {"ObjectsTable"}, set(), set()),
         # issue 13: the matcher and the annotation trigger count failures on, and suspend, filter items
         ("FilterMatcherFunctionRole", {"DigestTable", "QuotaTable"},
-         {"UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable"}, {"FiltersTable"}),
+         {"UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable", "WatchlistsTable"}, {"FiltersTable"}),
         ("AnnotationFunctionRole", {"DigestTable", "QuotaTable"},
-         {"UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable"}, {"FiltersTable"}),
+         {"UsersTable", "ObjectsTable", "AnnotationsTable", "ContextTable", "WatchlistsTable"}, {"FiltersTable"}),
         ("EmailDigestFunctionRole", {"DigestTable"}, {"UsersTable"}, set()),
-        ("FilterApiFunctionRole", {"FiltersTable", "UsersTable", "AnnotationsTable", "ContextTable", "QuotaTable"},
+        ("FilterApiFunctionRole", {"FiltersTable", "UsersTable", "AnnotationsTable", "ContextTable", "QuotaTable",
+                                   "WatchlistsTable"},
          {"ObjectsTable"}, set()),
     ],
 )

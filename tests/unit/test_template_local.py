@@ -24,7 +24,7 @@ def test_the_real_template_gives_every_table_with_its_keys_indexes_and_ttl() -> 
     raw = load_yaml(TEMPLATE)
     local = load_template(TEMPLATE, parameters={"KafkaAuth": "none"})
     declared = {k: v["Properties"] for k, v in raw["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
-    assert len(local.tables) == len(declared) == 7
+    assert len(local.tables) == len(declared) == 8
     for logical_id, props in declared.items():
         name = f"skystream-{props['TableName'].value.split('-', 1)[1]}"
         table = local.tables[name]

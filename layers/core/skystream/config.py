@@ -31,7 +31,7 @@ REQUIRED: tuple[str, ...] = (
     "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_AUTH", "KAFKA_REPLICATION_FACTOR",
     "TOPIC_ALERTS", "TOPIC_ENRICHED", "TOPIC_DLQ", "TOPIC_ANNOTATIONS",
     "OBJECTS_TABLE", "FILTERS_TABLE", "USERS_TABLE", "ANNOTATIONS_TABLE", "CONTEXT_TABLE", "DIGEST_TABLE",
-    "QUOTA_TABLE", "ALERTS_BUCKET", "DIGEST_SENDER", "AWS_REGION",
+    "QUOTA_TABLE", "WATCHLISTS_TABLE", "ALERTS_BUCKET", "DIGEST_SENDER", "AWS_REGION",
     "KAFKA_USER_REGISTRY", "KAFKA_USER_SECRET_PREFIX", "MSK_CLUSTER_ARN",
 )
 """The variables :func:`settings` needs, each with no default (the template sets them; Lambda sets AWS_REGION)."""
@@ -53,6 +53,7 @@ class Settings:
     context_table: str
     digest_table: str
     quota_table: str
+    watchlists_table: str
     alerts_bucket: str
     aws_region: str
     aws_endpoint_url: str | None
@@ -146,6 +147,7 @@ def settings() -> Settings:
         context_table=_env("CONTEXT_TABLE"),
         digest_table=_env("DIGEST_TABLE"),
         quota_table=_env("QUOTA_TABLE"),
+        watchlists_table=_env("WATCHLISTS_TABLE"),
         alerts_bucket=_env("ALERTS_BUCKET"),
         aws_region=_env("AWS_REGION"),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,

@@ -12,7 +12,7 @@ it names the filter core's own types (a compiled filter, a batch of rows), so it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Annotator
@@ -24,6 +24,7 @@ from skystream.domain.records import TopicPage
 from skystream.domain.sky import PixelRange, SkyScan
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.users import Recipient, User
+from skystream.domain.watchlists import Source, Watchlist
 
 # -- Kafka ---------------------------------------------------------------------------------------
 
@@ -199,6 +200,11 @@ class NeedsTables(Protocol):
         """(table, column) pairs the filter reads; None: it does not say (then every column counts)."""
         ...
 
+    @property
+    def watchlists(self) -> frozenset[int]:
+        """The watchlists whose hits the filter joins (``watchlist:N``)."""
+        ...
+
 
 class AnnotationReader(Protocol):
     def latest(self, object_ids: Iterable[int], annotators: Iterable[str]) -> list[dict[str, Any]]: ...
@@ -348,3 +354,36 @@ class DigestOutbox(Protocol):
     def claim(self, day: dt.date, user_id: int, owner: str, lease_s: int = 900) -> bool: ...
 
     def release(self, day: dt.date, user_id: int, owner: str) -> None: ...
+
+
+class WatchlistReader(Protocol):
+    """What matching and the filter checks read of watchlists (``skystream.storage.watchlists.WatchlistStore``)."""
+
+    def get(self, wl_id: int) -> Watchlist | None: ...
+
+    def many(self, ids: list[int]) -> dict[int, Watchlist]: ...
+
+    def sources(self, wl_id: int) -> list[Source]: ...
+
+
+class WatchlistRepository(WatchlistReader, Protocol):
+    """The watchlists' lifecycle (``skystream.storage.watchlists.WatchlistStore``)."""
+
+    def add(self, *, owner: int, name: str, description: str, radius: float, public: bool, active: bool,
+            sources: list[Source]) -> Watchlist: ...
+
+    def all(self) -> list[Watchlist]: ...
+
+    def update(self, wl_id: int, changes: dict[str, Any]) -> Watchlist: ...
+
+    def delete(self, wl_id: int) -> None: ...
+
+
+class WatchlistHitRows(Protocol):
+    """The ``watchlist_hits`` rows of some positions (``skystream.services.watchlists.WatchlistMatcher``)."""
+
+    def rows(self, wl_ids: Collection[int], positions: Sequence[tuple[int, float, float]]) -> list[dict[str, Any]]: ...
+
+    def unreadable(self, owner: int, wl_ids: Collection[int]) -> list[int]:
+        """Those of ``wl_ids`` that user ``owner`` may not read now (missing, or another user's private one)."""
+        ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -9,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skystream.domain.filters import FilterSpec, Output, StoredFilter, Suspension
 from skystream.domain.names import PrintableName
+from skystream.domain.watchlists import (
+    DEFAULT_RADIUS_ARCSEC,
+    MAX_RADIUS_ARCSEC,
+    MAX_SOURCES,
+    MAX_TEXT_BYTES,
+    Watchlist,
+)
 
 ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
 """The ``{dia_object_id}`` path parameter of the object routes."""
@@ -204,3 +212,56 @@ def error_responses(*codes: int, success: int = 200) -> dict[int, dict[str, Any]
     out[422] = {"description": "The body or a parameter has the wrong shape; 'problems' says where",
                 "content": {"application/json": {"model": ValidationErrorBody}}}
     return out
+
+
+class WatchlistCreate(BaseModel):
+    """A new watchlist from text: one source a line, ``RA, Dec, name[, radius]`` (docs/watchlists.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PrintableName = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_BYTES,
+                      description="Lines 'RA, Dec, name[, radius]' (',' or '|'), decimal degrees, radius in arcsec; "
+                      f"an optional header line; at most {MAX_SOURCES:,} sources")
+    radius: float = Field(default=DEFAULT_RADIUS_ARCSEC, gt=0, le=MAX_RADIUS_ARCSEC,
+                          description="Default radius (arcsec) of the lines that give none")
+    description: str = Field(default="", max_length=4000)
+    public: bool = Field(default=False, description="Every user may see it and use it in filters")
+    active: bool = Field(default=True, description="Matched against alerts (an inactive one gives no hits)")
+
+
+class WatchlistPatch(BaseModel):
+    """Only the settings to change (the sources of a watchlist are fixed: create a new one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PrintableName | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=4000)
+    public: bool | None = None
+    active: bool | None = None
+
+
+class WatchlistOut(BaseModel):
+    wl_id: int = Field(description="Its id: write watchlist:<wl_id> in a filter's tables")
+    owner: int
+    name: str
+    description: str
+    radius: float = Field(description="Default radius, arcsec")
+    public: bool
+    active: bool
+    count: int = Field(description="How many sources it holds")
+    created: str
+    version: int
+
+    @classmethod
+    def of(cls, w: Watchlist) -> WatchlistOut:
+        return cls(**dataclasses.asdict(w))
+
+
+class WatchlistList(BaseModel):
+    watchlists: list[WatchlistOut]
+
+
+class WatchlistText(BaseModel):
+    wl_id: int
+    text: str = Field(description="The sources as text that creates the same watchlist again")

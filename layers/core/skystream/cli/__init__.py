@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = ("stack", "digest", "annotators", "context", "users", "filters", "consume", "relay", "alerts", "objects",
-                                   "topics", "streams")
+                                   "topics", "streams", "watchlists")
 
 
 def build_parser() -> argparse.ArgumentParser:

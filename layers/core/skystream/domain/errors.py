@@ -121,6 +121,16 @@ class ContextFileError(BadRequest):
     """Context rows cannot be loaded; the message names the line or row and the column. Nothing is stored."""
 
 
+class WatchlistError(BadRequest):
+    """A watchlist's text or settings cannot be used as given (the message names the line and what is wrong)."""
+
+    code = "invalid_watchlist"
+
+
+class UnknownWatchlist(NotFound):
+    """No watchlist of that id that the caller may read: another user's private one is answered the same way."""
+
+
 class UnknownContextTable(NotFound):
     """The table name is not one of the context tables (``sherlock_classifications``, ``crossmatch_tns``)."""
 

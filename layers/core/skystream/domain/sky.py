@@ -137,6 +137,12 @@ def pixel_of(ra: float, decl: float) -> int:
     return int(_pixels().ang2pix(2**PIXEL_DEPTH, ra % 360.0, decl, nest=True, lonlat=True))
 
 
+def cells_of(ra: Any, decl: Any, depth: int) -> Any:
+    """The nested cells of ``depth`` holding arrays of positions (degrees): one vectorised call, for indexing
+    many sources at once (``domain/watchlist_match.py``)."""
+    return _pixels().ang2pix(2**depth, ra % 360.0, decl, nest=True, lonlat=True)
+
+
 def cell_of_pixel(pixel: int) -> int:
     """The ``sky_cell`` (depth :data:`CELL_DEPTH`) holding a depth-29 pixel."""
     return pixel >> (2 * (PIXEL_DEPTH - CELL_DEPTH))

@@ -20,6 +20,8 @@ class BatchRows:
     crossmatch_tns: list[dict[str, Any]] = field(default_factory=list)
     # each: annotator, diaObjectId, classification, version, explanation, classdict (JSON text), url, timestamp
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    # each: diaObjectId, wl_id, cone_id, name, arcsec (services/watchlists.py)
+    watchlist_hits: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self, name: str) -> list[dict[str, Any]]:
         """Rows of one table by its SQL name."""

@@ -21,7 +21,7 @@ from skystream.domain.errors import FilterRejected
 from skystream.filters.check import CAST_TYPES, CheckedQuery, SourceMap, check
 from skystream.filters.database import new_database, seal
 from skystream.filters.functions import FUNCTIONS, NATIVE, udf_name
-from skystream.filters.parts import assemble
+from skystream.filters.parts import assemble, watchlist_ids
 from skystream.filters.schema import JOIN_KEY
 
 ROW_CAP = 1000
@@ -45,7 +45,8 @@ class CompiledFilter:
     output_columns: tuple[str, ...]
     tables: frozenset[str]  # schema tables used, e.g. {"objects", "sherlock_classifications"}
     annotators: frozenset[str]  # annotator names joined via annotator:NAME / annotations AS NAME
-    limit: int | None = None  # the (capped) LIMIT, if any
+    limit: int | None = None
+    watchlists: frozenset[int] = frozenset()  # the N of each watchlist:N: watchlist_hits holds their hits  # the (capped) LIMIT, if any
     # (table, column) pairs the SQL reads; None: unknown, load every column
     columns: frozenset[tuple[str, str]] | None = None
 
@@ -84,17 +85,23 @@ def _compile_text(selected: str | None, tables: str | None, conditions: str | No
         if has_parts:
             raise FilterRejected("give either sql (one full SELECT) or selected/tables/conditions, not both", None)
         checked = check(whole, SourceMap.whole(whole))
+        if any(r.table == "watchlist_hits" for r in checked.refs.values()):
+            raise FilterRejected("watchlist_hits is joined by naming the watchlist: write the filter as selected, "
+                                 "tables and conditions, with watchlist:N in tables", None)
+        watchlists: frozenset[int] = frozenset()
         from_parts = False
     else:
         sql, source = assemble(selected, tables, conditions)
         checked = check(sql, source)
+        watchlists = watchlist_ids(tables)
         from_parts = True
-    return _compile(checked, from_parts=from_parts, row_cap=row_cap)
+    return _compile(checked, from_parts=from_parts, row_cap=row_cap, watchlists=watchlists)
 
 
-def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int) -> CompiledFilter:
+def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int,
+             watchlists: frozenset[int] = frozenset()) -> CompiledFilter:
     tree = checked.tree.copy()
-    _add_join_conditions(tree, checked, from_parts=from_parts)
+    _add_join_conditions(tree, checked, from_parts=from_parts, watchlists=watchlists)
     limit = _cap_limit(tree, row_cap)
     mysql_sql = tree.sql(dialect="mysql")
     _expand_stars(tree, checked)
@@ -116,13 +123,16 @@ def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int) -> Compil
         annotators=checked.annotators,
         limit=limit,
         columns=columns,
+        watchlists=watchlists,
     )
 
 
-def _add_join_conditions(tree: exp.Select, checked: CheckedQuery, *, from_parts: bool) -> None:
+def _add_join_conditions(tree: exp.Select, checked: CheckedQuery, *, from_parts: bool,
+                         watchlists: frozenset[int] = frozenset()) -> None:
     """Lasair's joins for the three-part form (every table's diaObjectId = objects.diaObjectId),
-    and for both forms the restriction of ``annotations AS NAME`` to annotator NAME (in the
-    ON clause of a LEFT JOIN, so that the join stays a left join)."""
+    for both forms the restriction of ``annotations AS NAME`` to annotator NAME (in the
+    ON clause of a LEFT JOIN, so that the join stays a left join), and of ``watchlist_hits`` to the
+    watchlists of ``watchlist:N`` (one batch database holds the hits of every filter's watchlists)."""
     conditions: list[exp.Expression] = []
     refs = list(checked.refs.values())
     primary = next((r for r in refs if r.table == "objects"), refs[0])
@@ -134,6 +144,8 @@ def _add_join_conditions(tree: exp.Select, checked: CheckedQuery, *, from_parts:
     for ref in refs:
         if from_parts and ref is not primary:
             conditions.append(exp.column(JOIN_KEY, ref.alias).eq(exp.column(JOIN_KEY, primary.alias)))
+        if ref.table == "watchlist_hits":
+            conditions.append(exp.column("wl_id", ref.alias).isin(*(exp.Literal.number(n) for n in sorted(watchlists))))
         if ref.table == "annotations":
             restriction = exp.column("annotator", ref.alias).eq(exp.Literal.string(ref.alias))
             join = left_joins.get(ref.alias.lower())

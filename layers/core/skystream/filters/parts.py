@@ -2,8 +2,10 @@
 
 Lasair's ``tables`` is a comma list of table names plus ``annotator:NAME`` entries; each
 ``annotator:NAME`` joins ``annotations AS NAME`` restricted to that annotator. ``objects_ext``
-is the objects table (Lasair's builder rewrites it to ``objects``), and ``watchlist:N`` /
-``watchmap:N`` are refused, saying watchlists and watchmaps are not built yet. The three
+is the objects table (Lasair's builder rewrites it to ``objects``); ``watchlist:N`` (several allowed)
+joins ``watchlist_hits`` restricted to those watchlists (:func:`watchlist_ids`; the compiler adds
+``watchlist_hits.wl_id IN (...)``), and ``watchmap:N`` / ``area:N`` are refused, saying watchmaps are
+not built yet. The three
 parts become ``SELECT {selected} FROM {tables} WHERE {conditions}``; the checker then adds
 Lasair's join conditions (every table's ``diaObjectId`` equals ``objects.diaObjectId``).
 A full SELECT is checked as written and can be split back into parts for storage.
@@ -19,6 +21,7 @@ from skystream.filters.check import SourceMap, SourcePart, check
 from skystream.filters.schema import NOT_BUILT, SYNONYMS, TABLES, table_named
 
 _ANNOTATOR = re.compile(r"^annotator\s*:\s*([A-Za-z_][A-Za-z0-9_]*)$", re.IGNORECASE)
+_WATCHLIST = re.compile(r"^watchlists?\s*:\s*([0-9]{1,12})$", re.IGNORECASE)
 _WATCH = re.compile(r"^(watchlists?|watchmaps?|areas?)\s*:", re.IGNORECASE)
 # white space and comments (-- and # to the end of the line, /* ... */) before the first word; a comment
 # ends at its first */, and -- needs a space after it (MySQL's rules: --5 is minus minus five)
@@ -56,10 +59,17 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
         if not item:
             continue
         match = _ANNOTATOR.match(item)
-        watch = _WATCH.match(item)
-        if watch or item.lower() in NOT_BUILT:
-            table = "watchlist_hits" if item.lower().startswith("watchlist") else "area_hits"
-            raise FilterRejected(f"{item} is not available{where}: {NOT_BUILT[table]} (see docs/filters.md)", at, part="tables")
+        watchlist = _WATCHLIST.match(item)
+        if watchlist:
+            if not any(e.table == "watchlist_hits" for e in entries):
+                entries.append(TableEntry("watchlist_hits", "watchlist_hits"))
+            continue
+        if item.lower().startswith("watchlist"):
+            hint = "write watchlist:N, N the watchlist's id (GET /watchlists lists yours and the public ones)"
+            raise FilterRejected(f"{item} is not a watchlist{where} ({hint})", at, part="tables")
+        if _WATCH.match(item) or item.lower() in NOT_BUILT:
+            raise FilterRejected(f"{item} is not available{where}: {NOT_BUILT['area_hits']} (see docs/filters.md)",
+                                 at, part="tables")
         if match:
             name = match.group(1)
             if name.lower() in _RESERVED:
@@ -83,6 +93,12 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
         entries.insert(0, TableEntry("objects", "objects"))
     entries.sort(key=lambda e: e.table != "objects")
     return entries
+
+
+def watchlist_ids(tables: str | None) -> frozenset[int]:
+    """The N of every ``watchlist:N`` in ``tables``."""
+    found = (_WATCHLIST.match(raw.strip()) for raw in (tables or "").split(","))
+    return frozenset(int(m.group(1)) for m in found if m)
 
 
 def from_clause(entries: list[TableEntry]) -> str:

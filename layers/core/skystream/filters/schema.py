@@ -11,8 +11,9 @@ computed or loaded with Lasair's meaning, or NULL with the reason in ``null_reas
 
 Lasair's other table names: ``objects_ext`` (:data:`SYNONYMS`) is the objects table, as in
 Lasair, whose query builder rewrites ``objects_ext`` to ``objects`` (its MySQL objects table
-holds the extended columns too); ``watchlist_hits`` and ``area_hits`` (:data:`NOT_BUILT`) are
-refused with a message saying why until watchlists and watchmaps exist here.
+holds the extended columns too); ``watchlist_hits`` is joined by ``watchlist:N`` in ``tables`` (one row per
+object and source of watchlist N within the source's radius, docs/watchlists.md); ``area_hits``
+(:data:`NOT_BUILT`) is refused with a message saying why until watchmaps exist here.
 """
 
 from __future__ import annotations
@@ -159,6 +160,18 @@ TABLES: dict[str, TableSchema] = {
             ("timestamp", "TEXT", "When the annotation was made, 'YYYY-MM-DD HH:MM:SS' UTC"),
         ],
     ),
+    "watchlist_hits": _table(
+        "watchlist_hits",
+        "One row per object within a source's radius of a watchlist the filter names: write watchlist:N in "
+        "tables (several allowed); only objects with a hit remain (an inner join).",
+        [
+            _KEY,
+            ("wl_id", "INTEGER", "Id of the watchlist (the N of watchlist:N)"),
+            ("cone_id", "BIGINT", "Number of the source in its watchlist (its line, counting sources from 1)"),
+            ("name", "TEXT", "Name of the source, as given in the watchlist"),
+            ("arcsec", "DOUBLE", "Angular distance from the source to the object's position, arcsec"),
+        ],
+    ),
 }
 
 SYNONYMS: dict[str, str] = {"objects_ext": "objects"}
@@ -166,7 +179,6 @@ SYNONYMS: dict[str, str] = {"objects_ext": "objects"}
 is ``objects.g_psfFluxSigma`` (Lasair's query builder rewrites objects_ext to objects)."""
 
 NOT_BUILT: dict[str, str] = {
-    "watchlist_hits": "watchlists are not built in skystream yet, so watchlist:N and watchlist_hits cannot be used",
     "area_hits": "watchmaps are not built in skystream yet, so watchmap:N, area:N and area_hits cannot be used",
 }
 """Lasair tables a filter may name there but not here yet, with the refusal's words."""

@@ -55,11 +55,20 @@ from skystream.domain.objects import KEY_COLUMN, ObjectContext
 from skystream.domain.users import User
 from skystream.filters.compiler import compiled_filter
 from skystream.filters.engine import SqliteEngine
-from skystream.filters.parts import split_select
+from skystream.filters.parts import split_select, watchlist_ids
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
-from skystream.ports import FilterRepository, FilterRunner, ObjectReader, RateCounter, TopicAccess, Topics
+from skystream.ports import (
+    FilterRepository,
+    FilterRunner,
+    ObjectReader,
+    RateCounter,
+    TopicAccess,
+    Topics,
+    WatchlistReader,
+)
 from skystream.services.joins import Joins
+from skystream.services.watchlists import readable
 from skystream.streams.producer import DEFAULT_MAX_RECORD_BYTES, ProduceError
 
 RESEED_LIMIT = 10
@@ -128,13 +137,15 @@ class FilterService:
     each topic's ACLs what its filter says."""
 
     def __init__(self, store: FilterRepository, *, topics: Topics, objects: ObjectReader, matcher: FilterRunner,
-                 joins: Joins, rates: RateCounter, limits: FilterLimits, access: TopicAccess):
+                 joins: Joins, rates: RateCounter, limits: FilterLimits, access: TopicAccess,
+                 watchlists: WatchlistReader):
         self.store = store
         self.topics = topics
         self.access = access
         self.objects = objects
         self.matcher = matcher
         self.joins = joins
+        self.watchlists = watchlists
         self.rates = rates
         self.limits = limits
 
@@ -187,8 +198,13 @@ class FilterService:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def _may_read_watchlists(self, owner: int, spec: FilterSpec | StoredFilter) -> None:
+        """Refuse a filter naming a watchlist its owner may not read, as a missing one (404 ``no watchlist N``)."""
+        readable(self.watchlists, owner, watchlist_ids(spec.tables))
+
     def create(self, user: User, spec: FilterSpec) -> SaveOutcome:
         spec = checked_spec(spec)
+        self._may_read_watchlists(user.user_id, spec)
         now = _now()
         f = StoredFilter(
             filter_id=uuid.uuid4().hex[:16],
@@ -218,6 +234,7 @@ class FilterService:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise BadRequest(f"the filter would not be valid after this change: {problems}") from exc
         spec = checked_spec(spec)
+        self._may_read_watchlists(current.owner, spec)
         f = current.model_copy(update={
             **_stored_fields(spec),
             "topic": topic_name(user.user_id, spec.name) if spec.output.startswith("kafka") else None,
@@ -303,6 +320,7 @@ class FilterService:
                               retry_after_s=round(retry_after, 1))
         if isinstance(f, FilterSpec):
             f = _probe(checked_spec(f))
+        self._may_read_watchlists(user.user_id, f)
         compiled = compiled_filter(f)
         rows = [o.row for o in self.objects.recent(RUN_SCAN)]
         batch = self.joins.build(rows, [compiled])

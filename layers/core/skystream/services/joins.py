@@ -9,6 +9,10 @@ Some objects columns come from a context table (``filters.schema.DERIVED``): ``o
 is the object's ``crossmatch_tns.tns_name``, as Lasair sets it on its objects row when the TNS
 crossmatch hits. It is filled here, when the batch is built, and only when a filter reads it;
 the context rows are read in the same BatchGetItem pass as the joined tables.
+
+``watchlist_hits`` is computed, not read: the batch's positions against the watchlists its filters
+name (``watchlist:N``), through ``watchlists`` (``services/watchlists.py``); a batch whose filters
+name no watchlist makes no call to it at all.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from skystream.filters.batch import BatchRows
 from skystream.filters.schema import DERIVED
-from skystream.ports import AnnotationReader, ContextReader, NeedsTables
+from skystream.ports import AnnotationReader, ContextReader, NeedsTables, WatchlistHitRows
 from skystream.storage.context import CONTEXT_TABLES
 
 
@@ -50,9 +54,10 @@ def with_tns_names(objects: Sequence[dict[str, Any]], tns_rows: Sequence[dict[st
 class Joins:
     """Builds each batch from the objects' rows plus what its filters join, read from ``annotations`` and ``context``."""
 
-    def __init__(self, *, annotations: AnnotationReader, context: ContextReader):
+    def __init__(self, *, annotations: AnnotationReader, context: ContextReader, watchlists: WatchlistHitRows):
         self.annotations = annotations
         self.context = context
+        self.watchlists = watchlists
 
     def build(self, objects: Sequence[dict[str, Any]], filters: Sequence[NeedsTables]) -> BatchRows:
         """The batch for ``filters`` over ``objects`` rows (each with ``diaObjectId``)."""
@@ -68,4 +73,8 @@ class Joins:
             batch.objects = with_tns_names(batch.objects, batch.crossmatch_tns)
         if annotators:
             batch.annotations.extend(self.annotations.latest(ids, annotators))
+        wl_ids = frozenset().union(*(compiled.watchlists for compiled in filters))
+        if wl_ids:
+            positions = [(int(row["diaObjectId"]), row.get("ra"), row.get("decl")) for row in batch.objects]
+            batch.watchlist_hits.extend(self.watchlists.rows(wl_ids, positions))
         return batch

@@ -82,6 +82,23 @@ class Matcher:
         self.outputs = outputs
         self.health = health
 
+    def _may_read_watchlists(self, runnable: list[tuple[StoredFilter, CompiledFilter]], report: MatchReport,
+                             failures: list[tuple[StoredFilter, str]]) -> list[tuple[StoredFilter, CompiledFilter]]:
+        """Refuse, as a failure of the filter, one naming a watchlist its owner may no longer read (deleted, or
+        made private by another user after the filter was saved): its records would show another user's private
+        sources. Filters naming no watchlist are not looked at, so their batches do no watchlist work."""
+        kept: list[tuple[StoredFilter, CompiledFilter]] = []
+        for f, compiled in runnable:
+            lost = self.joins.watchlists.unreadable(f.owner, compiled.watchlists) if compiled.watchlists else []
+            if lost:
+                reason = (f"refused: no watchlist {lost[0]}: it was deleted, or its owner made it private; "
+                          "change tables and save the filter again")
+                report.add(f.filter_id, FilterResult(error=reason))
+                failures.append((f, reason))
+            else:
+                kept.append((f, compiled))
+        return kept
+
     def run_and_deliver(
         self,
         objects: Sequence[ObjectContext],
@@ -110,6 +127,7 @@ class Matcher:
             return report
         health = None if trigger == "save" else self.health
         runnable, failures = _compile(filters, report)
+        runnable = self._may_read_watchlists(runnable, report, failures)
         for f, reason in failures:
             log_failed_filter(f, reason, trigger=trigger, objects=len(contexts))
         successes: list[StoredFilter] = []

@@ -40,6 +40,7 @@ from skystream.storage.objects import ObjectStore
 from skystream.storage.quota import QuotaStore
 from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
+from skystream.storage.watchlists import WatchlistStore
 
 T = TypeVar("T")
 _CACHES: list[Any] = []
@@ -115,3 +116,8 @@ def quota(cfg: Settings) -> QuotaStore:
 @per_settings
 def rates(cfg: Settings) -> RateStore:
     return RateStore(cfg.quota_table)
+
+
+@per_settings
+def watchlists(cfg: Settings) -> WatchlistStore:
+    return WatchlistStore(cfg.watchlists_table)

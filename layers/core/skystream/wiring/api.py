@@ -13,10 +13,22 @@ from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.objects import ObjectReads
 from skystream.services.sherlock import SherlockContext
 from skystream.services.stream_access import StreamAccess, StreamEndpoint
+from skystream.services.watchlists import WatchlistService
 from skystream.streams.config import functions_principal
 from skystream.streams.msk_users import MskScramSecrets
 from skystream.streams.scram_users import KafkaScramUsers
-from skystream.wiring import annotations, annotators, archive, context, filters, objects, per_settings, rates, users
+from skystream.wiring import (
+    annotations,
+    annotators,
+    archive,
+    context,
+    filters,
+    objects,
+    per_settings,
+    rates,
+    users,
+    watchlists,
+)
 from skystream.wiring.kafka import acls, default_producer, topic_reader, topics
 from skystream.wiring.matching import joins, matcher
 
@@ -24,7 +36,12 @@ from skystream.wiring.matching import joins, matcher
 @per_settings
 def filter_service(cfg: Settings) -> FilterService:
     return FilterService(filters(), topics=topics(), objects=objects(), matcher=matcher(), joins=joins(),
-                         rates=rates(), limits=FilterLimits.of(cfg), access=stream_access())
+                         rates=rates(), limits=FilterLimits.of(cfg), access=stream_access(), watchlists=watchlists())
+
+
+@per_settings
+def watchlist_service(cfg: Settings) -> WatchlistService:
+    return WatchlistService(watchlists())
 
 
 @per_settings

@@ -12,13 +12,31 @@ from skystream.services.digest.send import SesMailer
 from skystream.services.joins import Joins
 from skystream.services.matching import EnrichedMatcher, Matcher
 from skystream.services.suspension import SuspensionMailer, Suspensions
-from skystream.wiring import annotations, archive, context, digests, filters, objects, per_settings, quota, users
+from skystream.services.watchlists import WatchlistMatcher
+from skystream.wiring import (
+    annotations,
+    archive,
+    context,
+    digests,
+    filters,
+    objects,
+    per_settings,
+    quota,
+    users,
+    watchlists,
+)
 from skystream.wiring.kafka import dead_letters, users_topics_producer
 
 
 @per_settings
 def joins(cfg: Settings) -> Joins:
-    return Joins(annotations=annotations(), context=context())
+    return Joins(annotations=annotations(), context=context(), watchlists=watchlist_matcher())
+
+
+@per_settings
+def watchlist_matcher(cfg: Settings) -> WatchlistMatcher:
+    """The process's watchlist indexes, kept between batches (services/watchlists.py)."""
+    return WatchlistMatcher(watchlists())
 
 
 @per_settings

@@ -1,0 +1,110 @@
+"""``skystream watchlist create | list | show | export | delete``: watchlists, over the HTTP API like any client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from skystream.cli.filters import api
+from skystream.domain.watchlists import DEFAULT_RADIUS_ARCSEC, MAX_RADIUS_ARCSEC, MAX_SOURCES
+
+
+def _print(w: dict[str, Any]) -> None:
+    print(f"watchlist {w['wl_id']}  {w['name']!r}  {w['count']} source(s)  default radius {w['radius']:g}\"  "
+          f"owner {w['owner']}  {'active' if w['active'] else 'inactive'}{'  public' if w['public'] else ''}")
+    print(f"  in a filter: tables = \"objects, watchlist:{w['wl_id']}\" (watchlist_hits.name, watchlist_hits.arcsec)")
+
+
+def _create(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    body = {"name": args.name, "text": text, "radius": args.radius, "description": args.description,
+            "public": args.public, "active": not args.inactive}
+    made = api(args).post("/watchlists", body)
+    if args.json:
+        print(json.dumps(made, indent=2))
+    else:
+        _print(made)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    found = api(args).get("/watchlists")["watchlists"]
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print("no watchlists yet (`skystream watchlist create --help`)")
+    for w in found:
+        print(f"{w['wl_id']:>6}  {w['name'][:40]:40s} {w['count']:>7} sources  owner {w['owner']:<5d} "
+              f"{'active' if w['active'] else 'inactive'}{'  public' if w['public'] else ''}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    w = api(args).get(f"/watchlists/{args.wl_id}")
+    if args.json:
+        print(json.dumps(w, indent=2))
+    else:
+        _print(w)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    text = api(args).get(f"/watchlists/{args.wl_id}/export")["text"]
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {text.count(chr(10)) - 1} source(s) to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    out = api(args).delete(f"/watchlists/{args.wl_id}")
+    print(f"deleted watchlist {out['deleted']}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "watchlist", help="create, list, show, export and delete watchlists (over the HTTP API)",
+        description="A watchlist is a list of sources, one a line: RA, Dec, name[, radius] (',' or '|', decimal "
+        f"degrees, radius in arcsec up to {MAX_RADIUS_ARCSEC:g}; at most {MAX_SOURCES:,} sources). A filter joins "
+        "its hits with watchlist:N in tables. The API is found at --api or $SKYSTREAM_API_URL (default: the "
+        "running local stack); the token at --token or $SKYSTREAM_TOKEN.",
+    )
+    parser.add_argument("--api", help="base URL of the API")
+    parser.add_argument("--token", help="your API token")
+    commands = parser.add_subparsers(dest="watchlist_command", metavar="COMMAND", required=True)
+
+    create = commands.add_parser("create", help="create a watchlist from a text file ('-' reads standard input)")
+    create.add_argument("file", help="the sources: lines RA, Dec, name[, radius]")
+    create.add_argument("--name", required=True)
+    create.add_argument("--radius", type=float, default=DEFAULT_RADIUS_ARCSEC,
+                        help=f"default radius in arcsec for lines without one (default {DEFAULT_RADIUS_ARCSEC:g})")
+    create.add_argument("--description", default="")
+    create.add_argument("--public", action="store_true", help="let every user see it and use it in filters")
+    create.add_argument("--inactive", action="store_true", help="store it without matching alerts against it")
+    create.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    create.set_defaults(func=_create)
+
+    listing = commands.add_parser("list", help="your watchlists and the public ones")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_list)
+
+    show = commands.add_parser("show", help="one watchlist's settings")
+    show.add_argument("wl_id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_show)
+
+    export = commands.add_parser("export", help="a watchlist's sources as text (creates the same watchlist again)")
+    export.add_argument("wl_id", type=int)
+    export.add_argument("--output", "-o", help="write to this file instead of standard output")
+    export.set_defaults(func=_export)
+
+    delete = commands.add_parser("delete", help="delete a watchlist of yours")
+    delete.add_argument("wl_id", type=int)
+    delete.set_defaults(func=_delete)
