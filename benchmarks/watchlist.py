@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
-from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists  # noqa: E402
+from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists, no_watchmaps  # noqa: E402
 
 from skystream.devtools.generator import generate_alerts  # noqa: E402
 from skystream.domain.watchlists import MAX_SOURCES, Source  # noqa: E402
@@ -63,7 +63,7 @@ def case(name: str, objects: list[dict], max_radius: float | None, sources: int,
         store.add(owner=1, name="bench", description="", radius=2.0, public=False, active=True,
                   sources=random_sources(sources, rng, max_radius or 10.0))
     matcher = WatchlistMatcher(store)
-    joins = Joins(annotations=MemoryAnnotations(), context=MemoryContext(), watchlists=matcher)
+    joins = Joins(annotations=MemoryAnnotations(), context=MemoryContext(), watchlists=matcher, watchmaps=no_watchmaps())
     plain = [compile_filter(FilterQuery(selected="objects.diaObjectId, objects.ra", tables="objects",
                                         conditions=f"objects.nDiaSources >= {k}")) for k in range(WATCHLISTS)]
     on_lists = [compile_filter(FilterQuery(selected="objects.diaObjectId, watchlist_hits.name, watchlist_hits.arcsec",

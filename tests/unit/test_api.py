@@ -22,12 +22,14 @@ from skystream.ports import ObjectReader, QuotaCounter, RecordProducer, TopicAcc
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.joins import Joins
 from skystream.services.watchlists import WatchlistMatcher
+from skystream.services.watchmaps import WatchmapMatcher
 from skystream.storage.annotations import AnnotationStore
 from skystream.storage.context import ContextStore
 from skystream.storage.filters import FilterStore
 from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
 from skystream.storage.watchlists import WatchlistStore
+from skystream.storage.watchmaps import WatchmapStore
 from skystream.wiring import api as wiring
 
 
@@ -42,11 +44,12 @@ def filter_service(topics: Topics, objects: ObjectReader, producer: RecordProduc
                    quota: QuotaCounter | None = None, access: TopicAccess | None = None) -> FilterService:
     """The filter service on the moto tables (filters, rates, annotations, context), with fake Kafka, ACLs and
     objects; the limits from the settings as they are now."""
-    joins = Joins(annotations=AnnotationStore(), context=ContextStore(), watchlists=WatchlistMatcher(WatchlistStore()))
+    joins = Joins(annotations=AnnotationStore(), context=ContextStore(), watchlists=WatchlistMatcher(WatchlistStore()),
+                  watchmaps=WatchmapMatcher(WatchmapStore()))
     return FilterService(FilterStore(), topics=topics, objects=objects,
                          matcher=matcher(producer=producer, quota=quota, joins=joins), joins=joins, rates=RateStore(),
                          limits=FilterLimits.of(settings()), access=access or RecordingAccess(),
-                         watchlists=WatchlistStore())
+                         watchlists=WatchlistStore(), watchmaps=WatchmapStore())
 
 
 @dataclass
@@ -210,7 +213,7 @@ def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
     assert "dust map" in objects["ebv"]["null_reason"] and objects["timestamp"]["null_reason"]
     assert {"htm16", "lasairmodified_date"} <= {c["name"] for c in tables["crossmatch_tns"]["columns"]}
     assert {"wl_id", "cone_id", "name", "arcsec", "diaObjectId"} == {c["name"] for c in tables["watchlist_hits"]["columns"]}
-    assert "area_hits" not in tables
+    assert {"ar_id", "diaObjectId"} == {c["name"] for c in tables["area_hits"]["columns"]}
     _, admin = UserStore().add("Root", "root@example.org", is_admin=True)
     status, loaded = world.call("POST", "/context/crossmatch_tns",
                                 [{"diaObjectId": 503, "tns_name": "2026xyz", "ra": 3.0, "decl": -1.0}], token=admin)
