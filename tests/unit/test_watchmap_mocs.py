@@ -139,3 +139,38 @@ def test_more_ranges_than_the_limit_are_refused_and_the_limit_itself_is_kept() -
 def test_bad_cones_are_refused(args: tuple[float, float, float], message: str) -> None:
     with pytest.raises(WatchmapError, match=message):
         from_cone(*args)
+
+
+def test_the_store_keeps_a_moc_of_the_largest_size_beside_watchlists_in_one_table(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto_tables import template_tables
+
+    from skystream.domain.errors import UnknownWatchmap
+    from skystream.domain.watchlists import Source
+    from skystream.storage.watchlists import WatchlistStore
+    from skystream.storage.watchmaps import WatchmapStore
+
+    rng = random.Random(5)
+    cells = sorted(rng.sample(range(12 * 4**12), MAX_RANGES))
+    big_moc = parse_json({"12": cells})
+    assert big_moc.ranges > MAX_RANGES // 2
+    with template_tables(monkeypatch):
+        store, lists = WatchmapStore(), WatchlistStore()
+        listed = lists.add(owner=7, name="list", description="", radius=2.0, public=False, active=True,
+                           sources=[Source(1, 1.0, 2.0, "a", 2.0)])
+        big = store.add(owner=7, name="big", description="d", public=False, active=True, moc=big_moc)
+        small = store.add(owner=8, name="small", description="", public=True, active=True, moc=parse("0/3"))
+        assert (listed.wl_id, big.ar_id, small.ar_id) == (1, 1, 2)  # ids counted apart
+        assert store.moc(big.ar_id) == big_moc and store.moc(small.ar_id) == parse("0/3")
+        assert [(w.ar_id, w.owner, w.ranges, w.public) for w in store.all()] == [
+            (1, 7, big_moc.ranges, False), (2, 8, 1, True)]
+        assert small.sky_fraction == pytest.approx(1 / 12) and [w.wl_id for w in lists.all()] == [1]
+        assert set(store.many([1, 2, 3])) == {1, 2}
+        assert store.update(2, {"active": False, "name": "renamed"}).name == "renamed"
+        assert store.get(2).active is False and store.get(2).version == 2
+        store.delete(1)
+        assert store.get(1) is None and [w.ar_id for w in store.all()] == [2] and lists.sources(1)
+        with pytest.raises(UnknownWatchmap):
+            store.moc(1)
+        with pytest.raises(UnknownWatchmap):
+            store.update(1, {"active": True})
