@@ -30,6 +30,7 @@ from skystream.domain.records import KafkaRecord, TopicPage
 from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.watchlists import Source, Watchlist
+from skystream.domain.watchmaps import Moc, Watchmap
 from skystream.filters.engine import FilterEngine, SqliteEngine
 from skystream.outputs.base import Outputs
 from skystream.outputs.email import EmailOutput
@@ -64,6 +65,7 @@ from skystream.ports import (
 from skystream.services.joins import Joins
 from skystream.services.matching import Matcher
 from skystream.services.watchlists import WatchlistMatcher
+from skystream.services.watchmaps import WatchmapMatcher
 from skystream.storage.archive import pack_alerts, unpack_member
 from skystream.streams.lambda_event import records_from_event
 from skystream.streams.producer import ProduceError
@@ -694,6 +696,50 @@ def no_watchlists() -> WatchlistMatcher:
     return WatchlistMatcher(MemoryWatchlists())
 
 
+@dataclass
+class MemoryWatchmaps:
+    """The watchmap repository port (``storage/watchmaps.py``) in memory; ``moc_reads`` counts reads of MOCs."""
+
+    maps: dict[int, Watchmap] = field(default_factory=dict)
+    mocs: dict[int, Moc] = field(default_factory=dict)
+    moc_reads: int = 0
+    settings_reads: int = 0
+
+    def add(self, *, owner: int, name: str, description: str, public: bool, active: bool, moc: Moc) -> Watchmap:
+        ar_id = max(self.maps, default=0) + 1
+        self.maps[ar_id] = Watchmap(ar_id, owner, name, description, public, active, moc.ranges, moc.depth,
+                                    moc.sky_fraction(), "now")
+        self.mocs[ar_id] = moc
+        return self.maps[ar_id]
+
+    def get(self, ar_id: int) -> Watchmap | None:
+        return self.maps.get(ar_id)
+
+    def many(self, ids: list[int]) -> dict[int, Watchmap]:
+        self.settings_reads += 1
+        return {i: self.maps[i] for i in ids if i in self.maps}
+
+    def all(self) -> list[Watchmap]:
+        return list(self.maps.values())
+
+    def moc(self, ar_id: int) -> Moc:
+        self.moc_reads += 1
+        return self.mocs[ar_id]
+
+    def update(self, ar_id: int, changes: dict[str, Any]) -> Watchmap:
+        self.maps[ar_id] = dataclasses.replace(self.maps[ar_id], **changes)
+        return self.maps[ar_id]
+
+    def delete(self, ar_id: int) -> None:
+        self.maps.pop(ar_id, None)
+        self.mocs.pop(ar_id, None)
+
+
+def no_watchmaps() -> WatchmapMatcher:
+    """A watchmap matcher over no watchmaps (a filter naming one gets no hits), for tests of other tables."""
+    return WatchmapMatcher(MemoryWatchmaps())
+
+
 # -- annotations ---------------------------------------------------------------------------------
 
 
@@ -794,5 +840,6 @@ def matcher(*, producer: RecordProducer | None = None, quota: QuotaCounter | Non
                          email=EmailOutput(digest or MemoryDigests()))
     return Matcher(engine=engine or SqliteEngine(), joins=joins or Joins(annotations=MemoryAnnotations(),
                                                                         context=MemoryContext(),
-                                                                        watchlists=no_watchlists()),
+                                                                        watchlists=no_watchlists(),
+                                                                        watchmaps=no_watchmaps()),
                    outputs=outputs, health=health)

@@ -22,12 +22,14 @@ from skystream.ports import ObjectReader, QuotaCounter, RecordProducer, TopicAcc
 from skystream.services.filters import FilterLimits, FilterService
 from skystream.services.joins import Joins
 from skystream.services.watchlists import WatchlistMatcher
+from skystream.services.watchmaps import WatchmapMatcher
 from skystream.storage.annotations import AnnotationStore
 from skystream.storage.context import ContextStore
 from skystream.storage.filters import FilterStore
 from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
 from skystream.storage.watchlists import WatchlistStore
+from skystream.storage.watchmaps import WatchmapStore
 from skystream.wiring import api as wiring
 
 
@@ -42,11 +44,12 @@ def filter_service(topics: Topics, objects: ObjectReader, producer: RecordProduc
                    quota: QuotaCounter | None = None, access: TopicAccess | None = None) -> FilterService:
     """The filter service on the moto tables (filters, rates, annotations, context), with fake Kafka, ACLs and
     objects; the limits from the settings as they are now."""
-    joins = Joins(annotations=AnnotationStore(), context=ContextStore(), watchlists=WatchlistMatcher(WatchlistStore()))
+    joins = Joins(annotations=AnnotationStore(), context=ContextStore(), watchlists=WatchlistMatcher(WatchlistStore()),
+                  watchmaps=WatchmapMatcher(WatchmapStore()))
     return FilterService(FilterStore(), topics=topics, objects=objects,
                          matcher=matcher(producer=producer, quota=quota, joins=joins), joins=joins, rates=RateStore(),
                          limits=FilterLimits.of(settings()), access=access or RecordingAccess(),
-                         watchlists=WatchlistStore())
+                         watchlists=WatchlistStore(), watchmaps=WatchmapStore())
 
 
 @dataclass
@@ -210,7 +213,7 @@ def test_schema_and_run_now_speak_lasair_lsst(world: World) -> None:
     assert "dust map" in objects["ebv"]["null_reason"] and objects["timestamp"]["null_reason"]
     assert {"htm16", "lasairmodified_date"} <= {c["name"] for c in tables["crossmatch_tns"]["columns"]}
     assert {"wl_id", "cone_id", "name", "arcsec", "diaObjectId"} == {c["name"] for c in tables["watchlist_hits"]["columns"]}
-    assert "area_hits" not in tables
+    assert {"ar_id", "diaObjectId"} == {c["name"] for c in tables["area_hits"]["columns"]}
     _, admin = UserStore().add("Root", "root@example.org", is_admin=True)
     status, loaded = world.call("POST", "/context/crossmatch_tns",
                                 [{"diaObjectId": 503, "tns_name": "2026xyz", "ra": 3.0, "decl": -1.0}], token=admin)
@@ -281,4 +284,46 @@ def test_watchlists_through_the_api_and_in_run_now(world: World) -> None:
     status, gone = world.call("DELETE", f"/watchlists/{wl}")
     assert status == 200 and gone == {"deleted": wl}
     status, _ = world.call("GET", f"/watchlists/{wl}")
+    assert status == 404
+
+
+def test_watchmaps_through_the_api_and_in_run_now(world: World) -> None:
+    """Issue 19: watchmaps from a cone or a MOC's text; create, list, show, export, patch, delete; run-now joins
+    area_hits; another user's private watchmap is answered as a missing one (404 no watchmap N)."""
+    status, made = world.call("POST", "/watchmaps", {"name": "around 3", "cone": {"ra": 3.0, "dec": -1.0, "radius": 60}})
+    assert status == 201 and made["public"] is False and made["depth"] == 16 and made["ranges"] >= 1, made
+    ar = made["ar_id"]
+    status, exported = world.call("GET", f"/watchmaps/{ar}/export")
+    assert status == 200 and exported["moc"].startswith("12/") and " 16/" in exported["moc"]  # coarser cells merged
+    status, again = world.call("POST", "/watchmaps", {"name": "copy", "moc": exported["moc"]})
+    assert status == 201 and again["ranges"] == made["ranges"]
+    for bad, detail in (({"name": "bad", "moc": "3/1 x"}, "token 2 'x'"),
+                        ({"name": "fits", "moc": "SIMPLE  =   T"}, "FITS MOCs are not supported yet"),
+                        ({"name": "none"}, "give either moc")):
+        status, refused = world.call("POST", "/watchmaps", bad)
+        assert status == 400 and refused["error"] == "invalid_watchmap" and detail in refused["detail"], refused
+    status, listed = world.call("GET", "/watchmaps")
+    assert status == 200 and [w["ar_id"] for w in listed["watchmaps"]] == [ar, again["ar_id"]]
+    query = {"selected": "objects.diaObjectId, area_hits.ar_id", "tables": f"objects, watchmap:{ar}",
+             "conditions": "", "limit": 100}
+    status, ran = world.call("POST", "/filters/run", query)
+    assert status == 200, ran
+    assert [(r["diaObjectId"], r["ar_id"]) for r in ran["rows"]] == [(503, ar)]
+    for path in (f"/watchmaps/{ar}", f"/watchmaps/{ar}/export"):
+        status, hidden = world.call("GET", path, token="other")
+        assert status == 404 and hidden["detail"].startswith(f"no watchmap {ar}:")
+    status, refused = world.call("POST", "/filters", {**BODY, "name": "theirs", **{k: query[k] for k in
+                                                      ("selected", "tables", "conditions")}}, token="other")
+    assert status == 404 and refused["detail"].startswith(f"no watchmap {ar}:"), refused
+    status, refused = world.call("POST", "/filters/run", query, token="other")
+    assert status == 404 and refused["detail"].startswith(f"no watchmap {ar}:")
+    status, shared = world.call("PATCH", f"/watchmaps/{ar}", {"public": True})
+    assert status == 200 and shared["public"] is True and shared["version"] == 2
+    status, theirs = world.call("POST", "/filters/run", {**query, "tables": f"objects, area:{ar}"}, token="other")
+    assert status == 200 and theirs["count"] == 1
+    status, _ = world.call("DELETE", f"/watchmaps/{ar}", token="other")
+    assert status == 403
+    status, gone = world.call("DELETE", f"/watchmaps/{ar}")
+    assert status == 200 and gone == {"deleted": ar}
+    status, _ = world.call("GET", f"/watchmaps/{ar}")
     assert status == 404

@@ -42,6 +42,8 @@ EXPECTED: dict[type[SkystreamError], tuple[int, str]] = {
     errors.UnknownContextTable: (404, "not_found"),
     errors.WatchlistError: (400, "invalid_watchlist"),
     errors.UnknownWatchlist: (404, "not_found"),
+    errors.WatchmapError: (400, "invalid_watchmap"),
+    errors.UnknownWatchmap: (404, "not_found"),
     errors.Unauthorized: (401, "unauthorized"),
     errors.StreamAccessRefused: (401, "stream_access_refused"),
     errors.Forbidden: (403, "forbidden"),

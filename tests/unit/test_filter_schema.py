@@ -22,7 +22,8 @@ def test_objects_table_is_the_feature_columns() -> None:
 
 
 def test_every_table_joins_on_dia_object_id_and_describes_every_column() -> None:
-    assert set(TABLES) == {"objects", "sherlock_classifications", "crossmatch_tns", "annotations", "watchlist_hits"}
+    assert set(TABLES) == {"objects", "sherlock_classifications", "crossmatch_tns", "annotations", "watchlist_hits",
+                           "area_hits"}
     for table in TABLES.values():
         assert JOIN_KEY in table.columns
         assert all(c.description and c.sql_type in ("BIGINT", "INTEGER", "DOUBLE", "TEXT") for c in table.columns.values())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists, no_watchlists
+from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists, no_watchlists, no_watchmaps
 
 from skystream.domain.watchlists import Source
 from skystream.filters.batch import BatchRows
@@ -20,11 +20,13 @@ class Needs:
     annotators: frozenset[str] = frozenset()
     columns: frozenset[tuple[str, str]] | None = frozenset()
     watchlists: frozenset[int] = frozenset()
+    watchmaps: frozenset[int] = frozenset()
 
 
 def build_batch(objects: list[dict[str, Any]], filters: list[Any], *, annotations: MemoryAnnotations,
                 context: MemoryContext) -> BatchRows:
-    return Joins(annotations=annotations, context=context, watchlists=no_watchlists()).build(objects, filters)
+    return Joins(annotations=annotations, context=context, watchlists=no_watchlists(),
+                 watchmaps=no_watchmaps()).build(objects, filters)
 
 
 OBJECTS = [{"diaObjectId": 1, "ra": 10.0}, {"diaObjectId": 2, "ra": 20.0}, {"diaObjectId": 1, "ra": 10.0}]
@@ -108,7 +110,8 @@ def _watchlists() -> MemoryWatchlists:
 
 def test_watchlist_hits_only_for_the_named_active_watchlists_and_none_without_them() -> None:
     store = _watchlists()
-    joins = Joins(annotations=MemoryAnnotations(), context=MemoryContext(), watchlists=WatchlistMatcher(store))
+    joins = Joins(annotations=MemoryAnnotations(), context=MemoryContext(), watchlists=WatchlistMatcher(store),
+                  watchmaps=no_watchmaps())
     objects = [{"diaObjectId": 1, "ra": 10.0, "decl": 0.001}, {"diaObjectId": 2, "ra": 20.0, "decl": 0.0},
                {"diaObjectId": 3, "ra": 30.0, "decl": 0.0}]
     plain = joins.build(objects, [Needs()])

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import MemoryAnnotations, MemoryContext, no_watchlists
+from fakes import MemoryAnnotations, MemoryContext, no_watchlists, no_watchmaps
 from filter_corpus.corpus import Ctx, contexts, eq_ci, gt, lt
 from filter_corpus.rows import NOW_MJD, clock_for, make_batch, object_row
 
@@ -99,7 +99,7 @@ def run(example: FilterQuery, truth: BatchRows) -> list[dict[str, Any]]:
     joins = Joins(annotations=MemoryAnnotations(truth.annotations),
                   context=MemoryContext({"sherlock_classifications": truth.sherlock_classifications,
                                          "crossmatch_tns": truth.crossmatch_tns}),
-                  watchlists=no_watchlists())
+                  watchlists=no_watchlists(), watchmaps=no_watchmaps())
     batch = joins.build(truth.objects, [compiled])
     outcome = SqliteEngine(clock=clock_for).run(batch, [("f", compiled)])["f"]
     assert outcome.ok, outcome.error

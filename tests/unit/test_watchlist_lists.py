@@ -173,7 +173,7 @@ def test_watchlist_n_joins_its_hits_only_inner_and_restricted_to_the_named_watch
         (FilterQuery(sql="SELECT watchlist_hits.name FROM objects, watchlist_hits"), "write the filter as selected"),
         (FilterQuery(selected="objects.diaObjectId", tables="objects, watchlist_hits"), "write watchlist:N"),
         (FilterQuery(selected="objects.diaObjectId", tables="objects, watchlist:x"), "is not a watchlist"),
-        (FilterQuery(selected="objects.diaObjectId", tables="objects, watchmap:3"), "watchmaps are not built"),
+        (FilterQuery(selected="objects.diaObjectId", tables="objects, watchmap:3x"), "is not a watchmap"),
         (FilterQuery(selected="watchlist_hits.name", tables="objects"), "not in tables"),
     ]:
         with pytest.raises(FilterRejected, match=message):
@@ -273,7 +273,7 @@ def test_the_matcher_refuses_a_filter_whose_owner_lost_the_watchlist_and_runs_th
     makes it private: its records would name another user's private sources. The owner's own filter still runs."""
     import json
 
-    from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists, RecordingProducer, matcher
+    from fakes import MemoryAnnotations, MemoryContext, MemoryWatchlists, RecordingProducer, matcher, no_watchmaps
 
     from skystream.domain.filters import StoredFilter
     from skystream.domain.objects import ObjectContext
@@ -286,7 +286,8 @@ def test_the_matcher_refuses_a_filter_whose_owner_lost_the_watchlist_and_runs_th
     now = [0.0]
     producer = RecordingProducer()
     run = matcher(producer=producer, joins=Joins(annotations=MemoryAnnotations(), context=MemoryContext(),
-                                                  watchlists=WatchlistMatcher(store, clock=lambda: now[0])))
+                                                  watchlists=WatchlistMatcher(store, clock=lambda: now[0]),
+                                                  watchmaps=no_watchmaps()))
 
     def on_list(owner: int) -> StoredFilter:
         return StoredFilter(filter_id=f"f{owner}", owner=owner, name=f"f{owner}", output="kafka_plain", on_alert=True,

@@ -25,6 +25,7 @@ from skystream.domain.sky import PixelRange, SkyScan
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.users import Recipient, User
 from skystream.domain.watchlists import Source, Watchlist
+from skystream.domain.watchmaps import Moc, Watchmap
 
 # -- Kafka ---------------------------------------------------------------------------------------
 
@@ -203,6 +204,11 @@ class NeedsTables(Protocol):
     @property
     def watchlists(self) -> frozenset[int]:
         """The watchlists whose hits the filter joins (``watchlist:N``)."""
+        ...
+
+    @property
+    def watchmaps(self) -> frozenset[int]:
+        """The watchmaps whose hits the filter joins (``watchmap:N``, ``area:N``)."""
         ...
 
 
@@ -386,4 +392,36 @@ class WatchlistHitRows(Protocol):
 
     def unreadable(self, owner: int, wl_ids: Collection[int]) -> list[int]:
         """Those of ``wl_ids`` that user ``owner`` may not read now (missing, or another user's private one)."""
+        ...
+
+
+class WatchmapReader(Protocol):
+    """What matching and the filter checks read of watchmaps (``skystream.storage.watchmaps.WatchmapStore``)."""
+
+    def get(self, ar_id: int) -> Watchmap | None: ...
+
+    def many(self, ids: list[int]) -> dict[int, Watchmap]: ...
+
+    def moc(self, ar_id: int) -> Moc: ...
+
+
+class WatchmapRepository(WatchmapReader, Protocol):
+    """The watchmaps' lifecycle (``skystream.storage.watchmaps.WatchmapStore``)."""
+
+    def add(self, *, owner: int, name: str, description: str, public: bool, active: bool, moc: Moc) -> Watchmap: ...
+
+    def all(self) -> list[Watchmap]: ...
+
+    def update(self, ar_id: int, changes: dict[str, Any]) -> Watchmap: ...
+
+    def delete(self, ar_id: int) -> None: ...
+
+
+class WatchmapHitRows(Protocol):
+    """The ``area_hits`` rows of some positions (``skystream.services.watchmaps.WatchmapMatcher``)."""
+
+    def rows(self, ar_ids: Collection[int], positions: Sequence[tuple[int, float, float]]) -> list[dict[str, Any]]: ...
+
+    def unreadable(self, owner: int, ar_ids: Collection[int]) -> list[int]:
+        """Those of ``ar_ids`` that user ``owner`` may not read now (missing, or another user's private one)."""
         ...

@@ -38,6 +38,7 @@ from skystream.api import (
     record_routes,
     stream_routes,
     watchlist_routes,
+    watchmap_routes,
     web_routes,
 )
 from skystream.api.auth import authenticate
@@ -48,7 +49,8 @@ TITLE = "skystream filter API"
 VERSION = "1"
 
 ROUTERS: list[Router] = [filter_routes.router, record_routes.router, stream_routes.router, object_routes.router,
-                         annotation_routes.router, lasair_routes.router, watchlist_routes.router, web_routes.router]
+                         annotation_routes.router, lasair_routes.router, watchlist_routes.router,
+                         watchmap_routes.router, web_routes.router]
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/health"), ("GET", "/openapi.json"),
     ("GET", "/schema"),  # the filter language, the same for everyone (as /openapi.json): no token needed

@@ -17,6 +17,8 @@ from skystream.domain.watchlists import (
     MAX_TEXT_BYTES,
     Watchlist,
 )
+from skystream.domain.watchmaps import MAX_CONE_DEPTH, MAX_CONE_RADIUS_DEG, MAX_RANGES, Watchmap
+from skystream.domain.watchmaps import MAX_TEXT_BYTES as MAX_MOC_BYTES
 
 ObjectId = Annotated[int, Path(ge=0, le=2**63 - 1, description="The Rubin diaObjectId")]
 """The ``{dia_object_id}`` path parameter of the object routes."""
@@ -265,3 +267,68 @@ class WatchlistList(BaseModel):
 class WatchlistText(BaseModel):
     wl_id: int
     text: str = Field(description="The sources as text that creates the same watchlist again")
+
+
+class WatchmapCone(BaseModel):
+    """A cone to build a watchmap from: every HEALPix cell of ``depth`` it overlaps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ra: float = Field(ge=-360, le=720, description="Centre RA, degrees")
+    dec: float = Field(ge=-90, le=90, description="Centre Dec, degrees")
+    radius: float = Field(gt=0, le=MAX_CONE_RADIUS_DEG * 3600, description="Radius, arcsec")
+    depth: int | None = Field(default=None, ge=0, le=MAX_CONE_DEPTH,
+                              description="HEALPix depth of the cells (default: cells at most 1/20 of the radius wide)")
+
+
+class WatchmapCreate(BaseModel):
+    """A new watchmap: a MOC's ASCII or JSON form (``moc``), or a ``cone``; exactly one (docs/watchlists.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PrintableName = Field(min_length=1, max_length=100)
+    moc: str | None = Field(default=None, min_length=1, max_length=MAX_MOC_BYTES,
+                            description="ASCII MOC ('3/1-3 5 4/100') or JSON MOC ('{\"3\": [1, 2, 3]}'); "
+                            f"at most {MAX_RANGES:,} ranges of cells; FITS is not supported yet")
+    cone: WatchmapCone | None = None
+    description: str = Field(default="", max_length=4000)
+    public: bool = Field(default=False, description="Every user may see it and use it in filters")
+    active: bool = Field(default=True, description="Matched against alerts (an inactive one gives no hits)")
+
+
+class WatchmapPatch(BaseModel):
+    """Only the settings to change (the area of a watchmap is fixed: create a new one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PrintableName | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=4000)
+    public: bool | None = None
+    active: bool | None = None
+
+
+class WatchmapOut(BaseModel):
+    ar_id: int = Field(description="Its id: write watchmap:<ar_id> (or area:<ar_id>) in a filter's tables")
+    owner: int
+    name: str
+    description: str
+    public: bool
+    active: bool
+    ranges: int = Field(description="How many runs of cells the MOC holds")
+    depth: int = Field(description="The MOC's deepest HEALPix depth")
+    sky_fraction: float = Field(description="The fraction of the sky it covers")
+    created: str
+    version: int
+
+    @classmethod
+    def of(cls, w: Watchmap) -> WatchmapOut:
+        return cls(**dataclasses.asdict(w))
+
+
+class WatchmapList(BaseModel):
+    watchmaps: list[WatchmapOut]
+
+
+class WatchmapText(BaseModel):
+    ar_id: int
+    moc: str = Field(description="The MOC's ASCII form (creates the same watchmap again)")

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = ("stack", "digest", "annotators", "context", "users", "filters", "consume", "relay", "alerts", "objects",
-                                   "topics", "streams", "watchlists")
+                                   "topics", "streams", "watchlists",
+                                   "watchmaps")
 
 
 def build_parser() -> argparse.ArgumentParser:

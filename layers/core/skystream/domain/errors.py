@@ -131,6 +131,16 @@ class UnknownWatchlist(NotFound):
     """No watchlist of that id that the caller may read: another user's private one is answered the same way."""
 
 
+class WatchmapError(BadRequest):
+    """A watchmap's MOC or settings cannot be used as given (the message says where and what is wrong)."""
+
+    code = "invalid_watchmap"
+
+
+class UnknownWatchmap(NotFound):
+    """No watchmap of that id that the caller may read: another user's private one is answered the same way."""
+
+
 class UnknownContextTable(NotFound):
     """The table name is not one of the context tables (``sherlock_classifications``, ``crossmatch_tns``)."""
 

@@ -22,6 +22,8 @@ class BatchRows:
     annotations: list[dict[str, Any]] = field(default_factory=list)
     # each: diaObjectId, wl_id, cone_id, name, arcsec (services/watchlists.py)
     watchlist_hits: list[dict[str, Any]] = field(default_factory=list)
+    # each: diaObjectId, ar_id (services/watchmaps.py)
+    area_hits: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self, name: str) -> list[dict[str, Any]]:
         """Rows of one table by its SQL name."""

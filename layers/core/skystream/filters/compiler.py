@@ -21,7 +21,7 @@ from skystream.domain.errors import FilterRejected
 from skystream.filters.check import CAST_TYPES, CheckedQuery, SourceMap, check
 from skystream.filters.database import new_database, seal
 from skystream.filters.functions import FUNCTIONS, NATIVE, udf_name
-from skystream.filters.parts import assemble, watchlist_ids
+from skystream.filters.parts import assemble, watchlist_ids, watchmap_ids
 from skystream.filters.schema import JOIN_KEY
 
 ROW_CAP = 1000
@@ -46,7 +46,8 @@ class CompiledFilter:
     tables: frozenset[str]  # schema tables used, e.g. {"objects", "sherlock_classifications"}
     annotators: frozenset[str]  # annotator names joined via annotator:NAME / annotations AS NAME
     limit: int | None = None
-    watchlists: frozenset[int] = frozenset()  # the N of each watchlist:N: watchlist_hits holds their hits  # the (capped) LIMIT, if any
+    watchlists: frozenset[int] = frozenset()  # the N of each watchlist:N: watchlist_hits holds their hits
+    watchmaps: frozenset[int] = frozenset()  # the N of each watchmap:N / area:N: area_hits holds their hits
     # (table, column) pairs the SQL reads; None: unknown, load every column
     columns: frozenset[tuple[str, str]] | None = None
 
@@ -85,23 +86,26 @@ def _compile_text(selected: str | None, tables: str | None, conditions: str | No
         if has_parts:
             raise FilterRejected("give either sql (one full SELECT) or selected/tables/conditions, not both", None)
         checked = check(whole, SourceMap.whole(whole))
-        if any(r.table == "watchlist_hits" for r in checked.refs.values()):
-            raise FilterRejected("watchlist_hits is joined by naming the watchlist: write the filter as selected, "
-                                 "tables and conditions, with watchlist:N in tables", None)
+        for table, word in (("watchlist_hits", "watchlist"), ("area_hits", "watchmap")):
+            if any(r.table == table for r in checked.refs.values()):
+                raise FilterRejected(f"{table} is joined by naming the {word}: write the filter as selected, "
+                                     f"tables and conditions, with {word}:N in tables", None)
         watchlists: frozenset[int] = frozenset()
+        watchmaps: frozenset[int] = frozenset()
         from_parts = False
     else:
         sql, source = assemble(selected, tables, conditions)
         checked = check(sql, source)
         watchlists = watchlist_ids(tables)
+        watchmaps = watchmap_ids(tables)
         from_parts = True
-    return _compile(checked, from_parts=from_parts, row_cap=row_cap, watchlists=watchlists)
+    return _compile(checked, from_parts=from_parts, row_cap=row_cap, watchlists=watchlists, watchmaps=watchmaps)
 
 
 def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int,
-             watchlists: frozenset[int] = frozenset()) -> CompiledFilter:
+             watchlists: frozenset[int] = frozenset(), watchmaps: frozenset[int] = frozenset()) -> CompiledFilter:
     tree = checked.tree.copy()
-    _add_join_conditions(tree, checked, from_parts=from_parts, watchlists=watchlists)
+    _add_join_conditions(tree, checked, from_parts=from_parts, watchlists=watchlists, watchmaps=watchmaps)
     limit = _cap_limit(tree, row_cap)
     mysql_sql = tree.sql(dialect="mysql")
     _expand_stars(tree, checked)
@@ -124,15 +128,17 @@ def _compile(checked: CheckedQuery, *, from_parts: bool, row_cap: int,
         limit=limit,
         columns=columns,
         watchlists=watchlists,
+        watchmaps=watchmaps,
     )
 
 
 def _add_join_conditions(tree: exp.Select, checked: CheckedQuery, *, from_parts: bool,
-                         watchlists: frozenset[int] = frozenset()) -> None:
+                         watchlists: frozenset[int] = frozenset(), watchmaps: frozenset[int] = frozenset()) -> None:
     """Lasair's joins for the three-part form (every table's diaObjectId = objects.diaObjectId),
     for both forms the restriction of ``annotations AS NAME`` to annotator NAME (in the
     ON clause of a LEFT JOIN, so that the join stays a left join), and of ``watchlist_hits`` to the
-    watchlists of ``watchlist:N`` (one batch database holds the hits of every filter's watchlists)."""
+    watchlists of ``watchlist:N`` and of ``area_hits`` to the watchmaps of ``watchmap:N`` (one batch database
+    holds the hits of every filter's watchlists and watchmaps)."""
     conditions: list[exp.Expression] = []
     refs = list(checked.refs.values())
     primary = next((r for r in refs if r.table == "objects"), refs[0])
@@ -146,6 +152,8 @@ def _add_join_conditions(tree: exp.Select, checked: CheckedQuery, *, from_parts:
             conditions.append(exp.column(JOIN_KEY, ref.alias).eq(exp.column(JOIN_KEY, primary.alias)))
         if ref.table == "watchlist_hits":
             conditions.append(exp.column("wl_id", ref.alias).isin(*(exp.Literal.number(n) for n in sorted(watchlists))))
+        if ref.table == "area_hits":
+            conditions.append(exp.column("ar_id", ref.alias).isin(*(exp.Literal.number(n) for n in sorted(watchmaps))))
         if ref.table == "annotations":
             restriction = exp.column("annotator", ref.alias).eq(exp.Literal.string(ref.alias))
             join = left_joins.get(ref.alias.lower())

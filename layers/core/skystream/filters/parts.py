@@ -4,8 +4,8 @@ Lasair's ``tables`` is a comma list of table names plus ``annotator:NAME`` entri
 ``annotator:NAME`` joins ``annotations AS NAME`` restricted to that annotator. ``objects_ext``
 is the objects table (Lasair's builder rewrites it to ``objects``); ``watchlist:N`` (several allowed)
 joins ``watchlist_hits`` restricted to those watchlists (:func:`watchlist_ids`; the compiler adds
-``watchlist_hits.wl_id IN (...)``), and ``watchmap:N`` / ``area:N`` are refused, saying watchmaps are
-not built yet. The three
+``watchlist_hits.wl_id IN (...)``); ``watchmap:N`` or Lasair's ``area:N`` (several allowed) joins
+``area_hits`` restricted to those watchmaps (:func:`watchmap_ids`, ``area_hits.ar_id IN (...)``). The three
 parts become ``SELECT {selected} FROM {tables} WHERE {conditions}``; the checker then adds
 Lasair's join conditions (every table's ``diaObjectId`` equals ``objects.diaObjectId``).
 A full SELECT is checked as written and can be split back into parts for storage.
@@ -22,6 +22,7 @@ from skystream.filters.schema import NOT_BUILT, SYNONYMS, TABLES, table_named
 
 _ANNOTATOR = re.compile(r"^annotator\s*:\s*([A-Za-z_][A-Za-z0-9_]*)$", re.IGNORECASE)
 _WATCHLIST = re.compile(r"^watchlists?\s*:\s*([0-9]{1,12})$", re.IGNORECASE)
+_WATCHMAP = re.compile(r"^(?:watchmaps?|areas?)\s*:\s*([0-9]{1,12})$", re.IGNORECASE)
 _WATCH = re.compile(r"^(watchlists?|watchmaps?|areas?)\s*:", re.IGNORECASE)
 # white space and comments (-- and # to the end of the line, /* ... */) before the first word; a comment
 # ends at its first */, and -- needs a space after it (MySQL's rules: --5 is minus minus five)
@@ -64,11 +65,18 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
             if not any(e.table == "watchlist_hits" for e in entries):
                 entries.append(TableEntry("watchlist_hits", "watchlist_hits"))
             continue
+        if _WATCHMAP.match(item):
+            if not any(e.table == "area_hits" for e in entries):
+                entries.append(TableEntry("area_hits", "area_hits"))
+            continue
         if item.lower().startswith("watchlist"):
             hint = "write watchlist:N, N the watchlist's id (GET /watchlists lists yours and the public ones)"
             raise FilterRejected(f"{item} is not a watchlist{where} ({hint})", at, part="tables")
-        if _WATCH.match(item) or item.lower() in NOT_BUILT:
-            raise FilterRejected(f"{item} is not available{where}: {NOT_BUILT['area_hits']} (see docs/filters.md)",
+        if _WATCH.match(item) or item.lower() == "area_hits":
+            hint = "write watchmap:N or area:N, N the watchmap's id (GET /watchmaps lists yours and the public ones)"
+            raise FilterRejected(f"{item} is not a watchmap{where} ({hint})", at, part="tables")
+        if item.lower() in NOT_BUILT:
+            raise FilterRejected(f"{item} is not available{where}: {NOT_BUILT[item.lower()]} (see docs/filters.md)",
                                  at, part="tables")
         if match:
             name = match.group(1)
@@ -98,6 +106,12 @@ def parse_tables(tables: str | None) -> list[TableEntry]:
 def watchlist_ids(tables: str | None) -> frozenset[int]:
     """The N of every ``watchlist:N`` in ``tables``."""
     found = (_WATCHLIST.match(raw.strip()) for raw in (tables or "").split(","))
+    return frozenset(int(m.group(1)) for m in found if m)
+
+
+def watchmap_ids(tables: str | None) -> frozenset[int]:
+    """The N of every ``watchmap:N`` or ``area:N`` in ``tables``."""
+    found = (_WATCHMAP.match(raw.strip()) for raw in (tables or "").split(","))
     return frozenset(int(m.group(1)) for m in found if m)
 
 

@@ -12,8 +12,8 @@ computed or loaded with Lasair's meaning, or NULL with the reason in ``null_reas
 Lasair's other table names: ``objects_ext`` (:data:`SYNONYMS`) is the objects table, as in
 Lasair, whose query builder rewrites ``objects_ext`` to ``objects`` (its MySQL objects table
 holds the extended columns too); ``watchlist_hits`` is joined by ``watchlist:N`` in ``tables`` (one row per
-object and source of watchlist N within the source's radius, docs/watchlists.md); ``area_hits``
-(:data:`NOT_BUILT`) is refused with a message saying why until watchmaps exist here.
+object and source of watchlist N within the source's radius, docs/watchlists.md); ``area_hits`` by
+``watchmap:N`` or ``area:N`` (one row per object and watchmap N whose MOC contains the object's position).
 """
 
 from __future__ import annotations
@@ -172,15 +172,22 @@ TABLES: dict[str, TableSchema] = {
             ("arcsec", "DOUBLE", "Angular distance from the source to the object's position, arcsec"),
         ],
     ),
+    "area_hits": _table(
+        "area_hits",
+        "One row per object whose position lies in a watchmap the filter names: write watchmap:N (or Lasair's "
+        "area:N) in tables (several allowed); only objects inside remain (an inner join).",
+        [
+            _KEY,
+            ("ar_id", "INTEGER", "Id of the watchmap (the N of watchmap:N)"),
+        ],
+    ),
 }
 
 SYNONYMS: dict[str, str] = {"objects_ext": "objects"}
 """Lasair's other names of a table, in FROM, in ``tables`` and before a column: ``objects_ext.g_psfFluxSigma``
 is ``objects.g_psfFluxSigma`` (Lasair's query builder rewrites objects_ext to objects)."""
 
-NOT_BUILT: dict[str, str] = {
-    "area_hits": "watchmaps are not built in skystream yet, so watchmap:N, area:N and area_hits cannot be used",
-}
+NOT_BUILT: dict[str, str] = {}
 """Lasair tables a filter may name there but not here yet, with the refusal's words."""
 
 

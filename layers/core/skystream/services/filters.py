@@ -55,7 +55,7 @@ from skystream.domain.objects import KEY_COLUMN, ObjectContext
 from skystream.domain.users import User
 from skystream.filters.compiler import compiled_filter
 from skystream.filters.engine import SqliteEngine
-from skystream.filters.parts import split_select, watchlist_ids
+from skystream.filters.parts import split_select, watchlist_ids, watchmap_ids
 from skystream.outputs.formats import clean
 from skystream.outputs.topics import topic_name
 from skystream.ports import (
@@ -66,6 +66,7 @@ from skystream.ports import (
     TopicAccess,
     Topics,
     WatchlistReader,
+    WatchmapReader,
 )
 from skystream.services.joins import Joins
 from skystream.services.watchlists import readable
@@ -138,7 +139,7 @@ class FilterService:
 
     def __init__(self, store: FilterRepository, *, topics: Topics, objects: ObjectReader, matcher: FilterRunner,
                  joins: Joins, rates: RateCounter, limits: FilterLimits, access: TopicAccess,
-                 watchlists: WatchlistReader):
+                 watchlists: WatchlistReader, watchmaps: WatchmapReader):
         self.store = store
         self.topics = topics
         self.access = access
@@ -146,6 +147,7 @@ class FilterService:
         self.matcher = matcher
         self.joins = joins
         self.watchlists = watchlists
+        self.watchmaps = watchmaps
         self.rates = rates
         self.limits = limits
 
@@ -199,8 +201,10 @@ class FilterService:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _may_read_watchlists(self, owner: int, spec: FilterSpec | StoredFilter) -> None:
-        """Refuse a filter naming a watchlist its owner may not read, as a missing one (404 ``no watchlist N``)."""
+        """Refuse a filter naming a watchlist or watchmap its owner may not read, as a missing one (404 ``no
+        watchlist N`` / ``no watchmap N``)."""
         readable(self.watchlists, owner, watchlist_ids(spec.tables))
+        readable(self.watchmaps, owner, watchmap_ids(spec.tables), kind="watchmap")
 
     def create(self, user: User, spec: FilterSpec) -> SaveOutcome:
         spec = checked_spec(spec)

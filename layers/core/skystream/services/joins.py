@@ -12,7 +12,8 @@ the context rows are read in the same BatchGetItem pass as the joined tables.
 
 ``watchlist_hits`` is computed, not read: the batch's positions against the watchlists its filters
 name (``watchlist:N``), through ``watchlists`` (``services/watchlists.py``); a batch whose filters
-name no watchlist makes no call to it at all.
+name no watchlist makes no call to it at all. ``area_hits`` likewise: the positions against the watchmaps
+the filters name (``watchmap:N``, ``area:N``), through ``watchmaps`` (``services/watchmaps.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from skystream.filters.batch import BatchRows
 from skystream.filters.schema import DERIVED
-from skystream.ports import AnnotationReader, ContextReader, NeedsTables, WatchlistHitRows
+from skystream.ports import AnnotationReader, ContextReader, NeedsTables, WatchlistHitRows, WatchmapHitRows
 from skystream.storage.context import CONTEXT_TABLES
 
 
@@ -54,10 +55,12 @@ def with_tns_names(objects: Sequence[dict[str, Any]], tns_rows: Sequence[dict[st
 class Joins:
     """Builds each batch from the objects' rows plus what its filters join, read from ``annotations`` and ``context``."""
 
-    def __init__(self, *, annotations: AnnotationReader, context: ContextReader, watchlists: WatchlistHitRows):
+    def __init__(self, *, annotations: AnnotationReader, context: ContextReader, watchlists: WatchlistHitRows,
+                 watchmaps: WatchmapHitRows):
         self.annotations = annotations
         self.context = context
         self.watchlists = watchlists
+        self.watchmaps = watchmaps
 
     def build(self, objects: Sequence[dict[str, Any]], filters: Sequence[NeedsTables]) -> BatchRows:
         """The batch for ``filters`` over ``objects`` rows (each with ``diaObjectId``)."""
@@ -74,7 +77,11 @@ class Joins:
         if annotators:
             batch.annotations.extend(self.annotations.latest(ids, annotators))
         wl_ids = frozenset().union(*(compiled.watchlists for compiled in filters))
-        if wl_ids:
+        ar_ids = frozenset().union(*(compiled.watchmaps for compiled in filters))
+        if wl_ids or ar_ids:
             positions = [(int(row["diaObjectId"]), row.get("ra"), row.get("decl")) for row in batch.objects]
-            batch.watchlist_hits.extend(self.watchlists.rows(wl_ids, positions))
+            if wl_ids:
+                batch.watchlist_hits.extend(self.watchlists.rows(wl_ids, positions))
+            if ar_ids:
+                batch.area_hits.extend(self.watchmaps.rows(ar_ids, positions))
         return batch

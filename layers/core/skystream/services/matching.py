@@ -84,14 +84,17 @@ class Matcher:
 
     def _may_read_watchlists(self, runnable: list[tuple[StoredFilter, CompiledFilter]], report: MatchReport,
                              failures: list[tuple[StoredFilter, str]]) -> list[tuple[StoredFilter, CompiledFilter]]:
-        """Refuse, as a failure of the filter, one naming a watchlist its owner may no longer read (deleted, or
-        made private by another user after the filter was saved): its records would show another user's private
-        sources. Filters naming no watchlist are not looked at, so their batches do no watchlist work."""
+        """Refuse, as a failure of the filter, one naming a watchlist or watchmap its owner may no longer read
+        (deleted, or made private by another user after the filter was saved): its records would show another
+        user's private sources or area. Filters naming neither are not looked at, so their batches do no such work."""
         kept: list[tuple[StoredFilter, CompiledFilter]] = []
         for f, compiled in runnable:
-            lost = self.joins.watchlists.unreadable(f.owner, compiled.watchlists) if compiled.watchlists else []
+            lost = [(kind, n) for kind, ids, settings in (("watchlist", compiled.watchlists, self.joins.watchlists),
+                                                          ("watchmap", compiled.watchmaps, self.joins.watchmaps))
+                    if ids for n in settings.unreadable(f.owner, ids)]
             if lost:
-                reason = (f"refused: no watchlist {lost[0]}: it was deleted, or its owner made it private; "
+                kind, n = lost[0]
+                reason = (f"refused: no {kind} {n}: it was deleted, or its owner made it private; "
                           "change tables and save the filter again")
                 report.add(f.filter_id, FilterResult(error=reason))
                 failures.append((f, reason))

@@ -17,11 +17,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from skystream.domain.errors import Forbidden, UnknownWatchlist, WatchlistError
+from skystream.domain.errors import Forbidden, NotFound, UnknownWatchlist, UnknownWatchmap, WatchlistError
 from skystream.domain.users import User
 from skystream.domain.watchlist_match import SourceIndex
 from skystream.domain.watchlists import (
@@ -59,16 +59,70 @@ def _check_name(name: str) -> str:
     return name
 
 
-def readable(store: WatchlistReader, user_id: int, ids: Collection[int]) -> dict[int, Watchlist]:
-    """The watchlists ``ids`` if ``user_id`` may read each (own or public); else :class:`UnknownWatchlist`
-    naming the first that is missing or private to another user (the same words for both)."""
-    found = store.many(sorted(ids)) if ids else {}
-    for wl_id in sorted(ids):
-        w = found.get(wl_id)
+class _Catalogue(Protocol):
+    """A watchlist's or a watchmap's settings, as far as access and matching look at them."""
+
+    owner: int
+    public: bool
+    active: bool
+
+    def readable_by(self, user_id: int) -> bool: ...
+
+
+class _Settings(Protocol):
+    def many(self, ids: list[int]) -> Mapping[int, _Catalogue]: ...
+
+
+_KINDS: dict[str, tuple[type[NotFound], str, str]] = {
+    "watchlist": (UnknownWatchlist, "wl_id", "GET /watchlists"),
+    "watchmap": (UnknownWatchmap, "ar_id", "GET /watchmaps"),
+}
+"""Per kind of catalogue a filter names: the error of one it may not read, the error's id field, the listing."""
+
+
+def readable(store: _Settings, user_id: int, ids: Collection[int], kind: str = "watchlist") -> dict[int, Any]:
+    """The watchlists (or watchmaps, ``kind="watchmap"``) ``ids`` if ``user_id`` may read each (own or public);
+    else :class:`UnknownWatchlist` (:class:`UnknownWatchmap`) naming the first that is missing or private to
+    another user (the same words for both). One check for both kinds, at save, run-now and (through
+    :meth:`CatalogueSettings.unreadable`) match time."""
+    error, field, listing = _KINDS[kind]
+    found = dict(store.many(sorted(ids))) if ids else {}
+    for n in sorted(ids):
+        w = found.get(n)
         if w is None or not w.readable_by(user_id):
-            raise UnknownWatchlist(f"no watchlist {wl_id}: write watchlist:N with the id of one of yours or a public "
-                                   "one (GET /watchlists lists them)", wl_id=wl_id)
+            raise error(f"no {kind} {n}: write {kind}:N with the id of one of yours or a public "
+                        f"one ({listing} lists them)", **{field: n})
     return found
+
+
+class CatalogueSettings:
+    """The settings (active, deleted, public) of the watchlists or watchmaps a matcher uses, re-read at most every
+    :data:`SETTINGS_TTL_S` seconds with one BatchGetItem for all of them: shared by both matchers."""
+
+    def __init__(self, store: _Settings, clock: Callable[[], float] = time.monotonic):
+        self.store = store
+        self.clock = clock
+        self._settings: dict[int, _Catalogue | None] = {}
+        self._read_at = -float("inf")
+
+    def _active(self, ids: Collection[int]) -> list[int]:
+        now = self.clock()
+        missing = [i for i in ids if i not in self._settings]
+        if now - self._read_at > SETTINGS_TTL_S:
+            wanted = sorted(set(ids) | set(self._settings))
+            found = self.store.many(wanted)
+            self._settings = {i: found.get(i) for i in wanted}
+            self._read_at = now
+        elif missing:
+            found = self.store.many(sorted(missing))
+            self._settings.update({i: found.get(i) for i in missing})
+        return sorted(i for i in ids if (w := self._settings.get(i)) is not None and w.active)
+
+    def unreadable(self, owner: int, ids: Collection[int]) -> list[int]:
+        """Those of ``ids`` that ``owner`` may not read now: deleted, or made private by another user since a
+        filter naming it was saved (settings as fresh as :data:`SETTINGS_TTL_S`)."""
+        self._active(ids)
+        return sorted(i for i in ids if (w := self._settings.get(i)) is None or not w.readable_by(owner))
 
 
 class WatchlistService:
@@ -117,29 +171,15 @@ class WatchlistService:
         return w
 
 
-class WatchlistMatcher:
+class WatchlistMatcher(CatalogueSettings):
     """The ``watchlist_hits`` rows of positions, against active watchlists (see the module docstring)."""
 
+    store: WatchlistReader
+
     def __init__(self, store: WatchlistReader, clock: Callable[[], float] = time.monotonic):
-        self.store = store
-        self.clock = clock
+        super().__init__(store, clock)
         self._sources: dict[int, list[Source]] = {}
         self._combined: tuple[frozenset[int], SourceIndex] | None = None
-        self._settings: dict[int, Watchlist | None] = {}
-        self._read_at = -float("inf")
-
-    def _active(self, wl_ids: Collection[int]) -> list[int]:
-        now = self.clock()
-        missing = [i for i in wl_ids if i not in self._settings]
-        if now - self._read_at > SETTINGS_TTL_S:
-            wanted = sorted(set(wl_ids) | {i for i in self._settings})
-            found = self.store.many(wanted)
-            self._settings = {i: found.get(i) for i in wanted}
-            self._read_at = now
-        elif missing:
-            found = self.store.many(sorted(missing))
-            self._settings.update({i: found.get(i) for i in missing})
-        return sorted(i for i in wl_ids if (w := self._settings.get(i)) is not None and w.active)
 
     def sources(self, wl_id: int) -> list[Source]:
         """A watchlist's sources, read once per process (they never change)."""
@@ -154,12 +194,6 @@ class WatchlistMatcher:
         if self._combined is None or self._combined[0] != key:
             self._combined = (key, SourceIndex([(i, self.sources(i)) for i in sorted(key)]))
         return self._combined[1]
-
-    def unreadable(self, owner: int, wl_ids: Collection[int]) -> list[int]:
-        """Those of ``wl_ids`` that ``owner`` may not read now: deleted, or made private by another user since a
-        filter naming it was saved (settings as fresh as :data:`SETTINGS_TTL_S`)."""
-        self._active(wl_ids)
-        return sorted(i for i in wl_ids if (w := self._settings.get(i)) is None or not w.readable_by(owner))
 
     def rows(self, wl_ids: Collection[int], positions: Sequence[tuple[int, float, float]]) -> list[dict[str, Any]]:
         """One row per (object, source) within the source's radius, for the active ones of ``wl_ids``."""

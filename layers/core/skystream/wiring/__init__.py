@@ -41,6 +41,7 @@ from skystream.storage.quota import QuotaStore
 from skystream.storage.rates import RateStore
 from skystream.storage.users import UserStore
 from skystream.storage.watchlists import WatchlistStore
+from skystream.storage.watchmaps import WatchmapStore
 
 T = TypeVar("T")
 _CACHES: list[Any] = []
@@ -121,3 +122,9 @@ def rates(cfg: Settings) -> RateStore:
 @per_settings
 def watchlists(cfg: Settings) -> WatchlistStore:
     return WatchlistStore(cfg.watchlists_table)
+
+
+@per_settings
+def watchmaps(cfg: Settings) -> WatchmapStore:
+    """Watchmaps live in the watchlists table, under their own keys (storage/watchmaps.py)."""
+    return WatchmapStore(cfg.watchlists_table)

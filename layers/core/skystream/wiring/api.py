@@ -14,6 +14,7 @@ from skystream.services.objects import ObjectReads
 from skystream.services.sherlock import SherlockContext
 from skystream.services.stream_access import StreamAccess, StreamEndpoint
 from skystream.services.watchlists import WatchlistService
+from skystream.services.watchmaps import WatchmapService
 from skystream.streams.config import functions_principal
 from skystream.streams.msk_users import MskScramSecrets
 from skystream.streams.scram_users import KafkaScramUsers
@@ -28,6 +29,7 @@ from skystream.wiring import (
     rates,
     users,
     watchlists,
+    watchmaps,
 )
 from skystream.wiring.kafka import acls, default_producer, topic_reader, topics
 from skystream.wiring.matching import joins, matcher
@@ -36,12 +38,18 @@ from skystream.wiring.matching import joins, matcher
 @per_settings
 def filter_service(cfg: Settings) -> FilterService:
     return FilterService(filters(), topics=topics(), objects=objects(), matcher=matcher(), joins=joins(),
-                         rates=rates(), limits=FilterLimits.of(cfg), access=stream_access(), watchlists=watchlists())
+                         rates=rates(), limits=FilterLimits.of(cfg), access=stream_access(), watchlists=watchlists(),
+                         watchmaps=watchmaps())
 
 
 @per_settings
 def watchlist_service(cfg: Settings) -> WatchlistService:
     return WatchlistService(watchlists())
+
+
+@per_settings
+def watchmap_service(cfg: Settings) -> WatchmapService:
+    return WatchmapService(watchmaps())
 
 
 @per_settings

@@ -13,6 +13,7 @@ from skystream.services.joins import Joins
 from skystream.services.matching import EnrichedMatcher, Matcher
 from skystream.services.suspension import SuspensionMailer, Suspensions
 from skystream.services.watchlists import WatchlistMatcher
+from skystream.services.watchmaps import WatchmapMatcher
 from skystream.wiring import (
     annotations,
     archive,
@@ -24,19 +25,27 @@ from skystream.wiring import (
     quota,
     users,
     watchlists,
+    watchmaps,
 )
 from skystream.wiring.kafka import dead_letters, users_topics_producer
 
 
 @per_settings
 def joins(cfg: Settings) -> Joins:
-    return Joins(annotations=annotations(), context=context(), watchlists=watchlist_matcher())
+    return Joins(annotations=annotations(), context=context(), watchlists=watchlist_matcher(),
+                 watchmaps=watchmap_matcher())
 
 
 @per_settings
 def watchlist_matcher(cfg: Settings) -> WatchlistMatcher:
     """The process's watchlist indexes, kept between batches (services/watchlists.py)."""
     return WatchlistMatcher(watchlists())
+
+
+@per_settings
+def watchmap_matcher(cfg: Settings) -> WatchmapMatcher:
+    """The process's watchmap MOCs, kept between batches (services/watchmaps.py)."""
+    return WatchmapMatcher(watchmaps())
 
 
 @per_settings

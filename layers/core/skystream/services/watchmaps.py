@@ -1,0 +1,145 @@
+"""Watchmaps: their lifecycle for the API, and the ``area_hits`` of a batch (as watchlists, services/watchlists.py).
+
+- :class:`WatchmapService`: create from a MOC's text (ASCII or JSON, ``domain/watchmaps.py``; FITS refused)
+  or from a cone, list (yours and the public ones), show, export (ASCII MOC), change, delete (owner only).
+  Another user's private watchmap is answered exactly as a missing one (404 ``no watchmap N``): the
+  access check is the watchlists' :func:`~skystream.services.watchlists.readable`, ``kind="watchmap"``.
+- :class:`WatchmapMatcher`: the ``area_hits`` rows (``diaObjectId``, ``ar_id``) of a batch's positions for
+  the active watchmaps its filters name. A MOC never changes after creation, so it is read once per
+  process; each position's depth-29 pixel is computed once per batch and searched in every MOC
+  (``Moc.contains_pixels``). Settings and match-time access as watchlists (``CatalogueSettings``).
+  A batch whose filters name no watchmap never calls it (``services/joins.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from skystream.domain.errors import Forbidden, WatchmapError
+from skystream.domain.sky import cells_of, is_position
+from skystream.domain.users import User
+from skystream.domain.watchlists import MAX_NAME_CHARS
+from skystream.domain.watchmaps import Moc, Watchmap, from_cone, parse, to_ascii
+from skystream.ports import WatchmapReader, WatchmapRepository
+from skystream.services.watchlists import CatalogueSettings, readable
+
+CHANGEABLE = frozenset({"name", "description", "public", "active"})
+
+
+@dataclass(frozen=True)
+class ConeArea:
+    """A cone to build a watchmap from: centre (degrees), radius (arcsec), optional depth."""
+
+    ra: float
+    dec: float
+    radius: float
+    depth: int | None = None
+
+
+@dataclass(frozen=True)
+class NewWatchmap:
+    """What a user sends to create a watchmap: a MOC's text, or a cone (exactly one)."""
+
+    name: str
+    moc: str | None = None
+    cone: ConeArea | None = None
+    description: str = ""
+    public: bool = False
+    active: bool = True
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise WatchmapError(f"name: 1 to {MAX_NAME_CHARS} printable characters")
+    return name
+
+
+def area_of(new: NewWatchmap) -> Moc:
+    """The MOC a request describes: its text read, or its cone covered; refused unless exactly one is given."""
+    if (new.moc is None) == (new.cone is None):
+        raise WatchmapError("give either moc (an ASCII or JSON MOC) or cone (ra, dec, radius), not both or neither")
+    if new.cone is not None:
+        return from_cone(new.cone.ra, new.cone.dec, new.cone.radius, new.cone.depth)
+    return parse(new.moc or "")
+
+
+class WatchmapService:
+    """The watchmaps' lifecycle (see the module docstring)."""
+
+    def __init__(self, store: WatchmapRepository):
+        self.store = store
+
+    def create(self, user: User, new: NewWatchmap) -> Watchmap:
+        name = _check_name(new.name)
+        return self.store.add(owner=user.user_id, name=name, description=new.description, public=new.public,
+                              active=new.active, moc=area_of(new))
+
+    def listing(self, user: User) -> list[Watchmap]:
+        """Yours and everyone's public ones, by id."""
+        return sorted((w for w in self.store.all() if w.readable_by(user.user_id)), key=lambda w: w.ar_id)
+
+    def visible(self, user: User, ar_id: int) -> Watchmap:
+        found: Watchmap = readable(self.store, user.user_id, [ar_id], kind="watchmap")[ar_id]
+        return found
+
+    def editable(self, user: User, ar_id: int) -> Watchmap:
+        w = self.visible(user, ar_id)
+        if w.owner != user.user_id:
+            raise Forbidden(f"watchmap {ar_id} belongs to another user; only its owner may change or delete it")
+        return w
+
+    def export(self, user: User, ar_id: int) -> str:
+        """The MOC's ASCII form (creates the same watchmap again)."""
+        self.visible(user, ar_id)
+        return to_ascii(self.store.moc(ar_id))
+
+    def update(self, user: User, ar_id: int, changes: dict[str, Any]) -> Watchmap:
+        current = self.editable(user, ar_id)
+        unknown = set(changes) - CHANGEABLE
+        if unknown:
+            raise WatchmapError(f"cannot change {', '.join(sorted(unknown))}: the area of a watchmap is fixed "
+                                "(create a new one); change name, description, public or active")
+        if "name" in changes:
+            changes = {**changes, "name": _check_name(str(changes["name"]))}
+        return self.store.update(ar_id, changes) if changes else current
+
+    def delete(self, user: User, ar_id: int) -> Watchmap:
+        w = self.editable(user, ar_id)
+        self.store.delete(ar_id)
+        return w
+
+
+class WatchmapMatcher(CatalogueSettings):
+    """The ``area_hits`` rows of positions, against active watchmaps (see the module docstring)."""
+
+    store: WatchmapReader
+
+    def __init__(self, store: WatchmapReader, clock: Callable[[], float] = time.monotonic):
+        super().__init__(store, clock)
+        self._mocs: dict[int, Moc] = {}
+
+    def moc(self, ar_id: int) -> Moc:
+        """A watchmap's MOC, read once per process (it never changes)."""
+        if ar_id not in self._mocs:
+            self._mocs[ar_id] = self.store.moc(ar_id)
+        return self._mocs[ar_id]
+
+    def rows(self, ar_ids: Collection[int], positions: Sequence[tuple[int, Any, Any]]) -> list[dict[str, Any]]:
+        """One row per (object, watchmap) whose MOC contains the object's position, for the active ones."""
+        active = self._active(ar_ids)
+        placed = [(oid, ra, dec) for oid, ra, dec in positions if is_position(ra, dec)]
+        if not active or not placed:
+            return []
+        import numpy as np
+
+        pixels = cells_of(np.array([p[1] for p in placed], dtype=float), np.array([p[2] for p in placed], dtype=float),
+                          29)
+        rows: list[dict[str, Any]] = []
+        for ar_id in active:
+            inside = self.moc(ar_id).contains_pixels(pixels)
+            rows.extend({"diaObjectId": placed[i][0], "ar_id": ar_id} for i in np.flatnonzero(inside))
+        return rows
