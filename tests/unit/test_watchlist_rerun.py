@@ -93,10 +93,11 @@ def test_a_watchlist_rerun_gives_the_brute_force_hits(stored: ObjectStore,
     assert "dynamodb.Scan" not in meter.usage.requests
 
 
-def test_a_watchmap_rerun_gives_the_brute_force_hits(stored: ObjectStore,
-                                                     positions: list[tuple[int, float, float]]) -> None:
+def test_a_watchmap_rerun_gives_the_brute_force_hits(stored: ObjectStore, positions: list[tuple[int, float, float]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A cone MOC around the north pole, one across RA 0/360, and depth-20 cells (finer than the index's keys, so
-    the ranges must be widened to whole key pixels) around the south pole's objects."""
+    the ranges must be widened to whole key pixels) around the south pole's objects; then the candidates' cap,
+    refused after the Queries and before any BatchGetItem."""
     from skystream import aws
 
     service = WatchmapService(MemoryWatchmaps(), stored)
@@ -114,6 +115,14 @@ def test_a_watchmap_rerun_gives_the_brute_force_hits(stored: ObjectStore,
         assert meter.usage.requests["dynamodb.BatchGetItem"] == result.gets
         assert "dynamodb.Scan" not in meter.usage.requests
     assert len(expected) == 25  # every object of "south": each in its own depth-20 cell
+
+    monkeypatch.setattr(watchlist_service, "MAX_RERUN_CANDIDATES", result.candidates - 1)
+    with RequestMeter([aws.client("dynamodb")]) as meter, pytest.raises(WatchmapError) as refused:
+        service.rerun(ALICE, made.ar_id)
+    assert str(refused.value) == (f"watchmap {made.ar_id} covers {result.candidates} stored objects; a rerun reads "
+                                  f"the positions of at most {result.candidates - 1} (split it, or use it in a "
+                                  "filter, which matches each new alert)")
+    assert meter.usage.requests["dynamodb.Query"] == result.queries and "dynamodb.BatchGetItem" not in meter.usage.requests
 
 
 def test_key_ranges_widen_to_whole_key_pixels_and_split_at_cells() -> None:
@@ -160,6 +169,10 @@ def test_the_caps_refuse_too_many_ranges_or_sources_and_truncate_the_hits(monkey
     monkeypatch.setattr(watchlist_service, "MAX_RERUN_HITS", 25)
     cut = lists.rerun(ALICE, wl.wl_id)
     assert cut.truncated and cut.hits == full.hits[:25]
+    monkeypatch.setattr(watchlist_service, "MAX_RERUN_CANDIDATES", 29)
+    with pytest.raises(WatchlistError, match="watchlist 1 covers 30 stored objects; a rerun reads the positions of "
+                                             "at most 29"):
+        lists.rerun(ALICE, wl.wl_id)
     far = lists.create(ALICE, NewWatchlist(name="far", text="".join(f"{10 * i}, 0, s{i}\n" for i in range(3))))
     monkeypatch.setattr(watchlist_service, "MAX_RERUN_RANGES", 2)
     with pytest.raises(WatchlistError, match="watchlist 2 has 3 sources; a rerun takes at most 2"):

@@ -103,6 +103,9 @@ class SkyScan:
     """Queries of the index: one per range, one more per further 1 MB page."""
     gets: int = 0
     """BatchGetItem calls reading the candidates' positions from the table (100 ids a call)."""
+    over: int = 0
+    """When the ranges held more objects than the caller's ``limit``: how many (and ``points`` is empty, no
+    position read)."""
 
     @property
     def requests(self) -> int:

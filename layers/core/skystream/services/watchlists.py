@@ -15,7 +15,7 @@
 - :meth:`WatchlistService.rerun`: the hits of a watchlist among the stored objects, through the objects' sky
   index (no table scan): the union of the sources' cone ranges, merged, one Query each, then the exact
   distances of :class:`SourceIndex` over the candidates' positions. Capped (:data:`MAX_RERUN_RANGES`,
-  :data:`MAX_RERUN_HITS`); :func:`rerun_scan` is shared with the watchmaps' rerun.
+  :data:`MAX_RERUN_CANDIDATES`, :data:`MAX_RERUN_HITS`); :func:`rerun_scan` is shared with the watchmaps' rerun.
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ SETTINGS_TTL_S = 30.0
 CHANGEABLE = frozenset({"name", "description", "public", "active"})
 MAX_RERUN_RANGES = 2_000
 """The most index ranges (one DynamoDB Query each) a rerun reads, and so the most sources a watchlist rerun
-takes: past it the rerun is refused (400) before any read, naming the limit. 2,000 Queries take ~10-20 s,
-within the API's 29 s."""
+takes: past it the rerun is refused (400) before any read, naming the limit. Chosen so that the Queries, one
+after another at DynamoDB's few milliseconds each (not measured on AWS here), stay well within the API's 29 s."""
+MAX_RERUN_CANDIDATES = 50_000
+"""The most objects the ranges may hold (their positions are read, 100 per BatchGetItem call: at most 500
+calls): past it the rerun is refused (400) after the Queries and before any BatchGetItem, naming the limit."""
 MAX_RERUN_HITS = 10_000
 """The most hits a rerun answers: past it the first ones (by diaObjectId) and ``truncated: true``."""
 
@@ -79,12 +82,16 @@ class Rerun:
 def rerun_scan(index: SkyIndexReader, ranges: list[PixelRange], what: str,
                error: type[WatchlistError] | type[WatchmapError]) -> tuple[list[PixelRange], list[SkyPoint], int, int]:
     """Merge ``ranges`` and read their objects from the sky index, refused with ``error`` naming
-    :data:`MAX_RERUN_RANGES` when more; the merged ranges, the candidates, Queries and BatchGetItem calls."""
+    :data:`MAX_RERUN_RANGES` (before any read) or :data:`MAX_RERUN_CANDIDATES` (before any BatchGetItem) when
+    more; the merged ranges, the candidates, Queries and BatchGetItem calls."""
     merged = merge_ranges(ranges)
     if len(merged) > MAX_RERUN_RANGES:
         raise error(f"{what} needs {len(merged):,} index ranges; a rerun reads at most {MAX_RERUN_RANGES:,} "
                     "(split it, or use it in a filter, which matches each new alert)")
-    scan = index.in_sky_ranges(merged)
+    scan = index.in_sky_ranges(merged, limit=MAX_RERUN_CANDIDATES)
+    if scan.over:
+        raise error(f"{what} covers {scan.over:,} stored objects; a rerun reads the positions of at most "
+                    f"{MAX_RERUN_CANDIDATES:,} (split it, or use it in a filter, which matches each new alert)")
     return merged, scan.points, scan.queries, scan.gets
 
 
