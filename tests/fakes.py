@@ -507,7 +507,7 @@ class MemoryObjects(ObjectWriter, ObjectReader, SkyIndexReader):
         newest = sorted(self.stored.values(), key=lambda s: s.row.get("lastDiaSourceMjdTai") or 0.0, reverse=True)
         return newest[:limit]
 
-    def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan:
+    def in_sky_ranges(self, ranges: Iterable[PixelRange], limit: int | None = None) -> SkyScan:
         ranges = list(ranges)
         points = []
         for stored in self.stored.values():
@@ -518,6 +518,8 @@ class MemoryObjects(ObjectWriter, ObjectReader, SkyIndexReader):
             if any(r.cell == keys["sky_cell"] and r.first <= keys["sky_pix"] <= r.last for r in ranges):
                 points.append(SkyPoint(stored.dia_object_id, float(ra), float(decl)))
         points.sort(key=lambda p: p.dia_object_id)
+        if limit is not None and len(points) > limit:
+            return SkyScan(points=[], queries=len(ranges), over=len(points))
         return SkyScan(points=points, queries=len(ranges), gets=-(-len(points) // 100))
 
 

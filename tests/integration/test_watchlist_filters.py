@@ -110,6 +110,13 @@ def test_a_watchlist_filter_streams_exactly_the_objects_within_the_radii(
             assert got[key] == pytest.approx(arcsec, abs=1e-4)
         assert all(set(r) == {"diaObjectId", "name", "arcsec", "UTC"} for r in records)
 
+        # the rerun over the stored objects (the objects' sky index) finds the same hits, through the CLI
+        printed = cli(capsys, url, ada_token, "rerun", str(wl_id))
+        rerun = {(int(m[1]), m[2]): float(m[3]) for m in re.finditer(r'^(\d+)  (.*)  ([\d.]+)"$', printed, flags=re.M)}
+        assert set(rerun) == set(expected), printed
+        assert all(rerun[key] == pytest.approx(arcsec, abs=2e-3) for key, arcsec in expected.items())
+        assert f"{len(expected)} hit(s) among" in printed and "index Queries" in printed
+
         assert f"deleted watchlist {wl_id}" in cli(capsys, url, ada_token, "delete", str(wl_id)).splitlines()
         with pytest.raises(ApiError) as gone:
             api.get(f"/watchlists/{wl_id}")

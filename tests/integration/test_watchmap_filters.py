@@ -84,6 +84,14 @@ def test_a_watchmap_filter_streams_exactly_the_objects_the_moc_contains(
         assert sorted(r["diaObjectId"] for r in records) == sorted(expected)
         assert all(r["ar_id"] == ar_id and set(r) == {"diaObjectId", "ar_id", "UTC"} for r in records)
 
+        # the rerun over the stored objects (the objects' sky index) finds the same objects, through the CLI
+        printed = cli(capsys, url, ada_token, "rerun", str(ar_id))
+        assert sorted(int(m[1]) for m in re.finditer(r"^(\d+)$", printed, flags=re.M)) == sorted(expected), printed
+        assert f"{len(expected)} hit(s) among" in printed
+        with pytest.raises(ApiError) as hidden:
+            bob.post(f"/watchmaps/{ar_id}/rerun")
+        assert hidden.value.status == 404 and hidden.value.body["detail"].startswith(f"no watchmap {ar_id}:")
+
         with pytest.raises(ApiError) as hidden:
             api.get(f"/watchmaps/{theirs}")
         assert hidden.value.status == 404 and hidden.value.body["detail"].startswith(f"no watchmap {theirs}:")

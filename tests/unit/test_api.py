@@ -52,6 +52,14 @@ def filter_service(topics: Topics, objects: ObjectReader, producer: RecordProduc
                          watchlists=WatchlistStore(), watchmaps=WatchmapStore())
 
 
+def into_objects_table(objects: MemoryObjects) -> None:
+    """The fake's objects written to moto's objects table (its sky index), where the rerun routes read them."""
+    from skystream.storage.objects import ObjectStore
+
+    store = ObjectStore()
+    store.put_newest([(store.item(o.row, {}, dia_source_id=o.dia_object_id), None) for o in objects.stored.values()])
+
+
 @dataclass
 class World:
     topics: RecordingTopics
@@ -265,6 +273,12 @@ def test_watchlists_through_the_api_and_in_run_now(world: World) -> None:
     assert status == 200, ran
     assert sorted((r["diaObjectId"], r["name"]) for r in ran["rows"]) == [(503, "exact"), (507, "near seven")]
     assert [round(r["arcsec"], 2) for r in sorted(ran["rows"], key=lambda r: r["diaObjectId"])] == [0.0, 1.8]
+    into_objects_table(recent_objects(30))
+    status, rerun = world.call("POST", f"/watchlists/{wl}/rerun")
+    assert status == 200 and [(h["diaObjectId"], h["name"], round(h["arcsec"], 2)) for h in rerun["hits"]] == [
+        (503, "exact", 0.0), (507, "near seven", 1.8)] and rerun["truncated"] is False, rerun
+    status, hidden = world.call("POST", f"/watchlists/{wl}/rerun", token="other")
+    assert status == 404 and hidden["detail"].startswith(f"no watchlist {wl}:")
     for path in (f"/watchlists/{wl}", f"/watchlists/{wl}/export"):
         status, hidden = world.call("GET", path, token="other")
         assert status == 404 and hidden["detail"].startswith(f"no watchlist {wl}:")
@@ -312,6 +326,12 @@ def test_watchmaps_through_the_api_and_in_run_now(world: World) -> None:
     for path in (f"/watchmaps/{ar}", f"/watchmaps/{ar}/export"):
         status, hidden = world.call("GET", path, token="other")
         assert status == 404 and hidden["detail"].startswith(f"no watchmap {ar}:")
+    into_objects_table(recent_objects(30))
+    status, rerun = world.call("POST", f"/watchmaps/{ar}/rerun")
+    assert status == 200 and rerun["hits"] == [{"diaObjectId": 503, "ar_id": ar}] and rerun["truncated"] is False
+    assert rerun["queries"] == rerun["ranges"] >= 1 and rerun["gets"] >= 1, rerun
+    status, hidden = world.call("POST", f"/watchmaps/{ar}/rerun", token="other")
+    assert status == 404 and hidden["detail"].startswith(f"no watchmap {ar}:")
     status, refused = world.call("POST", "/filters", {**BODY, "name": "theirs", **{k: query[k] for k in
                                                       ("selected", "tables", "conditions")}}, token="other")
     assert status == 404 and refused["detail"].startswith(f"no watchmap {ar}:"), refused

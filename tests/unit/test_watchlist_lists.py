@@ -183,14 +183,14 @@ def test_watchlist_n_joins_its_hits_only_inner_and_restricted_to_the_named_watch
 # -- lifecycle and who may read ------------------------------------------------------------------
 
 def test_owner_only_edits_and_another_users_private_list_is_answered_as_missing() -> None:
-    from fakes import MemoryWatchlists
+    from fakes import MemoryObjects, MemoryWatchlists
 
     from skystream.domain.errors import Forbidden, UnknownWatchlist
     from skystream.domain.users import User
     from skystream.services.watchlists import NewWatchlist, WatchlistService, readable
 
     store = MemoryWatchlists()
-    service = WatchlistService(store)
+    service = WatchlistService(store, MemoryObjects())
     alice, bob = User(1, "alice", "a@x"), User(2, "bob", "b@x")
     private = service.create(alice, NewWatchlist(name="cvs", text="ra,dec,name\n1,2,a\n3,4,b,9\n", radius=5.0))
     public = service.create(alice, NewWatchlist(name="shared", text="5,6,c\n", public=True))

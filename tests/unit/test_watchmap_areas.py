@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import MemoryAnnotations, MemoryContext, MemoryWatchmaps, RecordingProducer, matcher, no_watchlists
+from fakes import (
+    MemoryAnnotations,
+    MemoryContext,
+    MemoryObjects,
+    MemoryWatchmaps,
+    RecordingProducer,
+    matcher,
+    no_watchlists,
+)
 
 from skystream.domain.errors import FilterRejected, Forbidden, UnknownWatchmap, WatchmapError
 from skystream.domain.filters import StoredFilter
@@ -67,7 +75,7 @@ def test_area_hits_only_for_the_named_active_watchmaps_and_no_work_without_them(
 
 def test_owner_only_edits_and_another_users_private_watchmap_is_answered_as_missing() -> None:
     store = MemoryWatchmaps()
-    service = WatchmapService(store)
+    service = WatchmapService(store, MemoryObjects())
     alice, bob = User(1, "alice", "a@x"), User(2, "bob", "b@x")
     private = service.create(alice, NewWatchmap(name="gw", moc="3/1-3 5 4/100"))
     public = service.create(alice, NewWatchmap(name="cone", cone=ConeArea(ra=359.9, dec=-30.0, radius=600.0),

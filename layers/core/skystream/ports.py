@@ -112,7 +112,9 @@ class ObjectReader(Protocol):
 class SkyIndexReader(Protocol):
     """The objects' sky index (``skystream.storage.objects.ObjectStore``): the objects in ranges of HEALPix pixels."""
 
-    def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan: ...
+    def in_sky_ranges(self, ranges: Iterable[PixelRange], limit: int | None = None) -> SkyScan:
+        """The objects in the ranges with their positions; more than ``limit`` of them: none read (``over``)."""
+        ...
 
 
 class ArchiveWriter(Protocol):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
@@ -58,6 +59,13 @@ def patch_watchlist(wl_id: WatchlistId, body: Annotated[WatchlistPatch, Body()])
     user = require_user(router)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     return WatchlistOut.of(wiring.watchlist_service().update(user, wl_id, changes))
+
+
+@router.post("/watchlists/<wl_id>/rerun", summary="The watchlist's hits among the stored objects (by the sky index)",
+             tags=["watchlists"], responses=error_responses(400, 401, 404))
+def rerun_watchlist(wl_id: WatchlistId) -> dict[str, Any]:
+    user = require_user(router)
+    return asdict(wiring.watchlist_service().rerun(user, wl_id))
 
 
 @router.delete("/watchlists/<wl_id>", summary="Delete a watchlist of yours", tags=["watchlists"],

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
@@ -62,6 +63,13 @@ def patch_watchmap(ar_id: WatchmapId, body: Annotated[WatchmapPatch, Body()]) ->
     user = require_user(router)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     return WatchmapOut.of(wiring.watchmap_service().update(user, ar_id, changes))
+
+
+@router.post("/watchmaps/<ar_id>/rerun", summary="The watchmap's hits among the stored objects (by the sky index)",
+             tags=["watchmaps"], responses=error_responses(400, 401, 404))
+def rerun_watchmap(ar_id: WatchmapId) -> dict[str, Any]:
+    user = require_user(router)
+    return asdict(wiring.watchmap_service().rerun(user, ar_id))
 
 
 @router.delete("/watchmaps/<ar_id>", summary="Delete a watchmap of yours", tags=["watchmaps"],

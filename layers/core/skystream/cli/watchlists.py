@@ -1,4 +1,4 @@
-"""``skystream watchlist create | list | show | export | delete``: watchlists, over the HTTP API like any client."""
+"""``skystream watchlist create | list | show | export | rerun | delete``: watchlists, over the HTTP API like any client."""
 
 from __future__ import annotations
 
@@ -62,6 +62,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rerun(args: argparse.Namespace) -> int:
+    out = api(args).post(f"/watchlists/{args.wl_id}/rerun", {})
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for h in out["hits"]:
+        print(f"{h['diaObjectId']}  {h['name']}  {h['arcsec']:.3f}\"")
+    print(f"{len(out['hits'])} hit(s) among {out['candidates']} candidate(s); {out['queries']} index Queries, "
+          f"{out['gets']} BatchGetItem calls{'; TRUNCATED' if out['truncated'] else ''}")
+    return 0
+
+
 def _delete(args: argparse.Namespace) -> int:
     out = api(args).delete(f"/watchlists/{args.wl_id}")
     print(f"deleted watchlist {out['deleted']}")
@@ -105,6 +117,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     export.set_defaults(func=_export)
 
+    rerun = commands.add_parser("rerun", help="the watchlist's hits among the stored objects (docs/watchlists.md#rerun)")
+    rerun.add_argument("wl_id", type=int)
+    rerun.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    rerun.set_defaults(func=_rerun)
     delete = commands.add_parser("delete", help="delete a watchlist of yours")
     delete.add_argument("wl_id", type=int)
     delete.set_defaults(func=_delete)

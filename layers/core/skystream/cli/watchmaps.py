@@ -1,4 +1,4 @@
-"""``skystream watchmap create | list | show | export | delete``: watchmaps (MOC sky areas), over the HTTP API."""
+"""``skystream watchmap create | list | show | export | rerun | delete``: watchmaps (MOC sky areas), over the HTTP API."""
 
 from __future__ import annotations
 
@@ -74,6 +74,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rerun(args: argparse.Namespace) -> int:
+    out = api(args).post(f"/watchmaps/{args.ar_id}/rerun", {})
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for h in out["hits"]:
+        print(f"{h['diaObjectId']}")
+    print(f"{len(out['hits'])} hit(s) among {out['candidates']} candidate(s); {out['queries']} index Queries, "
+          f"{out['gets']} BatchGetItem calls{'; TRUNCATED' if out['truncated'] else ''}")
+    return 0
+
+
 def _delete(args: argparse.Namespace) -> int:
     out = api(args).delete(f"/watchmaps/{args.ar_id}")
     print(f"deleted watchmap {out['deleted']}")
@@ -119,6 +131,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     export.set_defaults(func=_export)
 
+    rerun = commands.add_parser("rerun", help="the watchmap's hits among the stored objects (docs/watchlists.md#rerun)")
+    rerun.add_argument("ar_id", type=int)
+    rerun.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    rerun.set_defaults(func=_rerun)
     delete = commands.add_parser("delete", help="delete a watchmap of yours")
     delete.add_argument("ar_id", type=int)
     delete.set_defaults(func=_delete)

@@ -53,6 +53,7 @@ this module through the objects store without paying for it.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -102,6 +103,9 @@ class SkyScan:
     """Queries of the index: one per range, one more per further 1 MB page."""
     gets: int = 0
     """BatchGetItem calls reading the candidates' positions from the table (100 ids a call)."""
+    over: int = 0
+    """When the ranges held more objects than the caller's ``limit``: how many (and ``points`` is empty, no
+    position read)."""
 
     @property
     def requests(self) -> int:
@@ -191,6 +195,30 @@ def cone_ranges(ra: float, decl: float, radius_arcsec: float) -> list[PixelRange
         else:
             ranges.append(PixelRange(parent, first, last))
     return ranges
+
+
+def merge_ranges(ranges: Iterable[PixelRange]) -> list[PixelRange]:
+    """The same pixels as ``ranges`` in the fewest ranges: sorted, overlapping or touching ones within one
+    ``sky_cell`` joined (a rerun's many cones or a MOC's runs become as few Queries as they can)."""
+    merged: list[PixelRange] = []
+    for r in sorted(ranges, key=lambda r: (r.cell, r.first)):
+        if merged and merged[-1].cell == r.cell and r.first <= merged[-1].last + 1:
+            if r.last > merged[-1].last:
+                merged[-1] = PixelRange(r.cell, merged[-1].first, r.last)
+        else:
+            merged.append(r)
+    return merged
+
+
+def key_ranges(start: int, end: int) -> list[PixelRange]:
+    """The index ranges holding every key of the depth-29 pixels ``[start, end)``: widened to whole
+    :data:`KEY_DEPTH` pixels (a key is its pixel's first depth-29 index, so a range cutting a pixel would
+    miss the objects keyed there) and split at ``sky_cell`` boundaries (a Query reads one cell)."""
+    first = key_pixel(start)
+    last = ((((end - 1) >> _KEY_SHIFT) + 1) << _KEY_SHIFT) - 1
+    cell_shift = 2 * (PIXEL_DEPTH - CELL_DEPTH)
+    return [PixelRange(cell, max(first, cell << cell_shift), min(last, ((cell + 1) << cell_shift) - 1))
+            for cell in range(cell_of_pixel(first), cell_of_pixel(last) + 1)]
 
 
 def separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:

@@ -12,6 +12,10 @@
   are re-read at most every :data:`SETTINGS_TTL_S` seconds, one BatchGetItem for all of them. A batch
   whose filters name no watchlist never calls it (``services/joins.py``). :meth:`WatchlistMatcher.unreadable`
   lets the matcher refuse, at match time, a saved filter whose owner may no longer read a watchlist it names.
+- :meth:`WatchlistService.rerun`: the hits of a watchlist among the stored objects, through the objects' sky
+  index (no table scan): the union of the sources' cone ranges, merged, one Query each, then the exact
+  distances of :class:`SourceIndex` over the candidates' positions. Capped (:data:`MAX_RERUN_RANGES`,
+  :data:`MAX_RERUN_CANDIDATES`, :data:`MAX_RERUN_HITS`); :func:`rerun_scan` is shared with the watchmaps' rerun.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from skystream.domain.errors import Forbidden, NotFound, UnknownWatchlist, UnknownWatchmap, WatchlistError
+from skystream.domain.errors import (
+    Forbidden,
+    NotFound,
+    UnknownWatchlist,
+    UnknownWatchmap,
+    WatchlistError,
+    WatchmapError,
+)
+from skystream.domain.sky import PixelRange, SkyPoint, cone_ranges, merge_ranges
 from skystream.domain.users import User
 from skystream.domain.watchlist_match import SourceIndex
 from skystream.domain.watchlists import (
@@ -33,11 +45,61 @@ from skystream.domain.watchlists import (
     export_text,
     parse_sources,
 )
-from skystream.ports import WatchlistReader, WatchlistRepository
+from skystream.ports import SkyIndexReader, WatchlistReader, WatchlistRepository
 
 SETTINGS_TTL_S = 30.0
 """How long the matcher trusts a watchlist's settings (active, deleted) before reading them again."""
 CHANGEABLE = frozenset({"name", "description", "public", "active"})
+MAX_RERUN_RANGES = 2_000
+"""The most index ranges (one DynamoDB Query each) a rerun reads, and so the most sources a watchlist rerun
+takes: past it the rerun is refused (400) before any read, naming the limit. Chosen so that the Queries, one
+after another at DynamoDB's few milliseconds each (not measured on AWS here), stay well within the API's 29 s."""
+MAX_RERUN_CANDIDATES = 50_000
+"""The most objects the ranges may hold (their positions are read, 100 per BatchGetItem call: at most 500
+calls): past it the rerun is refused (400) after the Queries and before any BatchGetItem, naming the limit."""
+MAX_RERUN_HITS = 10_000
+"""The most hits a rerun answers: past it the first ones (by diaObjectId) and ``truncated: true``."""
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """The hits of a watchlist or watchmap among the stored objects, and what reading them cost."""
+
+    hits: list[dict[str, Any]]
+    """``watchlist_hits`` rows (diaObjectId, wl_id, cone_id, name, arcsec) or ``area_hits`` rows (diaObjectId,
+    ar_id), by diaObjectId."""
+    ranges: int
+    """Index ranges read (merged): one Query each, more for a range over 1 MB of index."""
+    queries: int
+    gets: int
+    """BatchGetItem calls reading the candidates' positions (100 a call)."""
+    candidates: int
+    """Objects the ranges held (the hits are those inside)."""
+    truncated: bool
+    """More than :data:`MAX_RERUN_HITS` hits: only the first are answered."""
+
+
+def rerun_scan(index: SkyIndexReader, ranges: list[PixelRange], what: str,
+               error: type[WatchlistError] | type[WatchmapError]) -> tuple[list[PixelRange], list[SkyPoint], int, int]:
+    """Merge ``ranges`` and read their objects from the sky index, refused with ``error`` naming
+    :data:`MAX_RERUN_RANGES` (before any read) or :data:`MAX_RERUN_CANDIDATES` (before any BatchGetItem) when
+    more; the merged ranges, the candidates, Queries and BatchGetItem calls."""
+    merged = merge_ranges(ranges)
+    if len(merged) > MAX_RERUN_RANGES:
+        raise error(f"{what} needs {len(merged):,} index ranges; a rerun reads at most {MAX_RERUN_RANGES:,} "
+                    "(split it, or use it in a filter, which matches each new alert)")
+    scan = index.in_sky_ranges(merged, limit=MAX_RERUN_CANDIDATES)
+    if scan.over:
+        raise error(f"{what} covers {scan.over:,} stored objects; a rerun reads the positions of at most "
+                    f"{MAX_RERUN_CANDIDATES:,} (split it, or use it in a filter, which matches each new alert)")
+    return merged, scan.points, scan.queries, scan.gets
+
+
+def capped(hits: list[dict[str, Any]], merged: list[PixelRange], points: list[SkyPoint], queries: int,
+           gets: int) -> Rerun:
+    """A :class:`Rerun` of sorted ``hits``, the first :data:`MAX_RERUN_HITS` of them."""
+    return Rerun(hits=hits[:MAX_RERUN_HITS], ranges=len(merged), queries=queries, gets=gets,
+                 candidates=len(points), truncated=len(hits) > MAX_RERUN_HITS)
 
 
 @dataclass(frozen=True)
@@ -128,8 +190,9 @@ class CatalogueSettings:
 class WatchlistService:
     """The watchlists' lifecycle (see the module docstring)."""
 
-    def __init__(self, store: WatchlistRepository):
+    def __init__(self, store: WatchlistRepository, index: SkyIndexReader):
         self.store = store
+        self.index = index
 
     def create(self, user: User, new: NewWatchlist) -> Watchlist:
         radius = check_radius(new.radius, "radius")
@@ -164,6 +227,19 @@ class WatchlistService:
         if "name" in changes:
             changes = {**changes, "name": _check_name(str(changes["name"]))}
         return self.store.update(wl_id, changes) if changes else current
+
+    def rerun(self, user: User, wl_id: int) -> Rerun:
+        """The stored objects within a source's radius (exact distance), through the sky index (module docstring)."""
+        self.visible(user, wl_id)
+        sources = self.store.sources(wl_id)
+        if len(sources) > MAX_RERUN_RANGES:
+            raise WatchlistError(f"watchlist {wl_id} has {len(sources):,} sources; a rerun takes at most "
+                                 f"{MAX_RERUN_RANGES:,} (split it, or use it in a filter, which matches each new alert)")
+        ranges = [r for s in sources for r in cone_ranges(s.ra, s.decl, s.radius)]
+        merged, points, queries, gets = rerun_scan(self.index, ranges, f"watchlist {wl_id}", WatchlistError)
+        hits = SourceIndex([(wl_id, sources)]).match_all((p.dia_object_id, p.ra, p.decl) for p in points)
+        rows = [h.row() for h in sorted(hits, key=lambda h: (h.dia_object_id, h.cone_id))]
+        return capped(rows, merged, points, queries, gets)
 
     def delete(self, user: User, wl_id: int) -> Watchlist:
         w = self.editable(user, wl_id)

@@ -4,6 +4,9 @@
   or from a cone, list (yours and the public ones), show, export (ASCII MOC), change, delete (owner only).
   Another user's private watchmap is answered exactly as a missing one (404 ``no watchmap N``): the
   access check is the watchlists' :func:`~skystream.services.watchlists.readable`, ``kind="watchmap"``.
+- :meth:`WatchmapService.rerun`: the stored objects whose positions the MOC contains, through the objects' sky
+  index: the MOC's depth-29 ranges widened to whole key pixels (``domain/sky.py`` ``key_ranges``), merged,
+  queried, then ``Moc.contains`` on each candidate's exact position; capped as a watchlist's rerun.
 - :class:`WatchmapMatcher`: the ``area_hits`` rows (``diaObjectId``, ``ar_id``) of a batch's positions for
   the active watchmaps its filters name. A MOC never changes after creation, so it is read once per
   process; each position's depth-29 pixel is computed once per batch and searched in every MOC
@@ -19,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from skystream.domain.errors import Forbidden, WatchmapError
-from skystream.domain.sky import cells_of, is_position
+from skystream.domain.sky import cells_of, is_position, key_ranges
 from skystream.domain.users import User
 from skystream.domain.watchlists import MAX_NAME_CHARS
 from skystream.domain.watchmaps import Moc, Watchmap, from_cone, parse, to_ascii
-from skystream.ports import WatchmapReader, WatchmapRepository
-from skystream.services.watchlists import CatalogueSettings, readable
+from skystream.ports import SkyIndexReader, WatchmapReader, WatchmapRepository
+from skystream.services.watchlists import CatalogueSettings, Rerun, capped, readable, rerun_scan
 
 CHANGEABLE = frozenset({"name", "description", "public", "active"})
 
@@ -70,8 +73,9 @@ def area_of(new: NewWatchmap) -> Moc:
 class WatchmapService:
     """The watchmaps' lifecycle (see the module docstring)."""
 
-    def __init__(self, store: WatchmapRepository):
+    def __init__(self, store: WatchmapRepository, index: SkyIndexReader):
         self.store = store
+        self.index = index
 
     def create(self, user: User, new: NewWatchmap) -> Watchmap:
         name = _check_name(new.name)
@@ -106,6 +110,15 @@ class WatchmapService:
         if "name" in changes:
             changes = {**changes, "name": _check_name(str(changes["name"]))}
         return self.store.update(ar_id, changes) if changes else current
+
+    def rerun(self, user: User, ar_id: int) -> Rerun:
+        """The stored objects whose position the MOC contains, through the sky index (module docstring)."""
+        self.visible(user, ar_id)
+        moc = self.store.moc(ar_id)
+        ranges = [r for start, end in zip(moc.starts, moc.ends, strict=True) for r in key_ranges(start, end)]
+        merged, points, queries, gets = rerun_scan(self.index, ranges, f"watchmap {ar_id}", WatchmapError)
+        rows = [{"diaObjectId": p.dia_object_id, "ar_id": ar_id} for p in points if moc.contains(p.ra, p.decl)]
+        return capped(sorted(rows, key=lambda r: r["diaObjectId"]), merged, points, queries, gets)
 
     def delete(self, user: User, ar_id: int) -> Watchmap:
         w = self.editable(user, ar_id)

@@ -401,7 +401,7 @@ class ObjectStore:
         stored.sort(key=lambda s: s.row.get("lastDiaSourceMjdTai") or 0.0, reverse=True)
         return stored[:limit]
 
-    def in_sky_ranges(self, ranges: Iterable[PixelRange]) -> SkyScan:
+    def in_sky_ranges(self, ranges: Iterable[PixelRange], limit: int | None = None) -> SkyScan:
         """Every indexed object in the ranges of the ``by-sky`` index, with its position.
 
         One Query per range (and per 1 MB page) for the ids (the index projects keys only, so that
@@ -409,7 +409,9 @@ class ObjectStore:
         BatchGetItem per 100 of them for their native ``ra``, ``decl``; the caller keeps those
         within its cone. The index, like every DynamoDB global secondary index, is eventually
         consistent: an object written a moment ago may be missing, and the position read is the
-        table's latest, which may have moved on since the index was read.
+        table's latest, which may have moved on since the index was read. When the ranges hold more than
+        ``limit`` objects, no position is read: the scan says how many (``over``), so a capped caller
+        (a watchlist's rerun) pays the Queries but not the BatchGetItem calls it would refuse.
         """
         ids: list[int] = []
         queries = 0
@@ -429,6 +431,8 @@ class ObjectStore:
                     break
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         unique = list(dict.fromkeys(ids))
+        if limit is not None and len(unique) > limit:
+            return SkyScan(points=[], queries=queries, over=len(unique))
         items = batch_get(self.table_name, [{"diaObjectId": i} for i in unique],
                           projection=["diaObjectId", "ra", "decl"]) if unique else []
         points = [SkyPoint(int(i["diaObjectId"]), float(i["ra"]), float(i["decl"]))

@@ -44,12 +44,12 @@ def filter_service(cfg: Settings) -> FilterService:
 
 @per_settings
 def watchlist_service(cfg: Settings) -> WatchlistService:
-    return WatchlistService(watchlists())
+    return WatchlistService(watchlists(), objects())
 
 
 @per_settings
 def watchmap_service(cfg: Settings) -> WatchmapService:
-    return WatchmapService(watchmaps())
+    return WatchmapService(watchmaps(), objects())
 
 
 @per_settings
