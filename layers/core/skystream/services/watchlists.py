@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from skystream.domain.errors import (
     Forbidden,
     NotFound,
+    SkystreamError,
     UnknownWatchlist,
     UnknownWatchmap,
     WatchlistError,
@@ -114,10 +115,11 @@ class NewWatchlist:
     active: bool = True
 
 
-def _check_name(name: str) -> str:
+def checked_name(name: str, error: type[SkystreamError]) -> str:
+    """A watchlist's or watchmap's name, trimmed; ``error`` (the kind's 400) unless 1 to MAX_NAME_CHARS printable."""
     name = name.strip()
     if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise WatchlistError(f"name: 1 to {MAX_NAME_CHARS} printable characters")
+        raise error(f"name: 1 to {MAX_NAME_CHARS} printable characters")
     return name
 
 
@@ -187,46 +189,71 @@ class CatalogueSettings:
         return sorted(i for i in ids if (w := self._settings.get(i)) is None or not w.readable_by(owner))
 
 
-class WatchlistService:
-    """The watchlists' lifecycle (see the module docstring)."""
+class CatalogueLifecycle:
+    """What the watchlists' and the watchmaps' services share: list, show, owner-only change and delete.
 
-    def __init__(self, store: WatchlistRepository, index: SkyIndexReader):
+    A subclass names its ``kind`` ("watchlist" or "watchmap"), its 400 ``error``, the field of its id
+    (``id_field``) and what may never change (``fixed``, a clause for the refusal)."""
+
+    kind: str
+    error: type[SkystreamError]
+    id_field: str
+    fixed: str
+
+    def __init__(self, store: Any, index: SkyIndexReader):
         self.store = store
         self.index = index
+
+    def listing(self, user: User) -> list[Any]:
+        """Yours and everyone's public ones, by id."""
+        return sorted((c for c in self.store.all() if c.readable_by(user.user_id)),
+                      key=lambda c: getattr(c, self.id_field))
+
+    def visible(self, user: User, catalogue_id: int) -> Any:
+        return readable(self.store, user.user_id, [catalogue_id], kind=self.kind)[catalogue_id]
+
+    def editable(self, user: User, catalogue_id: int) -> Any:
+        c = self.visible(user, catalogue_id)
+        if c.owner != user.user_id:
+            raise Forbidden(f"{self.kind} {catalogue_id} belongs to another user; only its owner may change or "
+                            "delete it")
+        return c
+
+    def update(self, user: User, catalogue_id: int, changes: dict[str, Any]) -> Any:
+        current = self.editable(user, catalogue_id)
+        unknown = set(changes) - CHANGEABLE
+        if unknown:
+            raise self.error(f"cannot change {', '.join(sorted(unknown))}: {self.fixed} "
+                             "(create a new one); change name, description, public or active")
+        if "name" in changes:
+            changes = {**changes, "name": checked_name(str(changes["name"]), self.error)}
+        return self.store.update(catalogue_id, changes) if changes else current
+
+    def delete(self, user: User, catalogue_id: int) -> Any:
+        c = self.editable(user, catalogue_id)
+        self.store.delete(catalogue_id)
+        return c
+
+
+class WatchlistService(CatalogueLifecycle):
+    """The watchlists' lifecycle (see the module docstring)."""
+
+    kind, error, id_field, fixed = "watchlist", WatchlistError, "wl_id", "the sources of a watchlist are fixed"
+    store: WatchlistRepository
+
+    def __init__(self, store: WatchlistRepository, index: SkyIndexReader):
+        super().__init__(store, index)
 
     def create(self, user: User, new: NewWatchlist) -> Watchlist:
         radius = check_radius(new.radius, "radius")
         sources = parse_sources(new.text, default_radius=radius)
-        return self.store.add(owner=user.user_id, name=_check_name(new.name), description=new.description,
+        return self.store.add(owner=user.user_id, name=checked_name(new.name, WatchlistError), description=new.description,
                               radius=radius, public=new.public, active=new.active, sources=sources)
-
-    def listing(self, user: User) -> list[Watchlist]:
-        """Yours and everyone's public ones, by id."""
-        return sorted((w for w in self.store.all() if w.readable_by(user.user_id)), key=lambda w: w.wl_id)
-
-    def visible(self, user: User, wl_id: int) -> Watchlist:
-        return readable(self.store, user.user_id, [wl_id])[wl_id]
-
-    def editable(self, user: User, wl_id: int) -> Watchlist:
-        w = self.visible(user, wl_id)
-        if w.owner != user.user_id:
-            raise Forbidden(f"watchlist {wl_id} belongs to another user; only its owner may change or delete it")
-        return w
 
     def export(self, user: User, wl_id: int) -> str:
         """The sources as text that creates the same watchlist again."""
         self.visible(user, wl_id)
         return export_text(self.store.sources(wl_id))
-
-    def update(self, user: User, wl_id: int, changes: dict[str, Any]) -> Watchlist:
-        current = self.editable(user, wl_id)
-        unknown = set(changes) - CHANGEABLE
-        if unknown:
-            raise WatchlistError(f"cannot change {', '.join(sorted(unknown))}: the sources of a watchlist are fixed "
-                                 "(create a new one); change name, description, public or active")
-        if "name" in changes:
-            changes = {**changes, "name": _check_name(str(changes["name"]))}
-        return self.store.update(wl_id, changes) if changes else current
 
     def rerun(self, user: User, wl_id: int) -> Rerun:
         """The stored objects within a source's radius (exact distance), through the sky index (module docstring)."""
@@ -240,11 +267,6 @@ class WatchlistService:
         hits = SourceIndex([(wl_id, sources)]).match_all((p.dia_object_id, p.ra, p.decl) for p in points)
         rows = [h.row() for h in sorted(hits, key=lambda h: (h.dia_object_id, h.cone_id))]
         return capped(rows, merged, points, queries, gets)
-
-    def delete(self, user: User, wl_id: int) -> Watchlist:
-        w = self.editable(user, wl_id)
-        self.store.delete(wl_id)
-        return w
 
 
 class WatchlistMatcher(CatalogueSettings):

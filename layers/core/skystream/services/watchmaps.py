@@ -21,15 +21,19 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from skystream.domain.errors import Forbidden, WatchmapError
+from skystream.domain.errors import WatchmapError
 from skystream.domain.sky import cells_of, is_position, key_ranges
 from skystream.domain.users import User
-from skystream.domain.watchlists import MAX_NAME_CHARS
 from skystream.domain.watchmaps import Moc, Watchmap, from_cone, parse, to_ascii
 from skystream.ports import SkyIndexReader, WatchmapReader, WatchmapRepository
-from skystream.services.watchlists import CatalogueSettings, Rerun, capped, readable, rerun_scan
-
-CHANGEABLE = frozenset({"name", "description", "public", "active"})
+from skystream.services.watchlists import (
+    CatalogueLifecycle,
+    CatalogueSettings,
+    Rerun,
+    capped,
+    checked_name,
+    rerun_scan,
+)
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,6 @@ class NewWatchmap:
     active: bool = True
 
 
-def _check_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise WatchmapError(f"name: 1 to {MAX_NAME_CHARS} printable characters")
-    return name
-
-
 def area_of(new: NewWatchmap) -> Moc:
     """The MOC a request describes: its text read, or its cone covered; refused unless exactly one is given."""
     if (new.moc is None) == (new.cone is None):
@@ -70,46 +67,24 @@ def area_of(new: NewWatchmap) -> Moc:
     return parse(new.moc or "")
 
 
-class WatchmapService:
+class WatchmapService(CatalogueLifecycle):
     """The watchmaps' lifecycle (see the module docstring)."""
 
+    kind, error, id_field, fixed = "watchmap", WatchmapError, "ar_id", "the area of a watchmap is fixed"
+    store: WatchmapRepository
+
     def __init__(self, store: WatchmapRepository, index: SkyIndexReader):
-        self.store = store
-        self.index = index
+        super().__init__(store, index)
 
     def create(self, user: User, new: NewWatchmap) -> Watchmap:
-        name = _check_name(new.name)
+        name = checked_name(new.name, WatchmapError)
         return self.store.add(owner=user.user_id, name=name, description=new.description, public=new.public,
                               active=new.active, moc=area_of(new))
-
-    def listing(self, user: User) -> list[Watchmap]:
-        """Yours and everyone's public ones, by id."""
-        return sorted((w for w in self.store.all() if w.readable_by(user.user_id)), key=lambda w: w.ar_id)
-
-    def visible(self, user: User, ar_id: int) -> Watchmap:
-        found: Watchmap = readable(self.store, user.user_id, [ar_id], kind="watchmap")[ar_id]
-        return found
-
-    def editable(self, user: User, ar_id: int) -> Watchmap:
-        w = self.visible(user, ar_id)
-        if w.owner != user.user_id:
-            raise Forbidden(f"watchmap {ar_id} belongs to another user; only its owner may change or delete it")
-        return w
 
     def export(self, user: User, ar_id: int) -> str:
         """The MOC's ASCII form (creates the same watchmap again)."""
         self.visible(user, ar_id)
         return to_ascii(self.store.moc(ar_id))
-
-    def update(self, user: User, ar_id: int, changes: dict[str, Any]) -> Watchmap:
-        current = self.editable(user, ar_id)
-        unknown = set(changes) - CHANGEABLE
-        if unknown:
-            raise WatchmapError(f"cannot change {', '.join(sorted(unknown))}: the area of a watchmap is fixed "
-                                "(create a new one); change name, description, public or active")
-        if "name" in changes:
-            changes = {**changes, "name": _check_name(str(changes["name"]))}
-        return self.store.update(ar_id, changes) if changes else current
 
     def rerun(self, user: User, ar_id: int) -> Rerun:
         """The stored objects whose position the MOC contains, through the sky index (module docstring)."""
@@ -119,11 +94,6 @@ class WatchmapService:
         merged, points, queries, gets = rerun_scan(self.index, ranges, f"watchmap {ar_id}", WatchmapError)
         rows = [{"diaObjectId": p.dia_object_id, "ar_id": ar_id} for p in points if moc.contains(p.ra, p.decl)]
         return capped(sorted(rows, key=lambda r: r["diaObjectId"]), merged, points, queries, gets)
-
-    def delete(self, user: User, ar_id: int) -> Watchmap:
-        w = self.editable(user, ar_id)
-        self.store.delete(ar_id)
-        return w
 
 
 class WatchmapMatcher(CatalogueSettings):
