@@ -20,9 +20,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     (So do the services a command runs in-process, e.g. issuing stream credentials.)"""
     code = cli(list(argv))
     out = capsys.readouterr()
-    command = "".join(line for line in out.out.splitlines(keepends=True)
-                      if not line.startswith(('{"_aws"', '{"level"')))
-    return code, command, out.err
+    return code, command_output(out.out), out.err
+
+
+def command_output(printed: str) -> str:
+    """What a command printed, without the lines of the functions hosted in this process (EMF metrics and
+    JSON log lines, which their threads may print at any moment)."""
+    return "".join(line for line in printed.splitlines(keepends=True) if not line.startswith(('{"_aws"', '{"level"')))
 
 
 def test_a_user_works_with_filters_and_streams_from_the_command_line(

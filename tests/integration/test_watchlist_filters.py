@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from test_cli_streams import command_output
 
 from skystream.alerts.wire import encode_alert
 from skystream.cli import main
@@ -33,10 +34,10 @@ RADII = (1.0, 4.0, 30.0, 300.0, 1800.0)
 
 
 def cli(capsys: pytest.CaptureFixture[str], url: str, token: str, *args: str) -> str:
-    """Run ``skystream watchlist ...`` as a user would; what it printed (with the in-process API's metric lines)."""
+    """Run ``skystream watchlist ...`` as a user would; what it printed."""
     capsys.readouterr()
     assert main(["watchlist", "--api", url, "--token", token, *args]) == 0
-    return capsys.readouterr().out
+    return command_output(capsys.readouterr().out)
 
 
 def sources_for(alerts: list[dict[str, Any]], rng: random.Random) -> tuple[str, list[tuple[str, float, float, float]]]:

@@ -6,7 +6,10 @@ has pointed the process at a stack.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 from skystream.local.stack import use_running_stack
 
@@ -16,3 +19,12 @@ def connect() -> None:
     otherwise the running local stack, whose environment (every variable) is set from its template."""
     if not os.environ.get("USERS_TABLE"):
         use_running_stack()
+
+
+def answer(args: Any, value: Any, human: Callable[[Any], None]) -> int:
+    """Print an API answer: as JSON with ``--json`` (for scripts), else the command's human form; exit code 0."""
+    if getattr(args, "json", False):
+        print(json.dumps(value, indent=2))
+    else:
+        human(value)
+    return 0

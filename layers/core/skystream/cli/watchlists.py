@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from skystream.cli.common import answer
 from skystream.cli.filters import api
 from skystream.domain.watchlists import DEFAULT_RADIUS_ARCSEC, MAX_RADIUS_ARCSEC, MAX_SOURCES
 
@@ -23,11 +24,7 @@ def _create(args: argparse.Namespace) -> int:
     body = {"name": args.name, "text": text, "radius": args.radius, "description": args.description,
             "public": args.public, "active": not args.inactive}
     made = api(args).post("/watchlists", body)
-    if args.json:
-        print(json.dumps(made, indent=2))
-    else:
-        _print(made)
-    return 0
+    return answer(args, made, _print)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -45,11 +42,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     w = api(args).get(f"/watchlists/{args.wl_id}")
-    if args.json:
-        print(json.dumps(w, indent=2))
-    else:
-        _print(w)
-    return 0
+    return answer(args, w, _print)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from skystream.cli.common import answer
 from skystream.cli.filters import api
 from skystream.domain.watchmaps import FITS_REFUSAL, MAX_RANGES
 
@@ -35,11 +36,7 @@ def _create(args: argparse.Namespace) -> int:
         ra, dec, radius = args.cone
         body["cone"] = {"ra": ra, "dec": dec, "radius": radius, "depth": args.depth}
     made = api(args).post("/watchmaps", body)
-    if args.json:
-        print(json.dumps(made, indent=2))
-    else:
-        _print(made)
-    return 0
+    return answer(args, made, _print)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -57,11 +54,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     w = api(args).get(f"/watchmaps/{args.ar_id}")
-    if args.json:
-        print(json.dumps(w, indent=2))
-    else:
-        _print(w)
-    return 0
+    return answer(args, w, _print)
 
 
 def _export(args: argparse.Namespace) -> int:
