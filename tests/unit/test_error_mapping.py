@@ -34,6 +34,8 @@ EXPECTED: dict[type[SkystreamError], tuple[int, str]] = {
     errors.BadRequest: (400, "bad_request"),
     errors.FilterRejected: (400, "invalid_filter"),
     errors.RunTimedOut: (400, "run_timed_out"),
+    errors.HistoryUnsupported: (400, "history_unsupported"),
+    errors.HistoryQueryFailed: (503, "history_query_failed"),
     errors.AnnotatorError: (400, "bad_request"),
     errors.AnnotatorTaken: (409, "conflict"),
     errors.UnknownAnnotator: (404, "not_found"),

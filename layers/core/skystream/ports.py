@@ -427,3 +427,41 @@ class WatchmapHitRows(Protocol):
     def unreadable(self, owner: int, ar_ids: Collection[int]) -> list[int]:
         """Those of ``ar_ids`` that user ``owner`` may not read now (missing, or another user's private one)."""
         ...
+
+
+# -- the history (skystream.history.schema: tables by night on S3) ------------------------------
+
+
+class HistoryWriter(Protocol):
+    """Appends rows of one history table and night as one immutable Parquet file."""
+
+    def append(self, table: str, night: int, rows: Sequence[Mapping[str, Any]], *, name: str) -> str:
+        """Write ``rows`` (each holding the table's columns) as ``.../{table}/night={night}/{name}.parquet``;
+        the same ``name`` again overwrites (a redelivered batch), returns the S3 key."""
+        ...
+
+
+class HistoryFiles(Protocol):
+    """The history's files as a local engine reads them."""
+
+    def nights(self, table: str) -> list[int]:
+        """The nights holding files of ``table``, newest first."""
+        ...
+
+    def local_dir(self, table: str) -> str:
+        """A local directory laid out as the table is on S3 (``night=N/*.parquet``), brought up to date."""
+        ...
+
+
+class HistoryEngine(Protocol):
+    """Runs SQL in its dialect over the history tables (named as in ``HISTORY_TABLES``)."""
+
+    dialect: Literal["duckdb", "trino"]
+
+    def nights(self) -> list[int]:
+        """Nights that hold ``objects_history`` rows, newest first."""
+        ...
+
+    def query(self, sql: str, *, time_limit_s: float) -> list[dict[str, Any]]:
+        """Rows as dicts (column -> value); raises ``HistoryQueryFailed`` on an engine error or past the limit."""
+        ...

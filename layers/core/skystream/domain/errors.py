@@ -219,3 +219,19 @@ class RunTimedOut(BadRequest):
     """Run-now stopped the filter at its time limit: it is too expensive (the matcher would stop it too)."""
 
     code = "run_timed_out"
+
+
+class HistoryUnsupported(FilterRejected):
+    """The filter cannot run over the history as written: it joins a table the history does not keep,
+    or uses what the history's engines (DuckDB, Athena) cannot answer exactly as the matcher would.
+    Refused with what and why, never answered differently."""
+
+    code = "history_unsupported"
+
+
+class HistoryQueryFailed(SkystreamError):
+    """The history engine (DuckDB locally, Athena on AWS) failed or ran past its time limit; the detail
+    says which and how long it ran."""
+
+    status = 503
+    code = "history_query_failed"

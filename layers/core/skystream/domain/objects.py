@@ -79,3 +79,9 @@ class ObjectContext:
         return cls(row=dict(stored.row), lite=dict(stored.lite) if stored.lite is not None else None,
                    schema_version=str(getattr(stored, "schema_version", "") or ""),
                    alert_pointer=getattr(stored, "alert_pointer", None))
+
+
+def night_of(mjd: float) -> int:
+    """The observing night of a time: MJD rounded at noon UTC (Rubin observes around UTC midnight-ish).
+    The objects table's by-night index and the history's partitions both use it."""
+    return int(mjd + 0.5)

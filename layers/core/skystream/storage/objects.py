@@ -64,7 +64,7 @@ from skystream.alerts.lightcurve import lite_from_full
 from skystream.aws import client
 from skystream.config import settings
 from skystream.domain.bounds import is_integer, is_number
-from skystream.domain.objects import AlertPointer, StoredObject
+from skystream.domain.objects import AlertPointer, StoredObject, night_of
 from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.features.columns import OBJECT_COLUMN_NAMES
 from skystream.storage.archive import AlertArchive, legacy_pointer
@@ -91,11 +91,6 @@ _NEWER = (
     "attribute_not_exists(diaObjectId) OR lastDiaSourceMjdTai < :t "
     "OR (lastDiaSourceMjdTai = :t AND (attribute_not_exists(diaSourceId) OR diaSourceId <= :s))"
 )
-
-
-def night_of(mjd: float) -> int:
-    """The observing night of a time: MJD rounded at noon UTC (Rubin observes around UTC midnight-ish)."""
-    return int(mjd + 0.5)
 
 
 def _unpack_lite(blob: Any) -> dict[str, Any]:
