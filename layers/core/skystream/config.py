@@ -73,7 +73,8 @@ class Settings:
     run_now_deadline_s: float = 10.0  # RUN_NOW_DEADLINE_S: all of one run-now request (API timeout: 29 s)
     max_active_filters_per_user: int = 20  # MAX_ACTIVE_FILTERS_PER_USER
     max_daily_bytes_per_user: int = 20 * 100 * 1024 * 1024  # MAX_DAILY_BYTES_PER_USER: byte quotas of active Kafka filters
-    run_now_per_minute: int = 10  # RUN_NOW_PER_MINUTE: run-now requests per user per minute
+    run_now_per_minute: int = 10  # RUN_NOW_PER_MINUTE: run-now requests per user per minute (backtests count too)
+    history_deadline_s: float = 25.0  # HISTORY_DEADLINE_S: all of one run-over-all, backtest or lightcurve request
     # The Lasair API's hourly calls per token tier (Lasair's own numbers; docs/api.md, "The Lasair API").
     api_calls_per_hour_anonymous: int = 10  # API_CALLS_PER_HOUR_ANONYMOUS
     api_calls_per_hour_user: int = 100  # API_CALLS_PER_HOUR_USER
@@ -166,6 +167,7 @@ def settings() -> Settings:
         max_active_filters_per_user=_number("MAX_ACTIVE_FILTERS_PER_USER", Settings.max_active_filters_per_user, int),
         max_daily_bytes_per_user=_number("MAX_DAILY_BYTES_PER_USER", Settings.max_daily_bytes_per_user, int),
         run_now_per_minute=_number("RUN_NOW_PER_MINUTE", Settings.run_now_per_minute, int),
+        history_deadline_s=_number("HISTORY_DEADLINE_S", Settings.history_deadline_s, float),
         api_calls_per_hour_anonymous=_number("API_CALLS_PER_HOUR_ANONYMOUS", Settings.api_calls_per_hour_anonymous,
                                              int),
         api_calls_per_hour_user=_number("API_CALLS_PER_HOUR_USER", Settings.api_calls_per_hour_user, int),
