@@ -26,8 +26,10 @@ def quote(name: str, dialect: Dialect) -> str:
 
 
 def _finite(sql: str, dialect: Dialect) -> str:
+    """A stored real as the matcher's SQLite holds it: NaN and infinities NULL (``engine.sql_value``), -0.0 as 0.0
+    (SQLite stores an integral real as an integer, which has no sign of zero)."""
     test = f"isfinite({sql})" if dialect == "duckdb" else f"is_finite({sql})"
-    return f"CASE WHEN {test} THEN {sql} END"
+    return f"CASE WHEN {test} THEN {sql} + 0.0e0 END"
 
 
 def _objects_select(dialect: Dialect, source: str) -> str:
