@@ -184,9 +184,21 @@ class UdfSpec:
 _UDF_NAME = re.compile(r"\b(ss_[a-z0-9_]+?)__([itr]*)\b")
 
 
+TRUTH_UDF = "ss_sqlite_truth__t"
+
+
+def _sqlite_truth(text: str | None) -> bool | None:
+    """Whether SQLite takes ``text`` as true (its leading number is not 0), asked of SQLite itself."""
+    if text is None:
+        return None
+    return bool(_sqlite_value("SELECT CASE WHEN ? THEN 1 ELSE 0 END", text))
+
+
 def udf_spec(name: str) -> UdfSpec:
     """How DuckDB registers ``ss_<function>__<kinds>`` (as :data:`_UDF_NAME` finds it in a statement): the
     matcher's own implementation, typed by the kinds the name spells."""
+    if name == TRUTH_UDF:
+        return UdfSpec(name, _sqlite_truth, ("VARCHAR",), "BOOLEAN")
     match = _UDF_NAME.fullmatch(name)
     if match is None:
         raise ValueError(f"not a history UDF name: {name}")
@@ -240,9 +252,9 @@ class _Translator:
                 raise HistoryUnsupported("DISTINCT over a text column: SQLite merges values that differ only in the "
                                          "case of ASCII letters (the column's NOCASE collation); the history engines "
                                          "would not", None)
-            if order is not None:
-                raise HistoryUnsupported("DISTINCT with ORDER BY is not translated for the history yet", None)
-            order_sql = " ORDER BY " + ", ".join(f"{i} NULLS FIRST" for i in range(1, len(self.outputs) + 1))
+            terms = [self.distinct_order_term(o) for o in (order.expressions if order is not None else [])]
+            terms.extend(f"{i} NULLS FIRST" for i in range(1, len(self.outputs) + 1))  # ties: a stable order
+            order_sql = " ORDER BY " + ", ".join(t for t in terms if t)
         else:
             terms = [self.order_term(o) for o in (order.expressions if order is not None else [])]
             terms.append(f'{_q(self.alias)}."diaObjectId" NULLS FIRST')  # ties: one stable order for paging
@@ -270,6 +282,25 @@ class _Translator:
                 return ""  # a constant orders nothing
         key = self.fold(e) if e.nocase else e
         return f"{key.sql} {'DESC NULLS LAST' if desc else 'ASC NULLS FIRST'}"
+
+    def distinct_order_term(self, ordered: exp.Expression) -> str:
+        """With DISTINCT a term must be a result column (its position): a constant orders nothing, and an
+        expression that is no result column has no one value per distinct row."""
+        node = ordered.this
+        if isinstance(node, exp.Literal) and not node.is_string and re.fullmatch(r"\d+", str(node.this)):
+            position = int(node.this)
+        elif isinstance(node, exp.Column) and not node.table:
+            position = self._output_index(node.name) + 1
+        else:
+            e = self.value(node)
+            if e.is_const:
+                return ""
+            found = [i for i, o in enumerate(self.outputs, 1) if o.sql == e.sql]
+            if not found:
+                raise HistoryUnsupported("DISTINCT with ORDER BY an expression that is not one of the selected "
+                                         "columns: order by a selected column", None)
+            position = found[0]
+        return f"{position} {'DESC NULLS LAST' if ordered.args.get('desc') else 'ASC NULLS FIRST'}"
 
     def _output_index(self, name: str) -> int:
         for i, n in enumerate(self.output_names):
@@ -351,6 +382,8 @@ class _Translator:
         if e.is_const:
             truth = _sqlite_value("SELECT CASE WHEN ? THEN 1 ELSE 0 END", e.const)
             return _E("TRUE" if truth else "FALSE", "bool", const=bool(truth), is_const=True)
+        if e.kind == "text" and self.dialect == "duckdb":
+            return _E(f"{TRUTH_UDF}({e.sql})", "bool")
         if e.kind == "text":
             raise HistoryUnsupported("text used as a condition: SQLite reads it as a number (its leading digits); "
                                      "compare it with a value instead", None)
