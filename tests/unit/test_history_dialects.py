@@ -222,7 +222,7 @@ def test_athena_refuses_what_it_cannot_answer_naming_it() -> None:
         history_sql(text_truth, "trino", now_mjd=NOW)
     compiled = compile_filter(FilterQuery(selected="diaObjectId, UPPER(latestPairColourBands) AS u", tables="objects",
                                           conditions="TRUE"))
-    with pytest.raises(HistoryUnsupported, match="UPPER.*Athena"):
+    with pytest.raises(HistoryUnsupported, match=r"UPPER.*Athena"):
         history_sql(compiled, "trino", now_mjd=NOW)
     flux = compile_filter(FilterQuery(selected="diaObjectId", tables="objects", conditions="flux2mag(g_psfFlux) < 20"))
     sql = history_sql(flux, "trino", now_mjd=NOW).rows_sql
