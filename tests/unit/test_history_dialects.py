@@ -210,10 +210,13 @@ def test_what_cannot_be_exact_is_refused_saying_why(selected: str, conditions: s
         history_sql(compiled, "duckdb", now_mjd=NOW)
 
 
-def test_integer_overflow_is_refused_when_it_happens(history: tuple[DuckDbHistory, BatchRows]) -> None:
+@pytest.mark.parametrize("selected", ["diaObjectId, htm16 * 4 AS big",  # SQLite: a real for (2^63 - 1) * 4
+                                      "diaObjectId, CEIL(g_psfFlux) AS c",  # the matcher's CEIL(1e308): a real
+                                      "diaObjectId, -htm16 AS n"])  # -(-2^63)
+def test_integer_overflow_is_refused_when_it_happens(history: tuple[DuckDbHistory, BatchRows], selected: str) -> None:
     engine, batch = history
-    compiled = compile_filter(FilterQuery(selected="diaObjectId, htm16 * 4 AS big", tables="objects", conditions="TRUE"))
-    assert differential(compiled, engine, batch) == "refused"  # SQLite: a real for 2^63 - 1 times 4
+    compiled = compile_filter(FilterQuery(selected=selected, tables="objects", conditions="TRUE"))
+    assert differential(compiled, engine, batch) == "refused"
 
 
 def test_athena_refuses_what_it_cannot_answer_naming_it() -> None:

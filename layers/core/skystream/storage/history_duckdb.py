@@ -27,7 +27,9 @@ from skystream.history.schema import HISTORY_TABLES, OBJECTS_HISTORY, HistoryTab
 from skystream.ports import HistoryFiles
 
 _DUCK_TYPE = {"BIGINT": "BIGINT", "INTEGER": "INTEGER", "DOUBLE": "DOUBLE", "TEXT": "VARCHAR"}
-_OVERFLOW_WORDS = ("Overflow in", "out of range for type BIGINT", "Value out of range")
+# DuckDB's words for an integer past 64 bits: arithmetic ("Overflow in multiplication of INT64"), a UDF's result
+# ("Value out of range for type BIGINT", "... is out of range for the destination type INT64")
+_OVERFLOW_WORDS = ("overflow in", "out of range")
 
 
 class DuckDbHistory:
@@ -90,7 +92,7 @@ class DuckDbHistory:
                 raise HistoryQueryFailed(f"the history query ran past its time limit of {time_limit_s:g} s (stopped "
                                          f"after {elapsed:.1f} s); narrow the filter or ask for fewer nights") from None
             text = str(exc)
-            if any(word in text for word in _OVERFLOW_WORDS):
+            if any(word in text.lower() for word in _OVERFLOW_WORDS):
                 raise HistoryUnsupported(f"an integer in the filter left the 64-bit range over the history ({text}): "
                                          "the matcher would go on in floating point; the history refuses rather than "
                                          "answer differently", None) from None
