@@ -15,7 +15,7 @@ alert read back from the archive; this module says which values go in which tabl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,17 +74,42 @@ def _mjd(point: Mapping[str, Any]) -> float | None:
     return None
 
 
+def _newest_time(points: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    timed = [p for p in points if _mjd(p) is not None]
+    return max(timed, key=lambda p: _mjd(p) or 0.0) if timed else None
+
+
+def alert_parts(alert: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(the triggering diaSource, the other detections, the forced sources) of an alert in either form.
+
+    The Rubin form names its trigger (``diaSource``, ``prvDiaSources``, ``prvDiaForcedSources``). The full
+    form users get and the archive gives back (``alerts.lightcurve.full_alert``: ``diaSourcesList`` and
+    ``diaForcedSourcesList``, newest first) does not: its trigger is its newest detection, as ingest's
+    ``lastDiaSourceMjdTai`` takes it. Raises :class:`UnplaceableAlert` for an alert with no detection.
+    """
+    if isinstance(alert.get("diaSource"), Mapping):
+        return (alert["diaSource"], list(alert.get("prvDiaSources") or ()),
+                list(alert.get("prvDiaForcedSources") or ()))
+    sources = [p for p in alert.get("diaSourcesList") or () if isinstance(p, Mapping)]
+    trigger = _newest_time(sources)
+    if trigger is None:
+        if sources:
+            raise UnplaceableAlert("the alert's diaSource has no finite midpointMjdTai: its night is unknown")
+        raise UnplaceableAlert("the full alert has no diaSource (neither diaSource nor diaSourcesList)")
+    return trigger, [p for p in sources if p is not trigger], list(alert.get("diaForcedSourcesList") or ())
+
+
 def new_forced(alert: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The alert's forced sources newer than the newest earlier detection of its object.
 
-    "Earlier" means a ``prvDiaSources`` point older than the triggering diaSource. With none (a first
-    detection), every forced source is new. A forced source without a time cannot be placed and is left out.
+    "Earlier" means a detection other than the trigger, older than it. With none (a first detection),
+    every forced source is new. A forced source without a time cannot be placed and is left out.
     """
-    trigger_mjd = _mjd(alert.get("diaSource") or {})
-    earlier = [m for m in (_mjd(p) for p in alert.get("prvDiaSources") or ()) if m is not None
-               and (trigger_mjd is None or m < trigger_mjd)]
+    trigger, others, forced = alert_parts(alert)
+    trigger_mjd = _mjd(trigger)
+    earlier = [m for m in (_mjd(p) for p in others) if m is not None and (trigger_mjd is None or m < trigger_mjd)]
     after = max(earlier) if earlier else -math.inf
-    return [p for p in alert.get("prvDiaForcedSources") or () if (m := _mjd(p)) is not None and m > after]
+    return sorted((p for p in forced if (m := _mjd(p)) is not None and m > after), key=lambda p: _mjd(p) or 0.0)
 
 
 @dataclass
@@ -99,9 +124,7 @@ class AlertRows:
 
 def alert_rows(objects_row: Mapping[str, Any], alert: Mapping[str, Any]) -> AlertRows:
     """The history rows of one alert; raises :class:`UnplaceableAlert` when it has no time or no diaSource."""
-    source = alert.get("diaSource")
-    if not isinstance(source, Mapping):
-        raise UnplaceableAlert("the full alert has no diaSource")
+    source = alert_parts(alert)[0]
     mjd = _mjd(source)
     if mjd is None:
         raise UnplaceableAlert("the alert's diaSource has no finite midpointMjdTai: its night is unknown")
