@@ -72,7 +72,7 @@ def test_the_file_name_is_the_batch_topic_partitions_and_offsets() -> None:
 
 
 def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_is_written(parts) -> None:
-    service, history, archive, producer = parts
+    service, _, archive, producer = parts
     good = _enriched(generate_alerts(5, seed=7), archive)
     missing = orjson.loads(good[0])
     missing["alert_at"]["key"] = "alerts/batches/gone.jsonl.gz"
@@ -102,7 +102,7 @@ def test_an_unreachable_store_fails_the_batch_for_a_retry(parts) -> None:
 
 
 def test_records_of_the_earlier_shape_carry_their_alert_and_need_no_archive_read(parts) -> None:
-    service, history, archive, _ = parts
+    service, _, archive, _ = parts
     alerts = generate_alerts(4, seed=9)
     values = [enrich(a, "11.1").to_bytes() for a in alerts]  # the whole alert inline
     report = service.process(_records(values))
