@@ -8,10 +8,14 @@ alert's own diaSourceId, and forced photometry only newer than each alert's prev
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
+import pytest
+
 from skystream.alerts.wire import encode_alert
+from skystream.cli import main as cli
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.objects import night_of
 from skystream.history.parquet import read_parquet
@@ -28,7 +32,8 @@ def _history_rows(table: str) -> list[dict]:
     return read_parquet(os.path.join(root, f.key.removeprefix(f"history/{table}/")) for f in lake.files(table))
 
 
-def test_replayed_alerts_appear_in_the_history_one_row_each(stack: EphemeralStack) -> None:
+def test_replayed_alerts_appear_in_the_history_one_row_each(stack: EphemeralStack,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
     alerts = generate_alerts(REPLAYED, seed=17, alerts_per_object=2)
     host = stack.host(only={"ingest_handler", "history_writer"}).start()
     try:
@@ -58,3 +63,17 @@ def test_replayed_alerts_appear_in_the_history_one_row_each(stack: EphemeralStac
         f["diaForcedSourceId"] for a in alerts for f in new_forced(a))
     nights = {night_of(a["diaSource"]["midpointMjdTai"]) for a in alerts}
     assert set(history_lake().nights("objects_history")) == nights
+
+    # The operator's view and compaction, through the command line: the rows stay, the files become one a night.
+    capsys.readouterr()
+    assert cli(["history", "status", "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert sum(s["rows"] for s in before if s["table"] == "objects_history") == REPLAYED
+    assert cli(["history", "compact", "--json"]) == 0
+    compacted = json.loads(capsys.readouterr().out)
+    assert {(c["table"], c["night"]) for c in compacted} == {(s["table"], s["night"]) for s in before}
+    assert cli(["history", "status", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert all(s["files"] == 1 for s in after)
+    assert {(s["table"], s["night"]): s["rows"] for s in after} == {(s["table"], s["night"]): s["rows"] for s in before}
+    assert len(_history_rows("objects_history")) == REPLAYED
