@@ -36,29 +36,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
-from moto import mock_aws  # noqa: E402
+from moto import mock_aws
 
-from skystream.local.aws_endpoint import LOCAL_CREDENTIALS  # noqa: E402
-from skystream.local.stack import local_template  # noqa: E402
+from skystream.local.aws_endpoint import LOCAL_CREDENTIALS
+from skystream.local.stack import local_template
 
 # The functions' environment as the template sets it (nothing listens at the broker: no Kafka here); S3 is moto's.
 os.environ.update({**LOCAL_CREDENTIALS, **local_template("127.0.0.1:1").environment})
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from skystream import aws  # noqa: E402
-from skystream.alerts.enriched import EnrichedRecord  # noqa: E402
-from skystream.alerts.wire import decode_alert, encode_alert  # noqa: E402
-from skystream.devtools.generator import generate_alerts  # noqa: E402
-from skystream.domain.objects import AlertToArchive  # noqa: E402
-from skystream.domain.records import KafkaRecord  # noqa: E402
-from skystream.history.parquet import write_parquet  # noqa: E402
-from skystream.history.rows import BatchRows, alert_rows  # noqa: E402
-from skystream.history.schema import HISTORY_TABLES  # noqa: E402
-from skystream.services.history_compaction import HistoryCompaction  # noqa: E402
-from skystream.services.history_writer import HistoryWriterService  # noqa: E402
-from skystream.services.ingest import enrich  # noqa: E402
-from skystream.storage.archive import AlertArchive, pack_alerts  # noqa: E402
-from skystream.storage.history_lake import HistoryLake  # noqa: E402
+from skystream import aws
+from skystream.alerts.enriched import EnrichedRecord
+from skystream.alerts.wire import decode_alert, encode_alert
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.objects import AlertToArchive
+from skystream.domain.records import KafkaRecord
+from skystream.history.parquet import write_parquet
+from skystream.history.rows import BatchRows, alert_rows
+from skystream.history.schema import HISTORY_TABLES
+from skystream.services.history_compaction import HistoryCompaction
+from skystream.services.history_writer import HistoryWriterService
+from skystream.services.ingest import enrich
+from skystream.storage.archive import AlertArchive, pack_alerts
+from skystream.storage.history_lake import HistoryLake
 
 BUCKET = "bench-history"
 RUBIN_ALERTS_PER_NIGHT = 10_000_000
@@ -128,7 +128,7 @@ def run(alerts_count: int, batch: int) -> dict[str, object]:
 
             def write_all() -> None:
                 with tempfile.TemporaryDirectory() as out:
-                    for i, ((table, night), table_rows) in enumerate(built.by_file.items()):
+                    for i, ((table, _night), table_rows) in enumerate(built.by_file.items()):
                         write_parquet(HISTORY_TABLES[table], table_rows, os.path.join(out, f"{i}.parquet"))
             parquet_s, _ = _cpu(write_all)
 
