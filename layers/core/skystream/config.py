@@ -33,6 +33,7 @@ REQUIRED: tuple[str, ...] = (
     "OBJECTS_TABLE", "FILTERS_TABLE", "USERS_TABLE", "ANNOTATIONS_TABLE", "CONTEXT_TABLE", "DIGEST_TABLE",
     "QUOTA_TABLE", "WATCHLISTS_TABLE", "ALERTS_BUCKET", "DIGEST_SENDER", "AWS_REGION",
     "KAFKA_USER_REGISTRY", "KAFKA_USER_SECRET_PREFIX", "MSK_CLUSTER_ARN",
+    "HISTORY_ENGINE", "HISTORY_CACHE_DIR", "GLUE_DATABASE", "ATHENA_WORKGROUP",
 )
 """The variables :func:`settings` needs, each with no default (the template sets them; Lambda sets AWS_REGION)."""
 
@@ -63,6 +64,12 @@ class Settings:
     kafka_user_registry: str  # msk (Secrets Manager secrets associated with the cluster) | kafka (the Kafka admin API)
     kafka_user_secret_prefix: str  # name prefix of users' MSK secrets: AmazonMSK_<stack>-
     msk_cluster_arn: str  # the cluster users' MSK secrets are associated with
+    # The history (docs/history.md): which engine queries it, where its files are mirrored for a local read,
+    # and the Athena side (the template's Glue database and workgroup).
+    history_engine: str = ""  # HISTORY_ENGINE: athena (the template) | duckdb (the local stack)
+    history_cache_dir: str = ""  # HISTORY_CACHE_DIR: /tmp/history in Lambda; the local stack's temporary directory
+    glue_database: str = ""  # GLUE_DATABASE
+    athena_workgroup: str = ""  # ATHENA_WORKGROUP
     kafka_user_secrets_key: str | None = None  # the customer-managed KMS key of those secrets (msk only)
     kafka_public_bootstrap_servers: str | None = None  # what users connect to (None: KAFKA_BOOTSTRAP_SERVERS)
     kafka_security_protocol: str | None = None  # None: the auth mode's usual (SASL_SSL); locally SASL_PLAINTEXT
@@ -121,6 +128,16 @@ def _env(name: str) -> str:
     return value
 
 
+HISTORY_ENGINES = ("athena", "duckdb")
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name).lower()
+    if value not in allowed:
+        raise ConfigurationError(f"environment variable {name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
 def _integer(name: str) -> int:
     raw = _env(name)
     try:
@@ -157,6 +174,10 @@ def settings() -> Settings:
         kafka_user_registry=_env("KAFKA_USER_REGISTRY").lower(),
         kafka_user_secret_prefix=_env("KAFKA_USER_SECRET_PREFIX"),
         msk_cluster_arn=_env("MSK_CLUSTER_ARN"),
+        history_engine=_choice("HISTORY_ENGINE", HISTORY_ENGINES),
+        history_cache_dir=_env("HISTORY_CACHE_DIR"),
+        glue_database=_env("GLUE_DATABASE"),
+        athena_workgroup=_env("ATHENA_WORKGROUP"),
         kafka_user_secrets_key=os.environ.get("KAFKA_USER_SECRETS_KEY") or None,
         kafka_public_bootstrap_servers=os.environ.get("KAFKA_PUBLIC_BOOTSTRAP_SERVERS") or None,
         kafka_security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL") or None,
