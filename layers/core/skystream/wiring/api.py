@@ -25,7 +25,6 @@ from skystream.wiring import (
     archive,
     context,
     filters,
-    history_engine,
     objects,
     per_settings,
     rates,
@@ -33,6 +32,7 @@ from skystream.wiring import (
     watchlists,
     watchmaps,
 )
+from skystream.wiring.history import history_engine
 from skystream.wiring.kafka import acls, default_producer, topic_reader, topics
 from skystream.wiring.matching import joins, matcher
 

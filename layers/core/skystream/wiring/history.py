@@ -12,6 +12,7 @@ from skystream.ports import HistoryEngine
 from skystream.services.history_compaction import HistoryCompaction
 from skystream.services.history_writer import HistoryWriterService
 from skystream.storage.history_athena import AthenaHistory
+from skystream.storage.history_duckdb import DuckDbHistory
 from skystream.storage.history_lake import HistoryLake
 from skystream.wiring import archive, per_settings
 from skystream.wiring.kafka import dead_letters
@@ -38,8 +39,6 @@ def history_engine(cfg: Settings) -> HistoryEngine:
     if cfg.history_engine == "athena":
         return AthenaHistory(client("athena"), history_lake(), database=cfg.glue_database,
                              workgroup=cfg.athena_workgroup)
-    # MERGE (issue 17): the DuckDB engine is the other part's storage.history_duckdb.DuckDbHistory(files);
-    # connect it here at the merge: `return DuckDbHistory(history_lake())`.
-    raise ConfigurationError(
-        f"HISTORY_ENGINE={cfg.history_engine}: the DuckDB history engine (storage.history_duckdb) is not "
-        "connected in this build; set HISTORY_ENGINE=athena, or use a build where it is")
+    if cfg.history_engine == "duckdb":
+        return DuckDbHistory(history_lake())
+    raise ConfigurationError(f"HISTORY_ENGINE={cfg.history_engine!r} is not one of athena, duckdb")
