@@ -143,6 +143,6 @@ def test_a_backtest_stops_at_the_request_deadline_and_says_so(lake: Any, monkeyp
     monkeypatch.setattr(svc.engine, "query", slow)
     started = time.monotonic()
     # either the engine stops the query at what is left, or the service finds nothing left before the next one
-    with pytest.raises(HistoryQueryFailed, match="ran past its time limit|ran out of its time before night"):
+    with pytest.raises(HistoryQueryFailed, match=r"ran past its time limit|ran out of its time before night"):
         svc.backtest(1, _filter("objects.nDiaSources > 1"), nights=4, sample=1)
     assert time.monotonic() - started < 1.5  # 4 nights x 2 queries x 0.3 s would be 2.4 s
