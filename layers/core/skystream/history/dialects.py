@@ -748,6 +748,13 @@ class _Translator:
             return _E(f"CAST(length({x}) AS BIGINT)", "int", mag=2**31)
         if function == "LENGTH" and kinds == {"text"}:
             return _E(f"CAST(length(to_utf8({x})) AS BIGINT)", "int", mag=2**31)
-        if not numeric and function not in ("CONCAT", "CHAR_LENGTH", "LENGTH"):
+        if function in ("LEFT", "RIGHT") and [a.kind for a in args] == ["text", "int"]:
+            text, n = args[0].sql, args[1].sql  # code points in both, as Python slices
+            if function == "LEFT":
+                return _E(f"(CASE WHEN {n} <= 0 THEN '' ELSE substr({text}, 1, {n}) END)", "text")
+            return _E(f"(CASE WHEN {n} <= 0 THEN '' ELSE substr({text}, greatest(length({text}) - {n} + 1, 1)) END)",
+                      "text")
+        if "text" in kinds and function not in _TEXT_FUNCS and function not in ("LENGTH", "CHAR_LENGTH", "LOCATE",
+                                                                                  "INSTR"):
             raise refuse("its argument is text, which skystream reads as MySQL does (the leading number)")
         raise refuse()
