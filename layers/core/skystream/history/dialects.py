@@ -307,7 +307,10 @@ class _Translator:
             if n == name:
                 return i
         lowered = name.lower()
-        return next(i for i, n in enumerate(self.output_names) if n.lower() == lowered)
+        for i, n in enumerate(self.output_names):
+            if n.lower() == lowered:
+                return i
+        raise HistoryUnsupported(f"ORDER BY {name}: no selected column of that name", None)
 
     # -- expressions --------------------------------------------------------------------------------------
     def value(self, node: exp.Expression) -> _E:
