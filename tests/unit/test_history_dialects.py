@@ -327,3 +327,21 @@ def test_generated_filters_equal_the_matcher_or_are_refused(history: tuple[DuckD
 def test_generated_share_is_reported() -> None:
     """Printed for the record (run after the property): how many generated filters each engine answered."""
     print(f"\ngenerated filters: {dict(GENERATED)}")
+
+
+def test_a_full_select_with_an_alias_and_lasairs_synonym(history: tuple[DuckDbHistory, BatchRows]) -> None:
+    engine, batch = history
+    compiled = compile_filter(FilterQuery(sql="SELECT o.diaObjectId, o.ra FROM objects_ext AS o WHERE o.ra > 100 "
+                                              "AND o.latestPairColourBands = 'GR'"))
+    assert differential(compiled, engine, batch) == "same"
+    h = history_sql(compiled, "duckdb", now_mjd=NOW)  # keys_sql reads the filter's alias too
+    [counts] = engine.query(queries.night_counts(h, "duckdb", NIGHT), time_limit_s=10)
+    matched = SQLITE.run(batch, [("f", compiled)])["f"].rows
+    assert counts == {"alerts": len(matched), "objects": len(matched), "total": len(batch.objects)} and matched
+
+
+def test_objects_joined_with_itself_is_refused() -> None:
+    compiled = compile_filter(FilterQuery(sql="SELECT a.diaObjectId FROM objects AS a, objects AS b "
+                                              "WHERE a.diaObjectId = b.diaObjectId"))
+    with pytest.raises(HistoryUnsupported, match="joins objects with itself"):
+        history_sql(compiled, "duckdb", now_mjd=NOW)
