@@ -152,8 +152,8 @@ _SQL_TYPE = {"i": "BIGINT", "r": "DOUBLE", "t": "VARCHAR"}
 
 
 def _result_kind(name: str, kinds: Sequence[str]) -> str | None:
-    """The kind of ``name``'s result for arguments of these kinds (NULL arguments left out); None when SQLite
-    would learn it per row (it follows a text argument's numeric reading, or a JSON document)."""
+    """The kind of ``name``'s result for arguments of these kinds (a NULL argument counts as an integer); None when
+    SQLite would learn it per row (it follows a text argument's numeric reading, or a JSON document)."""
     if name in _REAL_FUNCS:
         return "real"
     if name in _INT_FUNCS:
@@ -681,7 +681,7 @@ class _Translator:
         if all(a.is_const for a in args):
             assert spec.impl is not None
             return _literal_sql(spec.impl(*(a.const for a in args)))
-        kinds = [a.kind for a in args if a.kind != "null"]
+        kinds = [a.kind if a.kind != "null" else "int" for a in args]  # as the UDF's name spells them (udf_spec)
         result = _result_kind(function, kinds)
         if result is None:
             raise HistoryUnsupported(f"{function}({', '.join(a.kind for a in args)}): SQLite decides the type of its "
