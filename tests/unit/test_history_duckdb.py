@@ -167,3 +167,24 @@ def test_engine_errors_and_overflow_are_typed(tmp_path: Any) -> None:
         engine.query('SELECT "nope" FROM "objects_history"', time_limit_s=5)
     with pytest.raises(HistoryUnsupported, match="64-bit"):
         engine.query("SELECT CAST(9223372036854775807 AS BIGINT) + CAST(1 AS BIGINT) AS x", time_limit_s=5)
+
+
+class _CountingFiles(LocalHistoryFiles):
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.asked: list[str] = []
+
+    def local_dir(self, table: str) -> str:
+        self.asked.append(table)
+        return super().local_dir(table)
+
+
+def test_only_the_tables_a_statement_names_are_brought_up_to_date(tmp_path: Any) -> None:
+    files = _CountingFiles(str(tmp_path))
+    engine = DuckDbHistory(files)
+    h = history_sql(_compiled("objects.g_psfFlux > 1"), "duckdb", now_mjd=0.0)
+    engine.query(queries.night_counts(h, "duckdb", 61000), time_limit_s=5)
+    assert files.asked == ["objects_history"]
+    files.asked.clear()
+    engine.query(queries.lightcurve("duckdb", 7)[0], time_limit_s=5)
+    assert files.asked == ["detections"]

@@ -152,8 +152,8 @@ _SQL_TYPE = {"i": "BIGINT", "r": "DOUBLE", "t": "VARCHAR"}
 
 
 def _result_kind(name: str, kinds: Sequence[str]) -> str | None:
-    """The kind of ``name``'s result for arguments of these kinds (NULL arguments left out); None when SQLite
-    would learn it per row (it follows a text argument's numeric reading, or a JSON document)."""
+    """The kind of ``name``'s result for arguments of these kinds (a NULL argument counts as an integer); None when
+    SQLite would learn it per row (it follows a text argument's numeric reading, or a JSON document)."""
     if name in _REAL_FUNCS:
         return "real"
     if name in _INT_FUNCS:
@@ -307,7 +307,10 @@ class _Translator:
             if n == name:
                 return i
         lowered = name.lower()
-        return next(i for i, n in enumerate(self.output_names) if n.lower() == lowered)
+        for i, n in enumerate(self.output_names):
+            if n.lower() == lowered:
+                return i
+        raise HistoryUnsupported(f"ORDER BY {name}: no selected column of that name", None)
 
     # -- expressions --------------------------------------------------------------------------------------
     def value(self, node: exp.Expression) -> _E:
@@ -678,7 +681,7 @@ class _Translator:
         if all(a.is_const for a in args):
             assert spec.impl is not None
             return _literal_sql(spec.impl(*(a.const for a in args)))
-        kinds = [a.kind for a in args if a.kind != "null"]
+        kinds = [a.kind if a.kind != "null" else "int" for a in args]  # as the UDF's name spells them (udf_spec)
         result = _result_kind(function, kinds)
         if result is None:
             raise HistoryUnsupported(f"{function}({', '.join(a.kind for a in args)}): SQLite decides the type of its "
@@ -748,6 +751,13 @@ class _Translator:
             return _E(f"CAST(length({x}) AS BIGINT)", "int", mag=2**31)
         if function == "LENGTH" and kinds == {"text"}:
             return _E(f"CAST(length(to_utf8({x})) AS BIGINT)", "int", mag=2**31)
-        if not numeric and function not in ("CONCAT", "CHAR_LENGTH", "LENGTH"):
+        if function in ("LEFT", "RIGHT") and [a.kind for a in args] == ["text", "int"]:
+            text, n = args[0].sql, args[1].sql  # code points in both, as Python slices
+            if function == "LEFT":
+                return _E(f"(CASE WHEN {n} <= 0 THEN '' ELSE substr({text}, 1, {n}) END)", "text")
+            return _E(f"(CASE WHEN {n} <= 0 THEN '' ELSE substr({text}, greatest(length({text}) - {n} + 1, 1)) END)",
+                      "text")
+        if "text" in kinds and function not in _TEXT_FUNCS and function not in ("LENGTH", "CHAR_LENGTH", "LOCATE",
+                                                                                  "INSTR"):
             raise refuse("its argument is text, which skystream reads as MySQL does (the leading number)")
         raise refuse()

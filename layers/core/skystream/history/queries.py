@@ -49,10 +49,12 @@ def _objects_select(dialect: Dialect, source: str) -> str:
     return f"SELECT {', '.join(parts)} FROM {source} AS h"
 
 
-def _deduped(table: HistoryTable, where: str, dialect: Dialect, order: str | None = None) -> str:
-    """``table``'s rows matching ``where``, one per unique key (or per ``order``'s partition when given)."""
-    key = ", ".join(f"t.{quote(c, dialect)}" for c in table.unique_key)
-    partition, ranking = (key, "t.\"night\"") if order is None else order.split("|")
+def _ranked(table: HistoryTable, where: str, dialect: Dialect, *, partition: str | None = None,
+            ranking: str = 't."night"') -> str:
+    """``table``'s rows matching ``where``, numbered (``history_rank``) within each ``partition`` (by default the
+    table's unique key, so that rank 1 is each row once) in ``ranking`` order."""
+    if partition is None:
+        partition = ", ".join(f"t.{quote(c, dialect)}" for c in table.unique_key)
     return (f"(SELECT t.*, row_number() OVER (PARTITION BY {partition} ORDER BY {ranking}) AS \"history_rank\" "
             f"FROM {quote(table.name, dialect)} AS t WHERE {where})")
 
@@ -69,13 +71,13 @@ def _page(rows_sql: str, dialect: Dialect, limit: int, offset: int = 0) -> str:
 
 
 def _latest_objects(dialect: Dialect, where: str = "TRUE") -> str:
-    ranked = _deduped(OBJECTS_HISTORY, where, dialect,
-                      order='t."diaObjectId"|t."alertMjdTai" DESC NULLS LAST, t."diaSourceId" DESC')
+    ranked = _ranked(OBJECTS_HISTORY, where, dialect, partition='t."diaObjectId"',
+                     ranking='t."alertMjdTai" DESC NULLS LAST, t."diaSourceId" DESC')
     return f"(SELECT * FROM {ranked} AS r WHERE r.\"history_rank\" = 1)"
 
 
 def _night_objects(dialect: Dialect, night: int) -> str:
-    ranked = _deduped(OBJECTS_HISTORY, f't."night" = {int(night)}', dialect)
+    ranked = _ranked(OBJECTS_HISTORY, f't."night" = {int(night)}', dialect)
     return f"(SELECT * FROM {ranked} AS r WHERE r.\"history_rank\" = 1)"
 
 
@@ -104,7 +106,7 @@ def night_sample(h: HistorySql, dialect: Dialect, night: int, sample: int) -> st
 
 def _table_rows(table: HistoryTable, dialect: Dialect, dia_object_id: int) -> str:
     columns = ", ".join(f"r.{quote(c, dialect)}" for c in table.column_names)
-    ranked = _deduped(table, f't."diaObjectId" = CAST({int(dia_object_id)} AS BIGINT)', dialect)
+    ranked = _ranked(table, f't."diaObjectId" = CAST({int(dia_object_id)} AS BIGINT)', dialect)
     key = ", ".join(f"r.{quote(c, dialect)}" for c in table.unique_key)
     return (f"SELECT {columns} FROM {ranked} AS r WHERE r.\"history_rank\" = 1 "
             f"ORDER BY r.\"midpointMjdTai\", {key}")

@@ -57,7 +57,8 @@ class DuckDbHistory:
         if self.threads:
             conn.execute(f"SET threads = {int(self.threads)}")
         for table in HISTORY_TABLES.values():
-            conn.execute(f'CREATE VIEW "{table.name}" AS {self._source(table)}')
+            if table.name in sql:  # only the tables the statement names: each may bring its local copy up to date
+                conn.execute(f'CREATE VIEW "{table.name}" AS {self._source(table)}')
         for name in sorted(udf_names(sql)):
             spec = udf_spec(name)
             conn.create_function(name, spec.impl, [duckdb.sqltype(t) for t in spec.parameters],
