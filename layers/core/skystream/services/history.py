@@ -28,7 +28,7 @@ from typing import Any
 from skystream.domain.errors import BadRequest, HistoryQueryFailed, RateLimited
 from skystream.domain.filters import StoredFilter
 from skystream.filters.compiler import compiled_filter
-from skystream.filters.functions import MJD_UNIX_EPOCH
+from skystream.filters.functions import make_mjdnow
 from skystream.history import queries
 from skystream.history.dialects import history_sql
 from skystream.outputs.formats import clean
@@ -119,7 +119,7 @@ class HistoryService:
             raise BadRequest(f"offset must be between 0 and {MAX_RUN_OFFSET}, not {offset}")
         started = time.monotonic()
         deadline = self._admit(user_id)
-        now_mjd = self.clock() / 86400.0 + MJD_UNIX_EPOCH
+        now_mjd = make_mjdnow(self.clock)()  # the matcher's own clock reading
         translated = history_sql(compiled_filter(f), self.engine.dialect, now_mjd=now_mjd)
         # One row more than asked says whether more matched.
         sql = queries.latest_rows(translated, self.engine.dialect, limit=limit + 1, offset=offset)
