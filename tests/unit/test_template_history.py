@@ -130,3 +130,19 @@ def test_the_local_stack_queries_with_duckdb_from_a_mirror_of_its_own() -> None:
     other = local_environment(local_template("127.0.0.1:1"), "http://127.0.0.1:4567")
     assert env["HISTORY_ENGINE"] == "duckdb" and env["HISTORY_CACHE_DIR"] != other["HISTORY_CACHE_DIR"]
     assert env["HISTORY_CACHE_DIR"] != "/tmp/history"
+
+
+def test_locally_the_writers_long_window_is_capped_and_the_others_kept() -> None:
+    from skystream.local.esm import LOCAL_MAX_BATCHING_WINDOW_S, EventSourceRunner
+
+    local = load_template(TEMPLATE, parameters={"KafkaAuth": "none"})
+    (history,) = local.functions["HistoryWriterFunction"].kafka_sources
+    (ingest,) = local.functions["IngestFunction"].kafka_sources
+    assert history.batching_window_s == 300 and LOCAL_MAX_BATCHING_WINDOW_S == 2.0
+
+    def runner(source, **kwargs) -> EventSourceRunner:
+        return EventSourceRunner(source, lambda event, context: None, bootstrap_servers="127.0.0.1:1", **kwargs)
+
+    assert runner(history).batching_window_s == 2.0
+    assert runner(ingest).batching_window_s == ingest.batching_window_s == 1.0
+    assert runner(history, batching_window_s=0.2).batching_window_s == 0.2  # a test's own window wins

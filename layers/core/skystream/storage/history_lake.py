@@ -20,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -123,7 +124,7 @@ class HistoryLake:
     def download(self, key: str, path: str) -> None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
+        partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.part")  # two readers never share one
         self._s3.download_file(self.bucket, key, str(partial))
         os.replace(partial, target)
 
@@ -159,7 +160,7 @@ class HistoryLake:
         for night_dir in root.glob("night=*"):
             with contextlib.suppress(OSError):
                 night_dir.rmdir()  # only when empty
-        partial_manifest = manifest_path.with_name(_MANIFEST + ".part")
+        partial_manifest = manifest_path.with_name(f"{_MANIFEST}.{uuid.uuid4().hex[:12]}.part")
         partial_manifest.write_text(json.dumps(held))
         os.replace(partial_manifest, manifest_path)
         return str(root)

@@ -8,8 +8,8 @@ raises, because retrying the batch is then the cure.
 
 The dead-letter record keeps the original value and key byte for byte, with headers
 ``error`` (the reason, at most 1000 characters), ``stage`` (where it failed: ``decode``,
-``features``, ``size``, ``storage`` in ingest; ``match`` in the matcher; ``annotation`` in
-the annotation trigger) and ``source`` (``topic-partition@offset``, which also says which
+``features``, ``size``, ``storage`` in ingest; ``match`` in the matcher; ``history`` in the
+history writer; ``annotation`` in the annotation trigger) and ``source`` (``topic-partition@offset``, which also says which
 trigger's input it was). The caller flushes the producer with its batch, so a dead letter
 the broker did not take fails the batch like any other record.
 
