@@ -146,3 +146,30 @@ def test_a_backtest_stops_at_the_request_deadline_and_says_so(lake: Any, monkeyp
     with pytest.raises(HistoryQueryFailed, match=r"ran past its time limit|ran out of its time before night"):
         svc.backtest(1, _filter("objects.nDiaSources > 1"), nights=4, sample=1)
     assert time.monotonic() - started < 1.5  # 4 nights x 2 queries x 0.3 s would be 2.4 s
+
+
+class LowerCaseNames:
+    """An engine answering as Athena does through Glue: every column name in lower case."""
+
+    def __init__(self, engine: DuckDbHistory):
+        self.engine = engine
+        self.dialect = engine.dialect
+
+    def nights(self) -> list[int]:
+        return self.engine.nights()
+
+    def query(self, sql: str, *, time_limit_s: float) -> list[dict[str, Any]]:
+        return [{k.lower(): v for k, v in row.items()} for row in self.engine.query(sql, time_limit_s=time_limit_s)]
+
+
+def test_rows_keep_the_filters_and_schemas_spelling_whatever_case_the_engine_answers_in(lake: Any) -> None:
+    history, _rows = lake
+    history.append("detections", 61004, [{"diaSourceId": 1, "diaObjectId": 1000, "midpointMjdTai": 61004.1,
+                                          "band": "g", "psfFlux": 12.5}], name="d")
+    svc = HistoryService(LowerCaseNames(DuckDbHistory(history, threads=1)), rates=MemoryRates(),
+                         limits=HistoryLimits(deadline_s=20.0, per_minute=100))
+    f = _filter("objects.nDiaSources > 50", selected="objects.diaObjectId, objects.nDiaSources AS nSources")
+    assert set(svc.run_all(1, f, limit=5).rows[0]) == {"diaObjectId", "nSources"}
+    assert set(svc.backtest(1, f, nights=1, sample=1).nights[0].sample[0]) == {"diaObjectId", "nSources"}
+    detection = svc.lightcurve(1000)["detections"][0]
+    assert detection["diaSourceId"] == 1 and detection["midpointMjdTai"] == 61004.1 and "diasourceid" not in detection

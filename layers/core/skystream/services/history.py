@@ -21,7 +21,7 @@ engine cannot do exactly what the matcher does), and the statements are built by
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from skystream.filters.compiler import compiled_filter
 from skystream.filters.functions import make_mjdnow
 from skystream.history import queries
 from skystream.history.dialects import history_sql
+from skystream.history.schema import DETECTIONS, FORCED_PHOTOMETRY
 from skystream.outputs.formats import clean
 from skystream.ports import HistoryEngine, RateCounter
 
@@ -124,7 +125,7 @@ class HistoryService:
         # One row more than asked says whether more matched.
         sql = queries.latest_rows(translated, self.engine.dialect, limit=limit + 1, offset=offset)
         rows = self.engine.query(sql, time_limit_s=self._left(deadline, "the filter ran"))
-        return HistoryRun(rows=[clean(r) for r in rows[:limit]], truncated=len(rows) > limit,
+        return HistoryRun(rows=named(rows[:limit], translated.output_columns), truncated=len(rows) > limit,
                           nights=len(self.engine.nights()), elapsed_s=time.monotonic() - started)
 
     def backtest(self, user_id: int, f: StoredFilter, *, nights: int, sample: int = 5) -> Backtest:
@@ -148,7 +149,7 @@ class HistoryService:
             if sample and result.alerts:
                 rows = self.engine.query(queries.night_sample(translated, dialect, night, sample),
                                          time_limit_s=self._left(deadline, f"night {night}'s sample was read"))
-                result.sample = [clean(r) for r in rows]
+                result.sample = named(rows, translated.output_columns)
             results.append(result)
         return Backtest(nights=results, warnings=flood_warnings(results), elapsed_s=time.monotonic() - started)
 
@@ -159,7 +160,15 @@ class HistoryService:
         deadline = time.monotonic() + self.limits.deadline_s
         detections = self.engine.query(detections_sql, time_limit_s=self._left(deadline, "detections were read"))
         forced = self.engine.query(forced_sql, time_limit_s=self._left(deadline, "forced photometry was read"))
-        return {"detections": [clean(r) for r in detections], "forced_photometry": [clean(r) for r in forced]}
+        return {"detections": named(detections, DETECTIONS.column_names),
+                "forced_photometry": named(forced, FORCED_PHOTOMETRY.column_names)}
+
+
+def named(rows: list[dict[str, Any]], names: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows JSON-safe, with each column under its name as the filter or schema spells it: Athena (through
+    Glue, which keeps names in lower case) answers ``diaobjectid`` for ``diaObjectId``."""
+    spelled = {name.lower(): name for name in names}
+    return [clean({spelled.get(key.lower(), key): value for key, value in row.items()}) for row in rows]
 
 
 def flood_warnings(results: list[NightResult]) -> list[str]:
