@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "layers" / "core"))
 
 import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
-from fakes import LocalHistoryFiles  # noqa: E402
+from fakes import MemoryHistory  # noqa: E402
 
 from skystream.domain.sky import PIXEL_DEPTH, cells_of  # noqa: E402
 from skystream.filters.batch import BatchRows  # noqa: E402
@@ -89,7 +89,7 @@ def _column_sql(name: str, sql_type: str, night: int) -> str:
     return null.format("(['gr', 'ri', 'iz', 'ug'])[1 + CAST(floor(random() * 4) AS INTEGER)]")
 
 
-def write_history(root: str, objects: int) -> LocalHistoryFiles:
+def write_history(root: str, objects: int) -> MemoryHistory:
     rng = np.random.default_rng(17)
     ra = rng.uniform(0.0, 360.0, objects)
     decl = np.degrees(np.arcsin(rng.uniform(-1.0, 0.5, objects)))
@@ -97,12 +97,12 @@ def write_history(root: str, objects: int) -> LocalHistoryFiles:
     csv = os.path.join(root, "positions.csv")
     np.savetxt(csv, np.column_stack([np.arange(objects), ra, decl, pix]), fmt=["%d", "%.10f", "%.10f", "%d"],
                delimiter=",", header="i,ra,decl,pix", comments="")
-    files = LocalHistoryFiles(root)
+    files = MemoryHistory(root)
     conn = duckdb.connect(":memory:")
     conn.execute("SET threads = 1")  # setseed: one thread, one sequence
     conn.execute(f"CREATE TABLE p AS SELECT * FROM read_csv('{csv}', types = {{'pix': 'UBIGINT'}})")
     for night in NIGHTS:
-        directory = os.path.join(root, "objects_history", f"night={night}")
+        directory = os.path.join(root, OBJECTS_HISTORY.night_prefix(night))
         os.makedirs(directory, exist_ok=True)
         conn.execute(f"SELECT setseed({NIGHTS.index(night) / 10})")
         columns = ", ".join(f'{_column_sql(c.name, c.sql_type, night)} AS "{c.name}"' for c in OBJECTS_HISTORY.columns)
@@ -121,7 +121,7 @@ def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def latest_batch(files: LocalHistoryFiles, columns: list[str]) -> BatchRows:
+def latest_batch(files: MemoryHistory, columns: list[str]) -> BatchRows:
     """The newest row of every object, the columns a filter reads, as the matcher's batch rows."""
     engine = DuckDbHistory(files)
     h_cols = ", ".join(f'"{c}"' for c in columns)
@@ -138,7 +138,7 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="history-bench-")
     start = time.perf_counter()
     files = write_history(root, args.objects)
-    size = sum(f.stat().st_size for f in Path(root, "objects_history").rglob("*.parquet"))
+    size = sum(f.stat().st_size for f in Path(files.local_dir(OBJECTS_HISTORY.name)).rglob("*.parquet"))
     print(f"history: {args.objects:,} objects x {len(NIGHTS)} nights = {args.objects * len(NIGHTS):,} rows, "
           f"{size / 2**20:.1f} MB Parquet, written in {time.perf_counter() - start:.1f} s")
     engine = DuckDbHistory(files)

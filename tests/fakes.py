@@ -853,51 +853,6 @@ def matcher(*, producer: RecordProducer | None = None, quota: QuotaCounter | Non
                    outputs=outputs, health=health)
 
 
-class LocalHistoryFiles:
-    """HistoryFiles over a local directory: ``{root}/{table}/night=N/*.parquet``, written by :meth:`write`
-    (DuckDB's COPY, typed by ``history.schema``), as the S3 adapter lays out its local copy."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-
-    def nights(self, table: str) -> list[int]:
-        import os
-
-        base = os.path.join(self.root, table)
-        found = [int(d.split("=", 1)[1]) for d in (os.listdir(base) if os.path.isdir(base) else [])
-                 if d.startswith("night=")]
-        return sorted(found, reverse=True)
-
-    def local_dir(self, table: str) -> str:
-        import os
-
-        return os.path.join(self.root, table)
-
-    def write(self, table: str, night: int, rows: Sequence[Mapping[str, Any]], *, name: str = "part-0") -> str:
-        """One Parquet file of ``rows`` (missing keys NULL; NaN kept as NaN) under night ``night``."""
-        import os
-
-        import duckdb
-
-        from skystream.history.schema import HISTORY_TABLES
-
-        spec = HISTORY_TABLES[table]
-        types = {"BIGINT": "BIGINT", "INTEGER": "INTEGER", "DOUBLE": "DOUBLE", "TEXT": "VARCHAR"}
-        directory = os.path.join(self.root, table, f"night={night}")
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, f"{name}.parquet")
-        conn = duckdb.connect(":memory:")
-        try:
-            conn.execute("CREATE TABLE t (" + ", ".join(f'"{c.name}" {types[c.sql_type]}' for c in spec.columns) + ")")
-            if rows:
-                conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' for _ in spec.columns)})",
-                                 [[r.get(c.name) for c in spec.columns] for r in rows])
-            conn.execute(f"COPY t TO '{path}' (FORMAT parquet)")
-        finally:
-            conn.close()
-        return path
-
-
 # -- the history ---------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import sqlglot
-from fakes import LocalHistoryFiles
+from fakes import MemoryHistory
 from filter_corpus.corpus import CORPUS
 from filter_corpus.rows import NOW_MJD, clock_for, make_batch
 from hypothesis import HealthCheck, given, settings
@@ -70,9 +70,9 @@ def _objects() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DuckDbHistory, BatchRows]]:
     rows = _objects()
-    files = LocalHistoryFiles(str(tmp_path_factory.mktemp("history")))
-    files.write("objects_history", NIGHT, rows, name="batch-1")
-    files.write("objects_history", NIGHT, rows[:40], name="batch-1-redelivered")
+    files = MemoryHistory(tmp_path_factory.mktemp("history"))
+    files.append("objects_history", NIGHT, rows, name="batch-1")
+    files.append("objects_history", NIGHT, rows[:40], name="batch-1-redelivered")
     yield DuckDbHistory(files, threads=1), BatchRows(objects=rows)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlglot
-from fakes import LocalHistoryFiles
+from fakes import MemoryHistory
 
 from skystream.domain.errors import HistoryQueryFailed, HistoryUnsupported
 from skystream.domain.sky import pixel_of, separation_arcsec
@@ -42,17 +42,17 @@ def _alerts(seed: int = 3) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[DuckDbHistory, list[dict[str, Any]], LocalHistoryFiles]:
+def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[DuckDbHistory, list[dict[str, Any]], MemoryHistory]:
     rows = _alerts()
-    files = LocalHistoryFiles(str(tmp_path_factory.mktemp("lake")))
+    files = MemoryHistory(tmp_path_factory.mktemp("lake"))
     for night in NIGHTS:
         of_night = sorted((r for r in rows if r["night"] == night), key=lambda r: r["skyPixel"])
-        files.write("objects_history", night, of_night, name="a")
-        files.write("objects_history", night, of_night[:10], name="a-again")  # redelivered: read once
-        files.write("detections", night, [{"diaSourceId": r["diaSourceId"], "diaObjectId": r["diaObjectId"],
+        files.append("objects_history", night, of_night, name="a")
+        files.append("objects_history", night, of_night[:10], name="a-again")  # redelivered: read once
+        files.append("detections", night, [{"diaSourceId": r["diaSourceId"], "diaObjectId": r["diaObjectId"],
                                            "midpointMjdTai": r["alertMjdTai"], "band": "g", "psfFlux": r["g_psfFlux"]}
-                                          for r in of_night])
-    files.write("detections", 61000, [{"diaSourceId": 1, "diaObjectId": rows[0]["diaObjectId"],
+                                          for r in of_night], name="part-0")
+    files.append("detections", 61000, [{"diaSourceId": 1, "diaObjectId": rows[0]["diaObjectId"],
                                        "midpointMjdTai": rows[0]["alertMjdTai"], "band": "g"}], name="dup")
     return DuckDbHistory(files, threads=1), rows, files
 
@@ -65,12 +65,12 @@ def _bright(row: dict[str, Any]) -> bool:
     return row["g_psfFlux"] is not None and row["g_psfFlux"] > 10000
 
 
-def test_nights_are_the_objects_partitions(lake: tuple[DuckDbHistory, list[dict[str, Any]], LocalHistoryFiles]) -> None:
+def test_nights_are_the_objects_partitions(lake: tuple[DuckDbHistory, list[dict[str, Any]], MemoryHistory]) -> None:
     engine, _, _ = lake
     assert engine.nights() == sorted(NIGHTS, reverse=True)
 
 
-def test_night_counts_equal_an_independent_count(lake: tuple[DuckDbHistory, list[dict[str, Any]], LocalHistoryFiles]) -> None:
+def test_night_counts_equal_an_independent_count(lake: tuple[DuckDbHistory, list[dict[str, Any]], MemoryHistory]) -> None:
     engine, rows, _ = lake
     h = history_sql(_compiled("objects.g_psfFlux > 10000"), "duckdb", now_mjd=61001.0)
     for night in NIGHTS:
@@ -85,7 +85,7 @@ def test_night_counts_equal_an_independent_count(lake: tuple[DuckDbHistory, list
 
 
 def test_latest_rows_read_each_objects_newest_alert_and_page(
-        lake: tuple[DuckDbHistory, list[dict[str, Any]], LocalHistoryFiles]) -> None:
+        lake: tuple[DuckDbHistory, list[dict[str, Any]], MemoryHistory]) -> None:
     engine, rows, _ = lake
     latest: dict[int, dict[str, Any]] = {}
     for r in rows:
@@ -98,7 +98,7 @@ def test_latest_rows_read_each_objects_newest_alert_and_page(
     assert got == expected  # in order (diaObjectId breaks the filter's ties), no page overlapping another
 
 
-def test_a_filters_own_limit_bounds_the_pages(lake: tuple[DuckDbHistory, list[dict[str, Any]], LocalHistoryFiles]) -> None:
+def test_a_filters_own_limit_bounds_the_pages(lake: tuple[DuckDbHistory, list[dict[str, Any]], MemoryHistory]) -> None:
     engine, _, _ = lake
     h = history_sql(_compiled("objects.g_psfFlux > 0 ORDER BY objects.g_psfFlux DESC LIMIT 10"), "duckdb", now_mjd=0.0)
     first = engine.query(queries.latest_rows(h, "duckdb", limit=6, offset=0), time_limit_s=10)
@@ -109,7 +109,7 @@ def test_a_filters_own_limit_bounds_the_pages(lake: tuple[DuckDbHistory, list[di
 
 
 def test_lightcurve_is_deduplicated_and_oldest_first(
-        lake: tuple[DuckDbHistory, list[dict[str, Any]], LocalHistoryFiles]) -> None:
+        lake: tuple[DuckDbHistory, list[dict[str, Any]], MemoryHistory]) -> None:
     engine, rows, _ = lake
     oid = rows[0]["diaObjectId"]
     detections_sql, forced_sql = queries.lightcurve("duckdb", oid)
@@ -120,7 +120,7 @@ def test_lightcurve_is_deduplicated_and_oldest_first(
 
 
 @pytest.mark.parametrize("radius", [10.0, 3600.0])
-def test_cone_equals_brute_force(lake: tuple[DuckDbHistory, list[dict[str, Any]], LocalHistoryFiles],
+def test_cone_equals_brute_force(lake: tuple[DuckDbHistory, list[dict[str, Any]], MemoryHistory],
                                  radius: float) -> None:
     engine, rows, _ = lake
     centre = rows[5]
@@ -147,7 +147,7 @@ def test_every_builder_statement_parses_in_both_dialects() -> None:
 
 
 def test_an_empty_history_answers_zero(tmp_path: Any) -> None:
-    engine = DuckDbHistory(LocalHistoryFiles(str(tmp_path)))
+    engine = DuckDbHistory(MemoryHistory(tmp_path))
     h = history_sql(_compiled("objects.g_psfFlux > 1"), "duckdb", now_mjd=0.0)
     assert engine.nights() == []
     assert engine.query(queries.night_counts(h, "duckdb", 61000), time_limit_s=5) == [
@@ -156,20 +156,20 @@ def test_an_empty_history_answers_zero(tmp_path: Any) -> None:
 
 
 def test_time_limit_stops_the_query(tmp_path: Any) -> None:
-    engine = DuckDbHistory(LocalHistoryFiles(str(tmp_path)))
+    engine = DuckDbHistory(MemoryHistory(tmp_path))
     with pytest.raises(HistoryQueryFailed, match=r"ran past its time limit of 0\.3 s"):
         engine.query("SELECT count(*) FROM range(100000000000) AS a(x) WHERE x % 7 = 3", time_limit_s=0.3)
 
 
 def test_engine_errors_and_overflow_are_typed(tmp_path: Any) -> None:
-    engine = DuckDbHistory(LocalHistoryFiles(str(tmp_path)))
+    engine = DuckDbHistory(MemoryHistory(tmp_path))
     with pytest.raises(HistoryQueryFailed, match="DuckDB"):
         engine.query('SELECT "nope" FROM "objects_history"', time_limit_s=5)
     with pytest.raises(HistoryUnsupported, match="64-bit"):
         engine.query("SELECT CAST(9223372036854775807 AS BIGINT) + CAST(1 AS BIGINT) AS x", time_limit_s=5)
 
 
-class _CountingFiles(LocalHistoryFiles):
+class _CountingFiles(MemoryHistory):
     def __init__(self, root: str) -> None:
         super().__init__(root)
         self.asked: list[str] = []
