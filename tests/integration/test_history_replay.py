@@ -16,11 +16,13 @@ import pytest
 
 from skystream.alerts.wire import encode_alert
 from skystream.cli import main as cli
+from skystream.clients.api import ApiClient
 from skystream.devtools.generator import generate_alerts
 from skystream.domain.objects import night_of
 from skystream.history.parquet import read_parquet
 from skystream.history.rows import new_forced
 from skystream.local.testing import EphemeralStack, produce, read_topic
+from skystream.storage.users import UserStore
 from skystream.wiring.history import history_lake
 
 REPLAYED = 200
@@ -77,3 +79,16 @@ def test_replayed_alerts_appear_in_the_history_one_row_each(stack: EphemeralStac
     assert all(s["files"] == 1 for s in after)
     assert {(s["table"], s["night"]): s["rows"] for s in after} == {(s["table"], s["night"]): s["rows"] for s in before}
     assert len(_history_rows("objects_history")) == REPLAYED
+
+    # The object route gains the whole detection history from the lake (issue 17, "lightcurve").
+    _user, token = UserStore().add("Ada", "ada@example.org")
+    oid = alerts[0]["diaObject"]["diaObjectId"]
+    own = sorted((a for a in alerts if a["diaObject"]["diaObjectId"] == oid), key=lambda a: a["diaSource"]["midpointMjdTai"])
+    with stack.api() as url:
+        page = ApiClient(url, token).get(f"/objects/{oid}?history=true")
+        plain = ApiClient(url, token).get(f"/objects/{oid}")
+    assert [d["diaSourceId"] for d in page["history"]["detections"]] == [a["diaSource"]["diaSourceId"] for a in own]
+    assert len(own) == 2 and page["history"]["detections"][0]["psfFlux"] == own[0]["diaSource"]["psfFlux"]
+    assert sorted(f["diaForcedSourceId"] for f in page["history"]["forced_photometry"]) == sorted(
+        f["diaForcedSourceId"] for a in own for f in new_forced(a))
+    assert plain["history"] is None

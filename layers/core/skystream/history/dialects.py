@@ -84,7 +84,8 @@ def history_sql(compiled: CompiledFilter, dialect: Dialect, *, now_mjd: float) -
     if others:
         raise HistoryUnsupported(
             f"the filter reads {', '.join(others)}: the history keeps the objects table only (one row per alert), "
-            "so filters over the history may name objects (or objects_ext) alone", None)
+            "so filters over the history may name objects (or objects_ext) alone; run now without over=all reads "
+            "the newest stored objects with every table", None)
     tree = sqlglot.parse_one(compiled.sqlite_sql, read="sqlite")
     assert isinstance(tree, exp.Select)
     return _Translator(dialect, now_mjd).select(tree, compiled.output_columns)
