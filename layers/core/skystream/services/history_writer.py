@@ -21,13 +21,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
 from skystream.domain.records import KafkaRecord
-from skystream.features.columns import row_problem
 from skystream.history.rows import BatchRows, UnplaceableAlert, alert_rows
 from skystream.history.schema import DETECTIONS, FORCED_PHOTOMETRY, OBJECTS_HISTORY
 from skystream.ports import FullAlertSource, HistoryWriter
-from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
+from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure, read_enriched
 
 STAGE = "history"
 MAX_NAME_CHARS = 200
@@ -81,22 +79,7 @@ class HistoryWriterService:
         report = HistoryReport(records=len(records))
         if not records:
             return report
-        decoded: list[tuple[KafkaRecord, EnrichedRecord]] = []
-        refused: list[tuple[KafkaRecord, str]] = []
-        for record in records:
-            try:
-                enriched = EnrichedRecord.from_bytes(record.value)
-                problem = row_problem(enriched.objects)
-            except BadEnrichedRecord as exc:
-                problem = exc.reason
-            except Exception as exc:  # one record's failure is that record's, unless the world failed
-                if is_infrastructure(exc):
-                    raise
-                problem = f"history failed: {describe(exc)}"
-            if problem:
-                refused.append((record, problem))
-            else:
-                decoded.append((record, enriched))
+        decoded, refused = read_enriched(records, "history")
 
         pointers = [e.alert_pointer for _, e in decoded if e.alert is None and e.alert_pointer is not None]
         archived = self.alerts.get_many(pointers) if pointers else {}  # infrastructure errors raise: retried
