@@ -26,6 +26,11 @@ left-out packages.)
     .venv/bin/python benchmarks/layer_size.py [--no-deps] [--refresh-deps] [--python312 PATH]
 
 ``--no-deps`` measures the package alone (no pip install, no network): under a second.
+
+The HistoryLayer (issue 17: DuckDB for the history writer and the history's engines,
+``layers/history/Makefile``) is measured the same way, alone and added to the CoreLayer (the functions
+that carry both must stay under the 250 MB limit together). For comparison, pyarrow (what pyiceberg's
+writes need) is installed with the same wheel options and measured alone (docs/history.md, "Storage format").
 """
 
 from __future__ import annotations
@@ -103,6 +108,43 @@ def dependencies(refresh: bool = False) -> Path:
         shutil.rmtree(python / PACKAGE.name)
         python.rename(cached)
     print(f"  {time.perf_counter() - start:.0f} s")
+    return cached
+
+
+HISTORY_SOURCE = ROOT / "layers" / "history"
+
+
+def _pip_install(target: Path, *requirements: str) -> None:
+    """``pip install`` with the layers' wheel options (python3.12 manylinux x86_64 binaries) into ``target``."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--no-warn-conflicts",
+                    "--disable-pip-version-check", "--platform", "manylinux_2_28_x86_64", "--platform",
+                    "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12",
+                    "--only-binary=:all:", "--target", str(target), *requirements], check=True)
+
+
+def history_layer(refresh: bool = False) -> Path:
+    """The HistoryLayer's python/ as ``make build-HistoryLayer`` installs it, cached by its requirements."""
+    key = hashlib.sha256((HISTORY_SOURCE / "requirements.txt").read_bytes()
+                         + (HISTORY_SOURCE / "Makefile").read_bytes()).hexdigest()[:12]
+    cached = CACHE / f"history-{key}"
+    if cached.is_dir() and not refresh:
+        return cached
+    shutil.rmtree(cached, ignore_errors=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+        subprocess.run(["make", "-s", "-C", str(HISTORY_SOURCE), "build-HistoryLayer", f"ARTIFACTS_DIR={scratch}",
+                        f"PYTHON={sys.executable}"], check=True, stdout=subprocess.DEVNULL)
+        (Path(scratch) / "python").rename(cached)
+    return cached
+
+
+def pyarrow_alone(refresh: bool = False) -> Path:
+    cached = CACHE / "pyarrow"
+    if cached.is_dir() and not refresh:
+        return cached
+    shutil.rmtree(cached, ignore_errors=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    _pip_install(cached, "pyarrow")
     return cached
 
 
@@ -241,6 +283,18 @@ def measure(*, with_deps: bool, refresh_deps: bool = False, python312: str | Non
         biggest = largest(deps_dir)
         print("  largest dependencies: " + ", ".join(f"{name} {n / 1e6:.1f} MB" for name, n in biggest))
         result["largest_deps_bytes"] = dict(biggest)
+        history = size(history_layer(refresh_deps))
+        both = layer_after + history
+        print(_row("HistoryLayer (duckdb)", history))
+        print(_row("CoreLayer + HistoryLayer", both))
+        print(f"  CoreLayer + HistoryLayer, without byte-code: {100 * both.unzipped / LAMBDA_UNZIPPED_LIMIT:.1f}% of "
+              "Lambda's 250 MB unzipped (each layer uploaded on its own)")
+        arrow = size(pyarrow_alone(refresh_deps))
+        print(_row("pyarrow alone (for comparison)", arrow))
+        print(f"  CoreLayer + pyarrow: {_mb(layer_after.unzipped + arrow.unzipped)} of "
+              f"{_mb(LAMBDA_UNZIPPED_LIMIT)} unzipped")
+        result |= {"history_layer": asdict(history), "core_plus_history_no_bytecode": asdict(both),
+                   "pyarrow_alone": asdict(arrow)}
     return result
 
 

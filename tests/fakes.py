@@ -12,10 +12,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import confluent_kafka
@@ -25,13 +28,15 @@ from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Anno
 from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension
 from skystream.domain.matches import MatchReport
-from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
+from skystream.domain.objects import AlertPointer, AlertToArchive, HistoryFile, ObjectContext, StoredObject
 from skystream.domain.records import KafkaRecord, TopicPage
 from skystream.domain.sky import PixelRange, SkyPoint, SkyScan, is_position, sky_attributes
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
 from skystream.domain.watchlists import Source, Watchlist
 from skystream.domain.watchmaps import Moc, Watchmap
 from skystream.filters.engine import FilterEngine, SqliteEngine
+from skystream.history.parquet import read_parquet, write_parquet
+from skystream.history.schema import HISTORY_TABLES
 from skystream.outputs.base import Outputs
 from skystream.outputs.email import EmailOutput
 from skystream.outputs.kafka import KafkaOutput
@@ -49,6 +54,7 @@ from skystream.ports import (
     FilterHealth,
     FilterRunner,
     FullAlertSource,
+    HistoryStore,
     Mailer,
     ObjectReader,
     ObjectWriter,
@@ -845,3 +851,103 @@ def matcher(*, producer: RecordProducer | None = None, quota: QuotaCounter | Non
                                                                         watchlists=no_watchlists(),
                                                                         watchmaps=no_watchmaps()),
                    outputs=outputs, health=health)
+
+
+# -- the history ---------------------------------------------------------------------------------
+
+
+class MemoryHistory(HistoryStore):
+    """The history's bucket as a local directory ``root`` (``{key}`` -> ``root/{key}``): real Parquet files,
+    written with ``history.parquet`` as the lake adapter writes them. ``appends`` logs (table, night, rows, name);
+    ``deleted`` every key deleted; ``fail_appends`` makes ``append`` raise OSError (S3 down)."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        self.appends: list[tuple[str, int, int, str]] = []
+        self.deleted: list[str] = []
+        self.fail_appends = False
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def append(self, table: str, night: int, rows: Sequence[Mapping[str, Any]], *, name: str) -> str:
+        if self.fail_appends:
+            raise OSError("S3 unavailable (MemoryHistory.fail_appends)")
+        key = f"{HISTORY_TABLES[table].night_prefix(night)}{name}.parquet"
+        self._path(key).parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(HISTORY_TABLES[table], rows, self._path(key))
+        self.appends.append((table, night, len(rows), name))
+        return key
+
+    def upload(self, table: str, night: int, name: str, path: str) -> str:
+        key = f"{HISTORY_TABLES[table].night_prefix(night)}{name}.parquet"
+        self._path(key).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, self._path(key))
+        return key
+
+    def files(self, table: str, night: int | None = None) -> list[HistoryFile]:
+        spec = HISTORY_TABLES[table]
+        base = self.root / (spec.prefix() if night is None else spec.night_prefix(night))
+        out = []
+        for path in sorted(base.rglob("*.parquet")):
+            key = str(path.relative_to(self.root)).replace(os.sep, "/")
+            out.append(HistoryFile(key=key, night=int(key.split("night=")[1].split("/")[0]), size=path.stat().st_size))
+        return out
+
+    def nights(self, table: str) -> list[int]:
+        return sorted({f.night for f in self.files(table)}, reverse=True)
+
+    def local_dir(self, table: str) -> str:
+        return str(self.root / HISTORY_TABLES[table].prefix())
+
+    def download(self, key: str, path: str) -> None:
+        shutil.copyfile(self._path(key), path)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+            self.deleted.append(key)
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of ``table`` now stored (all nights, all files)."""
+        return read_parquet(self._path(f.key) for f in self.files(table))
+
+
+class RecordingAthena:
+    """A boto3 Athena client that records each call (``calls``: (operation, kwargs)) and answers from a script:
+    ``states`` are the successive ``GetQueryExecution`` states, ``pages`` the ``GetQueryResults`` pages
+    (``ResultSet`` dicts, the first holding the header row), ``reason`` the StateChangeReason of a failure."""
+
+    def __init__(self, states: Sequence[str] = ("RUNNING", "SUCCEEDED"), pages: Sequence[dict[str, Any]] = (),
+                 reason: str = ""):
+        self.states = list(states)
+        self.pages = list(pages)
+        self.reason = reason
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def start_query_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("StartQueryExecution", kwargs))
+        return {"QueryExecutionId": "q-1"}
+
+    def get_query_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("GetQueryExecution", kwargs))
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        status: dict[str, Any] = {"State": state}
+        if self.reason:
+            status["StateChangeReason"] = self.reason
+        return {"QueryExecution": {"QueryExecutionId": kwargs["QueryExecutionId"], "Status": status}}
+
+    def get_query_results(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("GetQueryResults", kwargs))
+        index = int(kwargs.get("NextToken") or 0)
+        page: dict[str, Any] = {"ResultSet": self.pages[index]}
+        if index + 1 < len(self.pages):
+            page["NextToken"] = str(index + 1)
+        return page
+
+    def stop_query_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("StopQueryExecution", kwargs))
+        return {}
+
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]

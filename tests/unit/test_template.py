@@ -95,7 +95,7 @@ def _resources(translated: dict[str, Any], kind: str) -> dict[str, dict[str, Any
 
 def test_functions_run_python_3_12_or_newer_with_the_core_layer(translated: dict[str, Any]) -> None:
     functions = _resources(translated, "AWS::Lambda::Function")
-    assert len(functions) == 5
+    assert len(functions) == 6  # issue 17 added the history writer
     for name, function in functions.items():
         props = function["Properties"]
         major, minor = (int(x) for x in props["Runtime"].removeprefix("python").split("."))
@@ -114,12 +114,14 @@ def test_every_setting_the_code_reads_is_in_the_environment(translated: dict[str
 
 def test_kafka_triggers_have_batching_group_and_failure_destination(translated: dict[str, Any]) -> None:
     mappings = _resources(translated, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 3
+    assert len(mappings) == 4  # issue 17 added the history writer's
     for name, mapping in mappings.items():
         props = mapping["Properties"]
         assert 1 <= props["BatchSize"] <= 10000, name
         assert props["MaximumBatchingWindowInSeconds"] >= 0, name
-        assert props["StartingPosition"] == {"Ref": "StartingPosition"}, name
+        # The history keeps every record the topic holds, whatever the operator chose for the others (issue 17).
+        expected_start = "TRIM_HORIZON" if name == "HistoryWriterTrigger" else {"Ref": "StartingPosition"}
+        assert props["StartingPosition"] == expected_start, name
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["KafkaFailureQueue", "Arn"]}
         # One parameter switches every trigger between MSK and a self-managed cluster.
         assert props["EventSourceArn"]["Fn::If"][0] == "UseMsk", name

@@ -47,6 +47,7 @@ def test_the_real_template_gives_three_msk_triggers_and_the_daily_schedule() -> 
         "IngestFunction": [["alerts"]],
         "FilterMatcherFunction": [["alerts-enriched"]],
         "AnnotationFunction": [["annotations"]],
+        "HistoryWriterFunction": [["alerts-enriched"]],  # issue 17
     }
     ingest = sources["IngestFunction"][0]
     assert (ingest.event_source, ingest.consumer_group_id, ingest.batch_size) == ("aws:kafka", "skystream-ingest", 500)

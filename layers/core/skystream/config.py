@@ -33,6 +33,7 @@ REQUIRED: tuple[str, ...] = (
     "OBJECTS_TABLE", "FILTERS_TABLE", "USERS_TABLE", "ANNOTATIONS_TABLE", "CONTEXT_TABLE", "DIGEST_TABLE",
     "QUOTA_TABLE", "WATCHLISTS_TABLE", "ALERTS_BUCKET", "DIGEST_SENDER", "AWS_REGION",
     "KAFKA_USER_REGISTRY", "KAFKA_USER_SECRET_PREFIX", "MSK_CLUSTER_ARN",
+    "HISTORY_ENGINE", "HISTORY_CACHE_DIR", "GLUE_DATABASE", "ATHENA_WORKGROUP",
 )
 """The variables :func:`settings` needs, each with no default (the template sets them; Lambda sets AWS_REGION)."""
 
@@ -63,6 +64,12 @@ class Settings:
     kafka_user_registry: str  # msk (Secrets Manager secrets associated with the cluster) | kafka (the Kafka admin API)
     kafka_user_secret_prefix: str  # name prefix of users' MSK secrets: AmazonMSK_<stack>-
     msk_cluster_arn: str  # the cluster users' MSK secrets are associated with
+    # The history (docs/history.md): which engine queries it, where its files are mirrored for a local read,
+    # and the Athena side (the template's Glue database and workgroup).
+    history_engine: str = ""  # HISTORY_ENGINE: athena (the template) | duckdb (the local stack)
+    history_cache_dir: str = ""  # HISTORY_CACHE_DIR: /tmp/history in Lambda; the local stack's temporary directory
+    glue_database: str = ""  # GLUE_DATABASE
+    athena_workgroup: str = ""  # ATHENA_WORKGROUP
     kafka_user_secrets_key: str | None = None  # the customer-managed KMS key of those secrets (msk only)
     kafka_public_bootstrap_servers: str | None = None  # what users connect to (None: KAFKA_BOOTSTRAP_SERVERS)
     kafka_security_protocol: str | None = None  # None: the auth mode's usual (SASL_SSL); locally SASL_PLAINTEXT
@@ -73,7 +80,8 @@ class Settings:
     run_now_deadline_s: float = 10.0  # RUN_NOW_DEADLINE_S: all of one run-now request (API timeout: 29 s)
     max_active_filters_per_user: int = 20  # MAX_ACTIVE_FILTERS_PER_USER
     max_daily_bytes_per_user: int = 20 * 100 * 1024 * 1024  # MAX_DAILY_BYTES_PER_USER: byte quotas of active Kafka filters
-    run_now_per_minute: int = 10  # RUN_NOW_PER_MINUTE: run-now requests per user per minute
+    run_now_per_minute: int = 10  # RUN_NOW_PER_MINUTE: run-now requests per user per minute (backtests count too)
+    history_deadline_s: float = 25.0  # HISTORY_DEADLINE_S: all of one run-over-all, backtest or lightcurve request
     # The Lasair API's hourly calls per token tier (Lasair's own numbers; docs/api.md, "The Lasair API").
     api_calls_per_hour_anonymous: int = 10  # API_CALLS_PER_HOUR_ANONYMOUS
     api_calls_per_hour_user: int = 100  # API_CALLS_PER_HOUR_USER
@@ -120,6 +128,16 @@ def _env(name: str) -> str:
     return value
 
 
+HISTORY_ENGINES = ("athena", "duckdb")
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name).lower()
+    if value not in allowed:
+        raise ConfigurationError(f"environment variable {name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
 def _integer(name: str) -> int:
     raw = _env(name)
     try:
@@ -156,6 +174,10 @@ def settings() -> Settings:
         kafka_user_registry=_env("KAFKA_USER_REGISTRY").lower(),
         kafka_user_secret_prefix=_env("KAFKA_USER_SECRET_PREFIX"),
         msk_cluster_arn=_env("MSK_CLUSTER_ARN"),
+        history_engine=_choice("HISTORY_ENGINE", HISTORY_ENGINES),
+        history_cache_dir=_env("HISTORY_CACHE_DIR"),
+        glue_database=_env("GLUE_DATABASE"),
+        athena_workgroup=_env("ATHENA_WORKGROUP"),
         kafka_user_secrets_key=os.environ.get("KAFKA_USER_SECRETS_KEY") or None,
         kafka_public_bootstrap_servers=os.environ.get("KAFKA_PUBLIC_BOOTSTRAP_SERVERS") or None,
         kafka_security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL") or None,
@@ -166,6 +188,7 @@ def settings() -> Settings:
         max_active_filters_per_user=_number("MAX_ACTIVE_FILTERS_PER_USER", Settings.max_active_filters_per_user, int),
         max_daily_bytes_per_user=_number("MAX_DAILY_BYTES_PER_USER", Settings.max_daily_bytes_per_user, int),
         run_now_per_minute=_number("RUN_NOW_PER_MINUTE", Settings.run_now_per_minute, int),
+        history_deadline_s=_number("HISTORY_DEADLINE_S", Settings.history_deadline_s, float),
         api_calls_per_hour_anonymous=_number("API_CALLS_PER_HOUR_ANONYMOUS", Settings.api_calls_per_hour_anonymous,
                                              int),
         api_calls_per_hour_user=_number("API_CALLS_PER_HOUR_USER", Settings.api_calls_per_hour_user, int),

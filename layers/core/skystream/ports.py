@@ -19,7 +19,7 @@ from skystream.domain.annotations import AnnotationEvent, AnnotationRecord, Anno
 from skystream.domain.digest import Match, SentPart
 from skystream.domain.filters import StoredFilter, Suspension, Trigger
 from skystream.domain.matches import MatchReport
-from skystream.domain.objects import AlertPointer, AlertToArchive, ObjectContext, StoredObject
+from skystream.domain.objects import AlertPointer, AlertToArchive, HistoryFile, ObjectContext, StoredObject
 from skystream.domain.records import TopicPage
 from skystream.domain.sky import PixelRange, SkyScan
 from skystream.domain.stream_access import AclBinding, AclPlan, Scope
@@ -464,4 +464,25 @@ class HistoryEngine(Protocol):
 
     def query(self, sql: str, *, time_limit_s: float) -> list[dict[str, Any]]:
         """Rows as dicts (column -> value); raises ``HistoryQueryFailed`` on an engine error or past the limit."""
+        ...
+
+
+class HistoryStore(HistoryWriter, HistoryFiles, Protocol):
+    """What compaction and ``skystream history status`` need beyond writing and reading: the files
+    themselves (``storage.history_lake.HistoryLake``; an extension of the issue 17 contract)."""
+
+    def files(self, table: str, night: int | None = None) -> list[HistoryFile]:
+        """Every file of ``table`` (of one ``night`` when given), by key."""
+        ...
+
+    def download(self, key: str, path: str) -> None:
+        """Copy the object at ``key`` to the local ``path``."""
+        ...
+
+    def upload(self, table: str, night: int, name: str, path: str) -> str:
+        """Put the local Parquet file ``path`` as ``.../{table}/night={night}/{name}.parquet``; returns the key."""
+        ...
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Remove ``keys`` (missing ones are no error)."""
         ...

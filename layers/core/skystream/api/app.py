@@ -32,6 +32,7 @@ from skystream.api import (
     annotation_routes,
     body,
     filter_routes,
+    history_routes,
     lasair_params,
     lasair_routes,
     object_routes,
@@ -48,7 +49,7 @@ from skystream.domain.errors import SkystreamError
 TITLE = "skystream filter API"
 VERSION = "1"
 
-ROUTERS: list[Router] = [filter_routes.router, record_routes.router, stream_routes.router, object_routes.router,
+ROUTERS: list[Router] = [history_routes.router, filter_routes.router, record_routes.router, stream_routes.router, object_routes.router,
                          annotation_routes.router, lasair_routes.router, watchlist_routes.router,
                          watchmap_routes.router, web_routes.router]
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({

@@ -15,18 +15,24 @@ from skystream.api.models import (
     FilterOut,
     FilterPatch,
     FilterReplace,
+    RunOver,
     RunResponse,
     SaveResponse,
     error_responses,
 )
-from skystream.domain.filters import FilterSpec
-from skystream.services.filters import RunOutcome, SaveOutcome
+from skystream.domain.errors import BadRequest
+from skystream.domain.filters import FilterSpec, StoredFilter
+from skystream.domain.users import User
+from skystream.services.filters import RunOutcome, SaveOutcome, unsaved_filter
+from skystream.services.history import HistoryRun
 from skystream.wiring import api as wiring  # the container's services, one per process
 
 router = Router()
 
 FilterId = Annotated[str, Path(min_length=1, max_length=64, description="The filter's id")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most rows to return")]
+Over = Annotated[RunOver, Query(description="recent: the newest 1,000 stored objects; all: every object in the history")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip (over=all only): the next page")]
 
 
 def _saved(outcome: SaveOutcome) -> SaveResponse:
@@ -37,6 +43,20 @@ def _saved(outcome: SaveOutcome) -> SaveResponse:
 def _ran(outcome: RunOutcome) -> RunResponse:
     return RunResponse(rows=outcome.rows, count=len(outcome.rows), truncated=outcome.truncated,
                        objects_scanned=outcome.objects_scanned, elapsed_s=round(outcome.elapsed_s, 4))
+
+
+def _ran_over_history(outcome: HistoryRun) -> RunResponse:
+    return RunResponse(rows=outcome.rows, count=len(outcome.rows), truncated=outcome.truncated, objects_scanned=None,
+                       elapsed_s=round(outcome.elapsed_s, 4), over="all", nights=outcome.nights)
+
+
+def _run(user: User, f: StoredFilter, *, limit: int, over: RunOver, offset: int) -> RunResponse:
+    """Run now over the newest stored objects, or (``over=all``) over the history's every object."""
+    if over == "all":
+        return _ran_over_history(wiring.history_service().run_all(user.user_id, f, limit=limit, offset=offset))
+    if offset:
+        raise BadRequest("offset pages over=all results; over=recent returns the newest objects' rows at once")
+    return _ran(wiring.filter_service().run(user, f, limit=limit))
 
 
 @router.get("/filters", summary="Your filters, and (unless public=false) everyone's public ones", tags=["filters"], responses=error_responses(401))
@@ -54,12 +74,12 @@ def create_filter(body: Annotated[FilterCreate, Body()]) -> SaveResponse:
     return _saved(wiring.filter_service().create(user, FilterSpec.model_validate(body.model_dump())))
 
 
-@router.post("/filters/run", summary="Run an unsaved query now over the most recent objects", tags=["filters"],
+@router.post("/filters/run", summary="Run an unsaved query now over the most recent objects, or every object in the history", tags=["filters"],
              responses=error_responses(400, 401, 429))
 def run_adhoc(body: Annotated[AdhocRun, Body()]) -> RunResponse:
     user = require_user(router)
-    spec = FilterSpec.model_validate(body.model_dump(exclude={"limit"}))
-    return _ran(wiring.filter_service().run(user, spec, limit=body.limit))
+    spec = FilterSpec.model_validate(body.model_dump(exclude={"limit", "over", "offset"}))
+    return _run(user, unsaved_filter(spec), limit=body.limit, over=body.over, offset=body.offset)
 
 
 @router.get("/filters/<filter_id>", summary="One filter (yours, or a public one)", tags=["filters"], responses=error_responses(401, 404))
@@ -90,9 +110,8 @@ def delete_filter(filter_id: FilterId) -> dict[str, str | None]:
     return {"deleted": f.filter_id, "topic_deleted": f.topic}
 
 
-@router.post("/filters/<filter_id>/run", summary="Run a filter now over the most recent objects", tags=["filters"],
+@router.post("/filters/<filter_id>/run", summary="Run a filter now over the most recent objects, or every object in the history", tags=["filters"],
              responses=error_responses(400, 401, 404, 429))
-def run_filter(filter_id: FilterId, limit: Limit = 100) -> RunResponse:
+def run_filter(filter_id: FilterId, limit: Limit = 100, over: Over = "recent", offset: Offset = 0) -> RunResponse:
     user = require_user(router)
-    svc = wiring.filter_service()
-    return _ran(svc.run(user, svc.visible(user, filter_id), limit=limit))
+    return _run(user, wiring.filter_service().visible(user, filter_id), limit=limit, over=over, offset=offset)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,18 +96,53 @@ class FilterList(BaseModel):
     filters: list[FilterOut]
 
 
+RunOver = Literal["recent", "all"]
+OVER_DESCRIPTION = ("recent: the newest 1,000 stored objects (any table may be joined; sees an alert within seconds); "
+                    "all: the latest state of every object the history holds (objects only; the history lags by "
+                    "its writer's batching window)")
+
+
 class AdhocRun(FilterSpec):
     """An unsaved query to run now (``name`` may be omitted)."""
 
     name: PrintableName = Field(default="adhoc", min_length=1, max_length=200)
     limit: int = Field(default=100, ge=1, le=1000, description="Most rows to return")
+    over: RunOver = Field(default="recent", description=OVER_DESCRIPTION)
+    offset: int = Field(default=0, ge=0, le=1_000_000, description="Rows to skip (over=all only): the next page")
 
 
 class RunResponse(BaseModel):
     rows: list[dict[str, Any]]
     count: int
     truncated: bool = Field(description="More rows matched than were returned")
-    objects_scanned: int = Field(description="How many of the most recent objects the filter ran over")
+    objects_scanned: int | None = Field(
+        description="How many of the most recent objects the filter ran over (over=recent; null for over=all)")
+    elapsed_s: float
+    over: RunOver = Field(default="recent", description=OVER_DESCRIPTION)
+    nights: int | None = Field(default=None, description="Nights the history holds (over=all)")
+
+
+class AdhocBacktest(FilterSpec):
+    """An unsaved query to backtest (``name`` may be omitted)."""
+
+    name: PrintableName = Field(default="adhoc", min_length=1, max_length=200)
+    nights: int = Field(default=3, ge=1, le=30, description="How many of the history's newest nights")
+    sample: int = Field(default=5, ge=0, le=100, description="Rows shown per night")
+
+
+class NightOut(BaseModel):
+    night: int = Field(description="The observing night: the MJD rounded at noon UTC")
+    alerts: int = Field(description="Alerts of that night the filter's conditions hold for")
+    objects: int = Field(description="Distinct objects among them")
+    total: int = Field(description="Every alert the history holds for that night")
+    share: float = Field(description="alerts / total")
+    sample: list[dict[str, Any]] = Field(description="Some of the filter's rows that night")
+
+
+class BacktestResponse(BaseModel):
+    nights: list[NightOut] = Field(description="Newest night first")
+    warnings: list[str] = Field(description="Nights on which the filter matched more than warn_share of the alerts")
+    warn_share: float
     elapsed_s: float
 
 
@@ -156,6 +191,9 @@ class ObjectOut(BaseModel):
                                                      description="Every annotation upload, newest first")
     context: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                description="Context rows by table (sherlock_classifications, crossmatch_tns)")
+    history: dict[str, list[dict[str, Any]]] | None = Field(
+        default=None, description="With history=true: every detection and forced measurement the history holds, "
+                                  "oldest first (detections, forced_photometry)")
 
 
 class Me(BaseModel):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = ("stack", "digest", "annotators", "context", "users", "filters", "consume", "relay", "alerts", "objects",
                                    "topics", "streams", "watchlists",
-                                   "watchmaps")
+                                   "watchmaps", "history")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""``skystream filter create | list | show | run | resume | delete``: filters, over the HTTP API like any client."""
+"""``skystream filter create | list | show | run | backtest | resume | delete``: filters, over the HTTP API like any client."""
 
 from __future__ import annotations
 
@@ -81,15 +81,39 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = api(args).post(f"/filters/{args.filter_id}/run?limit={args.limit}")
+    over = "all" if args.all else "recent"
+    result = api(args).post(f"/filters/{args.filter_id}/run?limit={args.limit}&over={over}&offset={args.offset}")
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     for row in result["rows"]:
         print(json.dumps(row))
-    more = " (more matched: raise --limit)" if result["truncated"] else ""
-    print(f"{result['count']} row(s) from the {result['objects_scanned']} most recent objects "
-          f"in {result['elapsed_s']:.3f} s{more}")
+    if args.all:
+        more = f" (more matched: --offset {args.offset + result['count']} for the next page)" if result["truncated"] else ""
+        print(f"{result['count']} row(s) over every object in the history ({result['nights']} night(s)) "
+              f"in {result['elapsed_s']:.3f} s{more}")
+    else:
+        more = " (more matched: raise --limit, or --all for every object in the history)" if result["truncated"] else ""
+        print(f"{result['count']} row(s) from the {result['objects_scanned']} most recent objects "
+              f"in {result['elapsed_s']:.3f} s{more}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    result = api(args).post(f"/filters/{args.filter_id}/backtest?nights={args.nights}&sample={args.sample}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    if not result["nights"]:
+        print("the history holds no nights yet: alerts reach it through the history writer")
+    for night in result["nights"]:
+        print(f"night {night['night']}: {night['alerts']} of {night['total']} alerts ({night['share']:.2%}), "
+              f"{night['objects']} object(s)")
+        for row in night["sample"]:
+            print(f"    {json.dumps(row)}")
+    for warning in result["warnings"]:
+        print(f"WARNING {warning}")
+    print(f"in {result['elapsed_s']:.3f} s")
     return 0
 
 
@@ -153,11 +177,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=_show)
 
-    run = commands.add_parser("run", help="run a filter now over the most recent objects")
+    run = commands.add_parser("run", help="run a filter now over the most recent objects (--all: every object)",
+                              epilog="examples:\n  skystream filter run F1               # the newest 1,000 objects\n"
+                              "  skystream filter run F1 --all --limit 500 --offset 500   # every object, 2nd page",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("filter_id")
     run.add_argument("--limit", type=int, default=100, help="most rows to return (1-1000)")
+    run.add_argument("--all", action="store_true",
+                     help="over the latest state of every object in the history (objects-only filters), "
+                     "not only the newest 1,000 stored objects")
+    run.add_argument("--offset", type=int, default=0, help="with --all: rows to skip (the next page)")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=_run)
+
+    backtest = commands.add_parser(
+        "backtest", help="what a filter would have matched on each recent night of the history",
+        description="For each of the history's newest nights: how many alerts and objects the filter's conditions "
+        "hold for, out of how many alerts, and a sample of its rows. mjdnow() is the end of each night. A night on "
+        "which it matches more than 1% of the alerts is flagged: its topic would flood.",
+        epilog="example:\n  skystream filter backtest F1 --nights 3 --sample 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    backtest.add_argument("filter_id")
+    backtest.add_argument("--nights", type=int, default=3, help="how many of the newest nights (1-30)")
+    backtest.add_argument("--sample", type=int, default=5, help="rows shown per night (0-100)")
+    backtest.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    backtest.set_defaults(func=_backtest)
 
     resume = commands.add_parser("resume", help="save a filter of yours again unchanged: lifts a suspension")
     resume.add_argument("filter_id")

@@ -85,3 +85,13 @@ def night_of(mjd: float) -> int:
     """The observing night of a time: MJD rounded at noon UTC (Rubin observes around UTC midnight-ish).
     The objects table's by-night index and the history's partitions both use it."""
     return int(mjd + 0.5)
+
+
+@dataclass(frozen=True)
+class HistoryFile:
+    """One Parquet file of a history table (``skystream.history.schema``), as the bucket lists it."""
+
+    key: str
+    night: int
+    size: int  # bytes
+    etag: str = ""

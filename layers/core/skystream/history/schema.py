@@ -68,9 +68,7 @@ OBJECTS_HISTORY = HistoryTable(
     sort_key=("skyPixel", "diaObjectId", "alertMjdTai"),
 )
 
-DETECTION_COLUMNS: tuple[HistoryColumn, ...] = (
-    HistoryColumn("diaSourceId", "BIGINT", "Rubin DIA source identifier"),
-    HistoryColumn("diaObjectId", "BIGINT", "The object the source belongs to"),
+MEASUREMENT_COLUMNS: tuple[HistoryColumn, ...] = (
     HistoryColumn("visit", "BIGINT", "Visit of the exposure"),
     HistoryColumn("detector", "INTEGER", "Detector of the exposure"),
     HistoryColumn("midpointMjdTai", "DOUBLE", "Mid-exposure time, MJD TAI"),
@@ -79,8 +77,15 @@ DETECTION_COLUMNS: tuple[HistoryColumn, ...] = (
     HistoryColumn("dec", "DOUBLE", "Declination, degrees"),
     HistoryColumn("psfFlux", "DOUBLE", "PSF flux on the difference image, nJy"),
     HistoryColumn("psfFluxErr", "DOUBLE", "Uncertainty of psfFlux, nJy"),
-    HistoryColumn("scienceFlux", "DOUBLE", "Forced PSF flux on the science image, nJy"),
+    HistoryColumn("scienceFlux", "DOUBLE", "PSF flux on the science image, nJy"),
     HistoryColumn("scienceFluxErr", "DOUBLE", "Uncertainty of scienceFlux, nJy"),
+)
+"""What a detection and a forced measurement both say: when, where, in which band, how bright."""
+
+DETECTION_COLUMNS: tuple[HistoryColumn, ...] = (
+    HistoryColumn("diaSourceId", "BIGINT", "Rubin DIA source identifier"),
+    HistoryColumn("diaObjectId", "BIGINT", "The object the source belongs to"),
+    *MEASUREMENT_COLUMNS,
     HistoryColumn("snr", "DOUBLE", "Signal-to-noise of the detection"),
     HistoryColumn("reliability", "DOUBLE", "Real/bogus reliability score"),
     HistoryColumn("skyPixel", "BIGINT", "HEALPix nested index of (ra, dec) at depth 29: the sort key inside a file"),
@@ -97,16 +102,7 @@ DETECTIONS = HistoryTable(
 FORCED_COLUMNS: tuple[HistoryColumn, ...] = (
     HistoryColumn("diaForcedSourceId", "BIGINT", "Rubin forced source identifier"),
     HistoryColumn("diaObjectId", "BIGINT", "The object measured"),
-    HistoryColumn("visit", "BIGINT", "Visit of the exposure"),
-    HistoryColumn("detector", "INTEGER", "Detector of the exposure"),
-    HistoryColumn("midpointMjdTai", "DOUBLE", "Mid-exposure time, MJD TAI"),
-    HistoryColumn("band", "TEXT", "Filter band (u, g, r, i, z, y)"),
-    HistoryColumn("ra", "DOUBLE", "Right ascension, degrees"),
-    HistoryColumn("dec", "DOUBLE", "Declination, degrees"),
-    HistoryColumn("psfFlux", "DOUBLE", "PSF flux on the difference image, nJy"),
-    HistoryColumn("psfFluxErr", "DOUBLE", "Uncertainty of psfFlux, nJy"),
-    HistoryColumn("scienceFlux", "DOUBLE", "PSF flux on the science image, nJy"),
-    HistoryColumn("scienceFluxErr", "DOUBLE", "Uncertainty of scienceFlux, nJy"),
+    *MEASUREMENT_COLUMNS,
 )
 
 FORCED_PHOTOMETRY = HistoryTable(

@@ -7,7 +7,9 @@
    anonymous consumer is refused;
 3. tonight's alerts are replayed, with a progress bar, through ingest -> matcher -> topic;
 4. the matches are read back with ``lasair_consumer`` (Lasair's sample program, logged in
-   with those credentials) and one object's lightcurve is plotted to a PNG whose path is printed.
+   with those credentials) and one object's lightcurve is plotted to a PNG whose path is printed;
+5. the history writer has kept every alert (Parquet by night on the local S3): the filter runs over every
+   object in it (``over=all``) and is backtested night by night.
 """
 
 from __future__ import annotations
@@ -89,10 +91,31 @@ def _read(bootstrap: str, group: str, topic: str, want: int, on_record: Callable
     return n
 
 
-def _matcher_group(state: stack.StackState) -> str:
+def _group_of(state: stack.StackState, function: str) -> str:
+    """The consumer group of a function's Kafka trigger (``filter_matcher``, ``history_writer``)."""
     template = state.template()
-    spec = next(f for f in template.functions.values() if Path(f.code_dir).name == "filter_matcher")
+    spec = next(f for f in template.functions.values() if Path(f.code_dir).name == function)
     return spec.kafka_sources[0].consumer_group_id
+
+
+def _matcher_group(state: stack.StackState) -> str:
+    return _group_of(state, "filter_matcher")
+
+
+def _history(state: stack.StackState, api: ApiClient, filter_id: str, alerts: int) -> None:
+    """Step 5: every alert is in the history; the filter runs over every object and is backtested."""
+    wait_caught_up(state.bootstrap, _group_of(state, "history_writer"), settings().topic_enriched)
+    everything = api.post(f"/filters/{filter_id}/run?over=all&limit=1000")
+    _say(f"POST /filters/{filter_id}/run?over=all -> {everything['count']} object(s) match over every object the "
+         f"history holds ({everything['nights']} night(s)), in {everything['elapsed_s']:.2f} s")
+    result = api.post(f"/filters/{filter_id}/backtest?nights=3&sample=1")
+    _say(f"POST /filters/{filter_id}/backtest?nights=3 -> what it would have sent, night by night "
+         f"({alerts} alerts replayed in all):")
+    for night in result["nights"]:
+        _say(f"  night {night['night']}: {night['alerts']} of {night['total']} alerts ({night['share']:.1%}), "
+             f"{night['objects']} object(s)")
+    for warning in result["warnings"]:
+        _say(f"  warning: {warning}")
 
 
 def run_demo(count: int = 120) -> int:
@@ -167,6 +190,8 @@ def _story(state: stack.StackState, count: int, *, stack_stays: bool) -> int:
         out = Path(tempfile.gettempdir()) / "skystream-demo"
         path = plot_lightcurve(example, out)
         _say(f"\nlightcurve of diaObjectId {example['diaObjectId']} plotted to {path}")
+    _say("\n== 5. every alert is also kept in the history (Parquet by night, read by DuckDB here, Athena on AWS)")
+    _history(state, api, saved["filter"]["filter_id"], len(last_night) + len(tonight))
     if stack_stays:
         _say(f"\ntry it yourself: SKYSTREAM_KAFKA_PASSWORD='{credentials['password']}' skystream consume {topic} "
              f"--username {credentials['username']} --group mygroup --max 3 --plot /tmp/plots")

@@ -1,7 +1,7 @@
 """The local event-source mapping: what Lambda's Kafka trigger does, on our own consumer.
 
 For one function and its Kafka event source it polls a batch (``BatchSize`` records or
-``MaximumBatchingWindowInSeconds`` after the first one), builds the exact event JSON
+``MaximumBatchingWindowInSeconds`` after the first one, at most :data:`LOCAL_MAX_BATCHING_WINDOW_S`), builds the exact event JSON
 Lambda sends, calls the handler in-process, and commits the batch's offsets only after
 the handler returns. If the handler raises, the same batch is retried with backoff:
 nothing is skipped. A runner stopped mid-retry commits nothing, so a restarted runner
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 _TIMESTAMP_TYPES = {1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
 FETCH_WAIT_MS = 50
+LOCAL_MAX_BATCHING_WINDOW_S = 2.0
+"""The longest batching window the local stack waits: the template's windows up to it are kept (1 s), a longer
+one (the history writer's 300 s, which makes big files on AWS) is cut to it, so local batches stay prompt."""
 
 
 @dataclass
@@ -88,7 +91,10 @@ class EventSourceRunner:
         self.kafka_config = dict(kafka_config or {})  # how to log in (Lambda: the trigger's SourceAccessConfigurations)
         self.function_name = function_name or source.function
         self.group_id = group_id or source.consumer_group_id
-        self.batching_window_s = source.batching_window_s if batching_window_s is None else batching_window_s
+        # A window set here wins; the template's is capped (the history writer's 300 s would hold a local batch,
+        # a demo or a test for five minutes).
+        self.batching_window_s = (min(source.batching_window_s, LOCAL_MAX_BATCHING_WINDOW_S)
+                                  if batching_window_s is None else batching_window_s)
         self.max_retries = max_retries
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s

@@ -17,10 +17,12 @@ was in flight is delivered again, nothing is skipped (see ``skystream.local.esm`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -77,7 +79,13 @@ def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
     ``KAFKA_SECURITY_PROTOCOL`` says there is no TLS on loopback (on AWS it is unset: SASL_SSL).
     """
     scram = template.environment.get("KAFKA_AUTH") == "scram"
-    local = {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT" if scram else ""}  # "": the mode's usual (none: PLAINTEXT)
+    local = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT" if scram else "",  # "": the mode's usual (none: PLAINTEXT)
+        # The history is queried by DuckDB in process (no Athena here), over files mirrored into a temporary
+        # directory of this endpoint's own (two stacks on one machine never share a mirror).
+        "HISTORY_ENGINE": "duckdb",
+        "HISTORY_CACHE_DIR": history_cache_dir(endpoint),
+    }
     return {
         **LOCAL_CREDENTIALS,
         **template.environment,
@@ -85,6 +93,12 @@ def local_environment(template: LocalTemplate, endpoint: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL": endpoint,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
+
+
+def history_cache_dir(endpoint: str) -> str:
+    """The local stack's mirror of the history's files (``HISTORY_CACHE_DIR``; ``/tmp/history`` in Lambda)."""
+    tag = hashlib.sha256(endpoint.encode()).hexdigest()[:12]
+    return str(Path(tempfile.gettempdir()) / f"skystream-history-{tag}")
 
 
 def apply_environment(env: dict[str, str]) -> None:

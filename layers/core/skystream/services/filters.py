@@ -323,7 +323,7 @@ class FilterService:
                               setting="RUN_NOW_PER_MINUTE", limit=config.run_now_per_minute,
                               retry_after_s=round(retry_after, 1))
         if isinstance(f, FilterSpec):
-            f = _probe(checked_spec(f))
+            f = unsaved_filter(f)
         self._may_read_watchlists(user.user_id, f)
         compiled = compiled_filter(f)
         rows = [o.row for o in self.objects.recent(RUN_SCAN)]
@@ -366,6 +366,11 @@ def checked_spec(spec: FilterSpec) -> FilterSpec:
         raise FilterRejected("on_annotation needs a filter that joins an annotator "
                              "(add annotator:NAME to tables); otherwise use on_alert")
     return spec
+
+def unsaved_filter(spec: FilterSpec) -> StoredFilter:
+    """An ad-hoc query, checked as a save checks it, as a filter to run (never stored)."""
+    return _probe(checked_spec(spec))
+
 
 def _spec_fields(f: StoredFilter) -> dict[str, Any]:
     return {name: getattr(f, name) for name in FilterSpec.model_fields if name != "sql"}

@@ -30,20 +30,18 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
 from skystream.domain.errors import FilterRejected
 from skystream.domain.filters import StoredFilter
 from skystream.domain.matches import FilterResult, MatchReport
 from skystream.domain.objects import ObjectContext
 from skystream.domain.records import KafkaRecord
-from skystream.features.columns import row_problem
 from skystream.filters.compiler import CompiledFilter, compiled_filter
 from skystream.filters.engine import FilterEngine, FilterOutcome
 from skystream.filters.schedule import BatchBudget, FairSchedule
 from skystream.outputs.base import MatchedBatch, Outputs
 from skystream.ports import ActiveFilters, FilterHealth, FilterRunner
 from skystream.services.joins import Joins
-from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
+from skystream.streams.dead_letter import DeadLetters, read_enriched
 
 log = Logger(child=True)
 
@@ -238,23 +236,9 @@ def contexts_from_enriched(records: Sequence[KafkaRecord]) -> tuple[list[ObjectC
     an older ingest), would otherwise fail every evaluation of its batch, and the batch would
     be retried without end. Such a record is refused alone; the rest of the batch runs.
     """
-    contexts: list[ObjectContext] = []
-    refused: list[tuple[KafkaRecord, str]] = []
-    for record in records:
-        try:
-            enriched = EnrichedRecord.from_bytes(record.value)
-            problem = row_problem(enriched.objects)
-        except BadEnrichedRecord as exc:
-            problem = exc.reason
-        except Exception as exc:  # whatever else one record raises is that record's, not the batch's
-            if is_infrastructure(exc):
-                raise
-            problem = f"match failed: {describe(exc)}"
-        if problem:
-            refused.append((record, problem))
-            continue
-        contexts.append(ObjectContext(row=enriched.objects, lite=enriched.lite, full_alert=enriched.alert,
-                                      schema_version=enriched.schema_version, alert_pointer=enriched.alert_pointer))
+    read, refused = read_enriched(records, "match")
+    contexts = [ObjectContext(row=e.objects, lite=e.lite, full_alert=e.alert, schema_version=e.schema_version,
+                              alert_pointer=e.alert_pointer) for _record, e in read]
     return contexts, refused
 
 

@@ -8,8 +8,8 @@ raises, because retrying the batch is then the cure.
 
 The dead-letter record keeps the original value and key byte for byte, with headers
 ``error`` (the reason, at most 1000 characters), ``stage`` (where it failed: ``decode``,
-``features``, ``size``, ``storage`` in ingest; ``match`` in the matcher; ``annotation`` in
-the annotation trigger) and ``source`` (``topic-partition@offset``, which also says which
+``features``, ``size``, ``storage`` in ingest; ``match`` in the matcher; ``history`` in the
+history writer; ``annotation`` in the annotation trigger) and ``source`` (``topic-partition@offset``, which also says which
 trigger's input it was). The caller flushes the producer with its batch, so a dead letter
 the broker did not take fails the batch like any other record.
 
@@ -19,12 +19,16 @@ Which errors are the record's and which the infrastructure's is decided by type
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
 
+from skystream.alerts.enriched import BadEnrichedRecord, EnrichedRecord
 from skystream.alerts.schema_files import RegistryUnavailable
 from skystream.domain.records import KafkaRecord
+from skystream.features.columns import row_problem
 from skystream.ports import RecordProducer
 from skystream.streams.producer import ProduceError
 
@@ -53,6 +57,33 @@ def describe(exc: BaseException) -> str:
     except Exception:  # an exception's own __str__ must not fail the batch
         text = "(no message)"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def read_enriched(records: Sequence[KafkaRecord], stage: str
+                  ) -> tuple[list[tuple[KafkaRecord, EnrichedRecord]], list[tuple[KafkaRecord, str]]]:
+    """``alerts-enriched`` records as enriched records, and those refused with why (for the dead-letter topic).
+
+    A consumer of ``alerts-enriched`` defends itself rather than trust its input: a record that does not
+    parse, or whose objects row SQLite or the stores cannot hold (an id beyond 64 bits, written by an older
+    ingest), is refused alone so the rest of its batch goes on; a failure of the infrastructure raises.
+    ``stage`` names the consumer in the reason ("match failed: ...")."""
+    read: list[tuple[KafkaRecord, EnrichedRecord]] = []
+    refused: list[tuple[KafkaRecord, str]] = []
+    for record in records:
+        try:
+            enriched = EnrichedRecord.from_bytes(record.value)
+            problem = row_problem(enriched.objects)
+        except BadEnrichedRecord as exc:
+            problem = exc.reason
+        except Exception as exc:  # whatever else one record raises is that record's, not the batch's
+            if is_infrastructure(exc):
+                raise
+            problem = f"{stage} failed: {describe(exc)}"
+        if problem:
+            refused.append((record, problem))
+        else:
+            read.append((record, enriched))
+    return read, refused
 
 
 class DeadLetters:

@@ -10,6 +10,7 @@ from skystream.services.api_quota import ApiQuota, HourlyLimits
 from skystream.services.cone import ConeSearch
 from skystream.services.filter_records import FilterRecords
 from skystream.services.filters import FilterLimits, FilterService
+from skystream.services.history import HistoryLimits, HistoryService
 from skystream.services.objects import ObjectReads
 from skystream.services.sherlock import SherlockContext
 from skystream.services.stream_access import StreamAccess, StreamEndpoint
@@ -31,6 +32,7 @@ from skystream.wiring import (
     watchlists,
     watchmaps,
 )
+from skystream.wiring.history import history_engine
 from skystream.wiring.kafka import acls, default_producer, topic_reader, topics
 from skystream.wiring.matching import joins, matcher
 
@@ -111,3 +113,9 @@ def annotations_topic() -> str:
 @per_settings
 def filter_records(cfg: Settings) -> FilterRecords:
     return FilterRecords(filters(), topic_reader())
+
+
+@per_settings
+def history_service(cfg: Settings) -> HistoryService:
+    return HistoryService(history_engine(), rates=rates(),
+                          limits=HistoryLimits(deadline_s=cfg.history_deadline_s, per_minute=cfg.run_now_per_minute))

@@ -1,0 +1,207 @@
+"""The history's writer: bytes per alert, alerts per second on one core, files per night.
+
+Alerts from the generator go through ingest's pure part (``services.ingest.enrich``); their full alerts are
+archived as ingest archives them (``storage.archive.AlertArchive``, one object per 500) in moto's in-process
+S3; the enriched records (pointers, not alerts) then go through the real writer service
+(``services.history_writer.HistoryWriterService`` with ``storage.history_lake.HistoryLake``) in batches.
+
+1. **Bytes per alert**: each table's Parquet bytes (zstd) divided by the alerts written, and the total.
+   Baseline in the same run: the enriched record's bytes (what ``alerts-enriched`` carries per alert) and the
+   archived member's (the full alert, gzip'd wire form).
+2. **Throughput** (CPU seconds of this process, one thread for DuckDB): the whole service per batch, and its
+   parts measured apart on the same records: decoding the enriched records, reading the full alerts back
+   from the archive, building the rows, writing the three Parquet files (no S3). The ratio is the service's
+   rate against decoding alone.
+3. **Files per night**: the writer makes one file per (table, night) per batch. Measured: the alerts written
+   in batches of ``--batch`` give that many files per table, and ``skystream history compact`` makes them one.
+   Computed for Rubin's rate (10 million alerts a night): batches close at 10,000 records or 300 s, whichever
+   first (the template's trigger).
+
+    .venv/bin/python benchmarks/history_write.py [--alerts N] [--batch B] [--quick]
+
+Human-readable figures, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
+
+from moto import mock_aws
+
+from skystream.local.aws_endpoint import LOCAL_CREDENTIALS
+from skystream.local.stack import local_template
+
+# The functions' environment as the template sets it (nothing listens at the broker: no Kafka here); S3 is moto's.
+os.environ.update({**LOCAL_CREDENTIALS, **local_template("127.0.0.1:1").environment})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from skystream import aws
+from skystream.alerts.enriched import EnrichedRecord
+from skystream.alerts.wire import decode_alert, encode_alert
+from skystream.devtools.generator import generate_alerts
+from skystream.domain.objects import AlertToArchive
+from skystream.domain.records import KafkaRecord
+from skystream.history.parquet import write_parquet
+from skystream.history.rows import BatchRows, alert_rows
+from skystream.history.schema import HISTORY_TABLES
+from skystream.services.history_compaction import HistoryCompaction
+from skystream.services.history_writer import HistoryWriterService
+from skystream.services.ingest import enrich
+from skystream.storage.archive import AlertArchive, pack_alerts
+from skystream.storage.history_lake import HistoryLake
+
+BUCKET = "bench-history"
+RUBIN_ALERTS_PER_NIGHT = 10_000_000
+RUBIN_NIGHT_HOURS = 10
+TEMPLATE_BATCH, TEMPLATE_WINDOW_S = 10_000, 300
+
+
+class NoDeadLetters:
+    def send(self, record: KafkaRecord, reason: str, stage: str) -> str:
+        raise AssertionError(f"the benchmark's records are all good: {record.position}: {reason}")
+
+    def flush(self) -> None:
+        pass
+
+
+def _cpu(fn) -> tuple[float, object]:
+    start = time.process_time()
+    out = fn()
+    return time.process_time() - start, out
+
+
+def run(alerts_count: int, batch: int) -> dict[str, object]:
+    decoded_alerts = [decode_alert(encode_alert(a)) for a in generate_alerts(alerts_count, seed=71)]
+    alerts = [d.alert for d in decoded_alerts]
+    with mock_aws():
+        aws.reset_clients()
+        aws._client.cache_clear()
+        aws.client("s3").create_bucket(Bucket=BUCKET)
+        archive = AlertArchive(BUCKET)
+        records: list[KafkaRecord] = []
+        member_bytes = 0
+        for start in range(0, len(alerts), 500):  # as ingest archives: one object per batch of 500
+            chunk = alerts[start:start + 500]
+            entries = [AlertToArchive("11.1", wire=d.without_cutouts) for d in decoded_alerts[start:start + 500]]
+            member_bytes += len(pack_alerts(entries).body)
+            pointers = archive.put_batch(entries)
+            for a, p in zip(chunk, pointers, strict=True):
+                value = enrich(a, "11.1").model_copy(update={"alert": None, "alert_pointer": p}).to_bytes()
+                records.append(KafkaRecord("alerts-enriched", 0, len(records), value))
+        enriched_bytes = sum(len(r.value) for r in records)
+
+        with tempfile.TemporaryDirectory() as cache:
+            lake = HistoryLake(BUCKET, cache)
+            service = HistoryWriterService(lake, archive, NoDeadLetters())
+            batches = [records[i:i + batch] for i in range(0, len(records), batch)]
+            # warm up imports and the first DuckDB connection outside the timing
+            HistoryWriterService(HistoryLake(BUCKET + "-warm", cache, s3=_NullS3()), archive,
+                                 NoDeadLetters()).process(records[:20])
+            service_s = 0.0
+            for b in batches:
+                seconds, _ = _cpu(lambda b=b: service.process(b))
+                service_s += seconds
+            sizes = {name: sum(f.size for f in lake.files(name)) for name in HISTORY_TABLES}
+            files_before = {name: len(lake.files(name)) for name in HISTORY_TABLES}
+            nights = {name: len(lake.nights(name)) for name in HISTORY_TABLES}
+
+            # the parts, apart, on the same records
+            decode_s, decoded = _cpu(lambda: [EnrichedRecord.from_bytes(r.value) for r in records])
+            read_s, fulls = _cpu(lambda: archive.get_many([e.alert_pointer for e in decoded]))
+            def build() -> BatchRows:
+                out = BatchRows()
+                for e in decoded:
+                    out.add(alert_rows(e.objects, fulls[e.alert_pointer][0]))
+                return out
+            rows_s, built = _cpu(build)
+            rows = {name: built.count(name) for name in HISTORY_TABLES}
+
+            def write_all() -> None:
+                with tempfile.TemporaryDirectory() as out:
+                    for i, ((table, _night), table_rows) in enumerate(built.by_file.items()):
+                        write_parquet(HISTORY_TABLES[table], table_rows, os.path.join(out, f"{i}.parquet"))
+            parquet_s, _ = _cpu(write_all)
+
+            compact_s, report = _cpu(lambda: HistoryCompaction(lake).compact())
+            files_after = {name: len(lake.files(name)) for name in HISTORY_TABLES}
+            sizes_after = {name: sum(f.size for f in lake.files(name)) for name in HISTORY_TABLES}
+    aws.reset_clients()
+    aws._client.cache_clear()
+
+    n = len(alerts)
+    per_alert = {name: sizes[name] / n for name in HISTORY_TABLES}
+    per_alert_total = sum(per_alert.values())
+    rate = n / service_s
+    decode_rate = n / decode_s
+    alerts_per_s_rubin = RUBIN_ALERTS_PER_NIGHT / (RUBIN_NIGHT_HOURS * 3600)
+    per_call = min(TEMPLATE_BATCH, alerts_per_s_rubin * TEMPLATE_WINDOW_S)
+    rubin_files = math.ceil(RUBIN_ALERTS_PER_NIGHT / per_call)
+    rubin_file_mb = per_call * per_alert_total / 1e6
+
+    print(f"history write: {n} alerts ({rows['forced_photometry']} new forced points), batches of {batch}; "
+          f"python {platform.python_version()}, {platform.machine()}")
+    print("\n1. bytes per alert (Parquet, zstd)")
+    for name in HISTORY_TABLES:
+        print(f"   {name:18s} {per_alert[name]:8.0f} B  ({sizes[name] / 1e6:.2f} MB, {rows[name]} rows)")
+    print(f"   {'total':18s} {per_alert_total:8.0f} B")
+    print(f"   baseline: the enriched record {enriched_bytes / n:.0f} B, the archived full alert {member_bytes / n:.0f} B "
+          f"per alert; the history is {per_alert_total / (member_bytes / n):.2f}x the archive")
+    print(f"   after compaction: {sum(sizes_after.values()) / n:.0f} B per alert")
+    print("\n2. throughput, one core (CPU seconds of this process)")
+    print(f"   writer service, whole batches:   {rate:9.0f} alerts/s")
+    print(f"   decode enriched records alone:   {decode_rate:9.0f} alerts/s  (baseline; service = "
+          f"{rate / decode_rate:.2f}x of it)")
+    print(f"   archive read (full alerts):      {n / read_s:9.0f} alerts/s")
+    print(f"   rows of the three tables:        {n / rows_s:9.0f} alerts/s")
+    print(f"   three Parquet files (no S3):     {n / parquet_s:9.0f} alerts/s")
+    print(f"   compaction of everything:        {n / compact_s:9.0f} alerts/s")
+    print("\n3. files per night")
+    print(f"   measured: {len(batches)} batches of {batch} over {nights['objects_history']} night(s) -> "
+          + ", ".join(f"{k} {v}" for k, v in files_before.items()) + " files; after compaction "
+          + ", ".join(f"{k} {v}" for k, v in files_after.items()))
+    print(f"   Rubin ({RUBIN_ALERTS_PER_NIGHT / 1e6:.0f} M alerts in {RUBIN_NIGHT_HOURS} h, {alerts_per_s_rubin:.0f}/s): "
+          f"a call holds {per_call:.0f} alerts -> {rubin_files} files per table a night, "
+          f"{rubin_file_mb:.1f} MB each on average (all tables); after compaction 1 per table "
+          f"({RUBIN_ALERTS_PER_NIGHT * per_alert_total / 1e9:.1f} GB a night)")
+    return {"alerts": n, "batch": batch, "bytes_per_alert": {k: round(v, 1) for k, v in per_alert.items()},
+            "bytes_per_alert_total": round(per_alert_total, 1), "enriched_bytes_per_alert": round(enriched_bytes / n, 1),
+            "archive_bytes_per_alert": round(member_bytes / n, 1), "writer_alerts_per_s": round(rate, 1),
+            "decode_alerts_per_s": round(decode_rate, 1), "ratio_vs_decode": round(rate / decode_rate, 3),
+            "archive_read_alerts_per_s": round(n / read_s, 1), "rows_alerts_per_s": round(n / rows_s, 1),
+            "parquet_alerts_per_s": round(n / parquet_s, 1), "compaction_alerts_per_s": round(n / compact_s, 1),
+            "files_before": files_before, "files_after": files_after, "compacted_nights": len(report.compacted),
+            "rubin_files_per_table_night": rubin_files, "rubin_mb_per_file": round(rubin_file_mb, 2)}
+
+
+class _NullS3:
+    """Swallows the warm-up batch's requests."""
+
+    def put_object(self, **_: object) -> dict:
+        return {}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--alerts", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=1000, help="records per writer call (the template: 10,000)")
+    parser.add_argument("--quick", action="store_true", help="1,000 alerts in batches of 250")
+    args = parser.parse_args()
+    if args.quick:
+        args.alerts, args.batch = 1000, 250
+    result = run(args.alerts, args.batch)
+    print(json.dumps({"benchmark": "history_write", "baseline": "decoding the enriched records alone", **result}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
