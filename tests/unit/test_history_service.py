@@ -9,15 +9,20 @@ import time
 from typing import Any
 
 import pytest
+import sqlglot
 from fakes import MemoryHistory, MemoryRates
 
 from skystream.domain.errors import BadRequest, HistoryQueryFailed, RateLimited
 from skystream.domain.filters import StoredFilter
 from skystream.domain.sky import pixel_of
+from skystream.filters.compiler import compiled_filter
+from skystream.history import queries
+from skystream.history.dialects import history_sql
 from skystream.services.history import (
     BACKTEST_WARN_SHARE,
     HistoryLimits,
     HistoryService,
+    NightResult,
     flood_warnings,
     night_end_mjd,
 )
@@ -80,8 +85,6 @@ def test_the_flood_warning_names_each_night_above_the_share(lake: Any) -> None:
 
 
 def test_the_warning_is_strictly_above_the_share() -> None:
-    from skystream.services.history import NightResult
-
     at = NightResult(night=1, alerts=1, objects=1, total=int(1 / BACKTEST_WARN_SHARE))
     above = NightResult(night=2, alerts=2, objects=2, total=int(1 / BACKTEST_WARN_SHARE))
     assert [w.split(":")[0] for w in flood_warnings([at, above])] == ["night 2"]
@@ -148,28 +151,48 @@ def test_a_backtest_stops_at_the_request_deadline_and_says_so(lake: Any, monkeyp
     assert time.monotonic() - started < 1.5  # 4 nights x 2 queries x 0.3 s would be 2.4 s
 
 
-class LowerCaseNames:
-    """An engine answering as Athena does through Glue: every column name in lower case."""
+class Watched:
+    """The DuckDB engine, keeping the statements it is given; ``lower`` answers as Athena does through Glue:
+    every column name in lower case."""
 
-    def __init__(self, engine: DuckDbHistory):
+    def __init__(self, engine: DuckDbHistory, *, lower: bool = False):
         self.engine = engine
         self.dialect = engine.dialect
+        self.lower = lower
+        self.statements: list[str] = []
 
     def nights(self) -> list[int]:
         return self.engine.nights()
 
     def query(self, sql: str, *, time_limit_s: float) -> list[dict[str, Any]]:
-        return [{k.lower(): v for k, v in row.items()} for row in self.engine.query(sql, time_limit_s=time_limit_s)]
+        self.statements.append(sql)
+        rows = self.engine.query(sql, time_limit_s=time_limit_s)
+        return [{k.lower(): v for k, v in row.items()} for row in rows] if self.lower else rows
 
 
 def test_rows_keep_the_filters_and_schemas_spelling_whatever_case_the_engine_answers_in(lake: Any) -> None:
     history, _rows = lake
     history.append("detections", 61004, [{"diaSourceId": 1, "diaObjectId": 1000, "midpointMjdTai": 61004.1,
                                           "band": "g", "psfFlux": 12.5}], name="d")
-    svc = HistoryService(LowerCaseNames(DuckDbHistory(history, threads=1)), rates=MemoryRates(),
+    svc = HistoryService(Watched(DuckDbHistory(history, threads=1), lower=True), rates=MemoryRates(),
                          limits=HistoryLimits(deadline_s=20.0, per_minute=100))
     f = _filter("objects.nDiaSources > 50", selected="objects.diaObjectId, objects.nDiaSources AS nSources")
     assert set(svc.run_all(1, f, limit=5).rows[0]) == {"diaObjectId", "nSources"}
     assert set(svc.backtest(1, f, nights=1, sample=1).nights[0].sample[0]) == {"diaObjectId", "nSources"}
     detection = svc.lightcurve(1000)["detections"][0]
     assert detection["diaSourceId"] == 1 and detection["midpointMjdTai"] == 61004.1 and "diasourceid" not in detection
+
+
+def test_runs_over_every_object_and_lightcurves_read_only_the_nights_the_history_holds(lake: Any) -> None:
+    history, _rows = lake
+    engine = Watched(DuckDbHistory(history, threads=1))
+    svc = HistoryService(engine, rates=MemoryRates(), limits=HistoryLimits(deadline_s=20.0, per_minute=100))
+    unbounded = _service(history).run_all(1, _filter("objects.nDiaSources > 50"), limit=1000).rows
+    assert svc.run_all(1, _filter("objects.nDiaSources > 50"), limit=1000).rows == unbounded
+    svc.lightcurve(1000)
+    assert all('"night" BETWEEN 61001 AND 61004' in sql for sql in engine.statements)
+    # the bounded statements are Athena's too: they parse in Trino's dialect
+    translated = history_sql(compiled_filter(_filter("objects.nDiaSources > 50")), "trino", now_mjd=61000.0)
+    for sql in (queries.latest_rows(translated, "trino", limit=10, offset=0, nights=(61001, 61004)),
+                *queries.lightcurve("trino", 1000, (61001, 61004))):
+        assert "BETWEEN 61001 AND 61004" in sqlglot.parse_one(sql, read="trino").sql(dialect="trino")

@@ -81,10 +81,18 @@ def _night_objects(dialect: Dialect, night: int) -> str:
     return f"(SELECT * FROM {ranked} AS r WHERE r.\"history_rank\" = 1)"
 
 
-def latest_rows(h: HistorySql, dialect: Dialect, *, limit: int, offset: int) -> str:
+def _within(nights: tuple[int, int] | None) -> str:
+    """A condition on the partition column: Athena's partition projection then lists only those nights'
+    prefixes rather than every night of the projection's range (10,001)."""
+    return "TRUE" if nights is None else f't."night" BETWEEN {int(nights[0])} AND {int(nights[1])}'
+
+
+def latest_rows(h: HistorySql, dialect: Dialect, *, limit: int, offset: int,
+                nights: tuple[int, int] | None = None) -> str:
     """The filter over the latest row of every object (newest alertMjdTai, then diaSourceId), paged in the
-    filter's own order (then by diaObjectId, so pages neither overlap nor skip)."""
-    objects = _objects_select(dialect, _latest_objects(dialect))
+    filter's own order (then by diaObjectId, so pages neither overlap nor skip). ``nights`` (first, last):
+    the nights the history holds, to bound what the engine lists."""
+    objects = _objects_select(dialect, _latest_objects(dialect, _within(nights)))
     return f'WITH "objects" AS ({objects}) {_page(h.rows_sql, dialect, limit, offset)}'
 
 
@@ -104,17 +112,19 @@ def night_sample(h: HistorySql, dialect: Dialect, night: int, sample: int) -> st
     return f'WITH "objects" AS ({objects}) {_page(h.rows_sql, dialect, sample)}'
 
 
-def _table_rows(table: HistoryTable, dialect: Dialect, dia_object_id: int) -> str:
+def _table_rows(table: HistoryTable, dialect: Dialect, dia_object_id: int, nights: tuple[int, int] | None) -> str:
     columns = ", ".join(f"r.{quote(c, dialect)}" for c in table.column_names)
-    ranked = _ranked(table, f't."diaObjectId" = CAST({int(dia_object_id)} AS BIGINT)', dialect)
+    ranked = _ranked(table, f't."diaObjectId" = CAST({int(dia_object_id)} AS BIGINT) AND {_within(nights)}', dialect)
     key = ", ".join(f"r.{quote(c, dialect)}" for c in table.unique_key)
     return (f"SELECT {columns} FROM {ranked} AS r WHERE r.\"history_rank\" = 1 "
             f"ORDER BY r.\"midpointMjdTai\", {key}")
 
 
-def lightcurve(dialect: Dialect, dia_object_id: int) -> tuple[str, str]:
-    """(detections, forced photometry) of one object, each row once, oldest first."""
-    return _table_rows(DETECTIONS, dialect, dia_object_id), _table_rows(FORCED_PHOTOMETRY, dialect, dia_object_id)
+def lightcurve(dialect: Dialect, dia_object_id: int, nights: tuple[int, int] | None = None) -> tuple[str, str]:
+    """(detections, forced photometry) of one object, each row once, oldest first (``nights``: as for
+    :func:`latest_rows`)."""
+    return (_table_rows(DETECTIONS, dialect, dia_object_id, nights),
+            _table_rows(FORCED_PHOTOMETRY, dialect, dia_object_id, nights))
 
 
 def _separation_sql(ra: float, decl: float, dialect: Dialect) -> str:

@@ -123,10 +123,11 @@ class HistoryService:
         now_mjd = make_mjdnow(self.clock)()  # the matcher's own clock reading
         translated = history_sql(compiled_filter(f), self.engine.dialect, now_mjd=now_mjd)
         # One row more than asked says whether more matched.
-        sql = queries.latest_rows(translated, self.engine.dialect, limit=limit + 1, offset=offset)
+        held = self.engine.nights()
+        sql = queries.latest_rows(translated, self.engine.dialect, limit=limit + 1, offset=offset, nights=span(held))
         rows = self.engine.query(sql, time_limit_s=self._left(deadline, "the filter ran"))
         return HistoryRun(rows=named(rows[:limit], translated.output_columns), truncated=len(rows) > limit,
-                          nights=len(self.engine.nights()), elapsed_s=time.monotonic() - started)
+                          nights=len(held), elapsed_s=time.monotonic() - started)
 
     def backtest(self, user_id: int, f: StoredFilter, *, nights: int, sample: int = 5) -> Backtest:
         """Per night, newest first, over the last ``nights`` nights the history holds."""
@@ -156,12 +157,18 @@ class HistoryService:
     def lightcurve(self, dia_object_id: int) -> dict[str, list[dict[str, Any]]]:
         """Every detection and forced measurement of the object in the history, oldest first (empty lists
         for an object the history does not hold)."""
-        detections_sql, forced_sql = queries.lightcurve(self.engine.dialect, dia_object_id)
+        detections_sql, forced_sql = queries.lightcurve(self.engine.dialect, dia_object_id,
+                                                        span(self.engine.nights()))
         deadline = time.monotonic() + self.limits.deadline_s
         detections = self.engine.query(detections_sql, time_limit_s=self._left(deadline, "detections were read"))
         forced = self.engine.query(forced_sql, time_limit_s=self._left(deadline, "forced photometry was read"))
         return {"detections": named(detections, DETECTIONS.column_names),
                 "forced_photometry": named(forced, FORCED_PHOTOMETRY.column_names)}
+
+
+def span(nights: Sequence[int]) -> tuple[int, int] | None:
+    """(first, last) of the nights the history holds, to bound what the engine lists; None when it holds none."""
+    return (min(nights), max(nights)) if nights else None
 
 
 def named(rows: list[dict[str, Any]], names: Sequence[str]) -> list[dict[str, Any]]:
