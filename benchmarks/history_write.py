@@ -16,6 +16,13 @@ S3; the enriched records (pointers, not alerts) then go through the real writer 
    in batches of ``--batch`` give that many files per table, and ``skystream history compact`` makes them one.
    Computed for Rubin's rate (10 million alerts a night): batches close at 10,000 records or 300 s, whichever
    first (the template's trigger).
+4. **A month at Rubin's rate, priced** (the prices of ``benchmarks/cost.py``; Lambda $0.0000166667 per
+   GB-second, Athena $5 per TB scanned, 10 MB minimum a query): S3 storage (the history stays in Standard: the
+   bucket's Glacier rule covers ``alerts/`` only), PUTs of the writer's files and compaction's, the writer's
+   Lambda time at the rate measured here (one core: a 1,769 MB function has one vCPU), and what one query
+   scans: the bytes of the columns it reads, measured per column in the compacted ``objects_history`` files
+   (Parquet is columnar: Athena reads only those), for a filter reading three columns plus the three that
+   rank an object's rows (run over every object) over a month and a year, and over one night (a backtest).
 
     .venv/bin/python benchmarks/history_write.py [--alerts N] [--batch B] [--quick]
 
@@ -60,7 +67,16 @@ from skystream.services.ingest import enrich
 from skystream.storage.archive import AlertArchive, pack_alerts
 from skystream.storage.history_lake import HistoryLake
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cost import NIGHTS, PRICES
+
 BUCKET = "bench-history"
+LAMBDA_GB_SECOND = 0.0000166667  # x86, us-east-1
+WRITER_MEMORY_GB = 1769 / 1024  # the template's HistoryWriterFunction
+ATHENA_PER_TB = 5.0
+ATHENA_MIN_BYTES = 10 * 1024**2
+TYPICAL_FILTER_COLUMNS = ("nDiaSources", "r_psfFluxMean", "decl")  # what a typical filter reads
+RANKING_COLUMNS = ("diaObjectId", "alertMjdTai", "diaSourceId")  # what "the latest row of every object" reads
 RUBIN_ALERTS_PER_NIGHT = 10_000_000
 RUBIN_NIGHT_HOURS = 10
 TEMPLATE_BATCH, TEMPLATE_WINDOW_S = 10_000, 300
@@ -135,6 +151,7 @@ def run(alerts_count: int, batch: int) -> dict[str, object]:
             compact_s, report = _cpu(lambda: HistoryCompaction(lake).compact())
             files_after = {name: len(lake.files(name)) for name in HISTORY_TABLES}
             sizes_after = {name: sum(f.size for f in lake.files(name)) for name in HISTORY_TABLES}
+            column_bytes = _column_bytes(lake.local_dir("objects_history"))
     aws.reset_clients()
     aws._client.cache_clear()
 
@@ -173,7 +190,8 @@ def run(alerts_count: int, batch: int) -> dict[str, object]:
           f"a call holds {per_call:.0f} alerts -> {rubin_files} files per table a night, "
           f"{rubin_file_mb:.1f} MB each on average (all tables); after compaction 1 per table "
           f"({RUBIN_ALERTS_PER_NIGHT * per_alert_total / 1e9:.1f} GB a night)")
-    return {"alerts": n, "batch": batch, "bytes_per_alert": {k: round(v, 1) for k, v in per_alert.items()},
+    priced = _monthly(sum(sizes_after.values()) / n, rate, rubin_files, {c: b / n for c, b in column_bytes.items()})
+    return {**priced, "alerts": n, "batch": batch, "bytes_per_alert": {k: round(v, 1) for k, v in per_alert.items()},
             "bytes_per_alert_total": round(per_alert_total, 1), "enriched_bytes_per_alert": round(enriched_bytes / n, 1),
             "archive_bytes_per_alert": round(member_bytes / n, 1), "writer_alerts_per_s": round(rate, 1),
             "decode_alerts_per_s": round(decode_rate, 1), "ratio_vs_decode": round(rate / decode_rate, 3),
@@ -181,6 +199,58 @@ def run(alerts_count: int, batch: int) -> dict[str, object]:
             "parquet_alerts_per_s": round(n / parquet_s, 1), "compaction_alerts_per_s": round(n / compact_s, 1),
             "files_before": files_before, "files_after": files_after, "compacted_nights": len(report.compacted),
             "rubin_files_per_table_night": rubin_files, "rubin_mb_per_file": round(rubin_file_mb, 2)}
+
+
+def _column_bytes(directory: str) -> dict[str, int]:
+    """Compressed bytes of each column over the files (Parquet's own metadata: what a columnar reader reads)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        found = con.execute("SELECT path_in_schema, sum(total_compressed_size) FROM parquet_metadata(?) GROUP BY 1",
+                            [os.path.join(directory, "*", "*.parquet")]).fetchall()
+    finally:
+        con.close()
+    return {str(name): int(size) for name, size in found}
+
+
+def _monthly(bytes_per_alert: float, writer_alerts_per_s: float, files_per_table_night: int,
+             column_bytes_per_alert: dict[str, float]) -> dict[str, float]:
+    """Section 4: a month (``NIGHTS`` nights of ``RUBIN_ALERTS_PER_NIGHT``) priced, and what queries scan."""
+    month_alerts = RUBIN_ALERTS_PER_NIGHT * NIGHTS
+    tables = len(HISTORY_TABLES)
+    gb_month = month_alerts * bytes_per_alert / 1024**3
+    storage_first, storage_year = gb_month * PRICES["s3_standard_gb_month"], 12 * gb_month * PRICES["s3_standard_gb_month"]
+    puts = (files_per_table_night + 1) * tables * NIGHTS  # the writer's files, then one compacted file a table a night
+    gets = files_per_table_night * tables * NIGHTS  # compaction reads each file once
+    put_cost = puts * PRICES["s3_put_per_1000"] / 1000 + gets * PRICES["s3_get_per_1000"] / 1000
+    lambda_cost = month_alerts / writer_alerts_per_s * WRITER_MEMORY_GB * LAMBDA_GB_SECOND
+    filter_bytes = sum(column_bytes_per_alert.get(c, 0.0) for c in TYPICAL_FILTER_COLUMNS)
+    rank_bytes = sum(column_bytes_per_alert.get(c, 0.0) for c in RANKING_COLUMNS)
+
+    def query(alerts: int, per_alert: float) -> tuple[float, float]:
+        scanned = max(alerts * per_alert, ATHENA_MIN_BYTES)
+        return scanned / 1e9, scanned / 1e12 * ATHENA_PER_TB
+
+    run_month, run_month_cost = query(month_alerts, filter_bytes + rank_bytes)
+    run_year, run_year_cost = query(12 * month_alerts, filter_bytes + rank_bytes)
+    night_gb, night_cost = query(RUBIN_ALERTS_PER_NIGHT, filter_bytes + column_bytes_per_alert.get("diaSourceId", 0.0))
+    print(f"\n4. a month at {RUBIN_ALERTS_PER_NIGHT / 1e6:.0f} M alerts a night, {NIGHTS} nights (prices of cost.py)")
+    print(f"   S3 storage: {gb_month:,.0f} GB added a month (compacted): ${storage_first:,.2f} the first month, "
+          f"${storage_year:,.2f} a month once a year is kept (it grows by ${storage_first:,.2f} a month)")
+    print(f"   S3 requests: {puts:,} PUTs and {gets:,} GETs (writer + compaction): ${put_cost:,.2f}")
+    print(f"   writer Lambda: {month_alerts / writer_alerts_per_s / 3600:,.0f} hours at {writer_alerts_per_s:.0f} "
+          f"alerts/s x {WRITER_MEMORY_GB:.2f} GB: ${lambda_cost:,.2f}")
+    print(f"   Athena, a filter on {', '.join(TYPICAL_FILTER_COLUMNS)} ({filter_bytes:.1f} B an alert; ranking "
+          f"{rank_bytes:.1f} B more): run over every object on a month {run_month:,.1f} GB (${run_month_cost:,.3f}), "
+          f"on a year {run_year:,.1f} GB (${run_year_cost:,.2f}); a one-night backtest {night_gb:,.2f} GB "
+          f"(${night_cost:,.4f})")
+    print(f"   total for the month, without queries: ${storage_first + put_cost + lambda_cost:,.2f}")
+    return {"gb_per_month": round(gb_month, 1), "storage_first_month_usd": round(storage_first, 2),
+            "storage_after_a_year_usd": round(storage_year, 2), "s3_requests_usd": round(put_cost, 2),
+            "writer_lambda_usd": round(lambda_cost, 2), "filter_bytes_per_alert": round(filter_bytes, 2),
+            "ranking_bytes_per_alert": round(rank_bytes, 2), "athena_run_all_month_usd": round(run_month_cost, 4),
+            "athena_run_all_year_usd": round(run_year_cost, 3), "athena_backtest_night_usd": round(night_cost, 5)}
 
 
 class _NullS3:
