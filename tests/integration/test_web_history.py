@@ -155,13 +155,13 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
         page.get_by_label("every object in the history").check()
         page.get_by_role("button", name="Run now").click()
         outcome = page.locator(".outcome")
-        expect(outcome).to_contain_text(f"Over every object the history holds ({nights} night(s)): rows 1–100, more on the next page")
+        expect(outcome).to_contain_text(f"Over every object the history holds ({nights} night(s)): rows 1–100 (more on the next page), in")
         rows = outcome.locator("table tbody tr")
         expect(rows).to_have_count(100)
         first = {int(t) for t in outcome.locator("table tbody td:first-child a").all_inner_texts()}
         _shot(page, tmp_path, "run-over-history")
         page.get_by_role("button", name="Next page").click()
-        expect(outcome).to_contain_text(f"rows 101–{len(expected)}, the last page")
+        expect(outcome).to_contain_text(f"rows 101–{len(expected)} (the last page), in")
         expect(rows).to_have_count(len(expected) - 100)
         second = {int(t) for t in outcome.locator("table tbody td:first-child a").all_inner_texts()}
         assert first | second == expected and not first & second
@@ -177,20 +177,25 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
 
         # An object's whole history beside its lightcurve.
         counts: dict[int, int] = {}
+        forced: dict[int, int] = {}
         for a in alerts:
-            counts[a["diaObject"]["diaObjectId"]] = counts.get(a["diaObject"]["diaObjectId"], 0) + 1
-        oid = max(counts, key=lambda k: counts[k])
-        assert counts[oid] == 3
+            oid = a["diaObject"]["diaObjectId"]
+            counts[oid] = counts.get(oid, 0) + 1
+            forced[oid] = forced.get(oid, 0) + len(alert_rows(objects_row(a), a).forced)
+        oid = max(forced, key=lambda k: forced[k])  # an object with forced photometry in the history too
+        assert counts[oid] == 3 and forced[oid] > 0
         page.goto(f"{site}/web/#/objects/{oid}")
         expect(page.get_by_role("heading", name=f"Object {oid}")).to_be_visible()
         expect(page.locator("svg.plot")).to_have_count(1)
         page.get_by_label("Show the whole history").check()
         whole = page.locator("[data-lightcurve=hlc] svg.plot")
         hist = client.get(f"/objects/{oid}?history=true")["history"]
-        assert len(hist["detections"]) == counts[oid]
+        assert (len(hist["detections"]), len(hist["forced_photometry"])) == (counts[oid], forced[oid])
         expect(whole.locator(".pt.det")).to_have_count(plottable(hist["detections"], magnitude=False))
         expect(whole.locator(".pt.forced")).to_have_count(plottable(hist["forced_photometry"], magnitude=False))
-        assert whole.locator(".pt.det").count() == counts[oid]
+        assert (whole.locator(".pt.det").count(), whole.locator(".pt.forced").count()) == (counts[oid], forced[oid])
+        expect(page.locator("[data-lightcurve=hlc]")).to_contain_text(
+            f"{counts[oid]} detection(s) and {forced[oid]} forced measurement(s)")
         expect(page.locator("[data-lightcurve=lc] svg.plot")).to_be_visible()  # the lite one stays beside it
         _shot(page, tmp_path, "object-history")
         page.get_by_label("Show the whole history").uncheck()

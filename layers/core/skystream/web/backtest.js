@@ -74,7 +74,7 @@ export function backtestResult(result, { nightsAsked, sampleTable }) {
         h("td", { class: "num", "data-col": "share" }, percent(n.share))))))),
     nights.map((n) => h("details", { class: "sample", "data-night": String(n.night), open: n === nights[0] && n.sample.length > 0 },
       h("summary", {}, `Night ${n.night}: ${n.sample.length} sample row(s)`),
-      n.sample.length ? sampleTable(n.sample, `Some of the filter's rows on night ${n.night}`)
+      n.sample.length ? sampleTable(n.sample, `Sample of night ${n.night}`)
         : h("p", { class: "empty" }, "Nothing matched that night."))),
   ];
 }

@@ -335,7 +335,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
     if (over === "all") {
       const range = result.count ? `rows ${offset + 1}–${offset + result.count}` : "no rows";
       summary = `Over every object the history holds (${result.nights} night(s)): ${range}`
-        + (result.truncated ? ", more on the next page" : offset ? ", the last page" : ", all that matched") + ` in ${result.elapsed_s} s.`;
+        + (result.truncated ? " (more on the next page)" : offset ? " (the last page)" : " (all that matched)") + `, in ${result.elapsed_s} s.`;
       const page = (to) => act(runButton, "Running…", () => runPage(over, sent, to));
       pager = h("div", { class: "buttons pager" },
         offset > 0 ? h("button", { type: "button", id: "run-previous", onclick: () => page(Math.max(0, offset - RUN_LIMIT)) }, "Previous page") : null,
