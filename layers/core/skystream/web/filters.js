@@ -333,7 +333,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
     let summary;
     let pager = null;
     if (over === "all") {
-      const range = result.count ? `rows ${offset + 1}–${offset + result.count}` : "no rows";
+      const range = result.count ? `rows ${offset + 1} to ${offset + result.count}` : "no rows";
       summary = `Over every object the history holds (${result.nights} night(s)): ${range}`
         + (result.truncated ? " (more on the next page)" : offset ? " (the last page)" : " (all that matched)") + `, in ${result.elapsed_s} s.`;
       const page = (to) => act(runButton, "Running…", () => runPage(over, sent, to));
