@@ -159,6 +159,7 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
         rows = outcome.locator("table tbody tr")
         expect(rows).to_have_count(100)
         first = {int(t) for t in outcome.locator("table tbody td:first-child a").all_inner_texts()}
+        page.locator(".history-choices").evaluate("e => e.scrollIntoView({block: 'start'})")  # the choices and the rows
         _shot(page, tmp_path, "run-over-history")
         page.get_by_role("button", name="Next page").click()
         expect(outcome).to_contain_text(f"rows 101 to {len(expected)} (the last page), in")

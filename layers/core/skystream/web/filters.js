@@ -435,7 +435,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
         h("label", {}, overRecent, " the newest objects"), h("label", {}, overAll, " every object in the history")),
       h("fieldset", { class: "inline" }, h("legend", {}, "Backtest"),
         h("label", { for: "bt-nights" }, "nights"), " ", nightsInput,
-        h("span", { class: "hint", id: "bt-help" }, " the history's newest nights, one by one"))),
+        h("span", { class: "hint", id: "bt-help" }, " newest of the history, one by one"))),
     formError,
     h("div", { class: "buttons" }, runButton, backtestButton, saveButton, deleteButton, streamLink, copyLink));
 
