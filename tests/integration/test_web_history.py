@@ -204,3 +204,35 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
     finally:
         context.close()
     assert failures == [], f"the page raised: {failures}"
+
+
+def test_the_backtest_chart_scales_bars_to_the_busiest_night_and_flags_only_nights_above_the_limit(
+    site: str, browser: Browser  # noqa: F811
+) -> None:
+    """backtest.js's own functions, run in the browser: a night with no alerts, one exactly at the limit, one above."""
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{site}/web/")
+        out = page.evaluate("""async () => {
+            const bt = await import("./backtest.js");
+            const nights = [{night: 3, alerts: 30, objects: 20, total: 200, share: 0.15, sample: []},
+                            {night: 2, alerts: 1, objects: 1, total: 100, share: 0.01, sample: []},
+                            {night: 1, alerts: 0, objects: 0, total: 0, share: 0, sample: []}];
+            const svg = bt.backtestChart(nights, 0.01, {width: 860});
+            const bars = [...svg.querySelectorAll("rect.bar.matched")];
+            const totals = [...svg.querySelectorAll("rect.bar.total")];
+            return {
+              percents: [bt.percent(0.303), bt.percent(0.01), bt.percent(0)],
+              matched: bars.map((b) => [Number(b.dataset.night), Number(b.getAttribute("width")), b.classList.contains("over")]),
+              totals: totals.map((b) => Number(b.getAttribute("width"))),
+              values: [...svg.querySelectorAll("text.value")].map((t) => t.textContent),
+            };
+        }""")
+    finally:
+        context.close()
+    assert out["percents"] == ["30.3%", "1.0%", "0.0%"]
+    plot_width = 860 - 110 - 230  # the chart's width less its margins (labels left, values right)
+    assert out["totals"] == [plot_width, plot_width / 2, 1]  # scaled to the busiest night; an empty night keeps a sliver
+    assert out["matched"] == [[3, plot_width * 30 / 200, True], [2, plot_width / 200, False], [1, 0, False]]
+    assert out["values"] == ["30 of 200 (15.0%)", "1 of 100 (1.0%)", "0 of 0 (0.0%)"]
