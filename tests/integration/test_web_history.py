@@ -105,6 +105,8 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
     user, token = UserStore().add("Ada", "ada@example.org")
     client = ApiClient(site, token)
     saved = client.post("/filters", {"name": "bright", **BRIGHT})["filter"]
+    _bob, bob_token = UserStore().add("Bob", "bob@example.org")
+    public = ApiClient(site, bob_token).post("/filters", {"name": "Bob's bright", "public": True, **BRIGHT})["filter"]
 
     context = browser.new_context(viewport={"width": 1366, "height": 860})
     context.set_default_timeout(WAIT_MS)
@@ -175,6 +177,19 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
         page.get_by_role("button", name="Run now").click()
         expect(page.locator(".form-error [role=alert]")).to_contain_text("The request was refused: ")
         expect(page.locator(".form-error")).to_contain_text("sherlock_classifications")
+
+        # Another user's public filter goes by its id (POST /filters/{id}/run?over=all, /backtest?nights=): same answers.
+        page.goto(f"{site}/web/#/filters/{public['filter_id']}")
+        expect(page.get_by_role("heading", name='Filter "Bob\'s bright"')).to_be_visible()
+        page.get_by_role("button", name="Backtest").click()
+        expect(shown).to_have_count(3)
+        assert shown.evaluate_all("""rows => rows.map(r => [Number(r.dataset.night),
+            ...["alerts", "objects", "total", "share"].map(c => r.querySelector(`[data-col=${c}]`).textContent)])""") == cells
+        page.get_by_label("every object in the history").check()
+        page.get_by_role("button", name="Run now").click()
+        expect(outcome).to_contain_text("rows 1 to 100 (more on the next page)")
+        page.get_by_role("button", name="Next page").click()
+        expect(rows).to_have_count(len(expected) - 100)
 
         # An object's whole history beside its lightcurve.
         counts: dict[int, int] = {}
