@@ -9,7 +9,7 @@ page by page (the rows are exactly the objects whose latest row matches, counted
 refused over the history when it joins a table the history does not keep (the API's words shown), and
 an object's whole history is drawn beside its lightcurve (points counted against the API's JSON).
 
-Screenshots go to the test's tmp_path and to build/screenshots/ (a copy of one run's is in docs/img/).
+Screenshots go to the test's tmp_path and to build/screenshots-history/ (a copy of one run's is in docs/img/).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from skystream.local.testing import EphemeralStack
 from skystream.storage.users import UserStore
 from skystream.wiring.history import history_lake
 
+# Beside test_web_page's screenshots, not among them: that test empties its directory when it starts.
+HISTORY_SCREENSHOTS = SCREENSHOTS.parent / "screenshots-history"
 NIGHTS = (60998, 60999, 61000)  # the newest nights of the generator's alerts (their objects' earlier alerts go back further)
 QUIET = NIGHTS[0]  # no synthetic object matches on this night: it stays under the flood limit
 SYNTHETIC = 700
@@ -86,8 +88,8 @@ def _latest_matching(rows: list[dict[str, Any]]) -> set[int]:
 
 def _shot(page: Page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=tmp_path / f"{name}.png", full_page=False)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / f"{name}.png", SCREENSHOTS / f"{name}.png")
+    HISTORY_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / f"{name}.png", HISTORY_SCREENSHOTS / f"{name}.png")
 
 
 @pytest.mark.timeout(120)
