@@ -3,6 +3,7 @@
 // public one. The checker's refusals are shown under the field they point at, with the line.
 
 import { api, ApiError } from "./api.js";
+import { backtestResult } from "./backtest.js";
 import { annotatorAliases, attachCompletion, schema } from "./complete.js";
 import { fmt, h, message, replace, rowsTable } from "./dom.js";
 
@@ -14,6 +15,7 @@ const OUTPUTS = [
   ["kafka_full", "kafka_full: + the whole alert"],
 ];
 const RUN_LIMIT = 100;
+const MAX_NIGHTS = 30; // the API's bound of a backtest (MAX_BACKTEST_NIGHTS)
 
 const isKafka = (output) => output && output.startsWith("kafka");
 
@@ -177,6 +179,11 @@ export async function filterEditor(ctx, { id, copyOf }) {
   const outcome = h("section", { class: "outcome", "aria-live": "polite", "aria-label": "Result" });
   const streamLink = h("a", { class: "button", href: id ? `#/filters/${id}/stream` : "#", hidden: !(current && current.topic) }, "Watch its stream");
   const runButton = h("button", { type: "button", id: "run", title: "Ctrl+Enter" }, "Run now");
+  const overRecent = h("input", { type: "radio", name: "over", id: "over-recent", value: "recent", checked: true });
+  const overAll = h("input", { type: "radio", name: "over", id: "over-all", value: "all" });
+  const backtestButton = h("button", { type: "button", id: "backtest" }, "Backtest");
+  const nightsInput = h("input", { type: "number", id: "bt-nights", min: "1", max: String(MAX_NIGHTS), step: "1", value: "3",
+    class: "small", "aria-describedby": "bt-help" });
   const saveButton = h("button", { type: "submit", id: "save", class: "primary", title: "Ctrl+S", hidden: readOnly },
     id ? "Save changes" : "Save");
   const deleteButton = h("button", { type: "button", class: "danger", hidden: !(id && own) }, "Delete");
@@ -313,15 +320,52 @@ export async function filterEditor(ctx, { id, copyOf }) {
     }
   }
 
-  const run = () => act(runButton, "Running…", async () => {
+  /** What a run or backtest sends: the text as it is, or (another user's public filter) the saved filter by id. */
+  const request = () => (readOnly ? null : { ...body(), name: body().name || "adhoc" });
+
+  /** Run now over the newest objects, or over every object of the history a page at a time (offset). */
+  async function runPage(over, sent, offset) {
     const result = readOnly
-      ? await api("POST", `/filters/${id}/run?limit=${RUN_LIMIT}`)
-      : await api("POST", "/filters/run", { ...body(), name: body().name || "adhoc", limit: RUN_LIMIT });
+      ? await api("POST", `/filters/${id}/run?limit=${RUN_LIMIT}&over=${over}` + (over === "all" ? `&offset=${offset}` : ""))
+      : await api("POST", "/filters/run", { ...sent, limit: RUN_LIMIT, over, ...(over === "all" ? { offset } : {}) });
     if (!ctx.current()) return;
-    const summary = `${result.count} match(es) among the ${result.objects_scanned} most recent objects`
-      + (result.truncated ? ` (the first ${result.count}; more matched)` : "") + ` in ${result.elapsed_s} s.`;
-    replace(outcome, h("h2", {}, "Run now"), message("ok", summary),
-      result.rows.length ? resultsTable(result.rows, "Matches") : h("p", { class: "empty" }, "Nothing matched."));
+    const more = result.truncated ? ` (the first ${result.count}; more matched)` : "";
+    let summary;
+    let pager = null;
+    if (over === "all") {
+      const range = result.count ? `rows ${offset + 1} to ${offset + result.count}` : "no rows";
+      summary = `Over every object the history holds (${result.nights} night(s)): ${range}`
+        + (result.truncated ? " (more on the next page)" : offset ? " (the last page)" : " (all that matched)") + `, in ${result.elapsed_s} s.`;
+      const page = (to) => act(runButton, "Running…", () => runPage(over, sent, to));
+      pager = h("div", { class: "buttons pager" },
+        offset > 0 ? h("button", { type: "button", id: "run-previous", onclick: () => page(Math.max(0, offset - RUN_LIMIT)) }, "Previous page") : null,
+        result.truncated ? h("button", { type: "button", id: "run-next", onclick: () => page(offset + result.count) }, "Next page") : null);
+    } else {
+      summary = `${result.count} match(es) among the ${result.objects_scanned} most recent objects${more} in ${result.elapsed_s} s.`;
+    }
+    replace(outcome, h("h2", {}, over === "all" ? "Run now over the history" : "Run now"),
+      message("ok", summary),
+      result.rows.length ? resultsTable(result.rows, "Matches") : h("p", { class: "empty" }, "Nothing matched."), pager);
+    outcome.scrollIntoView({ block: "start" });
+  }
+
+  // The pages of one run are of the text as it was run: editing meanwhile does not mix two filters' rows.
+  const run = () => act(runButton, "Running…", () => runPage(overAll.checked ? "all" : "recent", request(), 0));
+
+  const backtest = () => act(backtestButton, "Backtesting…", async () => {
+    const nights = Number(nightsInput.value);
+    if (!Number.isInteger(nights) || nights < 1 || nights > MAX_NIGHTS) {
+      nightsInput.setAttribute("aria-invalid", "true");
+      nightsInput.focus();
+      formError.replaceChildren(message("error", `Nights: give a whole number from 1 to ${MAX_NIGHTS} (you gave "${nightsInput.value}").`));
+      return;
+    }
+    nightsInput.removeAttribute("aria-invalid");
+    const result = readOnly
+      ? await api("POST", `/filters/${id}/backtest?nights=${nights}&sample=5`)
+      : await api("POST", "/filters/backtest", { ...request(), nights, sample: 5 });
+    if (!ctx.current()) return;
+    replace(outcome, backtestResult(result, { nightsAsked: nights, sampleTable: resultsTable }));
     outcome.scrollIntoView({ block: "start" });
   });
 
@@ -362,6 +406,7 @@ export async function filterEditor(ctx, { id, copyOf }) {
   });
 
   runButton.addEventListener("click", run);
+  backtestButton.addEventListener("click", backtest);
   deleteButton.addEventListener("click", remove);
   form.addEventListener("submit", (event) => { event.preventDefault(); if (!readOnly) save(); });
   form.addEventListener("keydown", (event) => {
@@ -385,8 +430,14 @@ export async function filterEditor(ctx, { id, copyOf }) {
         h("label", {}, onAlert, " on every new alert"), h("label", {}, onAnnotation, " when an annotation it joins arrives")),
       h("fieldset", {}, h("legend", {}, "Sharing"), h("label", {}, isPublic, " public (every user may run it and read its topic)")),
       field("byte_quota", "Daily byte quota of its topic (bytes)", quota)),
+    h("div", { class: "history-choices" },
+      h("fieldset", { class: "inline" }, h("legend", {}, "Run now over"),
+        h("label", {}, overRecent, " the newest objects"), h("label", {}, overAll, " every object in the history")),
+      h("fieldset", { class: "inline" }, h("legend", {}, "Backtest"),
+        h("label", { for: "bt-nights" }, "nights"), " ", nightsInput,
+        h("span", { class: "hint", id: "bt-help" }, " newest of the history, one by one"))),
     formError,
-    h("div", { class: "buttons" }, runButton, saveButton, deleteButton, streamLink, copyLink));
+    h("div", { class: "buttons" }, runButton, backtestButton, saveButton, deleteButton, streamLink, copyLink));
 
   const schemaPanel = tables ? schemaBrowser(tables, (text) => {
     const target = readOnly ? null : lastFocused;

@@ -8,7 +8,11 @@ import { BAND_COLOURS, BANDS, lightcurvePlot, lightcurvePoints, magnitude, plott
 
 const SUMMARY = ["ra", "decl", "glat", "nDiaSources", "firstDiaSourceMjdTai", "lastDiaSourceMjdTai", "latestR", "tns_name"];
 
-function lightcurveSection(points) {
+/**
+ * A lightcurve with its controls (flux or magnitude, bands) and its table. `key` keeps the ids and
+ * radio groups of two of them on one page apart (the lite lightcurve and the whole history's).
+ */
+function lightcurveSection(points, { key = "lc", heading = "Lightcurve", empty = "This object has no lightcurve points stored." } = {}) {
   const present = BANDS.filter((b) => points.some((p) => p.band === b));
   const others = [...new Set(points.map((p) => p.band))].filter((b) => !BANDS.includes(b));
   const bands = [...present, ...others];
@@ -32,7 +36,7 @@ function lightcurveSection(points) {
 
   const modes = h("fieldset", { class: "inline" }, h("legend", {}, "Show"),
     ...[["flux", "flux (nJy)"], ["mag", "magnitude (AB)"]].map(([value, text]) => h("label", {},
-      h("input", { type: "radio", name: "lc-mode", value, checked: value === mode,
+      h("input", { type: "radio", name: `${key}-mode`, value, checked: value === mode,
         onchange: () => { mode = value; draw(); } }), ` ${text}`)));
   const legend = h("fieldset", { class: "inline legend" }, h("legend", {}, "Bands"),
     ...bands.map((b) => h("label", {},
@@ -47,11 +51,53 @@ function lightcurveSection(points) {
       psfFluxErr: p.fluxErr, mag, magErr, reliability: p.reliability ?? null };
   });
   draw();
-  return h("section", { "aria-labelledby": "lc-title" }, h("h2", { id: "lc-title" }, "Lightcurve"),
+  return h("section", { "aria-labelledby": `${key}-title`, class: "lightcurve", "data-lightcurve": key },
+    h("h2", { id: `${key}-title` }, heading),
     points.length ? [h("div", { class: "plot-controls" }, modes, legend), holder,
       h("p", { class: "key" }, "● a detection (diaSource), □ forced photometry (diaForcedSource); bars: ±1σ. ", note),
       h("details", {}, h("summary", {}, "The lightcurve as a table"), rowsTable(rows, { caption: "Points, newest first" }))]
-      : message("info", "This object has no lightcurve points stored."));
+      : message("info", empty));
+}
+
+/**
+ * The "whole history" toggle: fetches GET /objects/{id}?history=true once, and draws every
+ * detection and forced measurement the history holds beside the lite lightcurve (which carries
+ * only what the latest alert brought).
+ */
+function historyToggle(ctx, id, liteSection) {
+  const slot = h("div", { class: "history-slot", "aria-live": "polite" });
+  const pair = h("div", { class: "lc-pair" }, liteSection, slot);
+  let loaded = null;
+  const toggle = h("input", { type: "checkbox", id: "whole-history" });
+  toggle.addEventListener("change", async () => {
+    pair.classList.toggle("with-history", toggle.checked);
+    if (!toggle.checked) { slot.replaceChildren(); return; }
+    if (loaded) { slot.replaceChildren(loaded); return; }
+    toggle.disabled = true;
+    replace(slot, h("p", { class: "loading" }, "Reading the history…"));
+    try {
+      const obj = await api("GET", `/objects/${id}?history=true`);
+      if (!ctx.current()) return;
+      const hist = obj.history || { detections: [], forced_photometry: [] };
+      const points = lightcurvePoints({ diaSourcesList: hist.detections, diaForcedSourcesList: hist.forced_photometry });
+      loaded = lightcurveSection(points, { key: "hlc", heading: "The whole history",
+        empty: "The history holds no detection of this object yet (it lags the alerts by its writer's batching window)." });
+      loaded.querySelector("h2").after(h("p", { class: "hint" }, `${hist.detections.length} detection(s) and ${hist.forced_photometry.length} forced `
+        + "measurement(s), every alert of the object the history holds, oldest first."));
+      if (toggle.checked) replace(slot, loaded);
+      else slot.replaceChildren();
+    } catch (err) {
+      if (err.status === 401) return ctx.fail(err);
+      toggle.checked = false;
+      pair.classList.remove("with-history");
+      replace(slot, message("error", err.message));
+    } finally {
+      toggle.disabled = false;
+    }
+  });
+  liteSection.querySelector("h2").after(h("p", { class: "toggle" }, h("label", {}, toggle, " Show the whole history"),
+    h("span", { class: "hint" }, ": every detection the history holds, beside this lightcurve of the latest alert")));
+  return pair;
 }
 
 export async function objectView(ctx, id) {
@@ -84,7 +130,7 @@ export async function objectView(ctx, id) {
     h("div", { class: "titlebar" }, h("h1", { tabindex: "-1" }, `Object ${id}`), h("a", { href: "#/filters" }, "Filters")),
     h("dl", { class: "facts row" }, SUMMARY.filter((k) => k in row).map((k) => h("div", {},
       h("dt", { title: descriptions.get(`objects.${k}`) || null }, k), h("dd", {}, fmt(row[k]))))),
-    lightcurveSection(points),
+    historyToggle(ctx, id, lightcurveSection(points)),
     h("section", { "aria-labelledby": "ann-title" }, h("h2", { id: "ann-title" }, "Annotations"),
       obj.annotations && obj.annotations.length ? rowsTable(obj.annotations, { caption: "Latest annotation of each annotator" })
         : h("p", { class: "empty" }, "No annotations."),
@@ -100,6 +146,7 @@ export async function objectView(ctx, id) {
     h("section", { "aria-labelledby": "json-title" }, h("h2", { id: "json-title" }, "In the API"),
       h("ul", { class: "api-links" },
         h("li", {}, h("code", {}, `GET ${apiUrl(`/objects/${id}`)}`), " features, lightcurve, annotations, context"),
+        h("li", {}, h("code", {}, `GET ${apiUrl(`/objects/${id}?history=true`)}`), " and every detection the history holds"),
         h("li", {}, h("code", {}, `GET ${apiUrl(`/objects/${id}/annotations`)}`), " every annotation upload")),
       h("p", { class: "hint" }, "With your token: ", h("code", {}, `curl -H "Authorization: Token $TOKEN" ${apiUrl(`/objects/${id}`)}`)),
       jsonBox));
