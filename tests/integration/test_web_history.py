@@ -270,9 +270,10 @@ def test_an_error_of_the_history_is_shown_in_the_place_of_the_whole_history(
     oid = alerts[0]["diaObject"]["diaObjectId"]
     with pytest.raises(ApiError) as refused:
         ApiClient(site, token).get(f"/objects/{oid}?history=true")
-    # Today a file DuckDB cannot read is a 500 with DuckDB's words, not the 503 history_query_failed that
-    # docs/api.md promises for an engine failure (reported to the lead); the page shows either in the API's words.
-    assert refused.value.status >= 500 and "broken.parquet" in refused.value.body["detail"]
+    # a file DuckDB cannot read is the engine's failure (503), named by its key in the bucket, not a local path
+    assert refused.value.status == 503 and refused.value.body["error"] == "history_query_failed"
+    assert f"history/detections/night={night}/broken.parquet" in refused.value.body["detail"]
+    assert "skystream-history-" not in refused.value.body["detail"]
     context = browser.new_context(viewport={"width": 1366, "height": 860})
     page = context.new_page()
     failures: list[str] = []

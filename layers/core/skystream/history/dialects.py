@@ -209,10 +209,10 @@ def udf_spec(name: str) -> UdfSpec:
     result = _result_kind(function, kinds)
     spec = FUNCTIONS[function]
     assert result is not None and spec.impl is not None
-    return UdfSpec(name, _with_arity(spec.impl, len(sig)), tuple(_SQL_TYPE[c] for c in sig), _SQL_TYPE[_SIG[result]])
+    return UdfSpec(name, with_arity(spec.impl, len(sig)), tuple(_SQL_TYPE[c] for c in sig), _SQL_TYPE[_SIG[result]])
 
 
-def _with_arity(impl: Callable[..., Any], n: int) -> Callable[..., Any]:
+def with_arity(impl: Callable[..., Any], n: int) -> Callable[..., Any]:
     """``impl`` taking exactly ``n`` arguments: DuckDB counts a UDF's parameters from its signature."""
     params = ", ".join(f"a{i}" for i in range(n))
     made: Callable[..., Any] = eval(f"lambda {params}: impl({params})", {"impl": impl})
