@@ -14,8 +14,10 @@ Screenshots go to the test's tmp_path and to build/screenshots-history/ (a copy 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,24 @@ def _shot(page: Page, tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.timeout(120)
+@contextlib.contextmanager
+def _signed_in(chromium: Browser, url: str, token: str) -> Iterator[Page]:
+    """A page of the site at ``url`` signed in with ``token``; on leaving, the page must not have raised."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 860})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    failures: list[str] = []
+    page.on("pageerror", lambda error: failures.append(str(error)))
+    try:
+        page.goto(f"{url}/web/")
+        page.get_by_label("API token").fill(token)
+        page.keyboard.press("Enter")
+        yield page
+    finally:
+        context.close()
+    assert failures == [], f"the page raised: {failures}"
+
+
 def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
     stack: EphemeralStack, site: str, browser: Browser, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -110,16 +130,8 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
     _bob, bob_token = UserStore().add("Bob", "bob@example.org")
     public = ApiClient(site, bob_token).post("/filters", {"name": "Bob's bright", "public": True, **BRIGHT})["filter"]
 
-    context = browser.new_context(viewport={"width": 1366, "height": 860})
-    context.set_default_timeout(WAIT_MS)
     expect.set_options(timeout=WAIT_MS)
-    page = context.new_page()
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(str(error)))
-    try:
-        page.goto(f"{site}/web/")
-        page.get_by_label("API token").fill(token)
-        page.keyboard.press("Enter")
+    with _signed_in(browser, site, token) as page:
         expect(page.locator("#who")).to_contain_text(f"Ada (user {user.user_id})")
 
         # Backtest the saved filter over 3 nights: the page shows the API's numbers, one bar per night.
@@ -218,9 +230,6 @@ def test_backtest_run_over_every_object_and_the_whole_history_in_the_page(
         _shot(page, tmp_path, "object-history")
         page.get_by_label("Show the whole history").uncheck()
         expect(page.locator("svg.plot")).to_have_count(1)
-    finally:
-        context.close()
-    assert failures == [], f"the page raised: {failures}"
 
 
 def test_the_backtest_chart_scales_bars_to_the_busiest_night_and_flags_only_nights_above_the_limit(
@@ -274,14 +283,7 @@ def test_an_error_of_the_history_is_shown_in_the_place_of_the_whole_history(
     assert refused.value.status == 503 and refused.value.body["error"] == "history_query_failed"
     assert f"history/detections/night={night}/broken.parquet" in refused.value.body["detail"]
     assert "skystream-history-" not in refused.value.body["detail"]
-    context = browser.new_context(viewport={"width": 1366, "height": 860})
-    page = context.new_page()
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(str(error)))
-    try:
-        page.goto(f"{site}/web/")
-        page.get_by_label("API token").fill(token)
-        page.keyboard.press("Enter")
+    with _signed_in(browser, site, token) as page:
         page.goto(f"{site}/web/#/objects/{oid}")
         toggle = page.get_by_label("Show the whole history")
         toggle.check()
@@ -289,6 +291,3 @@ def test_an_error_of_the_history_is_shown_in_the_place_of_the_whole_history(
         expect(error).to_contain_text(refused.value.body["detail"].splitlines()[0], timeout=WAIT_MS)
         expect(toggle).not_to_be_checked()
         expect(page.locator("[data-lightcurve=lc] svg.plot")).to_be_visible()
-    finally:
-        context.close()
-    assert failures == [], f"the page raised: {failures}"
