@@ -26,6 +26,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     report = history_writer().process(records_from_event(event))
     for name, value in report.metrics().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    if report.reasons:
-        logger.warning("records sent to the dead-letter topic", extra={"reasons": report.reasons[:20]})
     return {k: v for k, v in vars(report).items() if isinstance(v, int)}

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from skystream.domain.annotations import AnnotationEvent
@@ -33,8 +32,6 @@ from skystream.filters.schedule import BatchBudget
 from skystream.ports import ActiveFilters, FilterRunner, ObjectReader
 from skystream.services.matching import log_failed_filter
 from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructure
-
-log = Logger(child=True)
 
 
 @dataclass
@@ -150,12 +147,8 @@ class AnnotationTrigger:
             report.objects = sum(1 for i in wanted if i in stored)
             report.unknown_ids = [i for i in wanted if i not in stored and i not in unusable]
             report.unknown_objects = len(report.unknown_ids)
-        if refused:
-            report.reasons = [self.dead_letters.send(record, reason, "annotation") for record, reason in refused]
-            report.dead_lettered = len(refused)
-            self.dead_letters.flush()  # before the filters run: a dead letter the broker refuses fails the batch
-            log.warning("%d annotation event(s) sent to the dead-letter topic: %s", len(refused),
-                        report.reasons[:5])
+        report.reasons = self.dead_letters.send_all(refused, "annotation", "annotation event(s)")  # before the filters
+        report.dead_lettered = len(refused)
         for ids, group in work:
             contexts = [ObjectContext.from_stored(stored[i]) for i in ids if i in stored]
             if contexts:

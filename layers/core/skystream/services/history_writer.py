@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from skystream.domain.records import KafkaRecord
 from skystream.history.rows import BatchRows, UnplaceableAlert, alert_rows
 from skystream.history.schema import DETECTIONS, FORCED_PHOTOMETRY, OBJECTS_HISTORY
@@ -29,7 +27,6 @@ from skystream.streams.dead_letter import DeadLetters, describe, is_infrastructu
 
 STAGE = "history"
 MAX_NAME_CHARS = 200
-log = Logger(child=True)
 
 
 def batch_name(records: Sequence[KafkaRecord]) -> str:
@@ -79,7 +76,7 @@ class HistoryWriterService:
         report = HistoryReport(records=len(records))
         if not records:
             return report
-        decoded, refused = read_enriched(records, "history")
+        decoded, refused = read_enriched(records, STAGE)
 
         pointers = [e.alert_pointer for _, e in decoded if e.alert is None and e.alert_pointer is not None]
         archived = self.alerts.get_many(pointers) if pointers else {}  # infrastructure errors raise: retried
@@ -103,12 +100,8 @@ class HistoryWriterService:
                     raise
                 refused.append((record, f"history failed: {describe(exc)}"))
 
-        if refused:
-            report.reasons = [self.dead_letters.send(record, reason, STAGE) for record, reason in refused]
-            report.dead_lettered = len(refused)
-            self.dead_letters.flush()
-            log.warning("%d alerts-enriched record(s) sent to the dead-letter topic: %s", len(refused),
-                        report.reasons[:5])
+        report.reasons = self.dead_letters.send_all(refused, STAGE, "alerts-enriched record(s)")
+        report.dead_lettered = len(refused)
 
         name = batch_name(records)
         for (table, night), table_rows in sorted(rows.by_file.items()):

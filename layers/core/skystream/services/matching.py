@@ -259,11 +259,7 @@ class EnrichedMatcher:
         filters run; the filters then run on the rest.
         """
         contexts, refused = contexts_from_enriched(records)
-        reasons: list[str] = []
-        if refused:
-            reasons = [self.dead_letters.send(record, reason, "match") for record, reason in refused]
-            self.dead_letters.flush()
-            log.warning("%d alerts-enriched record(s) sent to the dead-letter topic: %s", len(reasons), reasons[:5])
+        reasons = self.dead_letters.send_all(refused, "match", "alerts-enriched record(s)")
         report = MatchReport()
         if contexts:
             report = self.matcher.run_and_deliver(contexts, self.filters.active("alert"), trigger="alert",

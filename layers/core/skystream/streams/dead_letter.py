@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
@@ -36,6 +37,7 @@ MAX_REASON_CHARS = 1000
 HEADER_ERROR = "error"
 HEADER_STAGE = "stage"
 HEADER_SOURCE = "source"
+log = Logger(child=True)
 
 # A store, the broker, the schema registry or Secrets Manager could not be reached or refused the
 # call: the batch is retried. OSError covers sockets and timeouts (ConnectionError, TimeoutError);
@@ -111,3 +113,14 @@ class DeadLetters:
     def flush(self) -> None:
         """Wait until the broker has every dead letter; raises ``ProduceError`` (retry the batch) if not."""
         self.producer.flush()
+
+    def send_all(self, refused: Sequence[tuple[KafkaRecord, str]], stage: str, what: str) -> list[str]:
+        """Send each refused record with its reason, wait until the broker has them all (before the batch's
+        own work: a dead letter the broker refuses fails the batch) and log one line naming ``what`` they
+        were; returns the ``"position: reason"`` lines for the caller's report."""
+        if not refused:
+            return []
+        reasons = [self.send(record, reason, stage) for record, reason in refused]
+        self.flush()
+        log.warning("%d %s sent to the dead-letter topic: %s", len(reasons), what, reasons[:5])
+        return reasons
