@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skystream.domain.objects import night_of
-from skystream.domain.sky import pixel_of
+from skystream.domain.sky import is_position, pixel_of
 from skystream.history.schema import DETECTIONS, FORCED_PHOTOMETRY, OBJECTS_HISTORY, HistoryTable
 
 
@@ -59,12 +59,8 @@ def table_row(table: HistoryTable, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def sky_pixel(ra: Any, decl: Any) -> int | None:
-    """``domain.sky.pixel_of`` of a position, None when it has no finite position."""
-    if not isinstance(ra, int | float) or not isinstance(decl, int | float) or isinstance(ra, bool):
-        return None
-    if not (math.isfinite(ra) and math.isfinite(decl)) or not -90.0 <= decl <= 90.0:
-        return None
-    return pixel_of(float(ra), float(decl))
+    """``domain.sky.pixel_of`` of a position, None when it is not one (``domain.sky.is_position``)."""
+    return pixel_of(float(ra), float(decl)) if is_position(ra, decl) else None
 
 
 def _mjd(point: Mapping[str, Any]) -> float | None:

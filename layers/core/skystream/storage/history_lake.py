@@ -30,6 +30,7 @@ from skystream.aws import client
 from skystream.domain.objects import HistoryFile
 from skystream.history.parquet import write_parquet
 from skystream.history.schema import HISTORY_TABLES, HistoryTable
+from skystream.storage.bulk import chunks
 
 _NIGHT = re.compile(r"night=(-?\d+)/")
 _MANIFEST = ".etags.json"
@@ -82,8 +83,7 @@ class HistoryLake:
         return key
 
     def delete(self, keys: Sequence[str]) -> None:
-        for start in range(0, len(keys), DELETE_BATCH):
-            chunk = keys[start:start + DELETE_BATCH]
+        for chunk in chunks(keys, DELETE_BATCH):
             answer = self._s3.delete_objects(Bucket=self.bucket,
                                              Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
             errors = answer.get("Errors") or []
@@ -143,17 +143,14 @@ class HistoryLake:
         def local(key: str) -> Path:
             return root / key.removeprefix(spec.prefix())
 
-        for key in set(held) - set(wanted):  # gone from S3 (compacted away): gone here
-            with contextlib.suppress(FileNotFoundError):
-                local(key).unlink()
-            held.pop(key)
+        held = {key: etag for key, etag in held.items() if key in wanted}  # the files themselves: below
         fetch = [f for f in wanted.values() if held.get(f.key) != f.etag or not local(f.key).is_file()]
         if fetch:
             workers = min(DOWNLOAD_WORKERS, len(fetch))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(lambda f: self.download(f.key, str(local(f.key))), fetch))
             held.update({f.key: f.etag for f in fetch})
-        for path in root.glob("night=*/*.parquet"):  # anything else here (a file of an earlier run) is stale
+        for path in root.glob("night=*/*.parquet"):  # gone from S3 (compacted away), or of an earlier run: stale
             key = spec.prefix() + str(path.relative_to(root)).replace(os.sep, "/")
             if key not in wanted:
                 path.unlink()
