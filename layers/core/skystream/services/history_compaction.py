@@ -127,15 +127,14 @@ class HistoryCompaction:
             files = self.store.files(name)
             if not files:
                 continue
-            root = self.store.local_dir(name)
-            counts = row_counts(os.path.join(root, f.key.removeprefix(HISTORY_TABLES[name].prefix()))
-                                for f in files)
+            root, prefix = self.store.local_dir(name), HISTORY_TABLES[name].prefix()
+            local = {f.key: os.path.join(root, f.key.removeprefix(prefix)) for f in files}
+            counts = row_counts(local.values())
             by_night: dict[int, NightStatus] = {}
             for f in files:
                 entry = by_night.setdefault(f.night, NightStatus(name, f.night, 0, 0, 0))
                 entry.files += 1
                 entry.bytes += f.size
-                local = os.path.join(root, f.key.removeprefix(HISTORY_TABLES[name].prefix()))
-                entry.rows += counts.get(local, 0)
+                entry.rows += counts.get(local[f.key], 0)
             out.extend(sorted(by_night.values(), key=lambda s: -s.night))
         return out
