@@ -315,13 +315,7 @@ class FilterService:
         config = self.limits
         started = time.monotonic()
         deadline = started + config.run_now_deadline_s
-        count, retry_after = self.rates.hit("run", user.user_id)
-        if count > config.run_now_per_minute:
-            raise RateLimited(f"this is your run-now request number {count} this minute; the limit is "
-                              f"{config.run_now_per_minute} per user per minute (setting RUN_NOW_PER_MINUTE); "
-                              f"try again in {retry_after:.0f} s",
-                              setting="RUN_NOW_PER_MINUTE", limit=config.run_now_per_minute,
-                              retry_after_s=round(retry_after, 1))
+        admit_run(self.rates, user.user_id, config.run_now_per_minute)
         if isinstance(f, FilterSpec):
             f = unsaved_filter(f)
         self._may_read_watchlists(user.user_id, f)
@@ -344,6 +338,17 @@ class FilterService:
             raise FilterRejected(f"the filter failed while running: {outcome.error}")
         return RunOutcome(rows=[clean(r) for r in outcome.rows], objects_scanned=len(rows),
                           truncated=bool(outcome.truncated), elapsed_s=time.monotonic() - started)
+
+
+def admit_run(rates: RateCounter, user_id: int, per_minute: int) -> None:
+    """Count one run of ``user_id`` (run now, over the newest objects or the history, or a backtest: one
+    count for all) and refuse it (429) past ``per_minute`` (setting RUN_NOW_PER_MINUTE)."""
+    count, retry_after = rates.hit("run", user_id)
+    if count > per_minute:
+        raise RateLimited(f"this is your run-now or backtest request number {count} this minute; the limit is "
+                          f"{per_minute} per user per minute (setting RUN_NOW_PER_MINUTE); "
+                          f"try again in {retry_after:.0f} s",
+                          setting="RUN_NOW_PER_MINUTE", limit=per_minute, retry_after_s=round(retry_after, 1))
 
 
 def checked_spec(spec: FilterSpec) -> FilterSpec:

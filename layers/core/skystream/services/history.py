@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from skystream.domain.errors import BadRequest, HistoryQueryFailed, RateLimited
+from skystream.domain.errors import BadRequest, HistoryQueryFailed
 from skystream.domain.filters import StoredFilter
 from skystream.filters.compiler import compiled_filter
 from skystream.filters.functions import make_mjdnow
@@ -34,6 +34,7 @@ from skystream.history.dialects import history_sql
 from skystream.history.schema import DETECTIONS, FORCED_PHOTOMETRY
 from skystream.outputs.formats import clean
 from skystream.ports import HistoryEngine, RateCounter
+from skystream.services.filters import admit_run
 
 BACKTEST_WARN_SHARE = 0.01
 """A night on which a filter matches more than this share of the alerts is flagged: 1% of a Rubin night
@@ -97,13 +98,8 @@ class HistoryService:
         self.clock = clock
 
     def _admit(self, user_id: int) -> float:
-        count, retry_after = self.rates.hit("run", user_id)
-        if count > self.limits.per_minute:
-            raise RateLimited(f"this is your run-now or backtest request number {count} this minute; the limit is "
-                              f"{self.limits.per_minute} per user per minute (setting RUN_NOW_PER_MINUTE); "
-                              f"try again in {retry_after:.0f} s",
-                              setting="RUN_NOW_PER_MINUTE", limit=self.limits.per_minute,
-                              retry_after_s=round(retry_after, 1))
+        """Count the request as a run (RUN_NOW_PER_MINUTE) and give its deadline."""
+        admit_run(self.rates, user_id, self.limits.per_minute)
         return time.monotonic() + self.limits.deadline_s
 
     @staticmethod
