@@ -36,6 +36,11 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _listing(files: Sequence[str]) -> str:
+    """A DuckDB list literal of file paths."""
+    return "[" + ", ".join(_literal(f) for f in files) + "]"
+
+
 def _columns_struct(table: HistoryTable) -> str:
     return "{" + ", ".join(f"{_literal(c.name)}: {_literal(DUCKDB_TYPES[c.sql_type])}" for c in table.columns) + "}"
 
@@ -84,7 +89,7 @@ def merge_parquet(table: HistoryTable, sources: Iterable[str | os.PathLike[str]]
     files = [str(p) for p in sources]
     if not files:
         raise ValueError("merge_parquet needs at least one file")
-    listing = "[" + ", ".join(_literal(f) for f in files) + "]"
+    listing = _listing(files)
     key = ", ".join(_quote(k) for k in table.unique_key)
     con = _connect()
     try:
@@ -108,7 +113,7 @@ def read_parquet(paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]
         return []
     con = _connect()
     try:
-        cursor = con.execute("SELECT * FROM read_parquet(" + "[" + ", ".join(_literal(f) for f in files) + "])")
+        cursor = con.execute(f"SELECT * FROM read_parquet({_listing(files)})")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
@@ -122,8 +127,7 @@ def row_counts(paths: Iterable[str | os.PathLike[str]]) -> dict[str, int]:
         return {}
     con = _connect()
     try:
-        listing = "[" + ", ".join(_literal(f) for f in files) + "]"
-        found = con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({listing})").fetchall()
+        found = con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_listing(files)})").fetchall()
     finally:
         con.close()
     return {str(Path(name)): int(rows) for name, rows in found}

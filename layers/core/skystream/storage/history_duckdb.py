@@ -25,12 +25,10 @@ import duckdb
 
 from skystream.domain.errors import HistoryQueryFailed, HistoryUnsupported
 from skystream.history.dialects import INT64_MAX, INT64_MIN, udf_names, udf_spec, with_arity
+from skystream.history.parquet import DUCKDB_TYPES
 from skystream.history.schema import HISTORY_TABLES, OBJECTS_HISTORY, HistoryTable
 from skystream.ports import HistoryFiles
 
-_DUCK_TYPE = {"BIGINT": "BIGINT", "INTEGER": "INTEGER", "DOUBLE": "DOUBLE", "TEXT": "VARCHAR"}
-# DuckDB's words for an integer past 64 bits: arithmetic ("Overflow in multiplication of INT64"), a UDF's result
-# ("Value out of range for type BIGINT", "... is out of range for the destination type INT64")
 # What DuckDB raises when a value leaves what its types hold (an INT64 sum past 2^63, a cast of a real too
 # big for BIGINT): where SQLite would go on in floating point. Told apart by type, never by message.
 _OUT_OF_RANGE: tuple[type[Exception], ...] = (duckdb.OutOfRangeException, duckdb.ConversionException)
@@ -95,7 +93,7 @@ class DuckDbHistory:
         if glob.glob(os.path.join(directory, "night=*", "*.parquet")):
             pattern = os.path.join(directory, "*", "*.parquet").replace("'", "''")
             return f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
-        columns = ", ".join(f'CAST(NULL AS {_DUCK_TYPE[c.sql_type]}) AS "{c.name}"' for c in table.columns)
+        columns = ", ".join(f'CAST(NULL AS {DUCKDB_TYPES[c.sql_type]}) AS "{c.name}"' for c in table.columns)
         return f'SELECT {columns}, CAST(NULL AS BIGINT) AS "night" WHERE FALSE'
 
     def _run(self, conn: duckdb.DuckDBPyConnection, sql: str, time_limit_s: float) -> list[dict[str, Any]]:
