@@ -1,10 +1,16 @@
-"""``skystream watchlist create | list | show | export | rerun | delete``: watchlists, over the HTTP API like any client."""
+"""``skystream watchlist create | list | show | export | rerun | delete``: watchlists, over the HTTP API like any client.
+
+:class:`Catalogue` and :func:`add_lifecycle_commands` are the commands ``skystream watchmap`` shares with it
+(``cli/watchmaps.py``): the two differ only in what they print of one, its size and a hit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +33,6 @@ def _create(args: argparse.Namespace) -> int:
     return answer(args, made, _print)
 
 
-def _list(args: argparse.Namespace) -> int:
-    found = api(args).get("/watchlists")["watchlists"]
-    if args.json:
-        print(json.dumps(found, indent=2))
-        return 0
-    if not found:
-        print("no watchlists yet (`skystream watchlist create --help`)")
-    for w in found:
-        print(f"{w['wl_id']:>6}  {w['name'][:40]:40s} {w['count']:>7} sources  owner {w['owner']:<5d} "
-              f"{'active' if w['active'] else 'inactive'}{'  public' if w['public'] else ''}")
-    return 0
-
-
-def _show(args: argparse.Namespace) -> int:
-    w = api(args).get(f"/watchlists/{args.wl_id}")
-    return answer(args, w, _print)
-
-
 def _export(args: argparse.Namespace) -> int:
     text = api(args).get(f"/watchlists/{args.wl_id}/export")["text"]
     if args.output:
@@ -55,22 +43,89 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Catalogue:
+    """What the watchlist and watchmap commands differ by, for the commands they share."""
+
+    kind: str
+    """``watchlist`` or ``watchmap``: the command group, and ``/<kind>s`` the API's collection."""
+    id_name: str
+    """The id's field and argument (``wl_id``, ``ar_id``)."""
+    printed: Callable[[dict[str, Any]], None]
+    """Prints one, as create and show do."""
+    size: Callable[[dict[str, Any]], str]
+    """Its size in a list row (``12 sources``)."""
+    hit: Callable[[dict[str, Any]], str]
+    """One rerun hit's line."""
+
+
+def _list(args: argparse.Namespace) -> int:
+    c: Catalogue = args.catalogue
+    found = api(args).get(f"/{c.kind}s")[f"{c.kind}s"]
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print(f"no {c.kind}s yet (`skystream {c.kind} create --help`)")
+    for w in found:
+        print(f"{w[c.id_name]:>6}  {w['name'][:40]:40s} {c.size(w)}  owner {w['owner']:<5d} "
+              f"{'active' if w['active'] else 'inactive'}{'  public' if w['public'] else ''}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    c: Catalogue = args.catalogue
+    return answer(args, api(args).get(f"/{c.kind}s/{getattr(args, c.id_name)}"), c.printed)
+
+
 def _rerun(args: argparse.Namespace) -> int:
-    out = api(args).post(f"/watchlists/{args.wl_id}/rerun", {})
+    c: Catalogue = args.catalogue
+    out = api(args).post(f"/{c.kind}s/{getattr(args, c.id_name)}/rerun", {})
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
     for h in out["hits"]:
-        print(f"{h['diaObjectId']}  {h['name']}  {h['arcsec']:.3f}\"")
+        print(c.hit(h))
     print(f"{len(out['hits'])} hit(s) among {out['candidates']} candidate(s); {out['queries']} index Queries, "
           f"{out['gets']} BatchGetItem calls{'; TRUNCATED' if out['truncated'] else ''}")
     return 0
 
 
 def _delete(args: argparse.Namespace) -> int:
-    out = api(args).delete(f"/watchlists/{args.wl_id}")
-    print(f"deleted watchlist {out['deleted']}")
+    c: Catalogue = args.catalogue
+    out = api(args).delete(f"/{c.kind}s/{getattr(args, c.id_name)}")
+    print(f"deleted {c.kind} {out['deleted']}")
     return 0
+
+
+def add_lifecycle_commands(commands: argparse._SubParsersAction, c: Catalogue, *,
+                           export: Callable[[argparse.Namespace], int], export_help: str) -> None:
+    """The list, show, export, rerun and delete commands of a watchlist or watchmap (create is each one's own)."""
+    listing = commands.add_parser("list", help=f"your {c.kind}s and the public ones")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_list, catalogue=c)
+
+    show = commands.add_parser("show", help=f"one {c.kind}'s settings")
+    show.add_argument(c.id_name, type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_show, catalogue=c)
+
+    exporting = commands.add_parser("export", help=export_help)
+    exporting.add_argument(c.id_name, type=int)
+    exporting.add_argument("--output", "-o", help="write to this file instead of standard output")
+    exporting.set_defaults(func=export, catalogue=c)
+
+    rerun = commands.add_parser("rerun", help=f"the {c.kind}'s hits among the stored objects (docs/watchlists.md#rerun)")
+    rerun.add_argument(c.id_name, type=int)
+    rerun.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    rerun.set_defaults(func=_rerun, catalogue=c)
+    delete = commands.add_parser("delete", help=f"delete a {c.kind} of yours")
+    delete.add_argument(c.id_name, type=int)
+    delete.set_defaults(func=_delete, catalogue=c)
+
+
+WATCHLIST = Catalogue("watchlist", "wl_id", printed=_print, size=lambda w: f"{w['count']:>7} sources",
+                      hit=lambda h: f"{h['diaObjectId']}  {h['name']}  {h['arcsec']:.3f}\"")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -96,24 +151,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--json", action="store_true", help="print the API's answer as JSON")
     create.set_defaults(func=_create)
 
-    listing = commands.add_parser("list", help="your watchlists and the public ones")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=_list)
-
-    show = commands.add_parser("show", help="one watchlist's settings")
-    show.add_argument("wl_id", type=int)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=_show)
-
-    export = commands.add_parser("export", help="a watchlist's sources as text (creates the same watchlist again)")
-    export.add_argument("wl_id", type=int)
-    export.add_argument("--output", "-o", help="write to this file instead of standard output")
-    export.set_defaults(func=_export)
-
-    rerun = commands.add_parser("rerun", help="the watchlist's hits among the stored objects (docs/watchlists.md#rerun)")
-    rerun.add_argument("wl_id", type=int)
-    rerun.add_argument("--json", action="store_true", help="print the API's answer as JSON")
-    rerun.set_defaults(func=_rerun)
-    delete = commands.add_parser("delete", help="delete a watchlist of yours")
-    delete.add_argument("wl_id", type=int)
-    delete.set_defaults(func=_delete)
+    add_lifecycle_commands(commands, WATCHLIST, export=_export,
+                           export_help="a watchlist's sources as text (creates the same watchlist again)")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from skystream.cli.common import answer
 from skystream.cli.filters import api
+from skystream.cli.watchlists import Catalogue, add_lifecycle_commands
 from skystream.domain.watchmaps import FITS_REFUSAL, MAX_RANGES
 
 
@@ -39,24 +39,6 @@ def _create(args: argparse.Namespace) -> int:
     return answer(args, made, _print)
 
 
-def _list(args: argparse.Namespace) -> int:
-    found = api(args).get("/watchmaps")["watchmaps"]
-    if args.json:
-        print(json.dumps(found, indent=2))
-        return 0
-    if not found:
-        print("no watchmaps yet (`skystream watchmap create --help`)")
-    for w in found:
-        print(f"{w['ar_id']:>6}  {w['name'][:40]:40s} {w['ranges']:>7} ranges  owner {w['owner']:<5d} "
-              f"{'active' if w['active'] else 'inactive'}{'  public' if w['public'] else ''}")
-    return 0
-
-
-def _show(args: argparse.Namespace) -> int:
-    w = api(args).get(f"/watchmaps/{args.ar_id}")
-    return answer(args, w, _print)
-
-
 def _export(args: argparse.Namespace) -> int:
     moc = api(args).get(f"/watchmaps/{args.ar_id}/export")["moc"]
     if args.output:
@@ -67,22 +49,8 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rerun(args: argparse.Namespace) -> int:
-    out = api(args).post(f"/watchmaps/{args.ar_id}/rerun", {})
-    if args.json:
-        print(json.dumps(out, indent=2))
-        return 0
-    for h in out["hits"]:
-        print(f"{h['diaObjectId']}")
-    print(f"{len(out['hits'])} hit(s) among {out['candidates']} candidate(s); {out['queries']} index Queries, "
-          f"{out['gets']} BatchGetItem calls{'; TRUNCATED' if out['truncated'] else ''}")
-    return 0
-
-
-def _delete(args: argparse.Namespace) -> int:
-    out = api(args).delete(f"/watchmaps/{args.ar_id}")
-    print(f"deleted watchmap {out['deleted']}")
-    return 0
+WATCHMAP = Catalogue("watchmap", "ar_id", printed=_print, size=lambda w: f"{w['ranges']:>7} ranges",
+                     hit=lambda h: f"{h['diaObjectId']}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,24 +78,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--json", action="store_true", help="print the API's answer as JSON")
     create.set_defaults(func=_create)
 
-    listing = commands.add_parser("list", help="your watchmaps and the public ones")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=_list)
-
-    show = commands.add_parser("show", help="one watchmap's settings")
-    show.add_argument("ar_id", type=int)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=_show)
-
-    export = commands.add_parser("export", help="a watchmap's MOC in ASCII (creates the same watchmap again)")
-    export.add_argument("ar_id", type=int)
-    export.add_argument("--output", "-o", help="write to this file instead of standard output")
-    export.set_defaults(func=_export)
-
-    rerun = commands.add_parser("rerun", help="the watchmap's hits among the stored objects (docs/watchlists.md#rerun)")
-    rerun.add_argument("ar_id", type=int)
-    rerun.add_argument("--json", action="store_true", help="print the API's answer as JSON")
-    rerun.set_defaults(func=_rerun)
-    delete = commands.add_parser("delete", help="delete a watchmap of yours")
-    delete.add_argument("ar_id", type=int)
-    delete.set_defaults(func=_delete)
+    add_lifecycle_commands(commands, WATCHMAP, export=_export,
+                           export_help="a watchmap's MOC in ASCII (creates the same watchmap again)")
