@@ -85,4 +85,25 @@ def with_alert(row: Mapping[str, Any], *, utc: str, alert: dict[str, Any] | None
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return _json(record).encode("utf-8")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+
+
+def encoded_alert(alert: dict[str, Any] | None) -> str | None:
+    """An :func:`alert_payload` as JSON text, for :func:`encode_with_alert`."""
+    return None if alert is None else _json(alert)
+
+
+def encode_with_alert(row: Mapping[str, Any], *, utc: str, alert_json: str | None) -> bytes:
+    """``encode_record(with_alert(row, utc=utc, alert=...))`` byte for byte, given the alert already encoded
+    (:func:`encoded_alert`): a run encodes an object's alert once, not once per filter (a full alert of 100
+    detections takes ~1.5 ms to encode)."""
+    record = with_alert(row, utc=utc, alert=None)
+    if alert_json is None:
+        return encode_record(record)
+    if "alert" in record:  # a column named alert: the alert takes its place, not the end
+        return encode_record({**record, "alert": json.loads(alert_json)})
+    return (_json(record)[:-1] + ',"alert":' + alert_json + "}").encode("utf-8")
