@@ -282,23 +282,7 @@ def test_watchlists_through_the_api_and_in_run_now(world: World) -> None:
     for path in (f"/watchlists/{wl}", f"/watchlists/{wl}/export"):
         status, hidden = world.call("GET", path, token="other")
         assert status == 404 and hidden["detail"].startswith(f"no watchlist {wl}:")
-    status, refused = world.call("POST", "/filters", {**BODY, "name": "theirs", **{k: query[k] for k in
-                                                      ("selected", "tables", "conditions")}}, token="other")
-    assert status == 404 and refused["detail"].startswith(f"no watchlist {wl}:"), refused
-    status, refused = world.call("POST", "/filters/run", query, token="other")
-    assert status == 404 and refused["detail"].startswith(f"no watchlist {wl}:")
-    status, _ = world.call("DELETE", f"/watchlists/{wl}", token="other")
-    assert status == 404
-    status, shared = world.call("PATCH", f"/watchlists/{wl}", {"public": True})
-    assert status == 200 and shared["public"] is True and shared["version"] == 2
-    status, theirs = world.call("POST", "/filters/run", query, token="other")
-    assert status == 200 and theirs["count"] == 2
-    status, _ = world.call("DELETE", f"/watchlists/{wl}", token="other")
-    assert status == 403
-    status, gone = world.call("DELETE", f"/watchlists/{wl}")
-    assert status == 200 and gone == {"deleted": wl}
-    status, _ = world.call("GET", f"/watchlists/{wl}")
-    assert status == 404
+    _private_then_shared(world, "watchlist", wl, query, shared_query=query, shared_count=2)
 
 
 def test_watchmaps_through_the_api_and_in_run_now(world: World) -> None:
@@ -332,18 +316,29 @@ def test_watchmaps_through_the_api_and_in_run_now(world: World) -> None:
     assert rerun["queries"] == rerun["ranges"] >= 1 and rerun["gets"] >= 1, rerun
     status, hidden = world.call("POST", f"/watchmaps/{ar}/rerun", token="other")
     assert status == 404 and hidden["detail"].startswith(f"no watchmap {ar}:")
+    _private_then_shared(world, "watchmap", ar, query, shared_query={**query, "tables": f"objects, area:{ar}"},
+                         shared_count=1)
+
+
+def _private_then_shared(world: World, kind: str, n: int, query: dict[str, Any], *, shared_query: dict[str, Any],
+                         shared_count: int) -> None:
+    """Another user's filter naming the owner's private ``kind`` ``n`` is refused as naming a missing one (404,
+    saved or run), and they cannot delete it (404); made public, ``shared_query`` runs for them
+    (``shared_count`` rows), they still cannot delete it (403); its owner deletes it, and it is gone."""
     status, refused = world.call("POST", "/filters", {**BODY, "name": "theirs", **{k: query[k] for k in
                                                       ("selected", "tables", "conditions")}}, token="other")
-    assert status == 404 and refused["detail"].startswith(f"no watchmap {ar}:"), refused
+    assert status == 404 and refused["detail"].startswith(f"no {kind} {n}:"), refused
     status, refused = world.call("POST", "/filters/run", query, token="other")
-    assert status == 404 and refused["detail"].startswith(f"no watchmap {ar}:")
-    status, shared = world.call("PATCH", f"/watchmaps/{ar}", {"public": True})
+    assert status == 404 and refused["detail"].startswith(f"no {kind} {n}:")
+    status, _ = world.call("DELETE", f"/{kind}s/{n}", token="other")
+    assert status == 404
+    status, shared = world.call("PATCH", f"/{kind}s/{n}", {"public": True})
     assert status == 200 and shared["public"] is True and shared["version"] == 2
-    status, theirs = world.call("POST", "/filters/run", {**query, "tables": f"objects, area:{ar}"}, token="other")
-    assert status == 200 and theirs["count"] == 1
-    status, _ = world.call("DELETE", f"/watchmaps/{ar}", token="other")
+    status, theirs = world.call("POST", "/filters/run", shared_query, token="other")
+    assert status == 200 and theirs["count"] == shared_count
+    status, _ = world.call("DELETE", f"/{kind}s/{n}", token="other")
     assert status == 403
-    status, gone = world.call("DELETE", f"/watchmaps/{ar}")
-    assert status == 200 and gone == {"deleted": ar}
-    status, _ = world.call("GET", f"/watchmaps/{ar}")
+    status, gone = world.call("DELETE", f"/{kind}s/{n}")
+    assert status == 200 and gone == {"deleted": n}
+    status, _ = world.call("GET", f"/{kind}s/{n}")
     assert status == 404

@@ -21,7 +21,14 @@ from fakes import (
 from skystream.domain.filters import StoredFilter
 from skystream.domain.objects import ObjectContext
 from skystream.outputs.delivery import Outgoing, deliver
-from skystream.outputs.formats import build_record, encode_record, utc_stamp
+from skystream.outputs.formats import (
+    alert_payload,
+    build_record,
+    encode_record,
+    encode_with_alert,
+    encoded_alert,
+    utc_stamp,
+)
 from skystream.services.suspension import Suspensions
 
 LITE = {
@@ -185,3 +192,21 @@ def test_nan_features_reach_consumers_as_null() -> None:
     producer = RecordingProducer()
     matcher(producer=producer).run_and_deliver([weird], [stored("p")], trigger="alert")
     assert json.loads(producer.sent[0][1])["decl"] is None
+
+
+@pytest.mark.parametrize("row", [
+    {"diaObjectId": 7, "gmag": math.nan, "name": "SN \u00e9t\u00e9"},
+    {"diaObjectId": 7, "alert": "a column named alert", "UTC": "a column named UTC", "x": 1},
+    {},
+])
+@pytest.mark.parametrize("kind", ["kafka_plain", "kafka_lite", "kafka_full"])
+def test_a_record_with_its_alert_encoded_once_is_the_same_bytes(kind: str, row: dict) -> None:
+    """KafkaRun encodes an object's alert once per run and splices it into each filter's record: byte for
+    byte what encoding the whole record gives, a column named ``alert`` included (the alert takes its place)."""
+    lite = {"diaSourcesList": [{"psfFlux": math.inf, "band": "g"}], "diaForcedSourcesList": []}
+    full = {"diaObject": {"ra": 1.5, "cutout": b"x"}, "diaSourcesList": [{"psfFlux": math.nan}],
+            "diaForcedSourcesList": []}
+    whole = encode_record(build_record(kind, row, utc="2026-01-01 00:00:00", lite=lite, full_alert=full))
+    alert_json = encoded_alert(alert_payload(kind, lite=lite, full_alert=full))
+    assert encode_with_alert(row, utc="2026-01-01 00:00:00", alert_json=alert_json) == whole
+    assert (kind == "kafka_plain") == (alert_json is None)

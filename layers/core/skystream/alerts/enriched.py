@@ -67,10 +67,12 @@ class EnrichedRecord(BaseModel):
     def dia_object_id(self) -> int:
         return int(self.objects["diaObjectId"])
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, pointer: AlertPointer | None = None) -> bytes:
+        """The record as it goes to ``alerts-enriched``; ``pointer`` in place of :attr:`alert_pointer` if given
+        (ingest sizes a record before its alert is archived, with a pointer longer than any real one)."""
         body: dict[str, Any] = {"objects": self.objects, "lite_z": self.packed_lite()}
-        if self.alert_pointer is not None:
-            p = self.alert_pointer
+        p = pointer or self.alert_pointer
+        if p is not None:
             body["alert_at"] = {"key": p.key, "offset": p.offset, "length": p.length}
         if self.alert is not None:
             body["alert"] = self.alert

@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from skystream.alerts.lightcurve import lite_from_full
-from skystream.domain.filters import StoredFilter
+from skystream.domain.filters import Output, StoredFilter
 from skystream.domain.matches import FilterResult
 from skystream.domain.objects import KEY_COLUMN, AlertPointer, ObjectContext
 from skystream.outputs.base import MatchedBatch
 from skystream.outputs.delivery import Outgoing, deliver
-from skystream.outputs.formats import build_record, encode_record
+from skystream.outputs.formats import alert_payload, encode_with_alert, encoded_alert
 from skystream.ports import FullAlertSource, QuotaCounter, RecordProducer
 
 
@@ -44,6 +44,7 @@ class KafkaRun:
         self._output = output
         self._batch = batch
         self._full_alerts: dict[AlertPointer, tuple[dict[str, Any], str] | None] = {}
+        self._alerts: dict[tuple[int, str], tuple[str | None, str] | None] = {}
         self._produced = False
 
     def deliver(self, f: StoredFilter, rows: list[dict[str, Any]]) -> FilterResult:
@@ -69,6 +70,27 @@ class KafkaRun:
             for pointer in wanted:
                 self._full_alerts[pointer] = found.get(pointer)
 
+    def _alert(self, kind: Output, ctx: ObjectContext) -> tuple[str | None, str] | None:
+        """The ``"alert"`` of ``ctx``'s ``kind`` records (as JSON text) and their schema version, built and
+        encoded once per object and kind in this run (every filter of that kind matching the object shares it); None when it needs the
+        archived alert and there is none."""
+        key = (ctx.dia_object_id, kind)
+        if key not in self._alerts:
+            self._alerts[key] = self._build_alert(kind, ctx)
+        return self._alerts[key]
+
+    def _build_alert(self, kind: Output, ctx: ObjectContext) -> tuple[str | None, str] | None:
+        full, lite, schema_version = ctx.full_alert, ctx.lite, ctx.schema_version
+        if (kind == "kafka_full" and full is None) or (kind == "kafka_lite" and lite is None):
+            if full is None:
+                stored = self._full_alerts.get(ctx.alert_pointer) if ctx.alert_pointer is not None else None
+                if stored is None:
+                    return None
+                full, schema_version = stored
+            if kind == "kafka_lite":
+                lite = lite_from_full(full)
+        return encoded_alert(alert_payload(kind, lite=lite, full_alert=full)), schema_version
+
     def _records(self, f: StoredFilter, rows: list[dict[str, Any]], result: FilterResult) -> list[Outgoing]:
         out: list[Outgoing] = []
         matched: list[tuple[dict[str, Any], ObjectContext]] = []
@@ -84,21 +106,12 @@ class KafkaRun:
         elif f.output == "kafka_lite":
             self._read_full_alerts([ctx for _, ctx in matched if ctx.lite is None])
         for row, ctx in matched:
-            full, lite = None, ctx.lite
-            schema_version = ctx.schema_version
-            if f.output == "kafka_full" or (f.output == "kafka_lite" and lite is None):
-                full = ctx.full_alert
-                if full is None:
-                    stored = self._full_alerts.get(ctx.alert_pointer) if ctx.alert_pointer is not None else None
-                    if stored is None:
-                        result.error = (f"no stored alert for object {ctx.dia_object_id}; its {f.output} record "
-                                        "was not sent")
-                        continue
-                    full, schema_version = stored
-                if lite is None:
-                    lite = lite_from_full(full)
-                    full = full if f.output == "kafka_full" else None
-            record = build_record(f.output, row, utc=self._batch.utc, lite=lite, full_alert=full)
-            out.append(Outgoing(dia_object_id=ctx.dia_object_id, value=encode_record(record),
+            alert = self._alert(f.output, ctx)
+            if alert is None:
+                result.error = f"no stored alert for object {ctx.dia_object_id}; its {f.output} record was not sent"
+                continue
+            alert_json, schema_version = alert
+            out.append(Outgoing(dia_object_id=ctx.dia_object_id,
+                                value=encode_with_alert(row, utc=self._batch.utc, alert_json=alert_json),
                                 schema_version=schema_version))
         return out

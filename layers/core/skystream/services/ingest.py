@@ -130,8 +130,7 @@ class IngestService:
             return None
         archived = AlertToArchive(enriched.schema_version, wire=wire, full=enriched.alert if wire is None else None)
         enriched.alert = None  # the full alert goes to the archive, not in the record
-        value = self._step(record, "features", report, lambda: (enriched.packed_lite(), enriched.model_copy(
-            update={"alert_pointer": SIZE_CHECK_POINTER}).to_bytes())[1])
+        value = self._step(record, "features", report, lambda: enriched.to_bytes(SIZE_CHECK_POINTER))
         if value is None:
             return None
         if not self.producer.fits(value, str(enriched.dia_object_id).encode()):

@@ -16,21 +16,11 @@ from __future__ import annotations
 
 import struct
 
+from skystream.local.kafka_front import wire
+
 JOIN_GROUP = 11
 FLEXIBLE_FROM = 6  # JoinGroup v6+ uses request header v2 (tagged fields) and compact strings
 SESSION_CAP_MS = 10_000
-
-
-def _varint(data: bytes | bytearray, pos: int) -> tuple[int, int]:
-    """An unsigned varint at ``pos``: (value, position after it)."""
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
 
 
 def cap_session_timeout(frame: bytearray, cap_ms: int = SESSION_CAP_MS) -> bool:
@@ -42,23 +32,15 @@ def cap_session_timeout(frame: bytearray, cap_ms: int = SESSION_CAP_MS) -> bool:
     """
     if len(frame) < 10 or struct.unpack_from(">h", frame, 0)[0] != JOIN_GROUP:
         return False
+    flexible = struct.unpack_from(">h", frame, 2)[0] >= FLEXIBLE_FROM
     try:
-        version = struct.unpack_from(">h", frame, 2)[0]
-        (client_id_length,) = struct.unpack_from(">h", frame, 8)
-        pos = 10 + max(client_id_length, 0)
-        if version >= FLEXIBLE_FROM:
-            tags, pos = _varint(frame, pos)
-            for _ in range(tags):
-                _, pos = _varint(frame, pos)
-                size, pos = _varint(frame, pos)
-                pos += size
-            group_length, pos = _varint(frame, pos)
-            pos += max(group_length - 1, 0)
-        else:
-            (group_length,) = struct.unpack_from(">h", frame, pos)
-            pos += 2 + max(group_length, 0)
-        (timeout,) = struct.unpack_from(">i", frame, pos)
-    except (IndexError, struct.error):
+        r = wire.Reader(bytes(frame), 8)
+        r.string(False)  # client id (never compact)
+        r.skip_tags(flexible)
+        r.string(flexible)  # group id
+        pos = r.offset
+        timeout = r.int32()
+    except ValueError:  # wire.ShortFrame, or a name that is not UTF-8
         return False
     if timeout <= cap_ms:
         return False
